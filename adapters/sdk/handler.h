@@ -1,0 +1,23 @@
+// What an adapter implements: turn one stage task into one stage result.
+#ifndef TAXHUB_ADAPTERS_SDK_HANDLER_H_
+#define TAXHUB_ADAPTERS_SDK_HANDLER_H_
+
+#include "gen-cpp/taxhub_types.h"
+
+namespace taxhub::sdk {
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called on one of the runtime's handler threads, up to `concurrency` calls at once; may
+  // block on the legacy system. The runtime fills in task_id and fencing_token of the result.
+  // An exception counts as a RETRY outcome carrying its message.
+  //
+  // Delivery is at least once: the same task (same task_id, a newer fencing token) may come
+  // again after a timeout or a lost worker, so side effects must be idempotent per task_id.
+  virtual wire::StageResult Handle(const wire::StageTask& task) = 0;
+};
+
+}  // namespace taxhub::sdk
+
+#endif  // TAXHUB_ADAPTERS_SDK_HANDLER_H_

@@ -1,0 +1,237 @@
+#include "adapters/sdk/worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "hub/base/clock.h"
+#include "hub/base/log.h"
+#include "hub/broker/mdp.h"
+
+namespace taxhub::sdk {
+namespace {
+
+using mdp::Command;
+using mdp::Frames;
+using mdp::MakeFrames;
+using mdp::View;
+
+constexpr const char* kLog = "adapter";
+
+std::string_view CommandFrame(Command c) {
+  static constexpr char kCodes[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05};
+  return std::string_view(&kCodes[static_cast<int>(c)], 1);
+}
+
+struct Connection {
+  std::unique_ptr<zmq::socket_t> socket;
+  uint64_t epoch = 0;
+  int64_t expires_at = 0;
+  int64_t last_sent = 0;
+  int64_t reconnect_at = 0;
+  int64_t backoff = 0;
+  bool busy = false;
+};
+
+}  // namespace
+
+WorkerPool::WorkerPool(WorkerOptions options, Handler& handler)
+    : options_(std::move(options)), handler_(handler) {}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Start() {
+  if (started_) return;
+  started_ = true;
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  for (int i = 0; i < options_.concurrency; ++i) {
+    handler_threads_.emplace_back([this] { HandlerLoop(); });
+  }
+  io_thread_ = std::thread([this] { IoLoop(); });
+}
+
+void WorkerPool::Stop() {
+  if (!started_) return;
+  started_ = false;
+  stopping_ = true;
+  jobs_ready_.notify_all();
+  for (auto& t : handler_threads_) t.join();
+  handler_threads_.clear();
+  io_thread_.join();
+  close(wake_fd_);
+  wake_fd_ = -1;
+}
+
+std::string WorkerPool::RunHandler(const std::string& body) {
+  wire::StageResult result;
+  auto task = wire::Decode<wire::StageTask>(body, options_.limits);
+  if (!task) {
+    result.outcome = wire::StageOutcome::RETRY;
+    result.code = "BAD_TASK";
+    result.message = "adapter could not decode the task: " + task.error().ToString();
+    return wire::Encode(result);
+  }
+  try {
+    result = handler_.Handle(*task);
+  } catch (const std::exception& e) {
+    result = wire::StageResult();
+    result.outcome = wire::StageOutcome::RETRY;
+    result.code = "ADAPTER_ERROR";
+    result.message = e.what();
+  }
+  result.task_id = task->task_id;
+  result.fencing_token = task->fencing_token;
+  return wire::Encode(result);
+}
+
+void WorkerPool::HandlerLoop() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      jobs_ready_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    std::string result = RunHandler(job.body);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.push_back(Done{job.connection, job.epoch, std::move(job.client), std::move(result)});
+    }
+    uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) {
+      // The counter cannot overflow in practice; the I/O thread also polls done_ on timeouts.
+    }
+  }
+}
+
+void WorkerPool::IoLoop() {
+  zmq::context_t context(1);
+  std::vector<Connection> connections(options_.concurrency);
+  const int64_t expiry = options_.heartbeat_ms * options_.liveness;
+
+  auto send = [&](Connection& c, Frames frames) {
+    c.last_sent = MonotonicMs();
+    try {
+      zmq::send_multipart(*c.socket, frames, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      TAXHUB_LOG(kWarn, kLog) << options_.service << ": send failed: " << e.what();
+    }
+  };
+  auto connect = [&](Connection& c) {
+    c.socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+    c.socket->set(zmq::sockopt::linger, 200);
+    c.socket->set(zmq::sockopt::maxmsgsize, options_.limits.max_message_bytes * 2 + 4096);
+    c.socket->connect(options_.endpoint);
+    ++c.epoch;
+    c.busy = false;
+    c.expires_at = MonotonicMs() + expiry;
+    ++stats_.connects;
+    send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReady), options_.service}));
+  };
+  auto drop = [&](Connection& c, std::string_view why) {
+    TAXHUB_LOG(kInfo, kLog) << options_.service << ": connection to hub lost (" << why
+                            << "); reconnecting";
+    c.socket.reset();
+    c.busy = false;
+    c.backoff = c.backoff == 0 ? options_.reconnect_initial_ms
+                               : std::min(options_.reconnect_max_ms, c.backoff * 2);
+    c.reconnect_at = MonotonicMs() + c.backoff;
+  };
+
+  for (auto& c : connections) connect(c);
+
+  while (!stopping_) {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<int> owners;
+    for (int i = 0; i < static_cast<int>(connections.size()); ++i) {
+      if (!connections[i].socket) continue;
+      items.push_back({connections[i].socket->handle(), 0, ZMQ_POLLIN, 0});
+      owners.push_back(i);
+    }
+    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      break;
+    }
+    const int64_t now = MonotonicMs();
+    for (size_t k = 0; k < owners.size(); ++k) {
+      if (!(items[k].revents & ZMQ_POLLIN)) continue;
+      Connection& c = connections[owners[k]];
+      while (c.socket) {
+        Frames frames;
+        if (!zmq::recv_multipart(*c.socket, std::back_inserter(frames),
+                                 zmq::recv_flags::dontwait)) {
+          break;
+        }
+        if (frames.size() < 3 || frames[0].size() != 0 || View(frames[1]) != mdp::kWorkerHeader ||
+            frames[2].size() != 1) {
+          TAXHUB_LOG(kWarn, kLog) << options_.service << ": malformed message from hub ignored";
+          continue;
+        }
+        c.expires_at = now + expiry;
+        c.backoff = 0;
+        const auto command = static_cast<Command>(View(frames[2])[0]);
+        if (command == Command::kRequest && frames.size() >= 6 && frames[4].size() == 0) {
+          std::string body;
+          for (size_t i = 5; i < frames.size(); ++i) body += View(frames[i]);
+          c.busy = true;
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            jobs_.push_back(Job{owners[k], c.epoch, mdp::Str(frames[3]), std::move(body)});
+          }
+          jobs_ready_.notify_one();
+        } else if (command == Command::kDisconnect) {
+          drop(c, "hub sent DISCONNECT");
+          c.reconnect_at = now;  // the hub asked us to register again: at once
+        }
+      }
+    }
+    // Finished handlers.
+    if (items.back().revents & ZMQ_POLLIN) {
+      uint64_t count;
+      if (read(wake_fd_, &count, sizeof count) < 0) count = 0;
+    }
+    std::deque<Done> finished;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished.swap(done_);
+    }
+    for (Done& d : finished) {
+      Connection& c = connections[d.connection];
+      if (!c.socket || c.epoch != d.epoch) {
+        ++stats_.dropped_results;
+        continue;
+      }
+      c.busy = false;
+      ++stats_.tasks;
+      send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), d.client, "",
+                          d.result}));
+    }
+    // Heartbeats, liveness, reconnection.
+    for (Connection& c : connections) {
+      if (!c.socket) {
+        if (now >= c.reconnect_at) connect(c);
+        continue;
+      }
+      if (now >= c.expires_at) {
+        drop(c, "no heartbeat from hub");
+        continue;
+      }
+      if (now - c.last_sent >= options_.heartbeat_ms) {
+        send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kHeartbeat)}));
+      }
+    }
+  }
+  for (Connection& c : connections) {
+    if (c.socket) send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kDisconnect)}));
+  }
+  connections.clear();
+}
+
+}  // namespace taxhub::sdk

@@ -1,0 +1,203 @@
+#include "hub/app/config.h"
+
+#include <set>
+
+#include "hub/base/text.h"
+#include "hub/base/yaml_reader.h"
+#include "hub/broker/mdp.h"
+
+namespace taxhub::app {
+namespace {
+
+bool Reserved(const std::string& service) {
+  return service.starts_with("mmi.") || service.starts_with("taxhub.");
+}
+
+void ParseHub(const ConfigNode& node, HubConfig& config) {
+  config.hub_id = node.String("id", config.hub_id);
+  if (config.hub_id.empty() || config.hub_id.size() > 32 || !IsTokenText(config.hub_id, "_-")) {
+    node.Fail("id", "must be 1-32 characters of A-Z a-z 0-9 _ -");
+  }
+  config.data_dir = node.String("data_dir", config.data_dir);
+  std::string level = node.String("log_level", "info");
+  auto parsed = ParseLogLevel(level);
+  if (!parsed) node.Fail("log_level", parsed.error().message() + ", got \"" + level + "\"");
+  config.log_level = *parsed;
+  node.Finish();
+}
+
+void ParseBroker(const ConfigNode& node, broker::BrokerOptions& b) {
+  b.frontend = node.String("frontend", b.frontend);
+  b.backend = node.String("backend", b.backend);
+  b.heartbeat_ms = node.DurationMs("heartbeat", b.heartbeat_ms);
+  if (b.heartbeat_ms < 100) node.Fail("heartbeat", "must be at least 100ms");
+  b.liveness = static_cast<int>(node.Int("liveness", b.liveness, 1, 100));
+  b.max_body_bytes = node.Bytes("max_body", b.max_body_bytes);
+  b.socket_max_message_bytes = node.Bytes("socket_max_message", b.socket_max_message_bytes);
+  if (b.max_body_bytes < 1024) node.Fail("max_body", "must be at least 1KiB");
+  if (b.socket_max_message_bytes < b.max_body_bytes) {
+    node.Fail("socket_max_message", "must be at least max_body");
+  }
+  b.passthrough_queue_limit =
+      static_cast<int>(node.Int("passthrough_queue", b.passthrough_queue_limit, 1, 1'000'000));
+  if (auto list = node.OptionalChild("passthrough")) {
+    std::set<std::string> seen;
+    for (const ConfigNode& item : list->Items()) {
+      broker::PassThroughRoute route;
+      route.service = item.String("service");
+      if (!mdp::IsValidServiceName(route.service) || Reserved(route.service)) {
+        item.Fail("service", "must be a printable MDP service name outside mmi.* and taxhub.*");
+      }
+      if (!seen.insert(route.service).second) item.Fail("service", "is listed twice");
+      route.timeout_ms = item.DurationMs("timeout", route.timeout_ms);
+      item.Finish();
+      b.passthrough.push_back(route);
+    }
+  }
+  node.Finish();
+}
+
+void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
+  l.backend = node.String("backend", l.backend);
+  if (l.backend != "sqlite" && l.backend != "postgres") {
+    node.Fail("backend", "must be sqlite or postgres, got \"" + l.backend + "\"");
+  }
+  l.sqlite.path = "ledger.db";
+  if (auto sqlite = node.OptionalChild("sqlite")) {
+    l.sqlite.path = sqlite->String("path", l.sqlite.path);
+    l.sqlite.synchronous = sqlite->String("synchronous", l.sqlite.synchronous);
+    static const std::set<std::string> kModes = {"off", "normal", "full", "extra"};
+    if (!kModes.contains(l.sqlite.synchronous)) {
+      sqlite->Fail("synchronous", "must be off, normal, full or extra");
+    }
+    l.sqlite.busy_timeout_ms = static_cast<int>(
+        sqlite->DurationMs("busy_timeout", l.sqlite.busy_timeout_ms));
+    sqlite->Finish();
+  }
+  if (auto postgres = node.OptionalChild("postgres")) {
+    l.postgres.dsn = postgres->String("dsn", "");
+    postgres->Finish();
+  }
+  if (l.backend == "postgres" && l.postgres.dsn.empty()) {
+    node.Fail("postgres", "needs a dsn when backend is postgres");
+  }
+  node.Finish();
+}
+
+void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
+  e.batch_max = static_cast<int>(node.Int("batch_max", e.batch_max, 1, 100'000));
+  e.lease_ms = node.DurationMs("lease", e.lease_ms);
+  if (e.lease_ms < 100) node.Fail("lease", "must be at least 100ms");
+  e.tick_ms = node.DurationMs("tick", e.tick_ms);
+  if (e.tick_ms < 10) node.Fail("tick", "must be at least 10ms");
+  e.drain_timeout_ms = node.DurationMs("drain_timeout", e.drain_timeout_ms);
+  if (auto retry = node.OptionalChild("retry")) {
+    e.retry.initial_backoff_ms = retry->DurationMs("initial_backoff", e.retry.initial_backoff_ms);
+    e.retry.multiplier = retry->Double("multiplier", e.retry.multiplier, 1.0, 100.0);
+    e.retry.max_backoff_ms = retry->DurationMs("max_backoff", e.retry.max_backoff_ms);
+    if (e.retry.max_backoff_ms < e.retry.initial_backoff_ms) {
+      retry->Fail("max_backoff", "must be at least initial_backoff");
+    }
+    retry->Finish();
+  }
+  node.Finish();
+}
+
+void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
+  l.max_message_bytes = node.Bytes("thrift_max_message", l.max_message_bytes);
+  l.max_string_bytes = static_cast<int32_t>(node.Bytes("thrift_max_string", l.max_string_bytes));
+  l.max_container_items =
+      static_cast<int32_t>(node.Int("thrift_max_container", l.max_container_items, 1, 1 << 24));
+  l.max_depth = static_cast<int32_t>(node.Int("thrift_max_depth", l.max_depth, 2, 64));
+  if (l.max_message_bytes > (int64_t{1} << 30)) node.Fail("thrift_max_message", "must be at most 1GiB");
+  node.Finish();
+}
+
+void ParseWorkflows(const ConfigNode& node, workflow::WorkflowTable& table) {
+  for (auto& [kind, stages_node] : node.Entries()) {
+    if (kind.empty() || kind.size() > 64 || !IsTokenText(kind, "._-")) {
+      stages_node.FailHere("a kind is 1-64 characters of a-z 0-9 . _ -");
+    }
+    workflow::Workflow workflow;
+    workflow.kind = kind;
+    std::set<std::string> names;
+    for (const ConfigNode& item : stages_node.Items()) {
+      workflow::StageSpec stage;
+      stage.name = item.String("name");
+      if (!IsTokenText(stage.name, "_-") || stage.name.empty()) {
+        item.Fail("name", "must be letters, digits, _ or -");
+      }
+      if (!names.insert(stage.name).second) item.Fail("name", "is used twice in this workflow");
+      stage.label = item.String("label", stage.name);
+      stage.service = item.String("service");
+      if (!mdp::IsValidServiceName(stage.service) || Reserved(stage.service)) {
+        item.Fail("service", "must be a printable MDP service name outside mmi.* and taxhub.*");
+      }
+      stage.time_limit_ms = item.DurationMs("time_limit");
+      if (stage.time_limit_ms <= 0) item.Fail("time_limit", "must be positive");
+      stage.max_attempts = static_cast<int>(item.Int("max_attempts", 3, 1, 100));
+      item.Finish();
+      workflow.stages.push_back(std::move(stage));
+    }
+    if (workflow.stages.empty()) stages_node.FailHere("a workflow needs at least one stage");
+    table.Add(std::move(workflow));
+  }
+  if (table.size() == 0) node.FailHere("at least one workflow is needed");
+}
+
+void ParseDev(const ConfigNode& node, std::vector<DevAdapterConfig>& adapters) {
+  if (auto list = node.OptionalChild("adapters")) {
+    for (const ConfigNode& item : list->Items()) {
+      DevAdapterConfig a;
+      a.name = item.String("name");
+      a.services = item.StringList("services");
+      if (a.services.empty()) item.Fail("services", "needs at least one service");
+      for (const auto& s : a.services) {
+        if (!mdp::IsValidServiceName(s) || Reserved(s)) item.Fail("services", "bad service " + s);
+      }
+      a.workers = static_cast<int>(item.Int("workers", a.workers, 1, 256));
+      a.delay_ms = item.DurationMs("delay", a.delay_ms);
+      a.retry_rate = item.Double("retry_rate", 0, 0, 1);
+      a.reject_rate = item.Double("reject_rate", 0, 0, 1);
+      item.Finish();
+      adapters.push_back(std::move(a));
+    }
+  }
+  node.Finish();
+}
+
+void Parse(ConfigNode& root, HubConfig& config) {
+  if (auto n = root.OptionalChild("hub")) ParseHub(*n, config);
+  if (auto n = root.OptionalChild("broker")) ParseBroker(*n, config.broker);
+  if (auto n = root.OptionalChild("ledger")) ParseLedger(*n, config.ledger);
+  if (auto n = root.OptionalChild("engine")) ParseEngine(*n, config.engine);
+  if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
+  ParseWorkflows(root.Child("workflows"), config.workflows);
+  if (auto n = root.OptionalChild("dev")) ParseDev(*n, config.dev_adapters);
+  root.Finish();
+  config.engine.hub_id = config.hub_id;
+  if (config.ledger.sqlite.path.empty()) config.ledger.sqlite.path = "ledger.db";
+  if (config.ledger.sqlite.path.front() != '/') {
+    config.ledger.sqlite.path = config.data_dir + "/" + config.ledger.sqlite.path;
+  }
+}
+
+}  // namespace
+
+Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text) {
+  HubConfig config;
+  config.source = name;
+  Status status = ReadConfigText(name, text, [&](ConfigNode& root) { Parse(root, config); });
+  if (!status.ok()) return Error(status);
+  return config;
+}
+
+Result<HubConfig> LoadHubConfig(const std::string& file) {
+  HubConfig config;
+  config.source = file;
+  Status status = ReadConfig(file, [&](ConfigNode& root) { Parse(root, config); });
+  if (!status.ok()) return Error(status);
+  return config;
+}
+
+}  // namespace taxhub::app

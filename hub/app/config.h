@@ -1,0 +1,52 @@
+// The hub's configuration, read strictly from YAML (config/hub.yaml, config/dev.yaml): an
+// unknown key or a bad value stops start-up naming the file, line and key.
+#ifndef TAXHUB_HUB_APP_CONFIG_H_
+#define TAXHUB_HUB_APP_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "hub/base/log.h"
+#include "hub/base/status.h"
+#include "hub/broker/broker.h"
+#include "hub/ledger/ledger.h"
+#include "hub/workflow/engine.h"
+#include "hub/workflow/workflow_table.h"
+
+namespace taxhub::app {
+
+struct LedgerConfig {
+  std::string backend = "sqlite";  // sqlite | postgres
+  ledger::SqliteOptions sqlite;    // path resolved against hub.data_dir
+  ledger::PostgresOptions postgres;
+};
+
+// A sample adapter that `taxhub dev` runs inside the hub process.
+struct DevAdapterConfig {
+  std::string name;
+  std::vector<std::string> services;
+  int workers = 2;          // per service
+  int64_t delay_ms = 20;    // simulated handling time
+  double retry_rate = 0;    // share of tasks answered RETRY
+  double reject_rate = 0;   // share of tasks answered REJECTED
+};
+
+struct HubConfig {
+  std::string source;  // the file it came from
+  std::string hub_id = "hub-1";
+  std::string data_dir = "./var/hub";
+  LogLevel log_level = LogLevel::kInfo;
+  broker::BrokerOptions broker;
+  LedgerConfig ledger;
+  workflow::EngineOptions engine;
+  workflow::WorkflowTable workflows;
+  std::vector<DevAdapterConfig> dev_adapters;
+};
+
+Result<HubConfig> LoadHubConfig(const std::string& file);
+// The same over text in memory; `name` stands in for the file name in messages.
+Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text);
+
+}  // namespace taxhub::app
+
+#endif  // TAXHUB_HUB_APP_CONFIG_H_

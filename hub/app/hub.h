@@ -1,0 +1,56 @@
+// Wiring: one hub is a ledger, an engine thread and a broker thread, built from a HubConfig.
+// Only this file and main know the concrete ledger classes.
+#ifndef TAXHUB_HUB_APP_HUB_H_
+#define TAXHUB_HUB_APP_HUB_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "hub/app/config.h"
+#include "hub/base/clock.h"
+#include "hub/broker/broker.h"
+#include "hub/ledger/ledger.h"
+#include "hub/workflow/engine.h"
+
+namespace taxhub::app {
+
+Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config);
+
+class Hub {
+ public:
+  // Opens (and migrates) the ledger, takes back leases of a previous run and binds the
+  // sockets. Nothing runs until Start().
+  static Result<std::unique_ptr<Hub>> Open(HubConfig config, const Clock& clock);
+  ~Hub();
+
+  void Start();
+  // Stops taking new requests, lets tasks that are out come back (up to the drain timeout),
+  // then disconnects the workers and stops. Idempotent.
+  void Shutdown();
+
+  const std::string& frontend_endpoint() const { return broker_->frontend_endpoint(); }
+  const std::string& backend_endpoint() const { return broker_->backend_endpoint(); }
+  const HubConfig& config() const { return config_; }
+  const workflow::EngineCounters& engine_counters() const { return engine_->counters(); }
+  const broker::BrokerCounters& broker_counters() const { return broker_->counters(); }
+
+ private:
+  Hub(HubConfig config, const Clock& clock) : config_(std::move(config)), clock_(clock) {}
+
+  HubConfig config_;
+  const Clock& clock_;
+  zmq::context_t context_{1};
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<workflow::Engine> engine_;
+  std::unique_ptr<broker::Broker> broker_;
+  std::thread engine_thread_;
+  std::thread broker_thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace taxhub::app
+
+#endif  // TAXHUB_HUB_APP_HUB_H_

@@ -1,0 +1,18 @@
+// Small checks on untrusted text.
+#ifndef TAXHUB_HUB_BASE_TEXT_H_
+#define TAXHUB_HUB_BASE_TEXT_H_
+
+#include <string_view>
+
+namespace taxhub {
+
+// Well-formed UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. NUL is refused too,
+// since no text field of ours may hold one.
+bool IsValidUtf8(std::string_view text);
+
+// Every character in [A-Za-z0-9] or in `extra`.
+bool IsTokenText(std::string_view text, std::string_view extra);
+
+}  // namespace taxhub
+
+#endif  // TAXHUB_HUB_BASE_TEXT_H_

@@ -1,0 +1,263 @@
+#include "hub/base/yaml_reader.h"
+
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace taxhub {
+namespace {
+
+std::optional<int64_t> ParseScaled(const std::string& text,
+                                   const std::vector<std::pair<std::string, int64_t>>& units) {
+  if (text.empty()) return std::nullopt;
+  int64_t value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr == begin || value < 0) return std::nullopt;
+  std::string unit(ptr, end);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  for (const auto& [name, scale] : units) {
+    if (unit == name) {
+      if (scale != 0 && value > INT64_MAX / scale) return std::nullopt;
+      return value * scale;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseDurationMs(const std::string& text) {
+  return ParseScaled(text, {{"", 1},
+                            {"ms", 1},
+                            {"s", 1000},
+                            {"m", 60'000},
+                            {"h", 3'600'000},
+                            {"d", 86'400'000}});
+}
+
+std::optional<int64_t> ParseBytes(const std::string& text) {
+  return ParseScaled(text, {{"", 1},
+                            {"B", 1},
+                            {"KiB", 1024},
+                            {"MiB", 1024 * 1024},
+                            {"GiB", int64_t{1024} * 1024 * 1024}});
+}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const std::string> file)
+    : node_(std::move(node)),
+      path_(std::move(path)),
+      file_(std::move(file)),
+      read_keys_(std::make_shared<std::set<std::string>>()) {}
+
+int ConfigNode::line() const { return node_.Mark().line + 1; }
+
+std::string ConfigNode::KeyPath(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+void ConfigNode::FailAt(const YAML::Node& node, const std::string& key_path,
+                        const std::string& problem) const {
+  int line = node.IsDefined() && node.Mark().line >= 0 ? node.Mark().line + 1 : this->line();
+  std::ostringstream out;
+  out << *file_ << ":" << line << ": " << (key_path.empty() ? "(top)" : key_path) << ": "
+      << problem;
+  throw ConfigError(out.str());
+}
+
+void ConfigNode::Fail(const std::string& key, const std::string& problem) const {
+  YAML::Node child = node_.IsMap() ? node_[key] : YAML::Node();
+  FailAt(child, KeyPath(key), problem);
+}
+
+void ConfigNode::FailHere(const std::string& problem) const { FailAt(node_, path_, problem); }
+
+YAML::Node ConfigNode::Get(const std::string& key) const {
+  if (!node_.IsMap()) FailHere("expected a map of keys");
+  read_keys_->insert(key);
+  return node_[key];
+}
+
+bool ConfigNode::Has(const std::string& key) const {
+  return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+}
+
+ConfigNode ConfigNode::Child(const std::string& key) const {
+  YAML::Node child = Get(key);
+  if (!child.IsDefined() || child.IsNull()) Fail(key, "is required");
+  if (child.IsScalar()) Fail(key, "expected a map or a list, got \"" + child.Scalar() + "\"");
+  return ConfigNode(child, KeyPath(key), file_);
+}
+
+std::optional<ConfigNode> ConfigNode::OptionalChild(const std::string& key) const {
+  YAML::Node child = Get(key);
+  if (!child.IsDefined() || child.IsNull()) return std::nullopt;
+  if (child.IsScalar()) Fail(key, "expected a map or a list, got \"" + child.Scalar() + "\"");
+  return ConfigNode(child, KeyPath(key), file_);
+}
+
+std::string ConfigNode::String(const std::string& key, std::optional<std::string> fallback) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  if (!value.IsScalar()) Fail(key, "expected a single value, not a map or a list");
+  return value.Scalar();
+}
+
+int64_t ConfigNode::Int(const std::string& key, std::optional<int64_t> fallback, int64_t min,
+                        int64_t max) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  if (!value.IsScalar()) Fail(key, "expected an integer");
+  const std::string& text = value.Scalar();
+  int64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    Fail(key, "expected an integer, got \"" + text + "\"");
+  }
+  if (parsed < min || parsed > max) {
+    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                  ", got " + text);
+  }
+  return parsed;
+}
+
+bool ConfigNode::Bool(const std::string& key, std::optional<bool> fallback) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  const std::string text = value.IsScalar() ? value.Scalar() : "";
+  if (text == "true" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "no" || text == "off") return false;
+  Fail(key, "expected true or false, got \"" + text + "\"");
+}
+
+double ConfigNode::Double(const std::string& key, std::optional<double> fallback, double min,
+                          double max) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  const std::string text = value.IsScalar() ? value.Scalar() : "";
+  double parsed = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    Fail(key, "expected a number, got \"" + text + "\"");
+  }
+  if (parsed < min || parsed > max) {
+    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                  ", got " + text);
+  }
+  return parsed;
+}
+
+int64_t ConfigNode::DurationMs(const std::string& key, std::optional<int64_t> fallback) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  const std::string text = value.IsScalar() ? value.Scalar() : "";
+  auto parsed = ParseDurationMs(text);
+  if (!parsed) Fail(key, "expected a duration such as 250ms, 30s, 5m, 4h or 2d, got \"" + text + "\"");
+  return *parsed;
+}
+
+int64_t ConfigNode::Bytes(const std::string& key, std::optional<int64_t> fallback) const {
+  YAML::Node value = Get(key);
+  if (!value.IsDefined() || value.IsNull()) {
+    if (fallback) return *fallback;
+    Fail(key, "is required");
+  }
+  const std::string text = value.IsScalar() ? value.Scalar() : "";
+  auto parsed = ParseBytes(text);
+  if (!parsed) Fail(key, "expected a size such as 65536, 512KiB or 4MiB, got \"" + text + "\"");
+  return *parsed;
+}
+
+std::vector<std::string> ConfigNode::StringList(const std::string& key) const {
+  YAML::Node value = Get(key);
+  std::vector<std::string> out;
+  if (!value.IsDefined() || value.IsNull()) return out;
+  if (!value.IsSequence()) Fail(key, "expected a list");
+  for (const auto& item : value) {
+    if (!item.IsScalar()) FailAt(item, KeyPath(key), "expected a list of single values");
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+std::string ConfigNode::AsString() const {
+  if (!node_.IsScalar()) FailHere("expected a single value");
+  return node_.Scalar();
+}
+
+std::vector<ConfigNode> ConfigNode::Items() const {
+  if (!node_.IsSequence()) FailHere("expected a list");
+  std::vector<ConfigNode> out;
+  int i = 0;
+  for (const auto& item : node_) {
+    out.emplace_back(item, path_ + "[" + std::to_string(i++) + "]", file_);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, ConfigNode>> ConfigNode::Entries() const {
+  if (!node_.IsMap()) FailHere("expected a map of keys");
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  for (const auto& entry : node_) {
+    std::string key = entry.first.Scalar();
+    read_keys_->insert(key);
+    out.emplace_back(key, ConfigNode(entry.second, KeyPath(key), file_));
+  }
+  return out;
+}
+
+void ConfigNode::Finish() const {
+  if (!node_.IsMap()) return;
+  for (const auto& entry : node_) {
+    std::string key = entry.first.Scalar();
+    if (!read_keys_->contains(key)) FailAt(entry.first, KeyPath(key), "unknown key");
+  }
+}
+
+Status ReadConfigText(const std::string& name, const std::string& text,
+                      const std::function<void(ConfigNode&)>& parse) {
+  auto file = std::make_shared<const std::string>(name);
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsMap()) {
+      return Status(ErrorCode::kBadRequest, name + ":1: (top): expected a map of sections");
+    }
+    ConfigNode node(root, "", file);
+    parse(node);
+    return Status::Ok();
+  } catch (const ConfigError& e) {
+    return Status(ErrorCode::kBadRequest, e.what());
+  } catch (const YAML::Exception& e) {
+    return Status(ErrorCode::kBadRequest, name + ":" + std::to_string(e.mark.line + 1) +
+                                              ": YAML syntax: " + e.msg);
+  }
+}
+
+Status ReadConfig(const std::string& file, const std::function<void(ConfigNode&)>& parse) {
+  std::ifstream in(file);
+  if (!in) {
+    return Status(ErrorCode::kNotFound, file + ": cannot open config file");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ReadConfigText(file, text.str(), parse);
+}
+
+}  // namespace taxhub

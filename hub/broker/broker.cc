@@ -1,0 +1,443 @@
+#include "hub/broker/broker.h"
+
+#include <zmq_addon.hpp>
+
+#include <algorithm>
+
+#include "hub/base/clock.h"
+#include "hub/base/log.h"
+#include "hub/broker/link.h"
+#include "hub/wire/codec.h"
+
+namespace taxhub::broker {
+
+using namespace taxhub::mdp;  // NOLINT: the broker speaks MDP throughout
+
+namespace {
+
+constexpr const char* kLog = "broker";
+constexpr std::string_view kTaskAddressPrefix = "taxhub.task/";
+constexpr int kMaxMessagesPerWake = 256;
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+size_t BodyBytes(const Frames& body) {
+  size_t n = 0;
+  for (const auto& frame : body) n += frame.size();
+  return n;
+}
+
+}  // namespace
+
+Broker::Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint)
+    : context_(context),
+      options_(std::move(options)),
+      link_endpoint_(std::move(link_endpoint)),
+      workers_(options_.heartbeat_ms, options_.liveness) {
+  for (const auto& route : options_.passthrough) routes_[route.service] = route;
+}
+
+Broker::~Broker() = default;
+
+Status Broker::Bind() {
+  try {
+    frontend_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+    backend_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+    link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+    for (auto* socket : {frontend_.get(), backend_.get()}) {
+      socket->set(zmq::sockopt::router_mandatory, 1);
+      socket->set(zmq::sockopt::maxmsgsize, options_.socket_max_message_bytes);
+      socket->set(zmq::sockopt::linger, 500);
+    }
+    link_->set(zmq::sockopt::linger, 0);
+    frontend_->bind(options_.frontend);
+    frontend_endpoint_ = frontend_->get(zmq::sockopt::last_endpoint);
+    backend_->bind(options_.backend);
+    backend_endpoint_ = backend_->get(zmq::sockopt::last_endpoint);
+    link_->connect(link_endpoint_);
+  } catch (const zmq::error_t& e) {
+    return Status(ErrorCode::kUnavailable, std::string("cannot bind broker sockets (") +
+                                               options_.frontend + ", " + options_.backend +
+                                               "): " + e.what());
+  }
+  TAXHUB_LOG(kInfo, kLog) << "frontend " << frontend_endpoint_ << " (MDPC01), backend "
+                          << backend_endpoint_ << " (MDPW01)";
+  return Status::Ok();
+}
+
+void Broker::Run() {
+  while (!stopping_) {
+    zmq::pollitem_t items[] = {
+        {backend_->handle(), 0, ZMQ_POLLIN, 0},
+        {link_->handle(), 0, ZMQ_POLLIN, 0},
+        {frontend_->handle(), 0, ZMQ_POLLIN, 0},
+    };
+    const int count = draining_ ? 2 : 3;
+    try {
+      zmq::poll(items, count, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
+      break;
+    }
+    // Each socket is drained a bounded number of messages per wake so that none starves.
+    for (int i = 0; i < count; ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::socket_t& socket = i == 0 ? *backend_ : i == 1 ? *link_ : *frontend_;
+      for (int n = 0; n < kMaxMessagesPerWake; ++n) {
+        Frames frames;
+        auto received = zmq::recv_multipart(socket, std::back_inserter(frames),
+                                            zmq::recv_flags::dontwait);
+        if (!received) break;
+        if (i == 0) HandleWorker(frames);
+        else if (i == 1) HandleEngine(frames);
+        else HandleClient(frames);
+      }
+    }
+    OnTimers(MonotonicMs());
+  }
+  for (const auto& identity : workers_.Identities()) {
+    SendBackend(BuildWorkerCommand(identity, Command::kDisconnect));
+  }
+  TAXHUB_LOG(kInfo, kLog) << "stopped; sent DISCONNECT to " << workers_.size() << " workers";
+  frontend_.reset();
+  backend_.reset();
+  link_.reset();
+}
+
+// ---- clients ---------------------------------------------------------------------------------
+
+void Broker::HandleClient(Frames& frames) {
+  ++counters_.client_requests;
+  ClientRequest request = ParseClientRequest(frames);
+  if (!request.status.ok()) {
+    TAXHUB_LOG(kWarn, kLog) << "malformed client message from "
+                            << IdentityForLog(request.identity) << ": "
+                            << request.status.ToString();
+    ReplyError(request.identity, request.service, request.status);
+    return;
+  }
+  if (static_cast<int64_t>(BodyBytes(request.body)) > options_.max_body_bytes) {
+    ReplyError(request.identity, request.service,
+               Status(ErrorCode::kTooLarge,
+                      "body of " + std::to_string(BodyBytes(request.body)) +
+                          " bytes exceeds the limit of " + std::to_string(options_.max_body_bytes),
+                      "body"));
+    return;
+  }
+  if (StartsWith(request.service, "mmi.")) {
+    HandleMmi(request.identity, request.service, request.body);
+    return;
+  }
+  if (options_.hub_services.contains(request.service)) {
+    if (request.body.size() != 1) {
+      ReplyError(request.identity, request.service,
+                 Status(ErrorCode::kBadRequest,
+                        "hub services take exactly one body frame, got " +
+                            std::to_string(request.body.size()),
+                        "body"));
+      return;
+    }
+    Frames out = MakeFrames({link::OpFrame(link::Op::kCall), request.identity, request.service});
+    out.push_back(std::move(request.body[0]));
+    SendLink(std::move(out));
+    return;
+  }
+  auto route = routes_.find(request.service);
+  if (route != routes_.end()) {
+    HandlePassThrough(request.identity, request.service, route->second, std::move(request.body));
+    return;
+  }
+  ReplyError(request.identity, request.service,
+             Status(ErrorCode::kUnknownService,
+                    "no hub service or pass-through route named \"" + request.service + "\"",
+                    "service"));
+}
+
+void Broker::HandleMmi(const std::string& client, const std::string& service, Frames& body) {
+  std::string answer = "501";
+  if (service == "mmi.service") {
+    std::string name = body.empty() ? "" : Str(body[0]);
+    bool found = options_.hub_services.contains(name) || workers_.WorkerCount(name) > 0;
+    answer = found ? "200" : "404";
+  }
+  SendFrontend(BuildClientReply(client, service, answer));
+}
+
+void Broker::HandlePassThrough(const std::string& client, const std::string& service,
+                               const PassThroughRoute& route, Frames body) {
+  const int64_t deadline = MonotonicMs() + route.timeout_ms;
+  if (Worker* worker = workers_.TakeIdle(service)) {
+    SendCredit(service, -1);
+    Job job;
+    job.kind = Job::Kind::kClient;
+    job.client = client;
+    job.deadline_ms = deadline;
+    SendToWorker(*worker, std::move(job), std::move(body));
+    return;
+  }
+  auto& queue = pending_[service];
+  if (static_cast<int>(queue.size()) >= options_.passthrough_queue_limit) {
+    ReplyError(client, service,
+               Status(ErrorCode::kUnavailable, "busy: too many requests waiting for " + service +
+                                                   "; retry later"));
+    return;
+  }
+  queue.push_back(Pending{client, std::move(body), deadline});
+}
+
+void Broker::ReplyError(const std::string& client, const std::string& service,
+                        const Status& status) {
+  ++counters_.client_errors;
+  SendFrontend(BuildClientReply(client, service, wire::EncodeErrorReply(status)));
+}
+
+// ---- workers ---------------------------------------------------------------------------------
+
+void Broker::HandleWorker(Frames& frames) {
+  const int64_t now = MonotonicMs();
+  WorkerMessage message = ParseWorkerMessage(frames);
+  Worker* worker = workers_.Find(message.identity);
+  if (!message.status.ok()) {
+    ++counters_.worker_protocol_errors;
+    TAXHUB_LOG(kWarn, kLog) << "worker " << IdentityForLog(message.identity)
+                            << " broke the protocol: " << message.status.ToString();
+    if (worker) {
+      DropWorker(message.identity, "protocol error", true);
+    } else {
+      SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+    }
+    return;
+  }
+  if (worker) workers_.Touch(*worker, now);
+
+  switch (message.command) {
+    case Command::kReady: {
+      if (worker) {
+        DropWorker(message.identity, "second READY", true);
+        return;
+      }
+      if (StartsWith(message.service, "mmi.") || StartsWith(message.service, "taxhub.")) {
+        ++counters_.worker_protocol_errors;
+        TAXHUB_LOG(kWarn, kLog) << "worker " << IdentityForLog(message.identity)
+                                << " tried to register reserved service " << message.service;
+        SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+        return;
+      }
+      Worker& added = workers_.Add(message.identity, message.service, now);
+      TAXHUB_LOG(kInfo, kLog) << "worker " << IdentityForLog(added.identity) << " ready for "
+                              << added.service << " (" << workers_.WorkerCount(added.service)
+                              << " now)";
+      WorkerIdle(added);
+      return;
+    }
+    case Command::kHeartbeat:
+      if (!worker) SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+      return;
+    case Command::kDisconnect:
+      if (worker) DropWorker(message.identity, "worker sent DISCONNECT", false);
+      return;
+    case Command::kReply:
+      if (!worker || worker->idle || worker->job.kind == Job::Kind::kNone) {
+        ++counters_.worker_protocol_errors;
+        if (worker) {
+          DropWorker(message.identity, "REPLY without a REQUEST", true);
+        } else {
+          SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+        }
+        return;
+      }
+      HandleReply(*worker, message);
+      return;
+    case Command::kRequest:
+      ++counters_.worker_protocol_errors;
+      if (worker) {
+        DropWorker(message.identity, "REQUEST is a broker command", true);
+      } else {
+        SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+      }
+      return;
+  }
+}
+
+void Broker::HandleReply(Worker& worker, WorkerMessage& message) {
+  Job job = worker.job;
+  if (message.client != job.address) {
+    ++counters_.worker_protocol_errors;
+    DropWorker(worker.identity, "REPLY to a client address it was not given", true);
+    return;
+  }
+  if (job.kind == Job::Kind::kClient) {
+    if (!job.answered) {
+      SendFrontend(BuildClientReply(job.client, worker.service, std::move(message.body)));
+    }
+  } else {
+    Frames out = MakeFrames({link::OpFrame(link::Op::kResult), job.task_id, std::to_string(job.token),
+                             worker.identity});
+    // A task result is one Thrift frame; anything else reaches the engine as an empty body,
+    // which it records as an undecodable result.
+    if (message.body.size() == 1) {
+      out.push_back(std::move(message.body[0]));
+    } else {
+      out.emplace_back();
+    }
+    SendLink(std::move(out));
+  }
+  WorkerIdle(worker);
+}
+
+void Broker::WorkerIdle(Worker& worker) {
+  const int64_t now = MonotonicMs();
+  auto queue = pending_.find(worker.service);
+  while (queue != pending_.end() && !queue->second.empty()) {
+    Pending pending = std::move(queue->second.front());
+    queue->second.pop_front();
+    if (pending.deadline_ms <= now) {
+      ReplyError(pending.client, worker.service,
+                 Status(ErrorCode::kTimeout, "no " + worker.service + " worker answered in time"));
+      continue;
+    }
+    worker.idle = false;
+    Job job;
+    job.kind = Job::Kind::kClient;
+    job.client = pending.client;
+    job.deadline_ms = pending.deadline_ms;
+    SendToWorker(worker, std::move(job), std::move(pending.body));
+    return;
+  }
+  workers_.MarkIdle(worker);
+  SendCredit(worker.service, +1);
+}
+
+void Broker::SendToWorker(Worker& worker, Job job, Frames body) {
+  job.address = job.kind == Job::Kind::kTask
+                    ? std::string(kTaskAddressPrefix) + job.task_id
+                    : job.client;
+  worker.job = job;
+  workers_.MarkSent(worker, MonotonicMs());
+  if (!SendBackend(BuildWorkerRequest(worker.identity, job.address, std::move(body)))) {
+    DropWorker(worker.identity, "unreachable", false);
+  }
+}
+
+void Broker::ReleaseJob(const Worker& worker) {
+  const Job& job = worker.job;
+  if (job.kind == Job::Kind::kTask) {
+    SendLink(MakeFrames({link::OpFrame(link::Op::kLost), job.task_id, std::to_string(job.token),
+                         link::kWorkerGone}));
+  } else if (job.kind == Job::Kind::kClient && !job.answered) {
+    ReplyError(job.client, worker.service,
+               Status(ErrorCode::kUnavailable,
+                      "the " + worker.service + " worker went away; retry"));
+  }
+}
+
+void Broker::DropWorker(const std::string& identity, std::string_view why, bool send_disconnect) {
+  auto removed = workers_.Remove(identity);
+  if (!removed) return;
+  TAXHUB_LOG(kInfo, kLog) << "worker " << IdentityForLog(identity) << " (" << removed->service
+                          << ") dropped: " << why;
+  if (send_disconnect) SendBackend(BuildWorkerCommand(identity, Command::kDisconnect));
+  if (removed->idle) SendCredit(removed->service, -1);
+  ReleaseJob(*removed);
+}
+
+// ---- engine ----------------------------------------------------------------------------------
+
+void Broker::HandleEngine(Frames& frames) {
+  if (frames.empty() || frames[0].size() != 1) return;
+  const auto op = static_cast<link::Op>(View(frames[0])[0]);
+  if (op == link::Op::kReply && frames.size() == 4) {
+    std::string client = Str(frames[1]);
+    std::string service = Str(frames[2]);
+    Frames body;
+    body.push_back(std::move(frames[3]));
+    SendFrontend(BuildClientReply(client, service, std::move(body)));
+  } else if (op == link::Op::kDispatch && frames.size() == 5) {
+    std::string service = Str(frames[1]);
+    Job job;
+    job.kind = Job::Kind::kTask;
+    job.task_id = Str(frames[2]);
+    job.token = std::stoll(Str(frames[3]));
+    Worker* worker = workers_.TakeIdle(service);
+    if (!worker) {
+      SendLink(MakeFrames({link::OpFrame(link::Op::kLost), job.task_id, std::to_string(job.token),
+                           link::kUndelivered}));
+      return;
+    }
+    ++counters_.tasks_dispatched;
+    Frames body;
+    body.push_back(std::move(frames[4]));
+    SendToWorker(*worker, std::move(job), std::move(body));
+  } else {
+    TAXHUB_LOG(kError, kLog) << "bad link message from the engine";
+  }
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void Broker::OnTimers(int64_t now) {
+  for (Worker& expired : workers_.Expire(now)) {
+    ++counters_.workers_expired;
+    TAXHUB_LOG(kInfo, kLog) << "worker " << IdentityForLog(expired.identity) << " ("
+                            << expired.service << ") expired";
+    if (expired.idle) SendCredit(expired.service, -1);
+    ReleaseJob(expired);
+  }
+  for (const auto& identity : workers_.DueForHeartbeat(now)) {
+    Worker* worker = workers_.Find(identity);
+    workers_.MarkSent(*worker, now);
+    if (!SendBackend(BuildWorkerCommand(identity, Command::kHeartbeat))) {
+      DropWorker(identity, "unreachable", false);
+    }
+  }
+  for (auto& [service, queue] : pending_) {
+    while (!queue.empty() && queue.front().deadline_ms <= now) {
+      ReplyError(queue.front().client, service,
+                 Status(ErrorCode::kTimeout, "no " + service + " worker was free in time"));
+      queue.pop_front();
+    }
+  }
+  workers_.ForEach([&](Worker& worker) {
+    Job& job = worker.job;
+    if (job.kind == Job::Kind::kClient && !job.answered && job.deadline_ms <= now) {
+      job.answered = true;
+      ReplyError(job.client, worker.service,
+                 Status(ErrorCode::kTimeout, "the " + worker.service + " worker did not answer in time"));
+    }
+  });
+}
+
+// ---- sending ---------------------------------------------------------------------------------
+
+bool Broker::SendFrontend(Frames frames) {
+  try {
+    if (zmq::send_multipart(*frontend_, frames, zmq::send_flags::dontwait)) return true;
+    TAXHUB_LOG(kWarn, kLog) << "client " << IdentityForLog(View(frames[0]))
+                            << " is not reading; reply dropped";
+  } catch (const zmq::error_t& e) {
+    TAXHUB_LOG(kInfo, kLog) << "client " << IdentityForLog(View(frames[0]))
+                            << " went away before its reply: " << e.what();
+  }
+  return false;
+}
+
+bool Broker::SendBackend(Frames frames) {
+  try {
+    if (zmq::send_multipart(*backend_, frames, zmq::send_flags::dontwait)) return true;
+  } catch (const zmq::error_t& e) {
+    TAXHUB_LOG(kDebug, kLog) << "worker " << IdentityForLog(View(frames[0]))
+                             << " unreachable: " << e.what();
+  }
+  return false;
+}
+
+void Broker::SendLink(Frames frames) { zmq::send_multipart(*link_, frames); }
+
+void Broker::SendCredit(const std::string& service, int delta) {
+  SendLink(MakeFrames({link::OpFrame(link::Op::kCredit), service, std::to_string(delta)}));
+}
+
+}  // namespace taxhub::broker

@@ -1,0 +1,136 @@
+// The MDP/0.1 broker (RFC 7/MDP with 8/MMI): a frontend ROUTER for clients (MDPC01) and a
+// backend ROUTER for workers (MDPW01).
+//
+// Requests to the hub's own services (taxhub.*) go over the inproc link to the engine, which
+// answers them after its ledger commit. Requests to a configured pass-through service go to an
+// idle worker of that service, or wait in a bounded queue until one frees up or the route's
+// timeout passes. mmi.service is answered here. Anything else gets UNKNOWN_SERVICE.
+//
+// Workers: READY registers a worker for one service (never mmi.* or taxhub.*); any traffic
+// refreshes its expiry (heartbeat x liveness); HEARTBEATs go to every worker the broker has not
+// sent anything to for one interval. Invalid or unexpected commands are answered with
+// DISCONNECT and the worker is forgotten, as RFC 7 requires. A worker lost while holding a
+// stage task is reported to the engine, which puts the task back in the ledger.
+//
+// Threading: Bind() on any thread, then Run() on the broker's own thread, which owns the
+// sockets from then on. BeginDrain() and Stop() may be called from any thread.
+#ifndef TAXHUB_HUB_BROKER_BROKER_H_
+#define TAXHUB_HUB_BROKER_BROKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "hub/base/status.h"
+#include "hub/broker/mdp.h"
+#include "hub/broker/worker_registry.h"
+
+namespace taxhub::broker {
+
+using mdp::Frames;
+using mdp::WorkerMessage;
+
+struct PassThroughRoute {
+  std::string service;
+  int64_t timeout_ms = 10'000;
+};
+
+struct BrokerOptions {
+  std::string frontend = "tcp://127.0.0.1:5555";
+  std::string backend = "tcp://127.0.0.1:5556";
+  int64_t heartbeat_ms = 2500;
+  int liveness = 3;
+  // Request bodies above this get a TOO_LARGE error reply.
+  int64_t max_body_bytes = 1 << 20;
+  // ZMQ_MAXMSGSIZE: a peer sending a bigger frame is disconnected by libzmq itself.
+  int64_t socket_max_message_bytes = 4 << 20;
+  // Pass-through requests waiting for a worker, per service; beyond this: UNAVAILABLE (busy).
+  int passthrough_queue_limit = 1000;
+  std::vector<PassThroughRoute> passthrough;
+  // Service names served by the engine over the link.
+  std::set<std::string> hub_services;
+};
+
+struct BrokerCounters {
+  std::atomic<uint64_t> client_requests{0};
+  std::atomic<uint64_t> client_errors{0};
+  std::atomic<uint64_t> worker_protocol_errors{0};
+  std::atomic<uint64_t> workers_expired{0};
+  std::atomic<uint64_t> tasks_dispatched{0};
+};
+
+class Broker {
+ public:
+  Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Creates and binds the sockets and connects the engine link. Endpoints may use port "*";
+  // the bound ones are then available from frontend_endpoint() and backend_endpoint().
+  Status Bind();
+  const std::string& frontend_endpoint() const { return frontend_endpoint_; }
+  const std::string& backend_endpoint() const { return backend_endpoint_; }
+
+  // The broker loop; returns after Stop(), having sent DISCONNECT to every worker.
+  void Run();
+  // Stops reading new client requests; replies and worker traffic still flow.
+  void BeginDrain() { draining_ = true; }
+  void Stop() { stopping_ = true; }
+
+  const BrokerCounters& counters() const { return counters_; }
+
+ private:
+  struct Pending {
+    std::string client;
+    Frames body;
+    int64_t deadline_ms;
+  };
+
+  void HandleClient(Frames& frames);
+  void HandleWorker(Frames& frames);
+  void HandleEngine(Frames& frames);
+  void HandleMmi(const std::string& client, const std::string& service, Frames& body);
+  void HandlePassThrough(const std::string& client, const std::string& service,
+                         const PassThroughRoute& route, Frames body);
+  void HandleReply(Worker& worker, WorkerMessage& message);
+  void OnTimers(int64_t now);
+
+  void WorkerIdle(Worker& worker);
+  void SendToWorker(Worker& worker, Job job, Frames body);
+  void DropWorker(const std::string& identity, std::string_view why, bool send_disconnect);
+  void ReleaseJob(const Worker& worker);
+
+  void ReplyError(const std::string& client, const std::string& service, const Status& status);
+  bool SendFrontend(Frames frames);
+  bool SendBackend(Frames frames);
+  void SendLink(Frames frames);
+  void SendCredit(const std::string& service, int delta);
+
+  zmq::context_t& context_;
+  BrokerOptions options_;
+  std::string link_endpoint_;
+  std::map<std::string, PassThroughRoute> routes_;
+  std::unique_ptr<zmq::socket_t> frontend_;
+  std::unique_ptr<zmq::socket_t> backend_;
+  std::unique_ptr<zmq::socket_t> link_;
+  std::string frontend_endpoint_;
+  std::string backend_endpoint_;
+  WorkerRegistry workers_;
+  std::map<std::string, std::deque<Pending>> pending_;  // pass-through, per service
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
+  BrokerCounters counters_;
+  uint64_t next_address_ = 0;
+};
+
+}  // namespace taxhub::broker
+
+#endif  // TAXHUB_HUB_BROKER_BROKER_H_

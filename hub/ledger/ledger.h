@@ -1,0 +1,148 @@
+// The central ledger of every request's progress: one interface, two backends (SQLite for a
+// single embedded hub, PostgreSQL for production).
+//
+// All access goes through a Transaction. A request is *accepted* only once the transaction that
+// inserted it has committed. Every state change is accompanied by an appended event; events are
+// never updated or deleted.
+//
+// A Ledger object holds one database connection and serves one thread at a time; only one
+// Transaction may be open on it at once. Open another Ledger for another thread.
+#ifndef TAXHUB_HUB_LEDGER_LEDGER_H_
+#define TAXHUB_HUB_LEDGER_LEDGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hub/base/json_map.h"
+#include "hub/base/status.h"
+
+namespace taxhub::ledger {
+
+// Values match taxhub.thrift's RequestState and StageState.
+enum class RequestState { kAccepted = 0, kInProgress = 1, kCompleted = 2, kRejected = 3, kFailed = 4 };
+enum class StageState {
+  kPending = 0,
+  kReady = 1,
+  kDispatched = 2,
+  kDone = 3,
+  kRejected = 4,
+  kFailed = 5,
+  kSkipped = 6,
+};
+
+std::string_view ToString(RequestState state);
+std::string_view ToString(StageState state);
+Result<RequestState> ParseRequestState(std::string_view text);
+Result<StageState> ParseStageState(std::string_view text);
+
+struct RequestRecord {
+  std::string id;
+  std::string kind;
+  std::string taxpayer_id;
+  StringMap attributes;
+  std::string body;         // the exact bytes the hall sent
+  std::string fingerprint;  // digest of kind, taxpayer, attributes and body: "same request?"
+  std::string workflow;     // name of the workflow it was planned with
+  RequestState state = RequestState::kAccepted;
+  int64_t accepted_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t finished_at_ms = 0;  // 0 while not finished
+};
+
+struct StageRecord {
+  std::string request_id;
+  int index = 0;
+  std::string name;
+  std::string label;
+  std::string service;
+  StageState state = StageState::kPending;
+  int attempt = 0;             // deliveries so far
+  int max_attempts = 1;
+  int64_t token = 0;           // fencing token of the latest delivery
+  int64_t time_limit_ms = 0;
+  int64_t ready_at_ms = 0;     // when it may next be delivered
+  int64_t started_at_ms = 0;   // first delivery
+  int64_t finished_at_ms = 0;
+  int64_t deadline_ms = 0;     // first ready time + time limit
+  int64_t lease_until_ms = 0;  // while DISPATCHED
+  std::string lease_owner;     // hub id holding the lease
+  std::string handler;
+  std::string code;
+  std::string message;
+  StringMap outputs;
+
+  std::string task_id() const { return request_id + "/" + std::to_string(index); }
+};
+
+// "R123/2" -> ("R123", 2).
+std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id);
+
+struct EventRecord {
+  int64_t seq = 0;          // assigned by the ledger, increasing
+  std::string request_id;
+  int stage = -1;           // -1 when the event is about the request as a whole
+  std::string type;         // "request.accepted", "stage.done", ...
+  int64_t at_ms = 0;
+  std::string detail;       // short text for people
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;  // rolls back unless committed
+
+  virtual Result<std::optional<RequestRecord>> GetRequest(std::string_view id) = 0;
+  virtual Status InsertRequest(const RequestRecord& request) = 0;
+  virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
+                                    int64_t finished_at_ms) = 0;
+
+  virtual Status InsertStage(const StageRecord& stage) = 0;
+  virtual Result<std::vector<StageRecord>> GetStages(std::string_view request_id) = 0;
+  // Writes every mutable column of the stage identified by (request_id, index).
+  virtual Status UpdateStage(const StageRecord& stage) = 0;
+
+  // Leases up to `limit` READY stages of `service` whose ready time has come, oldest first:
+  // each becomes DISPATCHED with attempt + 1, a new fencing token, the lease and owner.
+  virtual Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit,
+                                                      int64_t now_ms, int64_t lease_until_ms,
+                                                      std::string_view owner) = 0;
+  // DISPATCHED stages whose lease ended before `now_ms`, whoever held them.
+  virtual Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) = 0;
+  // Every DISPATCHED stage leased by `owner` (a hub id).
+  virtual Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) = 0;
+
+  virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
+  virtual Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) = 0;
+
+  virtual Status Commit() = 0;
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  virtual std::string_view backend() const = 0;
+  virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
+  // The highest schema migration applied.
+  virtual Result<int> SchemaVersion() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;                  // the database file; its directory must exist
+  std::string synchronous = "full";  // off | normal | full | extra
+  int busy_timeout_ms = 5000;
+};
+// Opens (creating if needed) and migrates the database. Holds an exclusive lock on
+// `<path>.lock` so that a second hub on the same file is refused.
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
+
+struct PostgresOptions {
+  std::string dsn;
+};
+Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options);
+
+}  // namespace taxhub::ledger
+
+#endif  // TAXHUB_HUB_LEDGER_LEDGER_H_

@@ -1,0 +1,353 @@
+// The PostgreSQL ledger, through libpqxx. The only file that includes pqxx.
+
+#include <pqxx/pqxx>
+
+#include <functional>
+
+#include "hub/base/clock.h"
+#include "hub/ledger/ledger.h"
+#include "hub/ledger/migrations.h"
+
+namespace taxhub::ledger {
+namespace {
+
+constexpr const char* kStageColumns =
+    "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
+    "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
+    "message, outputs::text";
+
+// Every statement the ledger runs, prepared once per connection.
+const std::vector<std::pair<const char*, std::string>>& Statements() {
+  static const std::vector<std::pair<const char*, std::string>> statements = {
+      {"get_request",
+       "SELECT id, kind, taxpayer_id, attributes::text, body, fingerprint, workflow, state, "
+       "accepted_at, updated_at, finished_at FROM requests WHERE id = $1"},
+      {"insert_request",
+       "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, workflow, "
+       "state, accepted_at, updated_at, finished_at) "
+       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)"},
+      {"update_request",
+       "UPDATE requests SET state = $1, updated_at = $2, finished_at = $3 WHERE id = $4"},
+      {"insert_stage",
+       "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
+       "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
+       "lease_owner, handler, code, message, outputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+       "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb)"},
+      {"update_stage",
+       "UPDATE stages SET state = $1, attempt = $2, token = $3, ready_at = $4, started_at = $5, "
+       "finished_at = $6, deadline_at = $7, lease_until = $8, lease_owner = $9, handler = $10, "
+       "code = $11, message = $12, outputs = $13::jsonb WHERE request_id = $14 AND idx = $15"},
+      {"get_stages",
+       std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = $1 ORDER BY idx"},
+      {"claim_ready",
+       std::string(
+           "UPDATE stages s SET state = 'DISPATCHED', attempt = s.attempt + 1, "
+           "token = s.token + 1, lease_until = $1, lease_owner = $2, "
+           "started_at = CASE WHEN s.started_at = 0 THEN $3 ELSE s.started_at END "
+           "FROM (SELECT request_id, idx FROM stages WHERE state = 'READY' AND service = $4 "
+           "AND ready_at <= $3 ORDER BY ready_at LIMIT $5 FOR UPDATE SKIP LOCKED) c "
+           "WHERE s.request_id = c.request_id AND s.idx = c.idx RETURNING ") +
+           "s.request_id, s.idx, s.name, s.label, s.service, s.state, s.attempt, "
+           "s.max_attempts, s.token, s.time_limit_ms, s.ready_at, s.started_at, s.finished_at, "
+           "s.deadline_at, s.lease_until, s.lease_owner, s.handler, s.code, s.message, "
+           "s.outputs::text"},
+      {"expired_leases",
+       std::string("SELECT ") + kStageColumns +
+           " FROM stages WHERE state = 'DISPATCHED' AND lease_until < $1 ORDER BY lease_until "
+           "LIMIT $2 FOR UPDATE SKIP LOCKED"},
+      {"leases_of", std::string("SELECT ") + kStageColumns +
+                        " FROM stages WHERE state = 'DISPATCHED' AND lease_owner = $1 "
+                        "FOR UPDATE SKIP LOCKED"},
+      {"append_event",
+       "INSERT INTO events (request_id, stage, type, at, detail) VALUES ($1, $2, $3, $4, $5) "
+       "RETURNING seq"},
+      {"get_events",
+       "SELECT seq, request_id, stage, type, at, detail FROM events WHERE request_id = $1 "
+       "ORDER BY seq"},
+  };
+  return statements;
+}
+
+// Runs `body`, turning libpqxx exceptions into a Status naming `what`.
+template <typename F>
+auto Guard(std::string_view what, F&& body) -> decltype(body()) {
+  using internal::Propagate;
+  const std::string prefix = "postgres " + std::string(what) + ": ";
+  try {
+    return body();
+  } catch (const pqxx::in_doubt_error& e) {
+    return Propagate{Status(ErrorCode::kUnavailable, prefix + "commit outcome unknown: " + e.what())};
+  } catch (const pqxx::broken_connection& e) {
+    return Propagate{Status(ErrorCode::kUnavailable, prefix + "connection lost: " + e.what())};
+  } catch (const pqxx::sql_error& e) {
+    return Propagate{
+        Status(ErrorCode::kUnavailable, prefix + e.what() + " [" + e.sqlstate() + "]")};
+  } catch (const std::exception& e) {
+    return Propagate{Status(ErrorCode::kUnavailable, prefix + e.what())};
+  }
+}
+
+Result<StageRecord> ReadStage(const pqxx::row& row) {
+  StageRecord s;
+  s.request_id = row[0].as<std::string>();
+  s.index = row[1].as<int>();
+  s.name = row[2].as<std::string>();
+  s.label = row[3].as<std::string>();
+  s.service = row[4].as<std::string>();
+  auto state = ParseStageState(row[5].as<std::string>());
+  if (!state) return Error(state.error());
+  s.state = *state;
+  s.attempt = row[6].as<int>();
+  s.max_attempts = row[7].as<int>();
+  s.token = row[8].as<int64_t>();
+  s.time_limit_ms = row[9].as<int64_t>();
+  s.ready_at_ms = row[10].as<int64_t>();
+  s.started_at_ms = row[11].as<int64_t>();
+  s.finished_at_ms = row[12].as<int64_t>();
+  s.deadline_ms = row[13].as<int64_t>();
+  s.lease_until_ms = row[14].as<int64_t>();
+  s.lease_owner = row[15].as<std::string>();
+  s.handler = row[16].as<std::string>();
+  s.code = row[17].as<std::string>();
+  s.message = row[18].as<std::string>();
+  auto outputs = DecodeJsonMap(row[19].as<std::string>());
+  if (!outputs) return Error(outputs.error());
+  s.outputs = std::move(*outputs);
+  return s;
+}
+
+Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
+  std::vector<StageRecord> out;
+  out.reserve(result.size());
+  for (const auto& row : result) {
+    auto stage = ReadStage(row);
+    if (!stage) return Error(stage.error());
+    out.push_back(std::move(*stage));
+  }
+  return out;
+}
+
+class PostgresLedger;
+
+class PostgresTransaction final : public Transaction {
+ public:
+  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::work> work)
+      : ledger_(ledger), work_(std::move(work)) {}
+  ~PostgresTransaction() override;
+
+  Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override {
+    return Guard("get request", [&]() -> Result<std::optional<RequestRecord>> {
+      pqxx::result r = work_->exec_prepared("get_request", std::string(id));
+      if (r.empty()) return std::optional<RequestRecord>();
+      const pqxx::row& row = r[0];
+      RequestRecord out;
+      out.id = row[0].as<std::string>();
+      out.kind = row[1].as<std::string>();
+      out.taxpayer_id = row[2].as<std::string>();
+      auto attributes = DecodeJsonMap(row[3].as<std::string>());
+      if (!attributes) return Error(attributes.error());
+      out.attributes = std::move(*attributes);
+      out.body = pqxx::binarystring(row[4]).str();
+      out.fingerprint = row[5].as<std::string>();
+      out.workflow = row[6].as<std::string>();
+      auto state = ParseRequestState(row[7].as<std::string>());
+      if (!state) return Error(state.error());
+      out.state = *state;
+      out.accepted_at_ms = row[8].as<int64_t>();
+      out.updated_at_ms = row[9].as<int64_t>();
+      out.finished_at_ms = row[10].as<int64_t>();
+      return std::optional<RequestRecord>(std::move(out));
+    });
+  }
+
+  Status InsertRequest(const RequestRecord& r) override {
+    return Guard("insert request", [&]() -> Status {
+      work_->exec_prepared("insert_request", r.id, r.kind, r.taxpayer_id,
+                           EncodeJsonMap(r.attributes), pqxx::binarystring(r.body.data(), r.body.size()),
+                           r.fingerprint, r.workflow, std::string(ToString(r.state)),
+                           r.accepted_at_ms, r.updated_at_ms, r.finished_at_ms);
+      return Status::Ok();
+    });
+  }
+
+  Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
+                            int64_t finished_at_ms) override {
+    return Guard("update request", [&]() -> Status {
+      work_->exec_prepared("update_request", std::string(ToString(state)), now_ms,
+                           finished_at_ms, std::string(id));
+      return Status::Ok();
+    });
+  }
+
+  Status InsertStage(const StageRecord& s) override {
+    return Guard("insert stage", [&]() -> Status {
+      work_->exec_prepared("insert_stage", s.request_id, s.index, s.name, s.label, s.service,
+                           std::string(ToString(s.state)), s.attempt, s.max_attempts, s.token,
+                           s.time_limit_ms, s.ready_at_ms, s.started_at_ms, s.finished_at_ms,
+                           s.deadline_ms, s.lease_until_ms, s.lease_owner, s.handler, s.code,
+                           s.message, EncodeJsonMap(s.outputs));
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override {
+    return Guard("get stages", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("get_stages", std::string(request_id)));
+    });
+  }
+
+  Status UpdateStage(const StageRecord& s) override {
+    return Guard("update stage", [&]() -> Status {
+      work_->exec_prepared("update_stage", std::string(ToString(s.state)), s.attempt, s.token,
+                           s.ready_at_ms, s.started_at_ms, s.finished_at_ms, s.deadline_ms,
+                           s.lease_until_ms, s.lease_owner, s.handler, s.code, s.message,
+                           EncodeJsonMap(s.outputs), s.request_id, s.index);
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
+                                              int64_t lease_until_ms,
+                                              std::string_view owner) override {
+    return Guard("claim ready stages", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("claim_ready", lease_until_ms, std::string(owner),
+                                             now_ms, std::string(service), limit));
+    });
+  }
+
+  Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) override {
+    return Guard("expired leases", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("expired_leases", now_ms, limit));
+    });
+  }
+
+  Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override {
+    return Guard("leases of owner", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("leases_of", std::string(owner)));
+    });
+  }
+
+  Result<int64_t> AppendEvent(const EventRecord& e) override {
+    return Guard("append event", [&]() -> Result<int64_t> {
+      pqxx::result r = work_->exec_prepared("append_event", e.request_id, e.stage, e.type,
+                                            e.at_ms, e.detail);
+      return r[0][0].as<int64_t>();
+    });
+  }
+
+  Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override {
+    return Guard("get events", [&]() -> Result<std::vector<EventRecord>> {
+      pqxx::result r = work_->exec_prepared("get_events", std::string(request_id));
+      std::vector<EventRecord> out;
+      for (const auto& row : r) {
+        out.push_back(EventRecord{row[0].as<int64_t>(), row[1].as<std::string>(),
+                                  row[2].as<int>(), row[3].as<std::string>(),
+                                  row[4].as<int64_t>(), row[5].as<std::string>()});
+      }
+      return out;
+    });
+  }
+
+  Status Commit() override;
+
+ private:
+  PostgresLedger& ledger_;
+  std::unique_ptr<pqxx::work> work_;
+};
+
+class PostgresLedger final : public Ledger {
+ public:
+  explicit PostgresLedger(PostgresOptions options) : options_(std::move(options)) {}
+
+  std::string_view backend() const override { return "postgres"; }
+
+  Status Connect() {
+    return Guard("connect", [&]() -> Status {
+      connection_.reset();
+      connection_ = std::make_unique<pqxx::connection>(options_.dsn);
+      for (const auto& [name, sql] : Statements()) connection_->prepare(name, sql);
+      return Status::Ok();
+    });
+  }
+
+  Result<std::unique_ptr<Transaction>> Begin() override {
+    if (in_transaction_) {
+      return Error(ErrorCode::kInternal, "a transaction is already open on this ledger");
+    }
+    if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
+    return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
+      auto work = std::make_unique<pqxx::work>(*connection_);
+      in_transaction_ = true;
+      return std::unique_ptr<Transaction>(
+          std::make_unique<PostgresTransaction>(*this, std::move(work)));
+    });
+  }
+
+  Result<int> SchemaVersion() override {
+    if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
+    return Guard("schema version", [&]() -> Result<int> {
+      pqxx::nontransaction tx(*connection_);
+      return tx.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0].as<int>();
+    });
+  }
+
+  // Several hubs may start at once: an advisory lock makes migration one at a time.
+  Status Migrate() {
+    return Guard("migrate", [&]() -> Status {
+      pqxx::work tx(*connection_);
+      tx.exec("SELECT pg_advisory_xact_lock(7274823)");
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+          "name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+      int current = tx.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0].as<int>();
+      for (const Migration& m : MigrationsFor("postgres")) {
+        if (m.version <= current) continue;
+        tx.exec(m.sql);
+        tx.exec_params("INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
+                       m.version, std::string(m.name), SystemClock().NowMs());
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  void EndTransaction() { in_transaction_ = false; }
+
+ private:
+  PostgresOptions options_;
+  std::unique_ptr<pqxx::connection> connection_;
+  bool in_transaction_ = false;
+};
+
+PostgresTransaction::~PostgresTransaction() {
+  if (work_) {
+    try {
+      work_->abort();
+    } catch (...) {
+      // The connection is gone; there is nothing left to roll back.
+    }
+    work_.reset();
+    ledger_.EndTransaction();
+  }
+}
+
+Status PostgresTransaction::Commit() {
+  Status status = Guard("commit", [&]() -> Status {
+    work_->commit();
+    return Status::Ok();
+  });
+  work_.reset();
+  ledger_.EndTransaction();
+  return status;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options) {
+  auto ledger = std::make_unique<PostgresLedger>(options);
+  TAXHUB_RETURN_IF_ERROR(ledger->Connect());
+  TAXHUB_RETURN_IF_ERROR(ledger->Migrate());
+  return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+}  // namespace taxhub::ledger

@@ -1,0 +1,60 @@
+#include <charconv>
+
+#include "hub/ledger/ledger.h"
+
+namespace taxhub::ledger {
+
+std::string_view ToString(RequestState state) {
+  switch (state) {
+    case RequestState::kAccepted: return "ACCEPTED";
+    case RequestState::kInProgress: return "IN_PROGRESS";
+    case RequestState::kCompleted: return "COMPLETED";
+    case RequestState::kRejected: return "REJECTED";
+    case RequestState::kFailed: return "FAILED";
+  }
+  return "?";
+}
+
+std::string_view ToString(StageState state) {
+  switch (state) {
+    case StageState::kPending: return "PENDING";
+    case StageState::kReady: return "READY";
+    case StageState::kDispatched: return "DISPATCHED";
+    case StageState::kDone: return "DONE";
+    case StageState::kRejected: return "REJECTED";
+    case StageState::kFailed: return "FAILED";
+    case StageState::kSkipped: return "SKIPPED";
+  }
+  return "?";
+}
+
+Result<RequestState> ParseRequestState(std::string_view text) {
+  for (auto s : {RequestState::kAccepted, RequestState::kInProgress, RequestState::kCompleted,
+                 RequestState::kRejected, RequestState::kFailed}) {
+    if (ToString(s) == text) return s;
+  }
+  return Error(ErrorCode::kInternal, "unknown request state in ledger: " + std::string(text));
+}
+
+Result<StageState> ParseStageState(std::string_view text) {
+  for (auto s : {StageState::kPending, StageState::kReady, StageState::kDispatched,
+                 StageState::kDone, StageState::kRejected, StageState::kFailed,
+                 StageState::kSkipped}) {
+    if (ToString(s) == text) return s;
+  }
+  return Error(ErrorCode::kInternal, "unknown stage state in ledger: " + std::string(text));
+}
+
+std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id) {
+  size_t slash = task_id.rfind('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == task_id.size()) {
+    return std::nullopt;
+  }
+  int index = 0;
+  auto tail = task_id.substr(slash + 1);
+  auto [ptr, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), index);
+  if (ec != std::errc() || ptr != tail.data() + tail.size() || index < 0) return std::nullopt;
+  return std::make_pair(std::string(task_id.substr(0, slash)), index);
+}
+
+}  // namespace taxhub::ledger

@@ -1,0 +1,426 @@
+// The SQLite ledger: one embedded database file in WAL mode, for a single hub.
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "hub/base/clock.h"
+#include "hub/ledger/ledger.h"
+#include "hub/ledger/migrations.h"
+
+namespace taxhub::ledger {
+namespace {
+
+constexpr const char* kStageColumns =
+    "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
+    "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
+    "message, outputs";
+
+class Statement {
+ public:
+  // A null statement (one that failed to prepare) fails on Step().
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement() {
+    if (!stmt_) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  Statement& Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); return *this; }
+  Statement& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& BindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const char* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteLedger;
+
+class SqliteTransaction final : public Transaction {
+ public:
+  explicit SqliteTransaction(SqliteLedger& ledger) : ledger_(ledger) {}
+  ~SqliteTransaction() override;
+
+  Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override;
+  Status InsertRequest(const RequestRecord& request) override;
+  Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
+                            int64_t finished_at_ms) override;
+  Status InsertStage(const StageRecord& stage) override;
+  Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override;
+  Status UpdateStage(const StageRecord& stage) override;
+  Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
+                                              int64_t lease_until_ms,
+                                              std::string_view owner) override;
+  Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) override;
+  Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override;
+  Result<int64_t> AppendEvent(const EventRecord& event) override;
+  Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override;
+  Status Commit() override;
+
+ private:
+  Result<std::vector<StageRecord>> ReadStages(Statement& stmt, std::string_view what);
+
+  SqliteLedger& ledger_;
+  bool done_ = false;
+};
+
+class SqliteLedger final : public Ledger {
+ public:
+  SqliteLedger(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
+  ~SqliteLedger() override {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+    if (lock_fd_ >= 0) close(lock_fd_);
+  }
+
+  std::string_view backend() const override { return "sqlite"; }
+
+  Result<std::unique_ptr<Transaction>> Begin() override {
+    if (in_transaction_) {
+      return Error(ErrorCode::kInternal, "a transaction is already open on this ledger");
+    }
+    TAXHUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin"));
+    in_transaction_ = true;
+    return std::unique_ptr<Transaction>(std::make_unique<SqliteTransaction>(*this));
+  }
+
+  Result<int> SchemaVersion() override {
+    Statement stmt = Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (stmt.Step() != SQLITE_ROW) return Error(Fail("schema version"));
+    return static_cast<int>(stmt.Int(0));
+  }
+
+  Status Migrate() {
+    TAXHUB_RETURN_IF_ERROR(Exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        "create schema_version"));
+    auto current = SchemaVersion();
+    if (!current) return current.error();
+    for (const Migration& m : MigrationsFor("sqlite")) {
+      if (m.version <= *current) continue;
+      TAXHUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin migration"));
+      Status applied = Exec(m.sql, std::string("migration ") + m.name);
+      if (applied.ok()) {
+        Statement stmt =
+            Prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
+        stmt.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, SystemClock().NowMs());
+        if (stmt.Step() != SQLITE_DONE) applied = Fail("record migration");
+      }
+      if (applied.ok()) applied = Exec("COMMIT", "commit migration");
+      if (!applied.ok()) {
+        Exec("ROLLBACK", "rollback").ok();
+        return applied;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Exec(const std::string& sql, std::string_view what) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error ? error : sqlite3_errmsg(db_);
+      sqlite3_free(error);
+      return Status(ErrorCode::kUnavailable, "sqlite " + std::string(what) + ": " + message);
+    }
+    return Status::Ok();
+  }
+
+  // Statements are prepared once per connection and reused.
+  Statement Prepare(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+          SQLITE_OK) {
+        // A statement that does not prepare is a programming error or a damaged schema; it
+        // fails on Step() with this message, and is prepared afresh next time.
+        last_prepare_error_ = sqlite3_errmsg(db_);
+        return Statement(nullptr);
+      }
+      it = statements_.emplace(sql, stmt).first;
+    }
+    return Statement(it->second);
+  }
+
+  Status Fail(std::string_view what) {
+    std::string message = sqlite3_errmsg(db_);
+    if (!last_prepare_error_.empty()) message += " (" + last_prepare_error_ + ")";
+    return Status(ErrorCode::kUnavailable, "sqlite " + std::string(what) + ": " + message);
+  }
+
+  void EndTransaction() { in_transaction_ = false; }
+
+ private:
+  sqlite3* db_;
+  int lock_fd_;
+  bool in_transaction_ = false;
+  std::map<const char*, sqlite3_stmt*> statements_;
+  std::string last_prepare_error_;
+};
+
+SqliteTransaction::~SqliteTransaction() {
+  if (!done_) {
+    ledger_.Exec("ROLLBACK", "rollback").ok();
+    ledger_.EndTransaction();
+  }
+}
+
+Status SqliteTransaction::Commit() {
+  Status status = ledger_.Exec("COMMIT", "commit");
+  if (!status.ok()) {
+    ledger_.Exec("ROLLBACK", "rollback").ok();
+  }
+  done_ = true;
+  ledger_.EndTransaction();
+  return status;
+}
+
+Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT id, kind, taxpayer_id, attributes, body, fingerprint, workflow, state, "
+      "accepted_at, updated_at, finished_at FROM requests WHERE id = ?");
+  stmt.Bind(1, id);
+  int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return std::optional<RequestRecord>();
+  if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
+  RequestRecord r;
+  r.id = stmt.Text(0);
+  r.kind = stmt.Text(1);
+  r.taxpayer_id = stmt.Text(2);
+  auto attributes = DecodeJsonMap(stmt.Text(3));
+  if (!attributes) return Error(attributes.error().WithContext("request " + r.id + " attributes"));
+  r.attributes = std::move(*attributes);
+  r.body = stmt.Text(4);
+  r.fingerprint = stmt.Text(5);
+  r.workflow = stmt.Text(6);
+  auto state = ParseRequestState(stmt.Text(7));
+  if (!state) return Error(state.error());
+  r.state = *state;
+  r.accepted_at_ms = stmt.Int(8);
+  r.updated_at_ms = stmt.Int(9);
+  r.finished_at_ms = stmt.Int(10);
+  return std::optional<RequestRecord>(std::move(r));
+}
+
+Status SqliteTransaction::InsertRequest(const RequestRecord& r) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, workflow, "
+      "state, accepted_at, updated_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  stmt.Bind(1, r.id).Bind(2, r.kind).Bind(3, r.taxpayer_id).Bind(4, EncodeJsonMap(r.attributes));
+  stmt.BindBlob(5, r.body).Bind(6, r.fingerprint).Bind(7, r.workflow).Bind(8, ToString(r.state));
+  stmt.Bind(9, r.accepted_at_ms).Bind(10, r.updated_at_ms).Bind(11, r.finished_at_ms);
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert request " + r.id);
+  return Status::Ok();
+}
+
+Status SqliteTransaction::UpdateRequestState(std::string_view id, RequestState state,
+                                             int64_t now_ms, int64_t finished_at_ms) {
+  Statement stmt = ledger_.Prepare(
+      "UPDATE requests SET state = ?, updated_at = ?, finished_at = ? WHERE id = ?");
+  stmt.Bind(1, ToString(state)).Bind(2, now_ms).Bind(3, finished_at_ms).Bind(4, id);
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update request");
+  return Status::Ok();
+}
+
+Status SqliteTransaction::InsertStage(const StageRecord& s) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
+      "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
+      "lease_owner, handler, code, message, outputs) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  stmt.Bind(1, s.request_id).Bind(2, int64_t{s.index}).Bind(3, s.name).Bind(4, s.label);
+  stmt.Bind(5, s.service).Bind(6, ToString(s.state)).Bind(7, int64_t{s.attempt});
+  stmt.Bind(8, int64_t{s.max_attempts}).Bind(9, s.token).Bind(10, s.time_limit_ms);
+  stmt.Bind(11, s.ready_at_ms).Bind(12, s.started_at_ms).Bind(13, s.finished_at_ms);
+  stmt.Bind(14, s.deadline_ms).Bind(15, s.lease_until_ms).Bind(16, s.lease_owner);
+  stmt.Bind(17, s.handler).Bind(18, s.code).Bind(19, s.message).Bind(20, EncodeJsonMap(s.outputs));
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert stage " + s.task_id());
+  return Status::Ok();
+}
+
+Status SqliteTransaction::UpdateStage(const StageRecord& s) {
+  Statement stmt = ledger_.Prepare(
+      "UPDATE stages SET state = ?, attempt = ?, token = ?, ready_at = ?, started_at = ?, "
+      "finished_at = ?, deadline_at = ?, lease_until = ?, lease_owner = ?, handler = ?, "
+      "code = ?, message = ?, outputs = ? WHERE request_id = ? AND idx = ?");
+  stmt.Bind(1, ToString(s.state)).Bind(2, int64_t{s.attempt}).Bind(3, s.token);
+  stmt.Bind(4, s.ready_at_ms).Bind(5, s.started_at_ms).Bind(6, s.finished_at_ms);
+  stmt.Bind(7, s.deadline_ms).Bind(8, s.lease_until_ms).Bind(9, s.lease_owner);
+  stmt.Bind(10, s.handler).Bind(11, s.code).Bind(12, s.message).Bind(13, EncodeJsonMap(s.outputs));
+  stmt.Bind(14, s.request_id).Bind(15, int64_t{s.index});
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update stage " + s.task_id());
+  return Status::Ok();
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
+                                                               std::string_view what) {
+  std::vector<StageRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    StageRecord s;
+    s.request_id = stmt.Text(0);
+    s.index = static_cast<int>(stmt.Int(1));
+    s.name = stmt.Text(2);
+    s.label = stmt.Text(3);
+    s.service = stmt.Text(4);
+    auto state = ParseStageState(stmt.Text(5));
+    if (!state) return Error(state.error());
+    s.state = *state;
+    s.attempt = static_cast<int>(stmt.Int(6));
+    s.max_attempts = static_cast<int>(stmt.Int(7));
+    s.token = stmt.Int(8);
+    s.time_limit_ms = stmt.Int(9);
+    s.ready_at_ms = stmt.Int(10);
+    s.started_at_ms = stmt.Int(11);
+    s.finished_at_ms = stmt.Int(12);
+    s.deadline_ms = stmt.Int(13);
+    s.lease_until_ms = stmt.Int(14);
+    s.lease_owner = stmt.Text(15);
+    s.handler = stmt.Text(16);
+    s.code = stmt.Text(17);
+    s.message = stmt.Text(18);
+    auto outputs = DecodeJsonMap(stmt.Text(19));
+    if (!outputs) return Error(outputs.error().WithContext("stage " + s.task_id() + " outputs"));
+    s.outputs = std::move(*outputs);
+    out.push_back(std::move(s));
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail(what));
+  return out;
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view request_id) {
+  static const std::string sql =
+      std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = ? ORDER BY idx";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, request_id);
+  return ReadStages(stmt, "get stages");
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::ClaimReady(std::string_view service,
+                                                               int limit, int64_t now_ms,
+                                                               int64_t lease_until_ms,
+                                                               std::string_view owner) {
+  static const std::string sql =
+      std::string(
+          "UPDATE stages SET state = 'DISPATCHED', attempt = attempt + 1, token = token + 1, "
+          "lease_until = ?1, lease_owner = ?2, "
+          "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
+          "WHERE (request_id, idx) IN (SELECT request_id, idx FROM stages "
+          "WHERE state = 'READY' AND service = ?4 AND ready_at <= ?3 "
+          "ORDER BY ready_at LIMIT ?5) RETURNING ") +
+      kStageColumns;
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, lease_until_ms).Bind(2, owner).Bind(3, now_ms).Bind(4, service);
+  stmt.Bind(5, int64_t{limit});
+  return ReadStages(stmt, "claim ready stages");
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::ExpiredLeases(int64_t now_ms, int limit) {
+  static const std::string sql = std::string("SELECT ") + kStageColumns +
+                                 " FROM stages WHERE state = 'DISPATCHED' AND lease_until < ? "
+                                 "ORDER BY lease_until LIMIT ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, now_ms).Bind(2, int64_t{limit});
+  return ReadStages(stmt, "expired leases");
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::LeasesOf(std::string_view owner) {
+  static const std::string sql = std::string("SELECT ") + kStageColumns +
+                                 " FROM stages WHERE state = 'DISPATCHED' AND lease_owner = ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, owner);
+  return ReadStages(stmt, "leases of owner");
+}
+
+Result<int64_t> SqliteTransaction::AppendEvent(const EventRecord& e) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO events (request_id, stage, type, at, detail) VALUES (?,?,?,?,?) "
+      "RETURNING seq");
+  stmt.Bind(1, e.request_id).Bind(2, int64_t{e.stage}).Bind(3, e.type).Bind(4, e.at_ms);
+  stmt.Bind(5, e.detail);
+  if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("append event"));
+  int64_t seq = stmt.Int(0);
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("append event"));
+  return seq;
+}
+
+Result<std::vector<EventRecord>> SqliteTransaction::GetEvents(std::string_view request_id) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT seq, request_id, stage, type, at, detail FROM events WHERE request_id = ? "
+      "ORDER BY seq");
+  stmt.Bind(1, request_id);
+  std::vector<EventRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    out.push_back(EventRecord{stmt.Int(0), stmt.Text(1), static_cast<int>(stmt.Int(2)),
+                              stmt.Text(3), stmt.Int(4), stmt.Text(5)});
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("get events"));
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options) {
+  static const std::map<std::string, std::string> kSynchronous = {
+      {"off", "OFF"}, {"normal", "NORMAL"}, {"full", "FULL"}, {"extra", "EXTRA"}};
+  auto sync = kSynchronous.find(options.synchronous);
+  if (sync == kSynchronous.end()) {
+    return Error(ErrorCode::kBadRequest, "synchronous must be off, normal, full or extra",
+                 "ledger.sqlite.synchronous");
+  }
+  std::string lock_path = options.path + ".lock";
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return Error(ErrorCode::kUnavailable, "cannot create " + lock_path + ": " + strerror(errno));
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    close(lock_fd);
+    return Error(ErrorCode::kUnavailable,
+                 "SQLite ledger " + options.path +
+                     " is in use by another hub; an SQLite ledger serves exactly one hub "
+                     "(use PostgreSQL to run several)");
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(options.path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    close(lock_fd);
+    return Error(ErrorCode::kUnavailable, "cannot open SQLite ledger " + options.path + ": " +
+                                              message);
+  }
+  auto ledger = std::make_unique<SqliteLedger>(db, lock_fd);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  for (const std::string& pragma :
+       {std::string("PRAGMA journal_mode = WAL"), "PRAGMA synchronous = " + sync->second,
+        std::string("PRAGMA foreign_keys = ON")}) {
+    TAXHUB_RETURN_IF_ERROR(ledger->Exec(pragma, pragma));
+  }
+  TAXHUB_RETURN_IF_ERROR(ledger->Migrate());
+  return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+}  // namespace taxhub::ledger

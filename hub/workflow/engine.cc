@@ -1,0 +1,394 @@
+#include "hub/workflow/engine.h"
+
+#include <zmq_addon.hpp>
+
+#include <charconv>
+
+#include "hub/base/log.h"
+#include "hub/broker/link.h"
+#include "hub/workflow/validate.h"
+
+namespace taxhub::workflow {
+namespace {
+
+constexpr const char* kLog = "engine";
+constexpr int64_t kDrainQuietMs = 200;
+
+using ledger::StageRecord;
+using ledger::StageState;
+using mdp::MakeFrames;
+using mdp::Str;
+using mdp::View;
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+link::Op OpOf(const mdp::Frames& frames) {
+  return frames.empty() || frames[0].size() != 1 ? link::Op{}
+                                                 : static_cast<link::Op>(View(frames[0])[0]);
+}
+
+}  // namespace
+
+void Engine::Outbox::Append(Outbox&& other) {
+  for (auto& m : other.messages) messages.push_back(std::move(m));
+  effects.ready_services.merge(other.effects.ready_services);
+  for (auto& n : other.effects.notes) effects.notes.push_back(std::move(n));
+  for (auto& r : other.resolved) resolved.push_back(std::move(r));
+}
+
+Engine::Engine(zmq::context_t& context, std::string link_endpoint, ledger::Ledger& ledger,
+               const WorkflowTable& workflows, const Clock& clock, EngineOptions options)
+    : context_(context),
+      link_endpoint_(std::move(link_endpoint)),
+      ledger_(ledger),
+      workflows_(workflows),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+Engine::~Engine() = default;
+
+Status Engine::Bind() {
+  try {
+    link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+    link_->set(zmq::sockopt::linger, 0);
+    link_->bind(link_endpoint_);
+  } catch (const zmq::error_t& e) {
+    return Status(ErrorCode::kInternal, "cannot bind engine link " + link_endpoint_ + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status Engine::Recover() {
+  auto txn = ledger_.Begin();
+  if (!txn) return txn.error();
+  auto leases = (*txn)->LeasesOf(options_.hub_id);
+  if (!leases) return leases.error();
+  const int64_t now = clock_.NowMs();
+  Effects effects;
+  for (StageRecord& stage : *leases) {
+    // The run that held these leases is gone: deliver again, without counting it against the
+    // stage, since the worker's answer (if any) can no longer arrive with a live token.
+    stage.state = StageState::kReady;
+    stage.lease_until_ms = 0;
+    stage.lease_owner.clear();
+    stage.ready_at_ms = now;
+    TAXHUB_RETURN_IF_ERROR((*txn)->UpdateStage(stage));
+    TAXHUB_RETURN_IF_ERROR(Record(**txn, stage.request_id, stage.index, "stage.recovered", now,
+                                  "lease of a previous run of " + options_.hub_id + " taken back"));
+  }
+  TAXHUB_RETURN_IF_ERROR((*txn)->Commit());
+  if (!leases->empty()) {
+    TAXHUB_LOG(kInfo, kLog) << "took back " << leases->size() << " stage leases from a previous run";
+  }
+  return Status::Ok();
+}
+
+void Engine::Run() {
+  int64_t last_message_ms = MonotonicMs();
+  int64_t drain_deadline = 0;
+  while (!stopping_) {
+    const int64_t mono = MonotonicMs();
+    if (draining_) {
+      if (drain_deadline == 0) {
+        drain_deadline = mono + options_.drain_timeout_ms;
+        TAXHUB_LOG(kInfo, kLog) << "draining: " << in_flight_.size() << " tasks out";
+      }
+      bool quiet = mono - last_message_ms >= kDrainQuietMs;
+      if (quiet && (in_flight_.empty() || mono >= drain_deadline)) break;
+    }
+    zmq::pollitem_t item{link_->handle(), 0, ZMQ_POLLIN, 0};
+    int64_t wait = std::max<int64_t>(0, std::min<int64_t>(options_.tick_ms, 100));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(wait));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
+      break;
+    }
+    std::vector<Inbound> batch;
+    while (static_cast<int>(batch.size()) < options_.batch_max) {
+      Inbound frames;
+      if (!zmq::recv_multipart(*link_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        break;
+      }
+      if (OpOf(frames) == link::Op::kCredit && frames.size() == 3) {
+        // Credit changes no ledger state: apply it at once.
+        credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
+        continue;
+      }
+      batch.push_back(std::move(frames));
+    }
+    if (!batch.empty()) {
+      last_message_ms = MonotonicMs();
+      ProcessBatch(batch);
+    }
+    if (clock_.NowMs() >= next_tick_ms_) Tick();
+    Dispatch();
+  }
+  TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out";
+  link_.reset();
+}
+
+// ---- batches ---------------------------------------------------------------------------------
+
+void Engine::ProcessBatch(std::vector<Inbound>& batch) {
+  Outbox out;
+  Status status;
+  {
+    auto txn = ledger_.Begin();
+    if (!txn) {
+      status = txn.error();
+    } else {
+      for (Inbound& item : batch) {
+        status = ApplyItem(**txn, item, out);
+        if (!status.ok()) break;
+      }
+      if (status.ok()) {
+        status = (*txn)->Commit();
+        ++(status.ok() ? counters_.commits : counters_.failed_commits);
+        if (status.ok()) {
+          Deliver(out);
+          return;
+        }
+      }
+    }
+  }
+  TAXHUB_LOG(kWarn, kLog) << "batch of " << batch.size() << " failed: " << status.ToString();
+  if (batch.size() == 1) {
+    FailItem(batch[0], status);
+    return;
+  }
+  // Apply each item on its own, so that one bad item fails alone.
+  for (Inbound& item : batch) {
+    std::vector<Inbound> single;
+    single.push_back(std::move(item));
+    ProcessBatch(single);
+  }
+}
+
+Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {
+  switch (OpOf(item)) {
+    case link::Op::kCall: return HandleCall(txn, item, out);
+    case link::Op::kResult: return HandleResult(txn, item, out);
+    case link::Op::kLost: return HandleLost(txn, item, out);
+    default:
+      TAXHUB_LOG(kError, kLog) << "unexpected link message with " << item.size() << " frames";
+      return Status::Ok();
+  }
+}
+
+// The item could not be committed. A caller gets UNAVAILABLE (nothing was acknowledged); a
+// stage result is dropped, and its lease expiring will deliver the stage again.
+void Engine::FailItem(Inbound& item, const Status& status) {
+  if (OpOf(item) == link::Op::kCall && item.size() == 4) {
+    Status unavailable(ErrorCode::kUnavailable,
+                       "the ledger could not record this request; nothing was accepted, retry "
+                       "later (" + status.message() + ")");
+    link_->send(zmq::buffer(link::OpFrame(link::Op::kReply)), zmq::send_flags::sndmore);
+    link_->send(item[1], zmq::send_flags::sndmore);
+    link_->send(item[2], zmq::send_flags::sndmore);
+    link_->send(zmq::buffer(wire::EncodeErrorReply(unavailable)), zmq::send_flags::none);
+  } else {
+    TAXHUB_LOG(kError, kLog) << "stage result not recorded: " << status.ToString()
+                             << "; the stage will be delivered again when its lease ends";
+  }
+}
+
+void Engine::Deliver(Outbox& out) {
+  for (auto& message : out.messages) zmq::send_multipart(*link_, message);
+  for (const auto& service : out.effects.ready_services) quiet_.erase(service);
+  for (const auto& task : out.resolved) in_flight_.erase(task);
+  for (const auto& note : out.effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
+}
+
+// ---- stage results ---------------------------------------------------------------------------
+
+Status Engine::LiveStage(ledger::Transaction& txn, const std::string& task_id, int64_t token,
+                         std::vector<StageRecord>& stages, int& index) {
+  index = -1;
+  auto parsed = ledger::ParseTaskId(task_id);
+  if (!parsed) {
+    TAXHUB_LOG(kWarn, kLog) << "result for malformed task id " << task_id << " refused";
+    return Status::Ok();
+  }
+  auto loaded = txn.GetStages(parsed->first);
+  if (!loaded) return loaded.error();
+  stages = std::move(*loaded);
+  if (parsed->second >= static_cast<int>(stages.size())) {
+    TAXHUB_LOG(kWarn, kLog) << "result for unknown task " << task_id << " refused";
+    return Status::Ok();
+  }
+  const StageRecord& stage = stages[parsed->second];
+  if (stage.state != StageState::kDispatched || stage.token != token) {
+    ++counters_.stale_results;
+    std::string why = "stale result refused: token " + std::to_string(token) + ", live token " +
+                      std::to_string(stage.token) + ", stage " +
+                      std::string(ledger::ToString(stage.state));
+    TAXHUB_LOG(kWarn, kLog) << task_id << " " << why;
+    return Record(txn, stage.request_id, stage.index, "result.refused", clock_.NowMs(), why);
+  }
+  index = parsed->second;
+  return Status::Ok();
+}
+
+Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out) {
+  if (item.size() != 5) return Status::Ok();
+  const std::string task_id = Str(item[1]);
+  const int64_t token = ParseInt(View(item[2])).value_or(-1);
+  out.resolved.push_back(task_id);
+  std::vector<StageRecord> stages;
+  int index = -1;
+  TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
+  if (index < 0) return Status::Ok();
+
+  Outcome outcome;
+  outcome.handler = "worker:" + mdp::IdentityForLog(View(item[3]));
+  auto result = wire::Decode<wire::StageResult>(View(item[4]), options_.limits);
+  Status valid = result ? ValidateResultFor(*result, task_id, token) : result.error();
+  if (!valid.ok()) {
+    // A result the hub cannot read counts as a failed attempt, recorded with the reason.
+    outcome.kind = Outcome::Kind::kRetry;
+    outcome.code = "BAD_RESULT";
+    outcome.message = valid.ToString();
+    TAXHUB_LOG(kWarn, kLog) << task_id << ": bad result from " << outcome.handler << ": "
+                            << valid.ToString();
+  } else {
+    switch (result->outcome) {
+      case wire::StageOutcome::SUCCEEDED: outcome.kind = Outcome::Kind::kSucceeded; break;
+      case wire::StageOutcome::REJECTED: outcome.kind = Outcome::Kind::kRejected; break;
+      default: outcome.kind = Outcome::Kind::kRetry; break;
+    }
+    if (!result->handler.empty()) outcome.handler = result->handler;
+    outcome.code = result->code;
+    outcome.message = result->message;
+    outcome.outputs = result->outputs;
+  }
+  const int64_t now = clock_.NowMs();
+  TAXHUB_RETURN_IF_ERROR(
+      ApplyOutcome(txn, stages, index, outcome, now, options_.retry, out.effects));
+  if (stages.back().state == StageState::kDone) ++counters_.completed;
+  return Status::Ok();
+}
+
+Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) {
+  if (item.size() != 4) return Status::Ok();
+  const std::string task_id = Str(item[1]);
+  const int64_t token = ParseInt(View(item[2])).value_or(-1);
+  const std::string reason = Str(item[3]);
+  out.resolved.push_back(task_id);
+  std::vector<StageRecord> stages;
+  int index = -1;
+  TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
+  if (index < 0) return Status::Ok();
+  Outcome outcome;
+  if (reason == link::kUndelivered) {
+    outcome.kind = Outcome::Kind::kUndelivered;
+    outcome.message = "no idle worker when the task was handed over";
+  } else {
+    outcome.kind = Outcome::Kind::kRetry;
+    outcome.code = "WORKER_LOST";
+    outcome.message = "the worker went away during the task";
+  }
+  return ApplyOutcome(txn, stages, index, outcome, clock_.NowMs(), options_.retry, out.effects);
+}
+
+// ---- dispatch --------------------------------------------------------------------------------
+
+void Engine::Dispatch() {
+  if (draining_) return;
+  bool any = false;
+  for (const auto& [service, credit] : credit_) {
+    if (credit > 0 && !quiet_.contains(service)) any = true;
+  }
+  if (!any) return;
+  Outbox out;
+  auto txn = ledger_.Begin();
+  Status status = txn ? ClaimAndBuild(**txn, out) : txn.error();
+  if (status.ok()) status = (*txn)->Commit();
+  if (!status.ok()) {
+    TAXHUB_LOG(kWarn, kLog) << "dispatch failed: " << status.ToString();
+    return;
+  }
+  Deliver(out);
+}
+
+Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
+  const int64_t now = clock_.NowMs();
+  for (auto& [service, credit] : credit_) {
+    if (credit <= 0 || quiet_.contains(service)) continue;
+    auto claimed = txn.ClaimReady(service, credit, now, now + options_.lease_ms, options_.hub_id);
+    if (!claimed) return claimed.error();
+    if (static_cast<int>(claimed->size()) < credit) quiet_.insert(service);
+    for (const StageRecord& stage : *claimed) {
+      auto request = txn.GetRequest(stage.request_id);
+      if (!request) return request.error();
+      auto stages = txn.GetStages(stage.request_id);
+      if (!stages) return stages.error();
+      wire::StageTask task;
+      task.task_id = stage.task_id();
+      task.request_id = stage.request_id;
+      task.stage = stage.name;
+      task.attempt = stage.attempt;
+      task.fencing_token = stage.token;
+      task.kind = (*request)->kind;
+      task.taxpayer_id = (*request)->taxpayer_id;
+      task.attributes = (*request)->attributes;
+      task.payload = (*request)->body;
+      task.deadline_ms = stage.deadline_ms;
+      for (const StageRecord& earlier : *stages) {
+        if (earlier.index >= stage.index) break;
+        for (const auto& [key, value] : earlier.outputs) task.inputs[key] = value;
+      }
+      TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.dispatched", now,
+                                    "attempt " + std::to_string(stage.attempt) + " to " + service));
+      out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service,
+                                         task.task_id, std::to_string(stage.token),
+                                         wire::Encode(task)}));
+      in_flight_[task.task_id] = stage.token;
+      --credit;
+      ++counters_.dispatched;
+      out.effects.notes.push_back(task.task_id + " " + stage.name + " -> " + service +
+                                  " (attempt " + std::to_string(stage.attempt) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void Engine::Tick() {
+  const int64_t now = clock_.NowMs();
+  next_tick_ms_ = now + options_.tick_ms;
+  quiet_.clear();  // delayed retries may have come due
+  Outbox out;
+  auto txn = ledger_.Begin();
+  if (!txn) return;
+  auto expired = (*txn)->ExpiredLeases(now, 256);
+  if (!expired || expired->empty()) return;
+  for (const StageRecord& lapsed : *expired) {
+    std::vector<StageRecord> stages;
+    int index = -1;
+    if (!LiveStage(**txn, lapsed.task_id(), lapsed.token, stages, index).ok() || index < 0) {
+      return;
+    }
+    Outcome outcome;
+    outcome.kind = Outcome::Kind::kRetry;
+    outcome.code = "LEASE_EXPIRED";
+    outcome.message = "no result within the lease";
+    if (!ApplyOutcome(**txn, stages, index, outcome, now, options_.retry, out.effects).ok()) return;
+    out.resolved.push_back(lapsed.task_id());
+  }
+  if ((*txn)->Commit().ok()) Deliver(out);
+}
+
+std::string Engine::NewRequestId() {
+  return "R" + std::to_string(clock_.NowMs()) + "-" + options_.hub_id + "-" +
+         std::to_string(++id_sequence_);
+}
+
+}  // namespace taxhub::workflow

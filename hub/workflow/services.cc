@@ -1,0 +1,196 @@
+// The hub's own services on the frontend: taxhub.submit and taxhub.progress.
+
+#include "hub/base/digest.h"
+#include "hub/base/log.h"
+#include "hub/broker/link.h"
+#include "hub/workflow/engine.h"
+#include "hub/workflow/validate.h"
+
+namespace taxhub::workflow {
+namespace {
+
+using ledger::RequestRecord;
+using ledger::RequestState;
+using ledger::StageRecord;
+using ledger::StageState;
+
+std::string Fingerprint(const wire::SubmitRequest& request) {
+  return Sha256Hex({request.kind, request.taxpayer_id, EncodeJsonMap(request.attributes),
+                    request.body});
+}
+
+std::vector<wire::PlannedStage> Planned(const std::vector<StageRecord>& stages) {
+  std::vector<wire::PlannedStage> out;
+  for (const StageRecord& s : stages) {
+    wire::PlannedStage p;
+    p.index = s.index;
+    p.name = s.name;
+    p.label = s.label;
+    p.service_name = s.service;
+    p.time_limit_ms = s.time_limit_ms;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Client-visible problems become an error reply; ledger problems fail the transaction.
+template <typename Reply>
+Status ReplyOrFail(const Status& status, Reply& reply) {
+  if (status.ok()) return status;
+  if (status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kInternal) {
+    return status;
+  }
+  reply.__set_error(wire::ToWire(status));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) {
+  if (item.size() != 4) return Status::Ok();
+  const std::string client = mdp::Str(item[1]);
+  const std::string service = mdp::Str(item[2]);
+  const std::string_view body = mdp::View(item[3]);
+  std::string encoded;
+  if (service == kSubmitService) {
+    wire::SubmitReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Submit(txn, body, reply, out.effects), reply));
+    if (reply.__isset.error) ++counters_.rejected_input;
+    encoded = wire::Encode(reply);
+    if (!reply.__isset.error && !reply.duplicate) {
+      out.effects.notes.push_back(reply.request_id + " accepted (" +
+                                  std::to_string(reply.stages.size()) + " stages)");
+    }
+  } else if (service == kProgressService) {
+    wire::ProgressReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Progress(txn, body, reply), reply));
+    encoded = wire::Encode(reply);
+  } else {
+    encoded = wire::EncodeErrorReply(
+        Status(ErrorCode::kUnknownService, "no hub service " + service, "service"));
+  }
+  out.messages.push_back(
+      mdp::MakeFrames({link::OpFrame(link::Op::kReply), client, service, encoded}));
+  return Status::Ok();
+}
+
+Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
+                      Effects& effects) {
+  auto decoded = wire::Decode<wire::SubmitRequest>(body, options_.limits);
+  if (!decoded) return decoded.error();
+  wire::SubmitRequest& request = *decoded;
+  TAXHUB_RETURN_IF_ERROR(ValidateSubmit(request));
+  const Workflow* workflow = workflows_.Find(request.kind);
+  if (!workflow) {
+    return Status(ErrorCode::kUnknownKind, "no workflow for kind \"" + request.kind + "\"",
+                  "kind");
+  }
+  if (request.request_id.empty()) request.request_id = NewRequestId();
+  const std::string fingerprint = Fingerprint(request);
+
+  auto existing = txn.GetRequest(request.request_id);
+  if (!existing) return existing.error();
+  if (existing->has_value()) {
+    const RequestRecord& stored = **existing;
+    if (stored.fingerprint != fingerprint) {
+      return Status(ErrorCode::kConflict,
+                    "request id " + request.request_id +
+                        " was already used for a different request",
+                    "request_id");
+    }
+    auto stages = txn.GetStages(stored.id);
+    if (!stages) return stages.error();
+    reply.request_id = stored.id;
+    reply.accepted_at_ms = stored.accepted_at_ms;
+    reply.stages = Planned(*stages);
+    reply.duplicate = true;
+    ++counters_.duplicates;
+    return Status::Ok();
+  }
+
+  const int64_t now = clock_.NowMs();
+  RequestRecord record;
+  record.id = request.request_id;
+  record.kind = request.kind;
+  record.taxpayer_id = request.taxpayer_id;
+  record.attributes = request.attributes;
+  record.body = std::move(request.body);
+  record.fingerprint = fingerprint;
+  record.workflow = workflow->kind;
+  record.state = RequestState::kInProgress;
+  record.accepted_at_ms = now;
+  record.updated_at_ms = now;
+  TAXHUB_RETURN_IF_ERROR(txn.InsertRequest(record));
+  TAXHUB_RETURN_IF_ERROR(Record(txn, record.id, -1, "request.accepted", now,
+                                record.kind + " from " + record.taxpayer_id));
+
+  std::vector<StageRecord> stages;
+  for (size_t i = 0; i < workflow->stages.size(); ++i) {
+    const StageSpec& spec = workflow->stages[i];
+    StageRecord stage;
+    stage.request_id = record.id;
+    stage.index = static_cast<int>(i);
+    stage.name = spec.name;
+    stage.label = spec.label;
+    stage.service = spec.service;
+    stage.state = StageState::kPending;
+    stage.max_attempts = spec.max_attempts;
+    stage.time_limit_ms = spec.time_limit_ms;
+    TAXHUB_RETURN_IF_ERROR(txn.InsertStage(stage));
+    stages.push_back(std::move(stage));
+  }
+  TAXHUB_RETURN_IF_ERROR(MakeReady(txn, stages[0], now, effects));
+
+  reply.request_id = record.id;
+  reply.accepted_at_ms = now;
+  reply.stages = Planned(stages);
+  ++counters_.accepted;
+  return Status::Ok();
+}
+
+Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
+                        wire::ProgressReply& reply) {
+  auto decoded = wire::Decode<wire::ProgressRequest>(body, options_.limits);
+  if (!decoded) return decoded.error();
+  TAXHUB_RETURN_IF_ERROR(ValidateProgress(*decoded));
+  auto found = txn.GetRequest(decoded->request_id);
+  if (!found) return found.error();
+  // Another taxpayer's request is reported exactly like a missing one.
+  if (!found->has_value() ||
+      (!decoded->taxpayer_id.empty() && (*found)->taxpayer_id != decoded->taxpayer_id)) {
+    return Status(ErrorCode::kNotFound, "no request " + decoded->request_id, "request_id");
+  }
+  const RequestRecord& request = **found;
+  auto stages = txn.GetStages(request.id);
+  if (!stages) return stages.error();
+  const int64_t now = clock_.NowMs();
+  reply.request_id = request.id;
+  reply.kind = request.kind;
+  reply.taxpayer_id = request.taxpayer_id;
+  reply.state = static_cast<wire::RequestState::type>(request.state);
+  reply.accepted_at_ms = request.accepted_at_ms;
+  reply.finished_at_ms = request.finished_at_ms;
+  for (const StageRecord& s : *stages) {
+    wire::StageProgress p;
+    p.index = s.index;
+    p.name = s.name;
+    p.label = s.label;
+    p.service_name = s.service;
+    p.state = static_cast<wire::StageState::type>(s.state);
+    p.handler = s.handler;
+    p.ready_at_ms = s.ready_at_ms;
+    p.started_at_ms = s.started_at_ms;
+    p.finished_at_ms = s.finished_at_ms;
+    p.deadline_ms = s.deadline_ms;
+    p.attempts = s.attempt;
+    p.code = s.code;
+    p.message = s.message;
+    p.outputs = s.outputs;
+    p.overdue = s.deadline_ms > 0 && (s.finished_at_ms > 0 ? s.finished_at_ms > s.deadline_ms
+                                                           : now > s.deadline_ms);
+    reply.stages.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+}  // namespace taxhub::workflow

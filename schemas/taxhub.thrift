@@ -1,0 +1,148 @@
+// taxhub wire schema. Every body on the hub's MDP services is one of these structs, encoded
+// with TCompactProtocol in a single frame.
+//
+// Convention: field 1 of every reply struct is `optional Error error`. A client that cannot
+// tell which reply it got (or got a reply from a service it mistyped) can always decode the
+// body as ErrorReply and look at field 1.
+
+namespace cpp taxhub.wire
+namespace py taxhub.wire
+
+enum ErrorCode {
+  OK = 0,
+  BAD_REQUEST = 1,       // a field has a bad value (see Error.field)
+  MISSING_FIELD = 2,     // a required field is absent or empty (see Error.field)
+  DECODE_ERROR = 3,      // the body is not a valid Thrift struct of the expected type
+  TOO_LARGE = 4,         // the message or one of its fields exceeds a configured limit
+  UNKNOWN_SERVICE = 5,   // no hub service and no pass-through route has this name
+  UNKNOWN_KIND = 6,      // no workflow is configured for the request kind
+  CONFLICT = 7,          // the request id was already used with another body
+  NOT_FOUND = 8,         // no such request (or not visible to the asker)
+  UNAVAILABLE = 9,       // the hub cannot serve now (ledger down, draining); retry later
+  TIMEOUT = 10,          // a pass-through call got no reply in time
+  PROTOCOL_ERROR = 11,   // the MDP envelope itself is malformed
+  INTERNAL = 12,
+}
+
+struct Error {
+  1: ErrorCode code,
+  2: string message,
+  3: string field,       // the offending field ("" when the error is not about one field)
+}
+
+// Decodes field 1 of any reply.
+struct ErrorReply {
+  1: optional Error error,
+}
+
+// ---- taxhub.submit -------------------------------------------------------------------------
+
+struct SubmitRequest {
+  1: string request_id,              // idempotency key chosen by the hall; generated if empty
+  2: string kind,                    // e.g. "filing.vat", "registration.new"
+  3: string taxpayer_id,             // unified social credit code or resident id
+  4: map<string, string> attributes, // envelope attributes used for routing (tax_office, ...)
+  5: binary body,                    // the application itself, stored byte for byte
+}
+
+struct PlannedStage {
+  1: i32 index,
+  2: string name,
+  3: string label,                   // the node's name as shown to people (受理, 核查, ...)
+  4: string service_name,            // the MDP service the stage goes to ("service" is reserved)
+  5: i64 time_limit_ms,              // 办结时限
+}
+
+struct SubmitReply {
+  1: optional Error error,
+  2: string request_id,
+  3: i64 accepted_at_ms,             // when the request was committed to the ledger
+  4: list<PlannedStage> stages,
+  5: bool duplicate,                 // true when this repeats the reply to an earlier submit
+}
+
+// ---- taxhub.progress -----------------------------------------------------------------------
+
+enum RequestState {
+  ACCEPTED = 0,
+  IN_PROGRESS = 1,
+  COMPLETED = 2,
+  REJECTED = 3,
+  FAILED = 4,
+}
+
+enum StageState {
+  PENDING = 0,      // earlier stages are not done yet
+  READY = 1,        // waiting in the ledger for a worker (or for its retry time)
+  DISPATCHED = 2,   // leased to a worker
+  DONE = 3,
+  REJECTED = 4,     // the legacy system or a handler refused it
+  FAILED = 5,       // attempts exhausted
+  SKIPPED = 6,
+}
+
+struct ProgressRequest {
+  1: string request_id,
+  2: string taxpayer_id,             // when set, only that taxpayer's request is visible
+}
+
+struct StageProgress {
+  1: i32 index,
+  2: string name,
+  3: string label,
+  4: string service_name,
+  5: StageState state,
+  6: string handler,                 // who handled it (worker or staff id)
+  7: i64 ready_at_ms,
+  8: i64 started_at_ms,
+  9: i64 finished_at_ms,
+  10: i64 deadline_ms,
+  11: i32 attempts,
+  12: string code,                   // legacy or error code of the last outcome
+  13: string message,
+  14: bool overdue,
+  15: map<string, string> outputs,
+}
+
+struct ProgressReply {
+  1: optional Error error,
+  2: string request_id,
+  3: string kind,
+  4: string taxpayer_id,
+  5: RequestState state,
+  6: i64 accepted_at_ms,
+  7: i64 finished_at_ms,
+  8: list<StageProgress> stages,
+}
+
+// ---- stage tasks: hub -> adapter worker -> hub ----------------------------------------------
+
+struct StageTask {
+  1: string task_id,                 // stable across attempts: "<request id>/<stage index>"
+  2: string request_id,
+  3: string stage,
+  4: i32 attempt,                    // 1 for the first delivery
+  5: i64 fencing_token,              // must be echoed in the result; stale tokens are refused
+  6: string kind,
+  7: string taxpayer_id,
+  8: map<string, string> attributes,
+  9: binary payload,                 // the request body as submitted
+  10: map<string, string> inputs,    // outputs of earlier stages, merged in stage order
+  11: i64 deadline_ms,
+}
+
+enum StageOutcome {
+  SUCCEEDED = 0,
+  REJECTED = 1,      // a final refusal (legacy code + reason); the request ends REJECTED
+  RETRY = 2,         // a transient failure; the hub retries with backoff
+}
+
+struct StageResult {
+  1: string task_id,
+  2: i64 fencing_token,
+  3: StageOutcome outcome,
+  4: map<string, string> outputs,
+  5: string handler,
+  6: string code,
+  7: string message,
+}

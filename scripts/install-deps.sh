@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that taxhub's build, tests and demo need.
+# Idempotent: when every package is already installed it does not touch apt at all;
+# otherwise it runs `apt-get update` once and installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache
+  libzmq3-dev cppzmq-dev
+  libthrift-dev thrift-compiler
+  libpqxx-dev libpq-dev postgresql
+  libsqlite3-dev sqlite3
+  libpoco-dev libyaml-cpp-dev libssl-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,111 @@
+#include "tools/client/mdp_client.h"
+
+#include <zmq_addon.hpp>
+
+#include "hub/base/clock.h"
+#include "hub/broker/mdp.h"
+
+namespace taxhub::client {
+
+MdpClient::MdpClient(zmq::context_t& context, std::string endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {
+  Connect();
+}
+
+void MdpClient::Connect() {
+  socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  socket_->set(zmq::sockopt::linger, 0);
+  socket_->connect(endpoint_);
+}
+
+Status MdpClient::Send(std::string_view service, std::string_view body) {
+  try {
+    auto frames = mdp::MakeFrames({"", mdp::kClientHeader, service, body});
+    if (!zmq::send_multipart(*socket_, frames, zmq::send_flags::dontwait)) {
+      return Status(ErrorCode::kUnavailable, "hub not reachable (send queue full)");
+    }
+  } catch (const zmq::error_t& e) {
+    return Status(ErrorCode::kUnavailable, std::string("send failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Result<Reply> MdpClient::Recv(int64_t timeout_ms) {
+  const int64_t deadline = MonotonicMs() + timeout_ms;
+  while (true) {
+    int64_t left = deadline - MonotonicMs();
+    if (left < 0) left = 0;
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(left));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Error(ErrorCode::kUnavailable, std::string("poll failed: ") + e.what());
+    }
+    if (!(item.revents & ZMQ_POLLIN)) {
+      return Error(ErrorCode::kTimeout, "no reply within " + std::to_string(timeout_ms) + " ms");
+    }
+    mdp::Frames frames;
+    (void)zmq::recv_multipart(*socket_, std::back_inserter(frames));
+    if (frames.size() < 4 || frames[0].size() != 0 || mdp::View(frames[1]) != mdp::kClientHeader) {
+      return Error(ErrorCode::kProtocolError, "malformed reply from the hub");
+    }
+    Reply reply;
+    reply.service = mdp::Str(frames[2]);
+    for (size_t i = 3; i < frames.size(); ++i) reply.body += mdp::View(frames[i]);
+    return reply;
+  }
+}
+
+Result<std::string> MdpClient::Call(std::string_view service, std::string_view body,
+                                    int64_t timeout_ms, int retries) {
+  for (int attempt = 0;; ++attempt) {
+    TAXHUB_RETURN_IF_ERROR(Send(service, body));
+    auto reply = Recv(timeout_ms);
+    if (reply) return std::move(reply->body);
+    if (reply.error().code() != ErrorCode::kTimeout || attempt >= retries) {
+      return Error(reply.error());
+    }
+    Connect();  // a reply to the lost request must not be taken for the next one
+  }
+}
+
+template <typename T>
+Result<T> DecodeReply(std::string_view body) {
+  wire::CodecLimits limits;
+  limits.max_message_bytes = 64 << 20;
+  limits.max_string_bytes = 64 << 20;
+  limits.max_container_items = 1 << 20;
+  auto decoded = wire::Decode<T>(body, limits);
+  if (!decoded) {
+    // Not a T: maybe an ErrorReply from the broker itself.
+    Status status = wire::ReplyStatus(body);
+    return Error(status.ok() ? decoded.error() : status);
+  }
+  if (decoded->__isset.error) return Error(wire::FromWire(decoded->error));
+  return decoded;
+}
+
+template Result<wire::SubmitReply> DecodeReply<wire::SubmitReply>(std::string_view);
+template Result<wire::ProgressReply> DecodeReply<wire::ProgressReply>(std::string_view);
+template Result<wire::ErrorReply> DecodeReply<wire::ErrorReply>(std::string_view);
+
+Result<wire::SubmitReply> HubClient::Submit(const wire::SubmitRequest& request,
+                                            int64_t timeout_ms) {
+  auto body = mdp_.Call("taxhub.submit", wire::Encode(request), timeout_ms);
+  if (!body) return Error(body.error());
+  return DecodeReply<wire::SubmitReply>(*body);
+}
+
+Result<wire::ProgressReply> HubClient::Progress(const std::string& request_id,
+                                                const std::string& taxpayer_id,
+                                                int64_t timeout_ms) {
+  wire::ProgressRequest request;
+  request.request_id = request_id;
+  request.taxpayer_id = taxpayer_id;
+  auto body = mdp_.Call("taxhub.progress", wire::Encode(request), timeout_ms);
+  if (!body) return Error(body.error());
+  return DecodeReply<wire::ProgressReply>(*body);
+}
+
+}  // namespace taxhub::client

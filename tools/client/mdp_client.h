@@ -1,0 +1,69 @@
+// An MDP/0.1 client (RFC 7/MDP, MDPC01) over a DEALER socket, and typed calls to the hub's own
+// services on top of it.
+//
+// Call() follows the RFC's recommended recovery: no reply within the timeout closes the socket,
+// opens a new one and sends again, up to `retries` times. Submits carry a request id, so a
+// resend after a lost reply returns the original reply instead of a second request.
+#ifndef TAXHUB_TOOLS_CLIENT_MDP_CLIENT_H_
+#define TAXHUB_TOOLS_CLIENT_MDP_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <zmq.hpp>
+
+#include "hub/base/status.h"
+#include "hub/wire/codec.h"
+
+namespace taxhub::client {
+
+struct Reply {
+  std::string service;
+  std::string body;
+};
+
+class MdpClient {
+ public:
+  MdpClient(zmq::context_t& context, std::string endpoint);
+
+  // Asynchronous use (several requests in flight): Send, then Recv the replies in any order.
+  Status Send(std::string_view service, std::string_view body);
+  Result<Reply> Recv(int64_t timeout_ms);
+
+  // One request, one reply, with resend on timeout.
+  Result<std::string> Call(std::string_view service, std::string_view body,
+                           int64_t timeout_ms = 5000, int retries = 2);
+
+ private:
+  void Connect();
+
+  zmq::context_t& context_;
+  std::string endpoint_;
+  std::unique_ptr<zmq::socket_t> socket_;
+};
+
+// taxhub.submit and taxhub.progress, decoded. A reply carrying an error comes back as that
+// error's Status.
+class HubClient {
+ public:
+  HubClient(zmq::context_t& context, std::string endpoint) : mdp_(context, std::move(endpoint)) {}
+
+  Result<wire::SubmitReply> Submit(const wire::SubmitRequest& request, int64_t timeout_ms = 5000);
+  Result<wire::ProgressReply> Progress(const std::string& request_id,
+                                       const std::string& taxpayer_id = "",
+                                       int64_t timeout_ms = 5000);
+  MdpClient& mdp() { return mdp_; }
+
+ private:
+  MdpClient mdp_;
+};
+
+// Decodes a reply body of type T, turning its error field into a Status.
+template <typename T>
+Result<T> DecodeReply(std::string_view body);
+
+}  // namespace taxhub::client
+
+#endif  // TAXHUB_TOOLS_CLIENT_MDP_CLIENT_H_

@@ -1,0 +1,335 @@
+// taxhub-hall: the online hall's side of taxhub, for people and for load.
+//   taxhub-hall submit --kind K --taxpayer T --body FILE [--id ID] [--attr k=v …]
+//   taxhub-hall progress ID [--taxpayer T]
+//   taxhub-hall load --clients N --requests M [--inflight K] [--kind K]
+//   taxhub-hall demo [--seconds N] [--rate R]
+// Every command takes --endpoint (default tcp://127.0.0.1:5555).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "hub/base/clock.h"
+#include "tools/client/mdp_client.h"
+#include "tools/hall/samples.h"
+
+namespace taxhub::hall {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> options;
+
+  std::string Get(const std::string& key, const std::string& fallback = "") const {
+    auto it = options.find(key);
+    return it == options.end() ? fallback : it->second;
+  }
+  long long Int(const std::string& key, long long fallback) const {
+    auto it = options.find(key);
+    return it == options.end() ? fallback : std::stoll(it->second);
+  }
+};
+
+int Usage() {
+  std::cerr
+      << "usage: taxhub-hall [--endpoint EP] COMMAND …\n"
+         "  submit --kind K --taxpayer T --body FILE [--id ID] [--attr key=value …]\n"
+         "  progress REQUEST_ID [--taxpayer T]\n"
+         "  load --clients N --requests M [--inflight K] [--kind K]\n"
+         "      submits M requests from N clients (K in flight each) and prints accepted/s\n"
+         "      and latency p50/p99\n"
+         "  demo [--seconds N] [--rate R]\n"
+         "      submits sample applications (R per second) and follows them to the end\n";
+  return 2;
+}
+
+std::string StateName(wire::StageState::type s) {
+  auto it = wire::_StageState_VALUES_TO_NAMES.find(s);
+  return it == wire::_StageState_VALUES_TO_NAMES.end() ? "?" : it->second;
+}
+std::string StateName(wire::RequestState::type s) {
+  auto it = wire::_RequestState_VALUES_TO_NAMES.find(s);
+  return it == wire::_RequestState_VALUES_TO_NAMES.end() ? "?" : it->second;
+}
+
+std::string NewRequestId(uint64_t n) {
+  return "hall-" + std::to_string(getpid()) + "-" + std::to_string(SystemClock().NowMs()) + "-" +
+         std::to_string(n);
+}
+
+void PrintProgress(const wire::ProgressReply& p) {
+  std::cout << p.request_id << "  " << p.kind << "  taxpayer " << p.taxpayer_id << "  "
+            << StateName(p.state) << "\n  accepted " << FormatTimeMs(p.accepted_at_ms)
+            << (p.finished_at_ms ? "  finished " + FormatTimeMs(p.finished_at_ms) : "") << "\n";
+  for (const auto& s : p.stages) {
+    std::cout << "  [" << s.index << "] " << s.name << " " << s.label << " -> " << s.service_name
+              << "  " << StateName(s.state) << (s.overdue ? " OVERDUE" : "")
+              << "  handler " << (s.handler.empty() ? "-" : s.handler) << "  attempts "
+              << s.attempts << "\n      ready " << FormatTimeMs(s.ready_at_ms) << "  started "
+              << FormatTimeMs(s.started_at_ms) << "  finished " << FormatTimeMs(s.finished_at_ms)
+              << "  deadline " << FormatTimeMs(s.deadline_ms) << "\n";
+    if (!s.message.empty()) std::cout << "      " << s.code << " " << s.message << "\n";
+  }
+}
+
+int Submit(const Args& args, zmq::context_t& context) {
+  wire::SubmitRequest request;
+  request.kind = args.Get("kind");
+  request.taxpayer_id = args.Get("taxpayer");
+  request.request_id = args.Get("id", NewRequestId(0));
+  std::string body_file = args.Get("body");
+  if (!body_file.empty()) {
+    std::ifstream in(body_file, std::ios::binary);
+    if (!in) {
+      std::cerr << "taxhub-hall: cannot read " << body_file << "\n";
+      return 1;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    request.body = text.str();
+  }
+  for (auto [it, end] = args.options.equal_range("attr"); it != end; ++it) {
+    auto eq = it->second.find('=');
+    if (eq == std::string::npos) return Usage();
+    request.attributes[it->second.substr(0, eq)] = it->second.substr(eq + 1);
+  }
+  client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
+  auto reply = hub.Submit(request);
+  if (!reply) {
+    std::cerr << "refused: " << reply.error().ToString() << "\n";
+    return 1;
+  }
+  std::cout << (reply->duplicate ? "already accepted " : "accepted ") << reply->request_id
+            << " at " << FormatTimeMs(reply->accepted_at_ms) << "\n";
+  for (const auto& s : reply->stages) {
+    std::cout << "  [" << s.index << "] " << s.name << " " << s.label << " -> " << s.service_name
+              << " (time limit " << s.time_limit_ms / 1000 << " s)\n";
+  }
+  return 0;
+}
+
+int Progress(const Args& args, zmq::context_t& context) {
+  if (args.positional.size() != 1) return Usage();
+  client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
+  auto reply = hub.Progress(args.positional[0], args.Get("taxpayer"));
+  if (!reply) {
+    std::cerr << reply.error().ToString() << "\n";
+    return 1;
+  }
+  PrintProgress(*reply);
+  return 0;
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+int Load(const Args& args, zmq::context_t& context) {
+  const int clients = static_cast<int>(args.Int("clients", 8));
+  const long long requests = args.Int("requests", 1000);
+  const int inflight = static_cast<int>(args.Int("inflight", 1));
+  const std::string kind = args.Get("kind", "filing.vat");
+  const std::string endpoint = args.Get("endpoint", "tcp://127.0.0.1:5555");
+  if (clients < 1 || requests < 1 || inflight < 1) return Usage();
+
+  std::atomic<long long> next{0};
+  std::atomic<long long> accepted{0};
+  std::atomic<long long> errors{0};
+  std::vector<std::vector<double>> latencies(clients);
+  const std::string prefix = "load-" + std::to_string(getpid()) + "-" +
+                             std::to_string(SystemClock().NowMs()) + "-";
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      client::MdpClient mdp(context, endpoint);
+      std::map<std::string, std::chrono::steady_clock::time_point> sent;
+      auto fill = [&] {
+        while (static_cast<int>(sent.size()) < inflight) {
+          long long n = next++;
+          if (n >= requests) return;
+          wire::SubmitRequest request = SampleRequest(static_cast<uint64_t>(n), kind);
+          request.request_id = prefix + std::to_string(n);
+          if (!mdp.Send("taxhub.submit", wire::Encode(request)).ok()) {
+            ++errors;
+            continue;
+          }
+          sent[request.request_id] = std::chrono::steady_clock::now();
+        }
+      };
+      fill();
+      while (!sent.empty()) {
+        auto reply = mdp.Recv(30'000);
+        if (!reply) {
+          errors += static_cast<long long>(sent.size());
+          return;
+        }
+        auto decoded = client::DecodeReply<wire::SubmitReply>(reply->body);
+        if (!decoded) {
+          ++errors;
+          std::cerr << "error: " << decoded.error().ToString() << "\n";
+          // An error reply carries no request id; retire the oldest request.
+          sent.erase(sent.begin());
+        } else {
+          auto it = sent.find(decoded->request_id);
+          if (it != sent.end()) {
+            latencies[c].push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          it->second)
+                    .count());
+            sent.erase(it);
+            ++accepted;
+          }
+        }
+        fill();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  std::printf(
+      "load: %lld submitted by %d clients (%d in flight each) in %.2f s\n"
+      "accepted: %lld  errors: %lld\n"
+      "accepted/s: %.0f\n"
+      "latency ms: p50 %.2f  p99 %.2f  max %.2f\n",
+      requests, clients, inflight, seconds, accepted.load(), errors.load(),
+      static_cast<double>(accepted.load()) / seconds, Percentile(all, 0.50),
+      Percentile(all, 0.99), all.empty() ? 0.0 : all.back());
+  return errors.load() == 0 ? 0 : 1;
+}
+
+int Demo(const Args& args, zmq::context_t& context) {
+  const long long seconds = args.Int("seconds", 0);  // 0: until interrupted
+  const double rate = std::stod(args.Get("rate", "4"));
+  client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
+  struct Followed {
+    std::string kind;
+    std::map<int, wire::StageState::type> seen;
+    bool finished = false;
+    wire::RequestState::type state = wire::RequestState::ACCEPTED;
+  };
+  std::map<std::string, Followed> followed;
+  long long submitted = 0, refused = 0;
+  const int64_t start = MonotonicMs();
+  const int64_t stop_submitting = seconds > 0 ? start + seconds * 1000 : INT64_MAX;
+  int64_t next_submit = start;
+  uint64_t n = 0;
+
+  auto poll = [&] {
+    for (auto& [id, f] : followed) {
+      if (f.finished) continue;
+      auto p = hub.Progress(id);
+      if (!p) continue;
+      for (const auto& s : p->stages) {
+        auto& last = f.seen[s.index];
+        if (last == s.state || s.state == wire::StageState::PENDING) continue;
+        last = s.state;
+        std::cout << "  " << id << "  " << f.kind << "  [" << s.index << "] " << s.name << " "
+                  << s.label << " -> " << StateName(s.state);
+        if (s.state == wire::StageState::DONE) {
+          std::cout << " by " << s.handler << " in " << (s.finished_at_ms - s.ready_at_ms)
+                    << " ms";
+        }
+        if (!s.message.empty()) std::cout << " (" << s.code << " " << s.message << ")";
+        std::cout << "\n";
+      }
+      if (p->state != wire::RequestState::IN_PROGRESS && p->state != wire::RequestState::ACCEPTED) {
+        f.finished = true;
+        f.state = p->state;
+        std::cout << "= " << id << "  " << f.kind << "  " << StateName(p->state) << " after "
+                  << (p->finished_at_ms - p->accepted_at_ms) << " ms\n";
+      }
+    }
+  };
+
+  std::cout << "demo: submitting " << rate << " applications/s"
+            << (seconds > 0 ? " for " + std::to_string(seconds) + " s" : " until interrupted")
+            << "\n";
+  while (!g_interrupted) {
+    const int64_t now = MonotonicMs();
+    bool submitting = now < stop_submitting;
+    if (submitting && now >= next_submit) {
+      wire::SubmitRequest request = SampleRequest(n);
+      request.request_id = NewRequestId(++n);
+      auto reply = hub.Submit(request);
+      ++submitted;
+      if (reply) {
+        followed[reply->request_id].kind = request.kind;
+        std::cout << "+ " << reply->request_id << "  " << request.kind << "  taxpayer "
+                  << request.taxpayer_id << "  accepted, " << reply->stages.size()
+                  << " stages\n";
+      } else {
+        ++refused;
+        std::cout << "! submit refused: " << reply.error().ToString() << "\n";
+      }
+      next_submit += static_cast<int64_t>(1000.0 / rate);
+    }
+    poll();
+    bool all_done = std::all_of(followed.begin(), followed.end(),
+                                [](const auto& f) { return f.second.finished; });
+    // After the submitting window, give the last requests up to 15 s to finish.
+    if (!submitting && (all_done || now > stop_submitting + 15'000)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  long long completed = 0, rejected = 0, failed = 0, open = 0;
+  for (const auto& [id, f] : followed) {
+    if (!f.finished) ++open;
+    else if (f.state == wire::RequestState::COMPLETED) ++completed;
+    else if (f.state == wire::RequestState::REJECTED) ++rejected;
+    else ++failed;
+  }
+  std::cout << "\nsummary: submitted " << submitted << ", completed " << completed
+            << ", rejected " << rejected << ", failed " << failed + refused
+            << ", still in progress " << open << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace taxhub::hall
+
+int main(int argc, char** argv) {
+  using namespace taxhub::hall;
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0) {
+      if (i + 1 >= argc) return Usage();
+      args.options.emplace(arg.substr(2), argv[++i]);
+    } else if (args.command.empty()) {
+      args.command = arg;
+    } else {
+      args.positional.push_back(arg);
+    }
+  }
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  std::signal(SIGTERM, [](int) { g_interrupted = true; });
+  zmq::context_t context(1);
+  try {
+    if (args.command == "submit") return Submit(args, context);
+    if (args.command == "progress") return Progress(args, context);
+    if (args.command == "load") return Load(args, context);
+    if (args.command == "demo") return Demo(args, context);
+  } catch (const std::exception& e) {
+    std::cerr << "taxhub-hall: " << e.what() << "\n";
+    return 2;
+  }
+  return Usage();
+}

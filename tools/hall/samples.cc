@@ -1,0 +1,40 @@
+#include "tools/hall/samples.h"
+
+#include <cstdio>
+
+namespace taxhub::hall {
+namespace {
+
+// Valid unified social credit codes (GB 32100-2015 check characters).
+constexpr const char* kTaxpayers[] = {"91310110666007217T", "91350100M000100Y43",
+                                      "91310115591693856A"};
+constexpr const char* kOffices[] = {"13212000000", "13101100000", "13501000000"};
+
+}  // namespace
+
+wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override) {
+  wire::SubmitRequest request;
+  const int who = static_cast<int>(n % 3);
+  request.taxpayer_id = kTaxpayers[who];
+  request.attributes["tax_office"] = kOffices[who];
+  request.attributes["taxpayer_type"] = who == 1 ? "small_scale" : "general";
+  request.kind = kind_override.empty() ? (n % 2 == 0 ? "filing.vat" : "registration.new")
+                                       : kind_override;
+  char body[512];
+  if (request.kind == "filing.vat") {
+    long sales = 100000 + static_cast<long>(n % 97) * 1234;
+    std::snprintf(body, sizeof body,
+                  "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"%ld.00\","
+                  "\"output_tax\":\"%ld.00\",\"input_tax\":\"%ld.00\",\"seq\":%llu}",
+                  sales, sales * 13 / 100, sales * 9 / 100, static_cast<unsigned long long>(n));
+  } else {
+    std::snprintf(body, sizeof body,
+                  "{\"name\":\"泰州示范企业%llu有限公司\",\"legal_person\":\"张三\","
+                  "\"address\":\"江苏省泰州市海陵区\",\"industry\":\"5191\"}",
+                  static_cast<unsigned long long>(n));
+  }
+  request.body = body;
+  return request;
+}
+
+}  // namespace taxhub::hall
