@@ -52,6 +52,9 @@ Status Broker::Bind() {
       socket->set(zmq::sockopt::linger, 500);
     }
     link_->set(zmq::sockopt::linger, 0);
+    link_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
+    link_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
+    link_->set(zmq::sockopt::sndtimeo, link::kSendTimeoutMs);
     frontend_->bind(options_.frontend);
     frontend_endpoint_ = frontend_->get(zmq::sockopt::last_endpoint);
     backend_->bind(options_.backend);
@@ -142,7 +145,10 @@ void Broker::HandleClient(Frames& frames) {
     }
     Frames out = MakeFrames({link::OpFrame(link::Op::kCall), request.identity, request.service});
     out.push_back(std::move(request.body[0]));
-    SendLink(std::move(out));
+    if (!SendLink(std::move(out), /*may_wait=*/false)) {
+      ReplyError(request.identity, request.service,
+                 Status(ErrorCode::kUnavailable, "busy: the hub is behind; retry later"));
+    }
     return;
   }
   auto route = routes_.find(request.service);
@@ -434,7 +440,21 @@ bool Broker::SendBackend(Frames frames) {
   return false;
 }
 
-void Broker::SendLink(Frames frames) { zmq::send_multipart(*link_, frames); }
+bool Broker::SendLink(Frames frames, bool may_wait) {
+  try {
+    auto sent = zmq::send_multipart(*link_, frames,
+                                    may_wait ? zmq::send_flags::none : zmq::send_flags::dontwait);
+    if (sent) return true;
+  } catch (const zmq::error_t& e) {
+    TAXHUB_LOG(kError, kLog) << "engine link: " << e.what();
+    return false;
+  }
+  if (may_wait && !stopping_) {
+    TAXHUB_LOG(kError, kLog) << "engine link full for " << link::kSendTimeoutMs
+                             << " ms; message dropped (leases and retries will recover it)";
+  }
+  return false;
+}
 
 void Broker::SendCredit(const std::string& service, int delta) {
   SendLink(MakeFrames({link::OpFrame(link::Op::kCredit), service, std::to_string(delta)}));

@@ -111,7 +111,8 @@ class Broker {
   void ReplyError(const std::string& client, const std::string& service, const Status& status);
   bool SendFrontend(Frames frames);
   bool SendBackend(Frames frames);
-  void SendLink(Frames frames);
+  // Sends to the engine; with `may_wait`, waits up to link::kSendTimeoutMs for room.
+  bool SendLink(Frames frames, bool may_wait = true);
   void SendCredit(const std::string& service, int delta);
 
   zmq::context_t& context_;

@@ -37,6 +37,12 @@ inline std::string_view OpFrame(Op op) {
   return std::string_view(at, 1);
 }
 
+// Messages queued on the link, each way, before a sender must wait. The broker never waits
+// for long: a CALL that finds the link full is answered "busy, retry later", and other messages
+// wait at most kSendTimeoutMs (see Broker::SendLink).
+inline constexpr int kHighWaterMark = 100'000;
+inline constexpr int kSendTimeoutMs = 1000;
+
 // LOST reasons.
 inline constexpr std::string_view kUndelivered = "undelivered";  // no idle worker after all
 inline constexpr std::string_view kWorkerGone = "worker-gone";   // expired or disconnected

@@ -48,8 +48,10 @@ Worker* WorkerRegistry::TakeIdle(const std::string& service) {
 std::optional<Worker> WorkerRegistry::Remove(const std::string& identity) {
   auto it = workers_.find(identity);
   if (it == workers_.end()) return std::nullopt;
+  const bool was_idle = it->second.worker.idle;
   Unidle(it->second);
   Worker worker = std::move(it->second.worker);
+  worker.idle = was_idle;  // callers withdraw the credit an idle worker stood for
   workers_.erase(it);
   if (--counts_[worker.service] <= 0) counts_.erase(worker.service);
   return worker;

@@ -52,7 +52,7 @@ class WorkerRegistry {
   void MarkIdle(Worker& worker);
   // Takes the least recently used idle worker of `service` and marks it busy.
   Worker* TakeIdle(const std::string& service);
-  // Forgets the worker entirely; returns its last state.
+  // Forgets the worker entirely; returns its last state (idle flag included).
   std::optional<Worker> Remove(const std::string& identity);
   // Removes and returns every worker whose expiry has passed.
   std::vector<Worker> Expire(int64_t now_ms);

@@ -13,6 +13,7 @@ namespace {
 
 constexpr const char* kLog = "engine";
 constexpr int64_t kDrainQuietMs = 200;
+constexpr int kLinkHighWaterMark = link::kHighWaterMark;
 
 using ledger::StageRecord;
 using ledger::StageState;
@@ -56,6 +57,8 @@ Status Engine::Bind() {
   try {
     link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
     link_->set(zmq::sockopt::linger, 0);
+    link_->set(zmq::sockopt::rcvhwm, kLinkHighWaterMark);
+    link_->set(zmq::sockopt::sndhwm, kLinkHighWaterMark);
     link_->bind(link_endpoint_);
   } catch (const zmq::error_t& e) {
     return Status(ErrorCode::kInternal, "cannot bind engine link " + link_endpoint_ + ": " + e.what());
@@ -130,8 +133,9 @@ void Engine::Run() {
     if (clock_.NowMs() >= next_tick_ms_) Tick();
     Dispatch();
   }
+  // The link stays open until the engine is destroyed, so that the broker, still running,
+  // never blocks on a peer that has gone.
   TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out";
-  link_.reset();
 }
 
 // ---- batches ---------------------------------------------------------------------------------

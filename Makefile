@@ -1,0 +1,35 @@
+# taxhub — see README.md.
+#   make demo    install what is missing, build, run the hub in dev mode with sample traffic
+#   make test    install what is missing, build, run every test (PostgreSQL tests included)
+#   make build   build only (build/bin)
+#   make bench   benchmarks and the intake load test on SQLite and PostgreSQL
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+CTEST_JOBS ?= 2
+
+.PHONY: all deps configure build test demo bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest -j$(CTEST_JOBS) --output-on-failure
+
+demo: build
+	@./scripts/demo.sh
+
+bench: build
+	@./scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make bench: micro benchmarks, then durable intake measured with `taxhub-hall load` against a
+# real `taxhub serve` on SQLite (synchronous=FULL) and on a private PostgreSQL server.
+#   LOAD_REQUESTS (default 20000), LOAD_CLIENTS (16), LOAD_INFLIGHT (1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/bin
+WORK=$(mktemp -d /tmp/taxhub-bench-XXXXXX)
+chmod 755 "$WORK"
+HUB_PID=""
+cleanup() {
+  [[ -n "$HUB_PID" ]] && kill -TERM "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null || true
+  [[ -d "$WORK/pg" ]] && "$BIN/taxhub-test-pg" stop "$WORK/pg" > /dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== micro benchmarks (ratios to the baselines in the same run)"
+"$BIN/codec_bench" --benchmark_min_time=0.3 2>/dev/null | tee "$WORK/micro.txt"
+awk '/^BM_/ {t[$1]=$2} END {
+  printf "thrift decode / copy baseline: %.1fx\n", t["BM_ThriftDecode"]/t["BM_BaselineCopy"];
+  printf "mdp build+parse / build baseline: %.2fx\n", t["BM_MdpBuildAndParse"]/t["BM_BaselineBuildFrames"];
+}' "$WORK/micro.txt"
+
+FRONTEND=tcp://127.0.0.1:25555
+BACKEND=tcp://127.0.0.1:25556
+write_config() {  # backend ledger-yaml
+  cat > "$WORK/hub.yaml" <<YAML
+hub: {id: bench, data_dir: $WORK/data, log_level: warn}
+broker: {frontend: $FRONTEND, backend: $BACKEND}
+ledger:
+$2
+workflows:
+  filing.vat:
+    - {name: accept, service: bench.accept, time_limit: 1h}
+YAML
+}
+run_load() {  # label
+  "$BIN/taxhub" serve --config "$WORK/hub.yaml" > "$WORK/hub.log" 2>&1 &
+  HUB_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q " up" "$WORK/hub.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  echo "== intake on $1: taxhub-hall load --clients ${LOAD_CLIENTS:-16} --requests ${LOAD_REQUESTS:-20000} --inflight ${LOAD_INFLIGHT:-1}"
+  "$BIN/taxhub-hall" --endpoint "$FRONTEND" load --clients "${LOAD_CLIENTS:-16}" \
+    --requests "${LOAD_REQUESTS:-20000}" --inflight "${LOAD_INFLIGHT:-1}"
+  kill -TERM "$HUB_PID"
+  wait "$HUB_PID" || true
+  HUB_PID=""
+}
+
+write_config sqlite "  backend: sqlite
+  sqlite: {path: ledger.db, synchronous: full}"
+run_load "SQLite (synchronous=FULL)"
+
+if "$BIN/taxhub-test-pg" start "$WORK/pg" > /dev/null; then
+  write_config postgres "  backend: postgres
+  postgres: {dsn: \"host=127.0.0.1 port=$(cat "$WORK/pg/port") user=postgres dbname=postgres\"}"
+  run_load "PostgreSQL 15 (private server, fsync on)"
+else
+  echo "== intake on PostgreSQL: skipped, the private server did not start"
+fi

@@ -1,0 +1,98 @@
+#include <gtest/gtest.h>
+
+#include "hub/base/digest.h"
+#include "hub/base/json_map.h"
+#include "hub/base/status.h"
+#include "hub/base/text.h"
+#include "hub/base/yaml_reader.h"
+
+namespace taxhub {
+namespace {
+
+TEST(Status, ToStringNamesCodeMessageAndField) {
+  Status s(ErrorCode::kConflict, "request id reused", "request_id");
+  EXPECT_EQ(s.ToString(), "CONFLICT: request id reused (field request_id)");
+  EXPECT_TRUE(Status::Ok().ok());
+  EXPECT_EQ(s.WithContext("ledger").message(), "ledger: request id reused");
+}
+
+Result<int> Twice(Status s) {
+  TAXHUB_RETURN_IF_ERROR(s);
+  return 2;
+}
+
+TEST(Status, ReturnIfErrorWorksForResults) {
+  EXPECT_EQ(Twice(Status::Ok()).value(), 2);
+  auto failed = Twice(Status(ErrorCode::kTimeout, "slow"));
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kTimeout);
+}
+
+TEST(Text, Utf8AcceptsChineseAndRejectsBrokenSequences) {
+  EXPECT_TRUE(IsValidUtf8("泰州国税 filing"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8(std::string("a\0b", 3)));
+  EXPECT_FALSE(IsValidUtf8("\xd5\xfb"));          // GBK bytes are not UTF-8
+}
+
+TEST(Text, TokenTextAllowsOnlyListedPunctuation) {
+  EXPECT_TRUE(IsTokenText("filing.vat", "."));
+  EXPECT_FALSE(IsTokenText("filing vat", "."));
+  EXPECT_FALSE(IsTokenText("a';DROP", "._"));
+}
+
+TEST(JsonMap, RoundTripsUnicodeAndQuotes) {
+  StringMap map = {{"name", "泰州\"示范\"\n公司"}, {"amount", "12.50"}};
+  auto decoded = DecodeJsonMap(EncodeJsonMap(map));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+  EXPECT_EQ(*decoded, map);
+  EXPECT_FALSE(DecodeJsonMap("{not json").has_value());
+}
+
+TEST(Digest, LengthPrefixKeepsPartsApart) {
+  EXPECT_NE(Sha256Hex({"ab", "c"}), Sha256Hex({"a", "bc"}));
+  EXPECT_EQ(Sha256Hex({"x"}).size(), 64u);
+}
+
+TEST(YamlReader, DurationsAndSizes) {
+  EXPECT_EQ(ParseDurationMs("250ms"), 250);
+  EXPECT_EQ(ParseDurationMs("30s"), 30'000);
+  EXPECT_EQ(ParseDurationMs("4h"), 4 * 3'600'000);
+  EXPECT_EQ(ParseDurationMs("2d"), 2 * 86'400'000);
+  EXPECT_EQ(ParseDurationMs("1500"), 1500);
+  EXPECT_FALSE(ParseDurationMs("fast"));
+  EXPECT_FALSE(ParseDurationMs("-1s"));
+  EXPECT_FALSE(ParseDurationMs("3 weeks"));
+  EXPECT_EQ(ParseBytes("4MiB"), 4 << 20);
+  EXPECT_EQ(ParseBytes("512KiB"), 512 << 10);
+  EXPECT_FALSE(ParseBytes("4MB"));
+}
+
+TEST(YamlReader, UnknownKeyNamesFileLineAndPath) {
+  Status s = ReadConfigText("x.yaml", "a:\n  b: 1\n  c: 2\n", [](ConfigNode& root) {
+    ConfigNode a = root.Child("a");
+    a.Int("b", std::nullopt, 0, 10);
+    a.Finish();
+  });
+  EXPECT_EQ(s.message(), "x.yaml:3: a.c: unknown key");
+}
+
+TEST(YamlReader, BadValueNamesTheKey) {
+  Status s = ReadConfigText("x.yaml", "a:\n  b: lots\n", [](ConfigNode& root) {
+    root.Child("a").Int("b", std::nullopt, 0, 10);
+  });
+  EXPECT_EQ(s.message(), "x.yaml:2: a.b: expected an integer, got \"lots\"");
+}
+
+TEST(YamlReader, SyntaxErrorNamesTheLine) {
+  Status s = ReadConfigText("x.yaml", "a:\n  b: [1, 2\n", [](ConfigNode&) {});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("x.yaml:"), std::string::npos);
+  EXPECT_NE(s.message().find("YAML syntax"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taxhub

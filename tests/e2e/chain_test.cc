@@ -1,0 +1,139 @@
+// End to end with real processes: `taxhub serve`, `taxhub-adapter-sample` and `taxhub-hall`
+// as separate programs on 127.0.0.1, stopped by PID.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_hub.h"
+
+namespace taxhub::testing {
+namespace {
+
+class ChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    frontend_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    backend_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    config_ = dir_.File("hub.yaml");
+    std::ofstream(config_) << "hub:\n  id: e2e\n  data_dir: " << dir_.path()
+                           << "\n  log_level: info\n"
+                              "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_
+                           << "\n  heartbeat: 250ms\n"
+                              "engine:\n  lease: 5s\n  drain_timeout: 3s\n"
+                              "  retry: {initial_backoff: 100ms, max_backoff: 1s}\n"
+                              "workflows:\n"
+                              "  filing.vat:\n"
+                              "    - {name: accept, label: 受理, service: e.accept, time_limit: 1h}\n"
+                              "    - {name: verify, label: 核查, service: e.verify, time_limit: 4h}\n"
+                              "    - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
+    std::ofstream(dir_.File("body.json")) << "{\"tax_type\":\"10101\",\"period\":\"2026-10\"}";
+  }
+
+  std::optional<Process> StartHub() {
+    auto hub = Process::Start({BinDir() + "/taxhub", "serve", "--config", config_},
+                              dir_.File("hub.log"));
+    EXPECT_TRUE(hub.has_value());
+    // Ready once it prints its endpoints.
+    EXPECT_TRUE(Eventually([&] { return hub->Log().find("up\n") != std::string::npos; }, 10'000))
+        << hub->Log();
+    return hub;
+  }
+
+  std::optional<Process> StartAdapter() {
+    return Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", backend_,
+                           "--service", "e.accept", "--service", "e.verify", "--service",
+                           "e.notify", "--delay", "5", "--name", "sample-e2e"},
+                          dir_.File("adapter.log"));
+  }
+
+  CommandResult Hall(std::vector<std::string> args) {
+    args.insert(args.begin(), {BinDir() + "/taxhub-hall", "--endpoint", frontend_});
+    return RunCommand(args, 30'000);
+  }
+
+  bool WaitCompleted(const std::string& id) {
+    return Eventually(
+        [&] { return Hall({"progress", id}).output.find("COMPLETED") != std::string::npos; },
+        15'000);
+  }
+
+  TempDir dir_;
+  std::string frontend_, backend_, config_;
+};
+
+TEST_F(ChainTest, HallSubmitFlowsThroughAdapterProcessesToCompletion) {
+  auto hub = StartHub();
+  auto adapter = StartAdapter();
+  ASSERT_TRUE(adapter.has_value());
+  auto submit = Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T",
+                      "--body", dir_.File("body.json"), "--id", "E2E-1", "--attr",
+                      "tax_office=13212000000"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.output;
+  EXPECT_NE(submit.output.find("accepted E2E-1"), std::string::npos) << submit.output;
+  ASSERT_TRUE(WaitCompleted("E2E-1")) << Hall({"progress", "E2E-1"}).output << hub->Log();
+
+  auto progress = Hall({"progress", "E2E-1"});
+  for (const char* node : {"accept 受理", "verify 核查", "notify 通知"}) {
+    EXPECT_NE(progress.output.find(std::string(node)), std::string::npos) << node;
+  }
+  EXPECT_EQ(std::count(progress.output.begin(), progress.output.end(), '\n') > 6, true);
+  EXPECT_NE(progress.output.find("handler sample-e2e"), std::string::npos) << progress.output;
+
+  // A refused submit exits non-zero with the code and field.
+  auto refused = Hall({"submit", "--kind", "filing.vat", "--taxpayer", "",
+                       "--body", dir_.File("body.json")});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("MISSING_FIELD"), std::string::npos) << refused.output;
+
+  // SIGTERM drains and exits 0.
+  EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
+  EXPECT_NE(hub->Log().find("draining"), std::string::npos);
+  EXPECT_EQ(adapter->Stop(5000), 0);
+}
+
+TEST_F(ChainTest, AcceptedRequestSurvivesKillNineOfTheHub) {
+  auto hub = StartHub();
+  auto submit = Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T",
+                      "--body", dir_.File("body.json"), "--id", "E2E-KILL"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.output;
+  hub->Signal(SIGKILL);
+  ASSERT_TRUE(hub->Wait(5000).has_value());
+
+  hub = StartHub();  // same SQLite file: the request is still there
+  auto adapter = StartAdapter();
+  ASSERT_TRUE(WaitCompleted("E2E-KILL")) << Hall({"progress", "E2E-KILL"}).output;
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+}
+
+TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
+  std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nworkflows: {}\n";
+  auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("bad.yaml:3: hub.colour: unknown key"), std::string::npos)
+      << result.output;
+  result = RunCommand({BinDir() + "/taxhub", "check-config", config_});
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+TEST_F(ChainTest, ASecondHubOnTheSameSqliteLedgerIsRefused) {
+  auto hub = StartHub();
+  std::string other = dir_.File("other.yaml");
+  std::ifstream in(config_);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex(frontend_), "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  text = std::regex_replace(text, std::regex(backend_), "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  std::ofstream(other) << text;
+  auto result = RunCommand({BinDir() + "/taxhub", "serve", "--config", other}, 10'000);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("in use by another hub"), std::string::npos) << result.output;
+  hub->Stop(10'000);
+}
+
+}  // namespace
+}  // namespace taxhub::testing

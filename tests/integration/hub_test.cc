@@ -1,0 +1,310 @@
+// The hub over real TCP sockets with a real ledger (SQLite, and PostgreSQL in hub_pg_test):
+// submit -> adapters -> done, progress, idempotency, retries, and many clients at once.
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "tests/integration/backends.h"
+#include "tests/support/process.h"
+#include "tests/support/test_hub.h"
+#include "tools/client/mdp_client.h"
+
+namespace taxhub::testing {
+namespace {
+
+using wire::RequestState;
+using wire::StageState;
+
+class HubTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string dsn;
+    TAXHUB_PREPARE_BACKEND(GetParam(), dsn);
+    config_ = TestHubConfig(dir_, GetParam(), dsn);
+    hub_ = std::make_unique<TestHub>(config_);
+    ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+    client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  }
+
+  wire::SubmitRequest Request(const std::string& id, const std::string& kind = "filing.vat") {
+    wire::SubmitRequest r;
+    r.request_id = id;
+    r.kind = kind;
+    r.taxpayer_id = "91310110666007217T";
+    r.attributes = {{"tax_office", "13212000000"}};
+    r.body = "{\"period\":\"2026-10\",\"id\":\"" + id + "\"}";
+    return r;
+  }
+
+  wire::ProgressReply WaitForEnd(const std::string& id, int timeout_ms = 10'000) {
+    wire::ProgressReply last;
+    Eventually(
+        [&] {
+          auto p = client_->Progress(id);
+          if (!p) return false;
+          last = *p;
+          return p->state != RequestState::IN_PROGRESS && p->state != RequestState::ACCEPTED;
+        },
+        timeout_ms);
+    return last;
+  }
+
+  TempDir dir_;
+  app::HubConfig config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<TestHub> hub_;
+  std::unique_ptr<client::HubClient> client_;
+};
+
+TEST_P(HubTest, SubmitFlowsThroughEveryStageAndProgressShowsEachOne) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    wire::StageResult r = Succeeded("clerk-" + task.stage);
+    r.outputs[task.stage + ".serial"] = "S-" + task.task_id;
+    return r;
+  });
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler);
+
+  auto reply = client_->Submit(Request("R-flow"));
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  EXPECT_EQ(reply->request_id, "R-flow");
+  EXPECT_FALSE(reply->duplicate);
+  EXPECT_GT(reply->accepted_at_ms, 0);
+  ASSERT_EQ(reply->stages.size(), 3u);
+  EXPECT_EQ(reply->stages[0].label, "受理");
+  EXPECT_EQ(reply->stages[1].service_name, "t.verify");
+
+  wire::ProgressReply p = WaitForEnd("R-flow");
+  ASSERT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_GE(p.finished_at_ms, p.accepted_at_ms);
+  ASSERT_EQ(p.stages.size(), 3u);
+  int64_t previous_finish = p.accepted_at_ms;
+  for (const auto& s : p.stages) {
+    SCOPED_TRACE(s.name);
+    EXPECT_EQ(s.state, StageState::DONE);
+    EXPECT_EQ(s.handler, "clerk-" + s.name);
+    EXPECT_EQ(s.attempts, 1);
+    EXPECT_GE(s.ready_at_ms, previous_finish);
+    EXPECT_GE(s.started_at_ms, s.ready_at_ms);
+    EXPECT_GE(s.finished_at_ms, s.started_at_ms);
+    EXPECT_EQ(s.deadline_ms - s.ready_at_ms, reply->stages[s.index].time_limit_ms);
+    EXPECT_FALSE(s.overdue);
+    EXPECT_EQ(s.outputs.at(s.name + ".serial"), "S-R-flow/" + std::to_string(s.index));
+    previous_finish = s.finished_at_ms;
+  }
+  // Each stage sees the outputs of the stages before it, and the body as submitted.
+  for (const auto& task : handler.Tasks()) {
+    EXPECT_EQ(task.payload, Request("R-flow").body);
+    EXPECT_EQ(task.attributes.at("tax_office"), "13212000000");
+    if (task.stage == "notify") {
+      EXPECT_EQ(task.inputs.at("accept.serial"), "S-R-flow/0");
+      EXPECT_EQ(task.inputs.at("verify.serial"), "S-R-flow/1");
+    }
+  }
+}
+
+TEST_P(HubTest, AStageWaitsInTheLedgerUntilAnAdapterRegisters) {
+  auto reply = client_->Submit(Request("R-wait", "single"));
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto waiting = client_->Progress("R-wait");
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_EQ(waiting->stages[0].state, StageState::READY);
+  EXPECT_EQ(waiting->stages[0].attempts, 0);
+
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  EXPECT_EQ(WaitForEnd("R-wait").state, RequestState::COMPLETED);
+  EXPECT_EQ(handler.CallsFor("R-wait/0"), 1);
+}
+
+TEST_P(HubTest, SameIdAndBodyGetsTheOriginalReply) {
+  auto first = client_->Submit(Request("R-dup"));
+  ASSERT_TRUE(first.has_value());
+  auto second = client_->Submit(Request("R-dup"));
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->accepted_at_ms, first->accepted_at_ms);
+  EXPECT_EQ(second->stages, first->stages);
+}
+
+TEST_P(HubTest, SameIdWithAnotherBodyIsAConflict) {
+  ASSERT_TRUE(client_->Submit(Request("R-conflict")).has_value());
+  wire::SubmitRequest other = Request("R-conflict");
+  other.body += " changed";
+  auto reply = client_->Submit(other);
+  ASSERT_FALSE(reply.has_value());
+  EXPECT_EQ(reply.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(reply.error().field(), "request_id");
+}
+
+TEST_P(HubTest, ProgressOfAnotherTaxpayersRequestIsNotFound) {
+  ASSERT_TRUE(client_->Submit(Request("R-private")).has_value());
+  EXPECT_TRUE(client_->Progress("R-private", "91310110666007217T").has_value());
+  auto other = client_->Progress("R-private", "91350100M000100Y43");
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), ErrorCode::kNotFound);
+  auto missing = client_->Progress("R-none");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(HubTest, AFailingStageIsRetriedWithBackoffThenSucceeds) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    if (task.attempt < 3) {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::RETRY;
+      r.code = "BUSY";
+      r.message = "legacy system busy";
+      return r;
+    }
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-retry", "single")).has_value());
+  // "single" allows 2 attempts: both fail here, so the request fails.
+  wire::ProgressReply p = WaitForEnd("R-retry");
+  EXPECT_EQ(p.state, RequestState::FAILED);
+  EXPECT_EQ(p.stages[0].state, StageState::FAILED);
+  EXPECT_EQ(p.stages[0].attempts, 2);
+  EXPECT_EQ(handler.CallsFor("R-retry/0"), 2);
+
+  // A stage that fails once succeeds on its second attempt.
+  ASSERT_TRUE(client_->Submit(Request("R-retry3", "single")).has_value());
+  ScriptedHandler second([](const wire::StageTask& task) {
+    if (task.attempt == 1) {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::RETRY;
+      r.message = "once";
+      return r;
+    }
+    return Succeeded();
+  });
+  workers.Stop();
+  TestWorkers more(hub_->backend(), {"t.one"}, second);
+  p = WaitForEnd("R-retry3");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].attempts, 2);
+}
+
+TEST_P(HubTest, ARejectionEndsTheRequestAndSkipsLaterStages) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    if (task.stage == "verify") {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::REJECTED;
+      r.code = "E1021";
+      r.message = "本期已申报 period already filed";
+      return r;
+    }
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-reject")).has_value());
+  wire::ProgressReply p = WaitForEnd("R-reject");
+  EXPECT_EQ(p.state, RequestState::REJECTED);
+  EXPECT_EQ(p.stages[0].state, StageState::DONE);
+  EXPECT_EQ(p.stages[1].state, StageState::REJECTED);
+  EXPECT_EQ(p.stages[1].code, "E1021");
+  EXPECT_EQ(p.stages[1].message, "本期已申报 period already filed");
+  EXPECT_EQ(p.stages[2].state, StageState::SKIPPED);
+  EXPECT_EQ(handler.CallsFor("R-reject/2"), 0);
+}
+
+TEST_P(HubTest, TwoHundredConcurrentSubmitsAreEachAcceptedExactlyOnce) {
+  constexpr int kClients = 20;
+  constexpr int kPerClient = 10;
+  std::mutex mutex;
+  std::set<std::string> accepted;
+  std::atomic<int> errors{0};
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      client::HubClient client(context_, hub_->frontend());
+      for (int i = 0; i < kPerClient; ++i) {
+        const std::string id = "R-many-" + std::to_string(c) + "-" + std::to_string(i);
+        // Each request is sent twice, as a hall retrying after a lost reply would.
+        for (int send = 0; send < 2; ++send) {
+          auto reply = client.Submit(Request(id, "single"));
+          if (!reply) {
+            ++errors;
+            continue;
+          }
+          if (reply->duplicate) {
+            ++duplicates;
+          } else {
+            std::lock_guard<std::mutex> lock(mutex);
+            EXPECT_TRUE(accepted.insert(reply->request_id).second) << reply->request_id;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(accepted.size(), static_cast<size_t>(kClients * kPerClient));
+  EXPECT_EQ(duplicates, kClients * kPerClient);
+  EXPECT_EQ(hub_->hub().engine_counters().accepted, static_cast<uint64_t>(kClients * kPerClient));
+  // Batching shared commits between concurrent submits.
+  EXPECT_LT(hub_->hub().engine_counters().commits, static_cast<uint64_t>(2 * kClients * kPerClient));
+
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler, 4);
+  for (const auto& id : accepted) {
+    EXPECT_EQ(WaitForEnd(id).state, RequestState::COMPLETED) << id;
+    EXPECT_EQ(handler.CallsFor(id + "/0"), 1) << id;
+  }
+}
+
+TEST_P(HubTest, AWorkerThatDiesMidTaskHasItsStageRedoneElsewhere) {
+  std::atomic<bool> first{true};
+  ScriptedHandler slow([&](const wire::StageTask&) {
+    if (first.exchange(false)) std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    return Succeeded("slow");
+  });
+  auto doomed = std::make_unique<TestWorkers>(hub_->backend(), std::vector<std::string>{"t.one"},
+                                              slow, 1);
+  ASSERT_TRUE(client_->Submit(Request("R-lost", "single")).has_value());
+  ASSERT_TRUE(Eventually([&] { return slow.TotalCalls() == 1; }));
+  // Stop the pool's connection without letting it answer: its handler is still sleeping, and
+  // the hub sees DISCONNECT. The result it produces later belongs to a dead connection.
+  std::thread stopper([&] { doomed.reset(); });
+  ScriptedHandler healthy;
+  TestWorkers rescue(hub_->backend(), {"t.one"}, healthy);
+  wire::ProgressReply p = WaitForEnd("R-lost");
+  stopper.join();
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(healthy.CallsFor("R-lost/0"), 1);
+  EXPECT_EQ(p.stages[0].handler, "tester");
+}
+
+TEST_P(HubTest, AdaptersReconnectWhenTheHubRestarts) {
+  // Fixed ports, so that the restarted hub is where the adapters keep looking for it.
+  hub_.reset();
+  config_.broker.frontend = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  config_.broker.backend = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler, 1);
+  ASSERT_TRUE(client_->Submit(Request("R-before", "single")).has_value());
+  EXPECT_EQ(WaitForEnd("R-before").state, RequestState::COMPLETED);
+
+  hub_.reset();  // DISCONNECTs the workers; they keep trying with backoff
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  ASSERT_TRUE(client_->Submit(Request("R-after", "single")).has_value());
+  EXPECT_EQ(WaitForEnd("R-after").state, RequestState::COMPLETED);
+  EXPECT_EQ(handler.CallsFor("R-after/0"), 1);
+  EXPECT_EQ(WaitForEnd("R-before").state, RequestState::COMPLETED) << "still in the ledger";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HubTest, ::testing::ValuesIn(TestBackends()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace taxhub::testing

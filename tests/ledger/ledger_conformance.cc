@@ -1,0 +1,278 @@
+#include "tests/ledger/ledger_conformance.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "hub/ledger/migrations.h"
+
+namespace taxhub::ledger {
+
+void LedgerConformance::SetUp() {
+  location_ = GetParam().fresh();
+  if (location_.empty()) {
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL() << "no " << GetParam().name << " ledger under CI";
+    GTEST_SKIP() << "no " << GetParam().name << " ledger available";
+  }
+  auto opened = GetParam().open(location_);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  ledger_ = std::move(*opened);
+}
+
+std::unique_ptr<Transaction> LedgerConformance::Begin() {
+  auto txn = ledger_->Begin();
+  EXPECT_TRUE(txn.has_value()) << txn.error().ToString();
+  return txn ? std::move(*txn) : nullptr;
+}
+
+void LedgerConformance::Reopen() {
+  ledger_.reset();
+  auto opened = GetParam().open(location_);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  ledger_ = std::move(*opened);
+}
+
+namespace {
+
+RequestRecord Request(const std::string& id) {
+  RequestRecord r;
+  r.id = id;
+  r.kind = "filing.vat";
+  r.taxpayer_id = "91310110666007217T";
+  r.attributes = {{"tax_office", "13212000000"}, {"note", "泰州 \"quoted\""}};
+  r.body = std::string("binary\0body \xff\xfe 申报", 22);
+  r.fingerprint = "fp-" + id;
+  r.workflow = "filing.vat";
+  r.state = RequestState::kInProgress;
+  r.accepted_at_ms = 1000;
+  r.updated_at_ms = 1000;
+  return r;
+}
+
+StageRecord Stage(const std::string& request_id, int index, const std::string& service,
+                  StageState state, int64_t ready_at = 0) {
+  StageRecord s;
+  s.request_id = request_id;
+  s.index = index;
+  s.name = "stage" + std::to_string(index);
+  s.label = "受理";
+  s.service = service;
+  s.state = state;
+  s.max_attempts = 3;
+  s.time_limit_ms = 3'600'000;
+  s.ready_at_ms = ready_at;
+  return s;
+}
+
+void Put(Transaction& txn, const std::string& id, std::vector<StageRecord> stages) {
+  ASSERT_TRUE(txn.InsertRequest(Request(id)).ok());
+  for (const auto& s : stages) ASSERT_TRUE(txn.InsertStage(s).ok());
+}
+
+}  // namespace
+
+TEST_P(LedgerConformance, MigratesToTheLatestSchema) {
+  auto version = ledger_->SchemaVersion();
+  ASSERT_TRUE(version.has_value()) << version.error().ToString();
+  EXPECT_EQ(*version, MigrationsFor(GetParam().name).back().version);
+}
+
+TEST_P(LedgerConformance, AcceptedRequestReadsBackByteForByte) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing.accept", StageState::kReady, 1000)});
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto got = txn->GetRequest("R1");
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  ASSERT_TRUE(got->has_value());
+  const RequestRecord& r = **got;
+  EXPECT_EQ(r.body, Request("R1").body);
+  EXPECT_EQ(r.attributes, Request("R1").attributes);
+  EXPECT_EQ(r.fingerprint, "fp-R1");
+  EXPECT_EQ(r.state, RequestState::kInProgress);
+  EXPECT_EQ(r.accepted_at_ms, 1000);
+  auto missing = txn->GetRequest("nope");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(LedgerConformance, SameRequestIdCannotBeInsertedTwice) {
+  auto txn = Begin();
+  Put(*txn, "R1", {});
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  EXPECT_FALSE(txn->InsertRequest(Request("R1")).ok());
+}
+
+TEST_P(LedgerConformance, UncommittedWorkIsRolledBack) {
+  {
+    auto txn = Begin();
+    Put(*txn, "R1", {Stage("R1", 0, "s", StageState::kReady)});
+    auto inside = txn->GetRequest("R1");
+    ASSERT_TRUE(inside.has_value() && inside->has_value()) << "own writes are visible";
+  }  // no Commit
+  auto txn = Begin();
+  auto got = txn->GetRequest("R1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_P(LedgerConformance, ClaimTakesReadyStagesOfOneServiceOldestFirst) {
+  auto txn = Begin();
+  Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady, 300)});
+  Put(*txn, "B", {Stage("B", 0, "filing", StageState::kReady, 100)});
+  Put(*txn, "C", {Stage("C", 0, "invoice", StageState::kReady, 50)});
+  Put(*txn, "D", {Stage("D", 0, "filing", StageState::kReady, 5000)});  // not due yet
+  Put(*txn, "E", {Stage("E", 0, "filing", StageState::kPending)});
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto claimed = txn->ClaimReady("filing", 10, 1000, 31'000, "hub-1");
+  ASSERT_TRUE(claimed.has_value()) << claimed.error().ToString();
+  ASSERT_EQ(claimed->size(), 2u);
+  std::sort(claimed->begin(), claimed->end(),
+            [](const auto& a, const auto& b) { return a.ready_at_ms < b.ready_at_ms; });
+  EXPECT_EQ((*claimed)[0].request_id, "B");
+  EXPECT_EQ((*claimed)[1].request_id, "A");
+  for (const auto& s : *claimed) {
+    EXPECT_EQ(s.state, StageState::kDispatched);
+    EXPECT_EQ(s.attempt, 1);
+    EXPECT_EQ(s.token, 1);
+    EXPECT_EQ(s.lease_until_ms, 31'000);
+    EXPECT_EQ(s.lease_owner, "hub-1");
+    EXPECT_EQ(s.started_at_ms, 1000);
+  }
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto again = txn->ClaimReady("filing", 10, 1000, 31'000, "hub-1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->empty()) << "claimed stages are not claimed twice";
+}
+
+TEST_P(LedgerConformance, ClaimRespectsTheLimit) {
+  auto txn = Begin();
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "R" + std::to_string(i);
+    Put(*txn, id, {Stage(id, 0, "filing", StageState::kReady, i)});
+  }
+  auto claimed = txn->ClaimReady("filing", 3, 1000, 2000, "hub-1");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->size(), 3u);
+}
+
+TEST_P(LedgerConformance, EveryClaimGetsANewFencingToken) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
+  auto first = txn->ClaimReady("filing", 1, 1000, 2000, "hub-1");
+  ASSERT_TRUE(first.has_value() && first->size() == 1);
+  StageRecord s = (*first)[0];
+  s.state = StageState::kReady;  // as after a retry
+  ASSERT_TRUE(txn->UpdateStage(s).ok());
+  auto second = txn->ClaimReady("filing", 1, 1000, 2000, "hub-1");
+  ASSERT_TRUE(second.has_value() && second->size() == 1);
+  EXPECT_EQ((*second)[0].token, 2);
+  EXPECT_EQ((*second)[0].attempt, 2);
+  EXPECT_EQ((*second)[0].started_at_ms, 1000) << "started_at keeps the first delivery";
+}
+
+TEST_P(LedgerConformance, StageUpdatesPersist) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady), Stage("R1", 1, "sms",
+                                                                       StageState::kPending)});
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  StageRecord s = (*stages)[0];
+  s.state = StageState::kDone;
+  s.handler = "张三";
+  s.finished_at_ms = 5000;
+  s.outputs = {{"serial", "F001"}, {"tax_due", "1300.00"}};
+  s.code = "0000";
+  s.message = "ok";
+  ASSERT_TRUE(txn->UpdateStage(s).ok());
+  ASSERT_TRUE(txn->UpdateRequestState("R1", RequestState::kCompleted, 5000, 5000).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  Reopen();
+  txn = Begin();
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDone);
+  EXPECT_EQ((*stages)[0].handler, "张三");
+  EXPECT_EQ((*stages)[0].outputs, s.outputs);
+  EXPECT_EQ((*stages)[0].finished_at_ms, 5000);
+  EXPECT_EQ((*stages)[1].state, StageState::kPending);
+  auto r = txn->GetRequest("R1");
+  ASSERT_TRUE(r.has_value() && r->has_value());
+  EXPECT_EQ((*r)->state, RequestState::kCompleted);
+  EXPECT_EQ((*r)->finished_at_ms, 5000);
+}
+
+TEST_P(LedgerConformance, ExpiredLeasesAndLeasesOfAnOwner) {
+  auto txn = Begin();
+  Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady)});
+  Put(*txn, "B", {Stage("B", 0, "invoice", StageState::kReady)});
+  ASSERT_TRUE(txn->ClaimReady("filing", 1, 1000, 2000, "hub-1").has_value());
+  ASSERT_TRUE(txn->ClaimReady("invoice", 1, 1000, 9000, "hub-2").has_value());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto expired = txn->ExpiredLeases(5000, 10);
+  ASSERT_TRUE(expired.has_value());
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ((*expired)[0].request_id, "A");
+  auto of_hub2 = txn->LeasesOf("hub-2");
+  ASSERT_TRUE(of_hub2.has_value());
+  ASSERT_EQ(of_hub2->size(), 1u);
+  EXPECT_EQ((*of_hub2)[0].request_id, "B");
+}
+
+TEST_P(LedgerConformance, EventsKeepTheirOrder) {
+  auto txn = Begin();
+  Put(*txn, "R1", {});
+  int64_t last = 0;
+  for (const char* type : {"request.accepted", "stage.ready", "stage.dispatched", "stage.done"}) {
+    auto seq = txn->AppendEvent(EventRecord{0, "R1", 0, type, 1000, "detail 明细"});
+    ASSERT_TRUE(seq.has_value()) << seq.error().ToString();
+    EXPECT_GT(*seq, last);
+    last = *seq;
+  }
+  ASSERT_TRUE(txn->AppendEvent(EventRecord{0, "R2", -1, "other", 1, ""}).has_value());
+  ASSERT_TRUE(txn->Commit().ok());
+  Reopen();
+  txn = Begin();
+  auto events = txn->GetEvents("R1");
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].type, "request.accepted");
+  EXPECT_EQ((*events)[3].type, "stage.done");
+  EXPECT_EQ((*events)[3].detail, "detail 明细");
+  for (size_t i = 1; i < events->size(); ++i) EXPECT_GT((*events)[i].seq, (*events)[i - 1].seq);
+}
+
+TEST_P(LedgerConformance, DataSurvivesReopening) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
+  ASSERT_TRUE(txn->AppendEvent(EventRecord{0, "R1", -1, "request.accepted", 1, ""}).has_value());
+  ASSERT_TRUE(txn->Commit().ok());
+  Reopen();
+  Reopen();  // a second open must not re-apply migrations
+  txn = Begin();
+  auto r = txn->GetRequest("R1");
+  ASSERT_TRUE(r.has_value() && r->has_value());
+  EXPECT_EQ((*r)->body, Request("R1").body);
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value());
+  EXPECT_EQ(stages->size(), 1u);
+  auto events = txn->GetEvents("R1");
+  ASSERT_TRUE(events.has_value());
+  EXPECT_EQ(events->size(), 1u);
+}
+
+TEST_P(LedgerConformance, OneTransactionAtATimePerLedger) {
+  auto txn = Begin();
+  auto second = ledger_->Begin();
+  EXPECT_FALSE(second.has_value());
+}
+
+}  // namespace taxhub::ledger

@@ -1,0 +1,111 @@
+#include "tests/support/test_hub.h"
+
+#include <chrono>
+#include <thread>
+
+namespace taxhub::testing {
+
+app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend,
+                             const std::string& dsn) {
+  app::HubConfig config;
+  config.hub_id = "test-hub";
+  config.data_dir = dir.path();
+  config.log_level = LogLevel::kWarn;
+  config.broker.frontend = "tcp://127.0.0.1:*";
+  config.broker.backend = "tcp://127.0.0.1:*";
+  config.broker.heartbeat_ms = 250;
+  config.broker.liveness = 3;
+  config.broker.max_body_bytes = 64 << 10;
+  config.broker.socket_max_message_bytes = 256 << 10;
+  config.broker.passthrough = {broker::PassThroughRoute{"t.echo", 1000}};
+  config.ledger.backend = backend;
+  config.ledger.sqlite.path = dir.File("ledger.db");
+  config.ledger.postgres.dsn = dsn;
+  config.engine.hub_id = config.hub_id;
+  config.engine.tick_ms = 50;
+  config.engine.lease_ms = 5000;
+  config.engine.drain_timeout_ms = 2000;
+  config.engine.retry = workflow::RetryPolicy{50, 2.0, 500};
+  config.engine.limits.max_message_bytes = 64 << 10;
+  workflow::Workflow filing{"filing.vat",
+                            {{"accept", "受理", "t.accept", 3'600'000, 3},
+                             {"verify", "核查", "t.verify", 4 * 3'600'000, 3},
+                             {"notify", "通知", "t.notify", 3'600'000, 3}}};
+  workflow::Workflow single{"single", {{"one", "受理", "t.one", 60'000, 2}}};
+  config.workflows.Add(filing);
+  config.workflows.Add(single);
+  return config;
+}
+
+TestHub::TestHub(app::HubConfig config) {
+  SetLogLevel(config.log_level);
+  auto hub = app::Hub::Open(std::move(config), clock_);
+  if (!hub) {
+    status_ = hub.error();
+    return;
+  }
+  hub_ = std::move(*hub);
+  hub_->Start();
+}
+
+TestHub::~TestHub() { Shutdown(); }
+
+wire::StageResult ScriptedHandler::Handle(const wire::StageTask& task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++calls_[task.task_id];
+    tasks_.push_back(task);
+  }
+  ++total_;
+  return script_ ? script_(task) : Succeeded();
+}
+
+int ScriptedHandler::CallsFor(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = calls_.find(task_id);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+std::vector<wire::StageTask> ScriptedHandler::Tasks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return tasks_;
+}
+
+wire::StageResult Succeeded(const std::string& handler) {
+  wire::StageResult result;
+  result.outcome = wire::StageOutcome::SUCCEEDED;
+  result.handler = handler;
+  return result;
+}
+
+TestWorkers::TestWorkers(const std::string& endpoint, const std::vector<std::string>& services,
+                         sdk::Handler& handler, int concurrency) {
+  for (const auto& service : services) {
+    sdk::WorkerOptions options;
+    options.endpoint = endpoint;
+    options.service = service;
+    options.concurrency = concurrency;
+    options.heartbeat_ms = 250;
+    options.liveness = 3;
+    pools_.push_back(std::make_unique<sdk::WorkerPool>(options, handler));
+    pools_.back()->Start();
+  }
+}
+
+TestWorkers::~TestWorkers() { Stop(); }
+
+void TestWorkers::Stop() {
+  for (auto& pool : pools_) pool->Stop();
+  pools_.clear();
+}
+
+bool Eventually(const std::function<bool()>& condition, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+}  // namespace taxhub::testing

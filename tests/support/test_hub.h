@@ -1,0 +1,84 @@
+// An in-process hub for integration tests, on 127.0.0.1 with ports chosen by the OS, plus
+// adapter workers whose behaviour a test scripts.
+#ifndef TAXHUB_TESTS_SUPPORT_TEST_HUB_H_
+#define TAXHUB_TESTS_SUPPORT_TEST_HUB_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/sdk/worker.h"
+#include "hub/app/config.h"
+#include "hub/app/hub.h"
+#include "tests/support/temp_dir.h"
+
+namespace taxhub::testing {
+
+// Test workflows:
+//   filing.vat  accept (t.accept) -> verify (t.verify) -> notify (t.notify)
+//   single      one (t.one)
+// and a pass-through route t.echo with a 1 s timeout.
+app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend = "sqlite",
+                             const std::string& dsn = "");
+
+// Starts the hub on construction; shuts it down on destruction.
+class TestHub {
+ public:
+  explicit TestHub(app::HubConfig config);
+  ~TestHub();
+  bool ok() const { return hub_ != nullptr; }
+  const Status& status() const { return status_; }
+  app::Hub& hub() { return *hub_; }
+  const std::string& frontend() const { return hub_->frontend_endpoint(); }
+  const std::string& backend() const { return hub_->backend_endpoint(); }
+  void Shutdown() { if (hub_) hub_->Shutdown(); }
+
+ private:
+  SystemClock clock_;
+  Status status_;
+  std::unique_ptr<app::Hub> hub_;
+};
+
+// A handler run by a function; counts calls per task id and remembers each task.
+class ScriptedHandler final : public sdk::Handler {
+ public:
+  using Script = std::function<wire::StageResult(const wire::StageTask&)>;
+  explicit ScriptedHandler(Script script = nullptr) : script_(std::move(script)) {}
+  wire::StageResult Handle(const wire::StageTask& task) override;
+
+  int CallsFor(const std::string& task_id);
+  int TotalCalls() { return total_; }
+  std::vector<wire::StageTask> Tasks();
+
+ private:
+  Script script_;
+  std::mutex mutex_;
+  std::map<std::string, int> calls_;
+  std::vector<wire::StageTask> tasks_;
+  std::atomic<int> total_{0};
+};
+
+wire::StageResult Succeeded(const std::string& handler = "tester");
+
+// Workers for several services sharing one handler.
+class TestWorkers {
+ public:
+  TestWorkers(const std::string& endpoint, const std::vector<std::string>& services,
+              sdk::Handler& handler, int concurrency = 2);
+  ~TestWorkers();
+  void Stop();
+
+ private:
+  std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
+};
+
+// Polls `condition` every 20 ms until it holds or `timeout_ms` passes.
+bool Eventually(const std::function<bool()>& condition, int timeout_ms = 10'000);
+
+}  // namespace taxhub::testing
+
+#endif  // TAXHUB_TESTS_SUPPORT_TEST_HUB_H_
