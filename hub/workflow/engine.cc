@@ -35,13 +35,6 @@ link::Op OpOf(const mdp::Frames& frames) {
 
 }  // namespace
 
-void Engine::Outbox::Append(Outbox&& other) {
-  for (auto& m : other.messages) messages.push_back(std::move(m));
-  effects.ready_services.merge(other.effects.ready_services);
-  for (auto& n : other.effects.notes) effects.notes.push_back(std::move(n));
-  for (auto& r : other.resolved) resolved.push_back(std::move(r));
-}
-
 Engine::Engine(zmq::context_t& context, std::string link_endpoint, ledger::Ledger& ledger,
                const WorkflowTable& workflows, const Clock& clock, EngineOptions options)
     : context_(context),
@@ -206,7 +199,10 @@ void Engine::FailItem(Inbound& item, const Status& status) {
 void Engine::Deliver(Outbox& out) {
   for (auto& message : out.messages) zmq::send_multipart(*link_, message);
   for (const auto& service : out.effects.ready_services) quiet_.erase(service);
-  for (const auto& task : out.resolved) in_flight_.erase(task);
+  for (const auto& [task, token] : out.resolved) {
+    auto it = in_flight_.find(task);
+    if (it != in_flight_.end() && it->second == token) in_flight_.erase(it);
+  }
   for (const auto& note : out.effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
 
@@ -244,7 +240,7 @@ Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out
   if (item.size() != 5) return Status::Ok();
   const std::string task_id = Str(item[1]);
   const int64_t token = ParseInt(View(item[2])).value_or(-1);
-  out.resolved.push_back(task_id);
+  out.resolved.emplace_back(task_id, token);
   std::vector<StageRecord> stages;
   int index = -1;
   TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
@@ -284,7 +280,7 @@ Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) 
   const std::string task_id = Str(item[1]);
   const int64_t token = ParseInt(View(item[2])).value_or(-1);
   const std::string reason = Str(item[3]);
-  out.resolved.push_back(task_id);
+  out.resolved.emplace_back(task_id, token);
   std::vector<StageRecord> stages;
   int index = -1;
   TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
@@ -385,7 +381,7 @@ void Engine::Tick() {
     outcome.code = "LEASE_EXPIRED";
     outcome.message = "no result within the lease";
     if (!ApplyOutcome(**txn, stages, index, outcome, now, options_.retry, out.effects).ok()) return;
-    out.resolved.push_back(lapsed.task_id());
+    out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
   }
   if ((*txn)->Commit().ok()) Deliver(out);
 }

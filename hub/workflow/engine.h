@@ -87,8 +87,7 @@ class Engine {
   struct Outbox {
     std::vector<mdp::Frames> messages;  // to the broker, once committed
     Effects effects;
-    std::vector<std::string> resolved;  // tasks no longer out
-    void Append(Outbox&& other);
+    std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
   };
   using Inbound = mdp::Frames;
 
