@@ -27,6 +27,14 @@ std::optional<int64_t> ParseScaled(const std::string& text,
   return std::nullopt;
 }
 
+template <typename T>
+std::optional<T> ParseNumber(const std::string& text) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseDurationMs(const std::string& text) {
@@ -98,91 +106,74 @@ std::optional<ConfigNode> ConfigNode::OptionalChild(const std::string& key) cons
   return ConfigNode(child, KeyPath(key), file_);
 }
 
-std::string ConfigNode::String(const std::string& key, std::optional<std::string> fallback) const {
+std::optional<std::string> ConfigNode::ScalarOrAbsent(const std::string& key,
+                                                      bool has_fallback) const {
   YAML::Node value = Get(key);
   if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
+    if (has_fallback) return std::nullopt;
     Fail(key, "is required");
   }
   if (!value.IsScalar()) Fail(key, "expected a single value, not a map or a list");
   return value.Scalar();
 }
 
-int64_t ConfigNode::Int(const std::string& key, std::optional<int64_t> fallback, int64_t min,
-                        int64_t max) const {
-  YAML::Node value = Get(key);
-  if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
-    Fail(key, "is required");
-  }
-  if (!value.IsScalar()) Fail(key, "expected an integer");
-  const std::string& text = value.Scalar();
-  int64_t parsed = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    Fail(key, "expected an integer, got \"" + text + "\"");
-  }
-  if (parsed < min || parsed > max) {
-    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                  ", got " + text);
-  }
-  return parsed;
+template <typename T>
+T ConfigNode::Parsed(const std::string& key, std::optional<T> fallback,
+                     const std::function<std::optional<T>(const std::string&)>& parse,
+                     const std::string& expected) const {
+  auto text = ScalarOrAbsent(key, fallback.has_value());
+  if (!text) return *fallback;
+  auto parsed = parse(*text);
+  if (!parsed) Fail(key, "expected " + expected + ", got \"" + *text + "\"");
+  return *parsed;
 }
 
-bool ConfigNode::Bool(const std::string& key, std::optional<bool> fallback) const {
-  YAML::Node value = Get(key);
-  if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
-    Fail(key, "is required");
+template <typename T>
+void ConfigNode::CheckRange(const std::string& key, T value, T min, T max) const {
+  if (value < min || value > max) {
+    std::ostringstream out;
+    out << "must be between " << min << " and " << max << ", got " << value;
+    Fail(key, out.str());
   }
-  const std::string text = value.IsScalar() ? value.Scalar() : "";
-  if (text == "true" || text == "yes" || text == "on") return true;
-  if (text == "false" || text == "no" || text == "off") return false;
-  Fail(key, "expected true or false, got \"" + text + "\"");
+}
+
+std::string ConfigNode::String(const std::string& key, std::optional<std::string> fallback) const {
+  auto text = ScalarOrAbsent(key, fallback.has_value());
+  return text ? *text : *fallback;
+}
+
+int64_t ConfigNode::Int(const std::string& key, std::optional<int64_t> fallback, int64_t min,
+                        int64_t max) const {
+  int64_t value = Parsed<int64_t>(key, fallback, ParseNumber<int64_t>, "an integer");
+  CheckRange(key, value, min, max);
+  return value;
 }
 
 double ConfigNode::Double(const std::string& key, std::optional<double> fallback, double min,
                           double max) const {
-  YAML::Node value = Get(key);
-  if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
-    Fail(key, "is required");
-  }
-  const std::string text = value.IsScalar() ? value.Scalar() : "";
-  double parsed = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    Fail(key, "expected a number, got \"" + text + "\"");
-  }
-  if (parsed < min || parsed > max) {
-    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                  ", got " + text);
-  }
-  return parsed;
+  double value = Parsed<double>(key, fallback, ParseNumber<double>, "a number");
+  CheckRange(key, value, min, max);
+  return value;
+}
+
+bool ConfigNode::Bool(const std::string& key, std::optional<bool> fallback) const {
+  return Parsed<bool>(
+      key, fallback,
+      [](const std::string& text) -> std::optional<bool> {
+        if (text == "true" || text == "yes" || text == "on") return true;
+        if (text == "false" || text == "no" || text == "off") return false;
+        return std::nullopt;
+      },
+      "true or false");
 }
 
 int64_t ConfigNode::DurationMs(const std::string& key, std::optional<int64_t> fallback) const {
-  YAML::Node value = Get(key);
-  if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
-    Fail(key, "is required");
-  }
-  const std::string text = value.IsScalar() ? value.Scalar() : "";
-  auto parsed = ParseDurationMs(text);
-  if (!parsed) Fail(key, "expected a duration such as 250ms, 30s, 5m, 4h or 2d, got \"" + text + "\"");
-  return *parsed;
+  return Parsed<int64_t>(key, fallback, ParseDurationMs,
+                         "a duration such as 250ms, 30s, 5m, 4h or 2d");
 }
 
 int64_t ConfigNode::Bytes(const std::string& key, std::optional<int64_t> fallback) const {
-  YAML::Node value = Get(key);
-  if (!value.IsDefined() || value.IsNull()) {
-    if (fallback) return *fallback;
-    Fail(key, "is required");
-  }
-  const std::string text = value.IsScalar() ? value.Scalar() : "";
-  auto parsed = ParseBytes(text);
-  if (!parsed) Fail(key, "expected a size such as 65536, 512KiB or 4MiB, got \"" + text + "\"");
-  return *parsed;
+  return Parsed<int64_t>(key, fallback, ParseBytes, "a size such as 65536, 512KiB or 4MiB");
 }
 
 std::vector<std::string> ConfigNode::StringList(const std::string& key) const {

@@ -72,6 +72,14 @@ class ConfigNode {
 
  private:
   YAML::Node Get(const std::string& key) const;
+  // The scalar at `key`; nullopt when it is absent and the caller has a fallback.
+  std::optional<std::string> ScalarOrAbsent(const std::string& key, bool has_fallback) const;
+  template <typename T>
+  T Parsed(const std::string& key, std::optional<T> fallback,
+           const std::function<std::optional<T>(const std::string&)>& parse,
+           const std::string& expected) const;
+  template <typename T>
+  void CheckRange(const std::string& key, T value, T min, T max) const;
   std::string KeyPath(const std::string& key) const;
   [[noreturn]] void FailAt(const YAML::Node& node, const std::string& key_path,
                            const std::string& problem) const;

@@ -236,16 +236,23 @@ Status Engine::LiveStage(ledger::Transaction& txn, const std::string& task_id, i
   return Status::Ok();
 }
 
-Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out) {
-  if (item.size() != 5) return Status::Ok();
-  const std::string task_id = Str(item[1]);
-  const int64_t token = ParseInt(View(item[2])).value_or(-1);
+Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int64_t token,
+                       const Outcome& outcome, Outbox& out) {
   out.resolved.emplace_back(task_id, token);
   std::vector<StageRecord> stages;
   int index = -1;
   TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
   if (index < 0) return Status::Ok();
+  TAXHUB_RETURN_IF_ERROR(
+      ApplyOutcome(txn, stages, index, outcome, clock_.NowMs(), options_.retry, out.effects));
+  if (stages.back().state == StageState::kDone) ++counters_.completed;
+  return Status::Ok();
+}
 
+Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out) {
+  if (item.size() != 5) return Status::Ok();
+  const std::string task_id = Str(item[1]);
+  const int64_t token = ParseInt(View(item[2])).value_or(-1);
   Outcome outcome;
   outcome.handler = "worker:" + mdp::IdentityForLog(View(item[3]));
   auto result = wire::Decode<wire::StageResult>(View(item[4]), options_.limits);
@@ -268,25 +275,13 @@ Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out
     outcome.message = result->message;
     outcome.outputs = result->outputs;
   }
-  const int64_t now = clock_.NowMs();
-  TAXHUB_RETURN_IF_ERROR(
-      ApplyOutcome(txn, stages, index, outcome, now, options_.retry, out.effects));
-  if (stages.back().state == StageState::kDone) ++counters_.completed;
-  return Status::Ok();
+  return Resolve(txn, task_id, token, outcome, out);
 }
 
 Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) {
   if (item.size() != 4) return Status::Ok();
-  const std::string task_id = Str(item[1]);
-  const int64_t token = ParseInt(View(item[2])).value_or(-1);
-  const std::string reason = Str(item[3]);
-  out.resolved.emplace_back(task_id, token);
-  std::vector<StageRecord> stages;
-  int index = -1;
-  TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
-  if (index < 0) return Status::Ok();
   Outcome outcome;
-  if (reason == link::kUndelivered) {
+  if (View(item[3]) == link::kUndelivered) {
     outcome.kind = Outcome::Kind::kUndelivered;
     outcome.message = "no idle worker when the task was handed over";
   } else {
@@ -294,7 +289,7 @@ Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     outcome.code = "WORKER_LOST";
     outcome.message = "the worker went away during the task";
   }
-  return ApplyOutcome(txn, stages, index, outcome, clock_.NowMs(), options_.retry, out.effects);
+  return Resolve(txn, Str(item[1]), ParseInt(View(item[2])).value_or(-1), outcome, out);
 }
 
 // ---- dispatch --------------------------------------------------------------------------------
@@ -370,18 +365,12 @@ void Engine::Tick() {
   if (!txn) return;
   auto expired = (*txn)->ExpiredLeases(now, 256);
   if (!expired || expired->empty()) return;
+  Outcome outcome;
+  outcome.kind = Outcome::Kind::kRetry;
+  outcome.code = "LEASE_EXPIRED";
+  outcome.message = "no result within the lease";
   for (const StageRecord& lapsed : *expired) {
-    std::vector<StageRecord> stages;
-    int index = -1;
-    if (!LiveStage(**txn, lapsed.task_id(), lapsed.token, stages, index).ok() || index < 0) {
-      return;
-    }
-    Outcome outcome;
-    outcome.kind = Outcome::Kind::kRetry;
-    outcome.code = "LEASE_EXPIRED";
-    outcome.message = "no result within the lease";
-    if (!ApplyOutcome(**txn, stages, index, outcome, now, options_.retry, out.effects).ok()) return;
-    out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
+    if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out).ok()) return;
   }
   if ((*txn)->Commit().ok()) Deliver(out);
 }

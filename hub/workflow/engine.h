@@ -100,6 +100,9 @@ class Engine {
   Status Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
                 Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
+  // Applies `outcome` to the delivery (task_id, token) if it is still the live one.
+  Status Resolve(ledger::Transaction& txn, const std::string& task_id, int64_t token,
+                 const Outcome& outcome, Outbox& out);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
   // Loads the stages of `task_id` and checks that `token` is its live delivery. Sets `index`

@@ -279,6 +279,32 @@ TEST_P(HubTest, AWorkerThatDiesMidTaskHasItsStageRedoneElsewhere) {
   EXPECT_EQ(p.stages[0].handler, "tester");
 }
 
+TEST_P(HubTest, ALateResultAfterTheLeaseEndsIsRefused) {
+  hub_.reset();
+  config_.engine.lease_ms = 600;
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  // The first delivery outlives its lease (the worker stays alive and heartbeating); the stage
+  // is delivered again, and the first worker's late answer carries a stale token.
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    if (task.attempt == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return Succeeded("attempt-" + std::to_string(task.attempt));
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler, 2);
+  ASSERT_TRUE(client_->Submit(Request("R-late", "single")).has_value());
+  wire::ProgressReply p = WaitForEnd("R-late");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].attempts, 2);
+  EXPECT_EQ(p.stages[0].handler, "attempt-2");
+  ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().stale_results == 1; }, 3000));
+  EXPECT_EQ(handler.CallsFor("R-late/0"), 2);
+  // The refused late answer changed nothing.
+  auto after = client_->Progress("R-late");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->stages[0].handler, "attempt-2");
+}
+
 TEST_P(HubTest, AdaptersReconnectWhenTheHubRestarts) {
   // Fixed ports, so that the restarted hub is where the adapters keep looking for it.
   hub_.reset();
