@@ -1,19 +1,23 @@
 // taxhub: the hub daemon.
 //   taxhub serve --config FILE     run the hub (production: PostgreSQL DSN in the config)
-//   taxhub dev [--config FILE]     hub + sample adapters in one process, SQLite under ./var/dev
-//   taxhub check-config FILE       validate a config file without starting anything
+//   taxhub dev [--config FILE]     hub + sample adapters + a simulated clerk in one process,
+//                                  SQLite under ./var/dev
+//   taxhub check-config FILE       validate a hub config (and its routes file) or a routes file
+//                                  without starting anything
 // SIGTERM or SIGINT drains (no new requests, tasks that are out come back) and exits 0.
+// SIGHUP reloads the routes file: validated completely, then swapped in; requests under way
+// keep the plan they started with.
 
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "adapters/sample/sample_handler.h"
-#include "adapters/sdk/worker.h"
 #include "hub/app/config.h"
+#include "hub/app/dev.h"
 #include "hub/app/hub.h"
 #include "hub/base/log.h"
 
@@ -28,52 +32,16 @@ int Usage() {
   return 2;
 }
 
-sigset_t BlockStopSignals() {
+sigset_t BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started later inherit the mask
   return signals;
 }
 
-// The sample adapters of the config's dev section, connected to the hub's backend.
-class DevAdapters {
- public:
-  DevAdapters(const app::HubConfig& config, const std::string& backend) {
-    for (const auto& a : config.dev_adapters) {
-      sample::SampleOptions options;
-      options.name = a.name;
-      options.delay_ms = a.delay_ms;
-      options.retry_rate = a.retry_rate;
-      options.reject_rate = a.reject_rate;
-      handlers_.push_back(std::make_unique<sample::SampleHandler>(options));
-      for (const auto& service : a.services) {
-        sdk::WorkerOptions worker;
-        worker.endpoint = backend;
-        worker.service = service;
-        worker.concurrency = a.workers;
-        worker.heartbeat_ms = config.broker.heartbeat_ms;
-        worker.liveness = config.broker.liveness;
-        pools_.push_back(std::make_unique<sdk::WorkerPool>(worker, *handlers_.back()));
-      }
-    }
-  }
-  void Start() {
-    for (auto& pool : pools_) pool->Start();
-  }
-  void Stop() {
-    for (auto& pool : pools_) pool->Stop();
-  }
-  size_t size() const { return pools_.size(); }
-
- private:
-  std::vector<std::unique_ptr<sample::SampleHandler>> handlers_;
-  std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
-};
-
 int Run(const std::string& config_file, bool dev) {
-  sigset_t signals = BlockStopSignals();
+  sigset_t signals = BlockSignals();
   auto config = app::LoadHubConfig(config_file);
   if (!config) {
     std::cerr << "taxhub: " << config.error().message() << "\n";
@@ -87,27 +55,66 @@ int Run(const std::string& config_file, bool dev) {
     return 1;
   }
   (*hub)->Start();
-  std::unique_ptr<DevAdapters> adapters;
+  std::unique_ptr<app::DevAdapters> adapters;
+  std::unique_ptr<app::DevClerk> clerk;
   if (dev) {
-    adapters = std::make_unique<DevAdapters>(*config, (*hub)->backend_endpoint());
+    adapters = std::make_unique<app::DevAdapters>(*config, (*hub)->backend_endpoint());
     adapters->Start();
+    clerk = std::make_unique<app::DevClerk>(**hub, config->dev_clerk);
+    clerk->Start();
   }
   std::cout << "taxhub " << (dev ? "dev" : "serve") << ": " << config->hub_id << " up\n"
             << "  frontend (hall clients, MDPC01): " << (*hub)->frontend_endpoint() << "\n"
             << "  backend (adapter workers, MDPW01): " << (*hub)->backend_endpoint() << "\n"
             << "  ledger: " << config->ledger.backend
-            << (config->ledger.backend == "sqlite" ? " " + config->ledger.sqlite.path : "") << "\n";
+            << (config->ledger.backend == "sqlite" ? " " + config->ledger.sqlite.path : "") << "\n"
+            << "  routes: " << config->routes->size() << " from " << config->routes_file << "\n";
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
   std::cout.flush();
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    auto version = (*hub)->ReloadRoutes();
+    if (!version) std::cerr << "taxhub: routes not reloaded: " << version.error().message() << "\n";
+  }
   TAXHUB_LOG(kInfo, "hub") << "signal " << strsignal(signal) << ": draining";
+  if (clerk) clerk->Stop();
   (*hub)->Shutdown();
   if (adapters) adapters->Stop();
   const auto& counters = (*hub)->engine_counters();
   std::cout << "taxhub: stopped; accepted " << counters.accepted << ", completed "
             << counters.completed << ", dispatched " << counters.dispatched << "\n";
+  return 0;
+}
+
+// A routes file has a top-level `routes:` list; a hub config names its routes file.
+int CheckConfig(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  bool routes_file = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("routes:", 0) == 0) {
+      routes_file = line.find_first_not_of(" \t", 7) == std::string::npos;  // a list follows
+      break;
+    }
+  }
+  if (routes_file) {
+    auto table = routing::LoadRouteTable(file);
+    if (!table) {
+      std::cerr << table.error().message() << "\n";
+      return 1;
+    }
+    std::cout << file << ": OK (" << (*table)->size() << " routes, "
+              << (*table)->passthrough().size() << " pass-through services)\n";
+    return 0;
+  }
+  auto config = app::LoadHubConfig(file);
+  if (!config) {
+    std::cerr << config.error().message() << "\n";
+    return 1;
+  }
+  std::cout << file << ": OK (ledger " << config->ledger.backend << "; "
+            << config->routes->size() << " routes from " << config->routes_file << ")\n";
   return 0;
 }
 
@@ -127,21 +134,8 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  if (command == "serve") {
-    if (config_file.empty()) return Usage();
-    return Run(config_file, false);
-  }
+  if (command == "serve") return config_file.empty() ? Usage() : Run(config_file, false);
   if (command == "dev") return Run(config_file.empty() ? "config/dev.yaml" : config_file, true);
-  if (command == "check-config") {
-    if (config_file.empty()) return Usage();
-    auto config = taxhub::app::LoadHubConfig(config_file);
-    if (!config) {
-      std::cerr << config.error().message() << "\n";
-      return 1;
-    }
-    std::cout << config_file << ": OK (" << config->workflows.size() << " workflows, ledger "
-              << config->ledger.backend << ")\n";
-    return 0;
-  }
+  if (command == "check-config") return config_file.empty() ? Usage() : CheckConfig(config_file);
   return Usage();
 }

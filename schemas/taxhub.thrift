@@ -22,6 +22,7 @@ enum ErrorCode {
   TIMEOUT = 10,          // a pass-through call got no reply in time
   PROTOCOL_ERROR = 11,   // the MDP envelope itself is malformed
   INTERNAL = 12,
+  TAKEN = 13,            // a staff task was already claimed by someone else
 }
 
 struct Error {
@@ -49,8 +50,10 @@ struct PlannedStage {
   1: i32 index,
   2: string name,
   3: string label,                   // the node's name as shown to people (受理, 核查, ...)
-  4: string service_name,            // the MDP service the stage goes to ("service" is reserved)
+  4: string service_name,            // the MDP service an adapter stage goes to ("service" is reserved)
   5: i64 time_limit_ms,              // 办结时限
+  6: string queue,                   // the staff queue of a human stage (service_name is then "")
+  7: string condition,               // when the stage runs only under a condition: that condition
 }
 
 struct SubmitReply {
@@ -102,6 +105,7 @@ struct StageProgress {
   13: string message,
   14: bool overdue,
   15: map<string, string> outputs,
+  16: string queue,                  // human stages: the staff queue
 }
 
 struct ProgressReply {

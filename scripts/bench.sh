@@ -30,9 +30,13 @@ hub: {id: bench, data_dir: $WORK/data, log_level: warn}
 broker: {frontend: $FRONTEND, backend: $BACKEND}
 ledger:
 $2
-workflows:
-  filing.vat:
-    - {name: accept, service: bench.accept, time_limit: 1h}
+routes: routes.yaml
+YAML
+  cat > "$WORK/routes.yaml" <<YAML
+routes:
+  - name: vat
+    match: {kind: filing.vat}
+    stages: [{name: accept, service: bench.accept, time_limit: 1h}]
 YAML
 }
 run_load() {  # label

@@ -36,6 +36,7 @@ wire::StageResult SampleHandler::Handle(const wire::StageTask& task) {
     return result;
   }
   result.outcome = wire::StageOutcome::SUCCEEDED;
+  result.outputs.insert(options_.outputs.begin(), options_.outputs.end());
   result.outputs[task.stage + ".serial"] = Sha256Hex({task.task_id}).substr(0, 16);
   result.outputs[task.stage + ".attempt"] = std::to_string(task.attempt);
   return result;

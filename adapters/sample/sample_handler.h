@@ -12,6 +12,7 @@
 #include <string>
 
 #include "adapters/sdk/handler.h"
+#include "hub/base/json_map.h"
 
 namespace taxhub::sample {
 
@@ -21,6 +22,7 @@ struct SampleOptions {
   double retry_rate = 0;
   double reject_rate = 0;
   uint64_t seed = 0;  // 0: from the clock
+  StringMap outputs;  // added to every successful result (e.g. tax_due for a filing stand-in)
 };
 
 class SampleHandler final : public sdk::Handler {

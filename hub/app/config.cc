@@ -1,6 +1,9 @@
 #include "hub/app/config.h"
 
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "hub/base/text.h"
 #include "hub/base/yaml_reader.h"
@@ -40,20 +43,6 @@ void ParseBroker(const ConfigNode& node, broker::BrokerOptions& b) {
   }
   b.passthrough_queue_limit =
       static_cast<int>(node.Int("passthrough_queue", b.passthrough_queue_limit, 1, 1'000'000));
-  if (auto list = node.OptionalChild("passthrough")) {
-    std::set<std::string> seen;
-    for (const ConfigNode& item : list->Items()) {
-      broker::PassThroughRoute route;
-      route.service = item.String("service");
-      if (!mdp::IsValidServiceName(route.service) || Reserved(route.service)) {
-        item.Fail("service", "must be a printable MDP service name outside mmi.* and taxhub.*");
-      }
-      if (!seen.insert(route.service).second) item.Fail("service", "is listed twice");
-      route.timeout_ms = item.DurationMs("timeout", route.timeout_ms);
-      item.Finish();
-      b.passthrough.push_back(route);
-    }
-  }
   node.Finish();
 }
 
@@ -86,20 +75,9 @@ void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
 
 void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
   e.batch_max = static_cast<int>(node.Int("batch_max", e.batch_max, 1, 100'000));
-  e.lease_ms = node.DurationMs("lease", e.lease_ms);
-  if (e.lease_ms < 100) node.Fail("lease", "must be at least 100ms");
   e.tick_ms = node.DurationMs("tick", e.tick_ms);
   if (e.tick_ms < 10) node.Fail("tick", "must be at least 10ms");
   e.drain_timeout_ms = node.DurationMs("drain_timeout", e.drain_timeout_ms);
-  if (auto retry = node.OptionalChild("retry")) {
-    e.retry.initial_backoff_ms = retry->DurationMs("initial_backoff", e.retry.initial_backoff_ms);
-    e.retry.multiplier = retry->Double("multiplier", e.retry.multiplier, 1.0, 100.0);
-    e.retry.max_backoff_ms = retry->DurationMs("max_backoff", e.retry.max_backoff_ms);
-    if (e.retry.max_backoff_ms < e.retry.initial_backoff_ms) {
-      retry->Fail("max_backoff", "must be at least initial_backoff");
-    }
-    retry->Finish();
-  }
   node.Finish();
 }
 
@@ -113,39 +91,8 @@ void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
   node.Finish();
 }
 
-void ParseWorkflows(const ConfigNode& node, workflow::WorkflowTable& table) {
-  for (auto& [kind, stages_node] : node.Entries()) {
-    if (kind.empty() || kind.size() > 64 || !IsTokenText(kind, "._-")) {
-      stages_node.FailHere("a kind is 1-64 characters of a-z 0-9 . _ -");
-    }
-    workflow::Workflow workflow;
-    workflow.kind = kind;
-    std::set<std::string> names;
-    for (const ConfigNode& item : stages_node.Items()) {
-      workflow::StageSpec stage;
-      stage.name = item.String("name");
-      if (!IsTokenText(stage.name, "_-") || stage.name.empty()) {
-        item.Fail("name", "must be letters, digits, _ or -");
-      }
-      if (!names.insert(stage.name).second) item.Fail("name", "is used twice in this workflow");
-      stage.label = item.String("label", stage.name);
-      stage.service = item.String("service");
-      if (!mdp::IsValidServiceName(stage.service) || Reserved(stage.service)) {
-        item.Fail("service", "must be a printable MDP service name outside mmi.* and taxhub.*");
-      }
-      stage.time_limit_ms = item.DurationMs("time_limit");
-      if (stage.time_limit_ms <= 0) item.Fail("time_limit", "must be positive");
-      stage.max_attempts = static_cast<int>(item.Int("max_attempts", 3, 1, 100));
-      item.Finish();
-      workflow.stages.push_back(std::move(stage));
-    }
-    if (workflow.stages.empty()) stages_node.FailHere("a workflow needs at least one stage");
-    table.Add(std::move(workflow));
-  }
-  if (table.size() == 0) node.FailHere("at least one workflow is needed");
-}
-
-void ParseDev(const ConfigNode& node, std::vector<DevAdapterConfig>& adapters) {
+void ParseDev(const ConfigNode& node, HubConfig& config) {
+  std::vector<DevAdapterConfig>& adapters = config.dev_adapters;
   if (auto list = node.OptionalChild("adapters")) {
     for (const ConfigNode& item : list->Items()) {
       DevAdapterConfig a;
@@ -159,21 +106,31 @@ void ParseDev(const ConfigNode& node, std::vector<DevAdapterConfig>& adapters) {
       a.delay_ms = item.DurationMs("delay", a.delay_ms);
       a.retry_rate = item.Double("retry_rate", 0, 0, 1);
       a.reject_rate = item.Double("reject_rate", 0, 0, 1);
+      if (auto outputs = item.OptionalChild("outputs")) {
+        for (auto& [key, value] : outputs->Entries()) a.outputs[key] = value.AsString();
+      }
       item.Finish();
       adapters.push_back(std::move(a));
     }
   }
+  if (auto clerk = node.OptionalChild("clerk")) {
+    config.dev_clerk.enabled = clerk->Bool("enabled", true);
+    config.dev_clerk.name = clerk->String("name", config.dev_clerk.name);
+    config.dev_clerk.delay_ms = clerk->DurationMs("delay", config.dev_clerk.delay_ms);
+    clerk->Finish();
+  }
   node.Finish();
 }
 
-void Parse(ConfigNode& root, HubConfig& config) {
+void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("hub")) ParseHub(*n, config);
   if (auto n = root.OptionalChild("broker")) ParseBroker(*n, config.broker);
   if (auto n = root.OptionalChild("ledger")) ParseLedger(*n, config.ledger);
   if (auto n = root.OptionalChild("engine")) ParseEngine(*n, config.engine);
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
-  ParseWorkflows(root.Child("workflows"), config.workflows);
-  if (auto n = root.OptionalChild("dev")) ParseDev(*n, config.dev_adapters);
+  config.routes_file = root.String("routes");
+  if (config.routes_file.front() != '/') config.routes_file = base_dir + "/" + config.routes_file;
+  if (auto n = root.OptionalChild("dev")) ParseDev(*n, config);
   root.Finish();
   config.engine.hub_id = config.hub_id;
   if (config.ledger.sqlite.path.empty()) config.ledger.sqlite.path = "ledger.db";
@@ -184,20 +141,26 @@ void Parse(ConfigNode& root, HubConfig& config) {
 
 }  // namespace
 
-Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text) {
+Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text,
+                                 const std::string& base_dir) {
   HubConfig config;
   config.source = name;
-  Status status = ReadConfigText(name, text, [&](ConfigNode& root) { Parse(root, config); });
+  Status status =
+      ReadConfigText(name, text, [&](ConfigNode& root) { Parse(root, config, base_dir); });
   if (!status.ok()) return Error(status);
+  auto routes = routing::LoadRouteTable(config.routes_file);
+  if (!routes) return Error(routes.error());
+  config.routes = std::move(*routes);
   return config;
 }
 
 Result<HubConfig> LoadHubConfig(const std::string& file) {
-  HubConfig config;
-  config.source = file;
-  Status status = ReadConfig(file, [&](ConfigNode& root) { Parse(root, config); });
-  if (!status.ok()) return Error(status);
-  return config;
+  std::ifstream in(file);
+  if (!in) return Error(ErrorCode::kNotFound, file + ": cannot open config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string dir = std::filesystem::path(file).parent_path().string();
+  return ParseHubConfig(file, text.str(), dir.empty() ? "." : dir);
 }
 
 }  // namespace taxhub::app

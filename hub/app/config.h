@@ -11,7 +11,7 @@
 #include "hub/broker/broker.h"
 #include "hub/ledger/ledger.h"
 #include "hub/workflow/engine.h"
-#include "hub/workflow/workflow_table.h"
+#include "routing/route_table.h"
 
 namespace taxhub::app {
 
@@ -29,6 +29,15 @@ struct DevAdapterConfig {
   int64_t delay_ms = 20;    // simulated handling time
   double retry_rate = 0;    // share of tasks answered RETRY
   double reject_rate = 0;   // share of tasks answered REJECTED
+  StringMap outputs;        // added to every result (e.g. tax_due)
+};
+
+// A simulated member of hall staff for `taxhub dev`: claims and approves every task in the
+// route table's staff queues once it has waited `delay_ms`.
+struct DevClerkConfig {
+  bool enabled = false;
+  std::string name = "dev-clerk";
+  int64_t delay_ms = 300;
 };
 
 struct HubConfig {
@@ -39,13 +48,18 @@ struct HubConfig {
   broker::BrokerOptions broker;
   LedgerConfig ledger;
   workflow::EngineOptions engine;
-  workflow::WorkflowTable workflows;
+  std::string routes_file;  // resolved against the config file's directory
+  std::shared_ptr<const routing::RouteTable> routes;
   std::vector<DevAdapterConfig> dev_adapters;
+  DevClerkConfig dev_clerk;
 };
 
+// Reads the hub config and the routes file it names; an error in either names its file and line.
 Result<HubConfig> LoadHubConfig(const std::string& file);
-// The same over text in memory; `name` stands in for the file name in messages.
-Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text);
+// The same over text in memory; `name` stands in for the file name in messages, and the routes
+// file is looked up relative to `base_dir`.
+Result<HubConfig> ParseHubConfig(const std::string& name, const std::string& text,
+                                 const std::string& base_dir = ".");
 
 }  // namespace taxhub::app
 

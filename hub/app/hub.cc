@@ -27,23 +27,38 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   hub->ledger_ = std::move(*opened);
 
   const std::string link = "inproc://taxhub-link-" + std::to_string(++instances);
+  if (!c.routes) return Error(ErrorCode::kBadRequest, "no route table", "routes");
   hub->engine_ = std::make_unique<workflow::Engine>(hub->context_, link, *hub->ledger_,
-                                                    c.workflows, clock, c.engine);
+                                                    hub->routes_, clock, c.engine);
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Bind());
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Recover());
 
   broker::BrokerOptions options = c.broker;
   options.hub_services = workflow::Engine::Services();
-  hub->broker_ = std::make_unique<broker::Broker>(hub->context_, options, link);
+  hub->broker_ = std::make_unique<broker::Broker>(hub->context_, options, link, hub->routes_);
   TAXHUB_RETURN_IF_ERROR(hub->broker_->Bind());
   TAXHUB_LOG(kInfo, "hub") << c.hub_id << " ready: ledger " << hub->ledger_->backend() << ", "
-                           << c.workflows.size() << " workflows";
+                           << c.routes->size() << " routes from " << c.routes->source();
   return hub;
 }
 
 void Hub::Start() {
   engine_thread_ = std::thread([this] { engine_->Run(); });
   broker_thread_ = std::thread([this] { broker_->Run(); });
+}
+
+Result<int64_t> Hub::ReloadRoutes() {
+  auto table = routing::LoadRouteTable(config_.routes_file);
+  if (!table) {
+    TAXHUB_LOG(kWarn, "hub") << "routes not reloaded: " << table.error().message();
+    return Error(table.error());
+  }
+  auto version = engine_->RecordRoutes(**table);
+  if (!version) return Error(version.error().WithContext("recording the route table"));
+  routes_.Set(*table);
+  TAXHUB_LOG(kInfo, "hub") << "routes reloaded from " << config_.routes_file << ": version "
+                           << *version << ", " << (*table)->size() << " routes";
+  return version;
 }
 
 void Hub::Shutdown() {

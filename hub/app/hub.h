@@ -31,6 +31,13 @@ class Hub {
   // then disconnects the workers and stops. Idempotent.
   void Shutdown();
 
+  // Reads the routes file again; if it is valid, records its version in the ledger and swaps it
+  // in. Requests already accepted keep the plan they were made with. Returns the new version;
+  // an invalid file changes nothing and its error names the file, line, route and field.
+  Result<int64_t> ReloadRoutes();
+  std::shared_ptr<const routing::RouteTable> routes() const { return routes_.Get(); }
+  workflow::Engine& engine() { return *engine_; }
+
   const std::string& frontend_endpoint() const { return broker_->frontend_endpoint(); }
   const std::string& backend_endpoint() const { return broker_->backend_endpoint(); }
   const HubConfig& config() const { return config_; }
@@ -38,10 +45,12 @@ class Hub {
   const broker::BrokerCounters& broker_counters() const { return broker_->counters(); }
 
  private:
-  Hub(HubConfig config, const Clock& clock) : config_(std::move(config)), clock_(clock) {}
+  Hub(HubConfig config, const Clock& clock)
+      : config_(std::move(config)), clock_(clock), routes_(config_.routes) {}
 
   HubConfig config_;
   const Clock& clock_;
+  routing::RouteTableHolder routes_;
   zmq::context_t context_{1};
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<workflow::Engine> engine_;

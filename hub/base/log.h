@@ -32,11 +32,18 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns the streamed expression into void so that TAXHUB_LOG is one expression, safe in an
+// unbraced if/else.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace taxhub
 
-#define TAXHUB_LOG(level, component)                                   \
-  if (::taxhub::LogLevel::level < ::taxhub::GetLogLevel()) {           \
-  } else                                                               \
-    ::taxhub::LogMessage(::taxhub::LogLevel::level, component).stream()
+#define TAXHUB_LOG(level, component)                                            \
+  (::taxhub::LogLevel::level < ::taxhub::GetLogLevel())                         \
+      ? (void)0                                                                 \
+      : ::taxhub::LogVoidify() &                                                \
+            ::taxhub::LogMessage(::taxhub::LogLevel::level, component).stream()
 
 #endif  // TAXHUB_HUB_BASE_LOG_H_

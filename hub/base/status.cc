@@ -17,6 +17,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kTimeout: return "TIMEOUT";
     case ErrorCode::kProtocolError: return "PROTOCOL_ERROR";
     case ErrorCode::kInternal: return "INTERNAL";
+    case ErrorCode::kTaken: return "TAKEN";
   }
   return "UNKNOWN";
 }

@@ -28,6 +28,7 @@ enum class ErrorCode : int {
   kTimeout = 10,
   kProtocolError = 11,
   kInternal = 12,
+  kTaken = 13,
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

@@ -60,6 +60,12 @@ ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const 
       file_(std::move(file)),
       read_keys_(std::make_shared<std::set<std::string>>()) {}
 
+ConfigNode ConfigNode::Renamed(std::string path) const {
+  ConfigNode out = *this;
+  out.path_ = std::move(path);
+  return out;
+}
+
 int ConfigNode::line() const { return node_.Mark().line + 1; }
 
 std::string ConfigNode::KeyPath(const std::string& key) const {

@@ -36,6 +36,8 @@ class ConfigNode {
   ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const std::string> file);
 
   const std::string& path() const { return path_; }
+  // The same node under another name in messages ("route vat-return" for "routes[3]").
+  ConfigNode Renamed(std::string path) const;
   int line() const;
   bool IsMap() const { return node_.IsMap(); }
   bool IsSequence() const { return node_.IsSequence(); }

@@ -31,13 +31,13 @@ size_t BodyBytes(const Frames& body) {
 
 }  // namespace
 
-Broker::Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint)
+Broker::Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint,
+               const routing::RouteTableHolder& routes)
     : context_(context),
       options_(std::move(options)),
       link_endpoint_(std::move(link_endpoint)),
-      workers_(options_.heartbeat_ms, options_.liveness) {
-  for (const auto& route : options_.passthrough) routes_[route.service] = route;
-}
+      routes_(routes),
+      workers_(options_.heartbeat_ms, options_.liveness) {}
 
 Broker::~Broker() = default;
 
@@ -151,9 +151,8 @@ void Broker::HandleClient(Frames& frames) {
     }
     return;
   }
-  auto route = routes_.find(request.service);
-  if (route != routes_.end()) {
-    HandlePassThrough(request.identity, request.service, route->second, std::move(request.body));
+  if (const routing::PassThroughRule* rule = routes_.Get()->PassThrough(request.service)) {
+    HandlePassThrough(request.identity, request.service, rule->timeout_ms, std::move(request.body));
     return;
   }
   ReplyError(request.identity, request.service,
@@ -173,8 +172,8 @@ void Broker::HandleMmi(const std::string& client, const std::string& service, Fr
 }
 
 void Broker::HandlePassThrough(const std::string& client, const std::string& service,
-                               const PassThroughRoute& route, Frames body) {
-  const int64_t deadline = MonotonicMs() + route.timeout_ms;
+                               int64_t timeout_ms, Frames body) {
+  const int64_t deadline = MonotonicMs() + timeout_ms;
   if (Worker* worker = workers_.TakeIdle(service)) {
     SendCredit(service, -1);
     Job job;

@@ -4,7 +4,8 @@
 // Requests to the hub's own services (taxhub.*) go over the inproc link to the engine, which
 // answers them after its ledger commit. Requests to a configured pass-through service go to an
 // idle worker of that service, or wait in a bounded queue until one frees up or the route's
-// timeout passes. mmi.service is answered here. Anything else gets UNKNOWN_SERVICE.
+// timeout passes (pass-through routes come from the route table, so a reload changes them).
+// mmi.service is answered here. Anything else gets UNKNOWN_SERVICE.
 //
 // Workers: READY registers a worker for one service (never mmi.* or taxhub.*); any traffic
 // refreshes its expiry (heartbeat x liveness); HEARTBEATs go to every worker the broker has not
@@ -31,16 +32,12 @@
 #include "hub/base/status.h"
 #include "hub/broker/mdp.h"
 #include "hub/broker/worker_registry.h"
+#include "routing/route_table.h"
 
 namespace taxhub::broker {
 
 using mdp::Frames;
 using mdp::WorkerMessage;
-
-struct PassThroughRoute {
-  std::string service;
-  int64_t timeout_ms = 10'000;
-};
 
 struct BrokerOptions {
   std::string frontend = "tcp://127.0.0.1:5555";
@@ -53,7 +50,6 @@ struct BrokerOptions {
   int64_t socket_max_message_bytes = 4 << 20;
   // Pass-through requests waiting for a worker, per service; beyond this: UNAVAILABLE (busy).
   int passthrough_queue_limit = 1000;
-  std::vector<PassThroughRoute> passthrough;
   // Service names served by the engine over the link.
   std::set<std::string> hub_services;
 };
@@ -68,7 +64,9 @@ struct BrokerCounters {
 
 class Broker {
  public:
-  Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint);
+  // Pass-through routes come from the route table in force in `routes` at each request.
+  Broker(zmq::context_t& context, BrokerOptions options, std::string link_endpoint,
+         const routing::RouteTableHolder& routes);
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -99,7 +97,7 @@ class Broker {
   void HandleEngine(Frames& frames);
   void HandleMmi(const std::string& client, const std::string& service, Frames& body);
   void HandlePassThrough(const std::string& client, const std::string& service,
-                         const PassThroughRoute& route, Frames body);
+                         int64_t timeout_ms, Frames body);
   void HandleReply(Worker& worker, WorkerMessage& message);
   void OnTimers(int64_t now);
 
@@ -118,7 +116,7 @@ class Broker {
   zmq::context_t& context_;
   BrokerOptions options_;
   std::string link_endpoint_;
-  std::map<std::string, PassThroughRoute> routes_;
+  const routing::RouteTableHolder& routes_;
   std::unique_ptr<zmq::socket_t> frontend_;
   std::unique_ptr<zmq::socket_t> backend_;
   std::unique_ptr<zmq::socket_t> link_;

@@ -46,7 +46,8 @@ struct RequestRecord {
   StringMap attributes;
   std::string body;         // the exact bytes the hall sent
   std::string fingerprint;  // digest of kind, taxpayer, attributes and body: "same request?"
-  std::string workflow;     // name of the workflow it was planned with
+  std::string route;        // the route it was planned with
+  int64_t route_version = 0;  // the route table it came from (RecordRouteTable)
   RequestState state = RequestState::kAccepted;
   int64_t accepted_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -58,10 +59,17 @@ struct StageRecord {
   int index = 0;
   std::string name;
   std::string label;
-  std::string service;
+  std::string service;         // adapter stage: the resolved MDP service; "" for human stages
+  std::string queue;           // human stage: the staff queue
+  double difficulty = 1.0;
+  std::string condition;       // encoded `when`; "" when unconditional
   StageState state = StageState::kPending;
   int attempt = 0;             // deliveries so far
   int max_attempts = 1;
+  int64_t initial_backoff_ms = 1000;
+  double backoff_multiplier = 2.0;
+  int64_t max_backoff_ms = 300'000;
+  int64_t attempt_timeout_ms = 30'000;  // the lease of one delivery
   int64_t token = 0;           // fencing token of the latest delivery
   int64_t time_limit_ms = 0;
   int64_t ready_at_ms = 0;     // when it may next be delivered
@@ -81,6 +89,14 @@ struct StageRecord {
 // "R123/2" -> ("R123", 2).
 std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id);
 
+struct RouteTableRecord {
+  int64_t version = 0;  // assigned by the ledger
+  std::string digest;
+  std::string source;
+  std::string text;
+  int64_t loaded_at_ms = 0;
+};
+
 struct EventRecord {
   int64_t seq = 0;          // assigned by the ledger, increasing
   std::string request_id;
@@ -98,6 +114,13 @@ class Transaction {
   virtual Status InsertRequest(const RequestRecord& request) = 0;
   virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                                     int64_t finished_at_ms) = 0;
+  // Requests in `state`, oldest update first, starting after request id `after` ("" = start).
+  virtual Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
+                                                          std::string_view after) = 0;
+
+  // The version of a route table: the existing one for a known digest, else a new one.
+  virtual Result<int64_t> RecordRouteTable(const RouteTableRecord& table) = 0;
+  virtual Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) = 0;
 
   virtual Status InsertStage(const StageRecord& stage) = 0;
   virtual Result<std::vector<StageRecord>> GetStages(std::string_view request_id) = 0;
@@ -105,10 +128,18 @@ class Transaction {
   virtual Status UpdateStage(const StageRecord& stage) = 0;
 
   // Leases up to `limit` READY stages of `service` whose ready time has come, oldest first:
-  // each becomes DISPATCHED with attempt + 1, a new fencing token, the lease and owner.
+  // each becomes DISPATCHED with attempt + 1, a new fencing token, owner `owner` and a lease
+  // until now + its attempt timeout.
   virtual Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit,
-                                                      int64_t now_ms, int64_t lease_until_ms,
-                                                      std::string_view owner) = 0;
+                                                      int64_t now_ms, std::string_view owner) = 0;
+  // Claims one READY stage for `owner` (attempt + 1, new token, lease until `lease_until_ms`,
+  // handler `handler`); nullopt when the stage is not READY — someone was first.
+  virtual Result<std::optional<StageRecord>> ClaimStage(std::string_view request_id, int index,
+                                                        std::string_view owner,
+                                                        std::string_view handler, int64_t now_ms,
+                                                        int64_t lease_until_ms) = 0;
+  // Human stages of a staff queue, READY or claimed, oldest first.
+  virtual Result<std::vector<StageRecord>> QueueStages(std::string_view queue, int limit) = 0;
   // DISPATCHED stages whose lease ended before `now_ms`, whoever held them.
   virtual Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) = 0;
   // Every DISPATCHED stage leased by `owner` (a hub id).

@@ -14,25 +14,57 @@ namespace {
 constexpr const char* kStageColumns =
     "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
-    "message, outputs::text";
+    "message, outputs::text, queue, difficulty, condition, initial_backoff_ms, "
+    "backoff_multiplier, max_backoff_ms, attempt_timeout_ms";
+constexpr const char* kRequestColumns =
+    "id, kind, taxpayer_id, attributes::text, body, fingerprint, route, route_version, state, "
+    "accepted_at, updated_at, finished_at";
+
+// Column names qualified with a table alias: "s.request_id, s.idx, …".
+std::string Qualified(const char* columns, const std::string& alias) {
+  std::string out;
+  std::string_view rest(columns);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view column = rest.substr(0, comma);
+    while (!column.empty() && column.front() == ' ') column.remove_prefix(1);
+    if (!out.empty()) out += ", ";
+    out += alias + "." + std::string(column);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 // Every statement the ledger runs, prepared once per connection.
 const std::vector<std::pair<const char*, std::string>>& Statements() {
   static const std::vector<std::pair<const char*, std::string>> statements = {
       {"get_request",
-       "SELECT id, kind, taxpayer_id, attributes::text, body, fingerprint, workflow, state, "
-       "accepted_at, updated_at, finished_at FROM requests WHERE id = $1"},
+       std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = $1"},
+      {"list_requests",
+       std::string("SELECT ") + kRequestColumns +
+           " FROM requests WHERE state = $1 AND ($2 = '' OR (updated_at, id) > "
+           "(SELECT updated_at, id FROM requests WHERE id = $2)) ORDER BY updated_at, id "
+           "LIMIT $3"},
       {"insert_request",
-       "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, workflow, "
-       "state, accepted_at, updated_at, finished_at) "
-       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)"},
+       "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, "
+       "route_version, state, accepted_at, updated_at, finished_at) "
+       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)"},
+      {"record_route_table",
+       "WITH inserted AS (INSERT INTO route_tables (digest, source, text, loaded_at) "
+       "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING RETURNING version) "
+       "SELECT version FROM inserted UNION ALL "
+       "SELECT version FROM route_tables WHERE digest = $1"},
+      {"get_route_table",
+       "SELECT version, digest, source, text, loaded_at FROM route_tables WHERE version = $1"},
       {"update_request",
        "UPDATE requests SET state = $1, updated_at = $2, finished_at = $3 WHERE id = $4"},
       {"insert_stage",
        "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
        "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
-       "lease_owner, handler, code, message, outputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-       "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb)"},
+       "lease_owner, handler, code, message, outputs, queue, difficulty, condition, "
+       "initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms) VALUES "
+       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+       "$20::jsonb, $21, $22, $23, $24, $25, $26, $27)"},
       {"update_stage",
        "UPDATE stages SET state = $1, attempt = $2, token = $3, ready_at = $4, started_at = $5, "
        "finished_at = $6, deadline_at = $7, lease_until = $8, lease_owner = $9, handler = $10, "
@@ -42,15 +74,23 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
       {"claim_ready",
        std::string(
            "UPDATE stages s SET state = 'DISPATCHED', attempt = s.attempt + 1, "
-           "token = s.token + 1, lease_until = $1, lease_owner = $2, "
-           "started_at = CASE WHEN s.started_at = 0 THEN $3 ELSE s.started_at END "
-           "FROM (SELECT request_id, idx FROM stages WHERE state = 'READY' AND service = $4 "
-           "AND ready_at <= $3 ORDER BY ready_at LIMIT $5 FOR UPDATE SKIP LOCKED) c "
+           "token = s.token + 1, lease_until = $1 + s.attempt_timeout_ms, lease_owner = $2, "
+           "started_at = CASE WHEN s.started_at = 0 THEN $1 ELSE s.started_at END "
+           "FROM (SELECT request_id, idx FROM stages WHERE state = 'READY' AND service = $3 "
+           "AND ready_at <= $1 ORDER BY ready_at LIMIT $4 FOR UPDATE SKIP LOCKED) c "
            "WHERE s.request_id = c.request_id AND s.idx = c.idx RETURNING ") +
-           "s.request_id, s.idx, s.name, s.label, s.service, s.state, s.attempt, "
-           "s.max_attempts, s.token, s.time_limit_ms, s.ready_at, s.started_at, s.finished_at, "
-           "s.deadline_at, s.lease_until, s.lease_owner, s.handler, s.code, s.message, "
-           "s.outputs::text"},
+           Qualified(kStageColumns, "s")},
+      {"claim_stage",
+       std::string(
+           "UPDATE stages SET state = 'DISPATCHED', attempt = attempt + 1, token = token + 1, "
+           "lease_until = $1, lease_owner = $2, handler = $3, "
+           "started_at = CASE WHEN started_at = 0 THEN $4 ELSE started_at END "
+           "WHERE request_id = $5 AND idx = $6 AND state = 'READY' RETURNING ") +
+           kStageColumns},
+      {"queue_stages",
+       std::string("SELECT ") + kStageColumns +
+           " FROM stages WHERE queue = $1 AND state IN ('READY', 'DISPATCHED') ORDER BY ready_at "
+           "LIMIT $2"},
       {"expired_leases",
        std::string("SELECT ") + kStageColumns +
            " FROM stages WHERE state = 'DISPATCHED' AND lease_until < $1 ORDER BY lease_until "
@@ -113,7 +153,35 @@ Result<StageRecord> ReadStage(const pqxx::row& row) {
   auto outputs = DecodeJsonMap(row[19].as<std::string>());
   if (!outputs) return Error(outputs.error());
   s.outputs = std::move(*outputs);
+  s.queue = row[20].as<std::string>();
+  s.difficulty = row[21].as<double>();
+  s.condition = row[22].as<std::string>();
+  s.initial_backoff_ms = row[23].as<int64_t>();
+  s.backoff_multiplier = row[24].as<double>();
+  s.max_backoff_ms = row[25].as<int64_t>();
+  s.attempt_timeout_ms = row[26].as<int64_t>();
   return s;
+}
+
+Result<RequestRecord> ReadRequest(const pqxx::row& row) {
+  RequestRecord out;
+  out.id = row[0].as<std::string>();
+  out.kind = row[1].as<std::string>();
+  out.taxpayer_id = row[2].as<std::string>();
+  auto attributes = DecodeJsonMap(row[3].as<std::string>());
+  if (!attributes) return Error(attributes.error());
+  out.attributes = std::move(*attributes);
+  out.body = pqxx::binarystring(row[4]).str();
+  out.fingerprint = row[5].as<std::string>();
+  out.route = row[6].as<std::string>();
+  out.route_version = row[7].as<int64_t>();
+  auto state = ParseRequestState(row[8].as<std::string>());
+  if (!state) return Error(state.error());
+  out.state = *state;
+  out.accepted_at_ms = row[9].as<int64_t>();
+  out.updated_at_ms = row[10].as<int64_t>();
+  out.finished_at_ms = row[11].as<int64_t>();
+  return out;
 }
 
 Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
@@ -139,32 +207,51 @@ class PostgresTransaction final : public Transaction {
     return Guard("get request", [&]() -> Result<std::optional<RequestRecord>> {
       pqxx::result r = work_->exec_prepared("get_request", std::string(id));
       if (r.empty()) return std::optional<RequestRecord>();
-      const pqxx::row& row = r[0];
-      RequestRecord out;
-      out.id = row[0].as<std::string>();
-      out.kind = row[1].as<std::string>();
-      out.taxpayer_id = row[2].as<std::string>();
-      auto attributes = DecodeJsonMap(row[3].as<std::string>());
-      if (!attributes) return Error(attributes.error());
-      out.attributes = std::move(*attributes);
-      out.body = pqxx::binarystring(row[4]).str();
-      out.fingerprint = row[5].as<std::string>();
-      out.workflow = row[6].as<std::string>();
-      auto state = ParseRequestState(row[7].as<std::string>());
-      if (!state) return Error(state.error());
-      out.state = *state;
-      out.accepted_at_ms = row[8].as<int64_t>();
-      out.updated_at_ms = row[9].as<int64_t>();
-      out.finished_at_ms = row[10].as<int64_t>();
-      return std::optional<RequestRecord>(std::move(out));
+      auto request = ReadRequest(r[0]);
+      if (!request) return Error(request.error());
+      return std::optional<RequestRecord>(std::move(*request));
+    });
+  }
+
+  Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
+                                                  std::string_view after) override {
+    return Guard("list requests", [&]() -> Result<std::vector<RequestRecord>> {
+      pqxx::result r = work_->exec_prepared("list_requests", std::string(ToString(state)),
+                                            std::string(after), limit);
+      std::vector<RequestRecord> out;
+      for (const auto& row : r) {
+        auto request = ReadRequest(row);
+        if (!request) return Error(request.error());
+        out.push_back(std::move(*request));
+      }
+      return out;
+    });
+  }
+
+  Result<int64_t> RecordRouteTable(const RouteTableRecord& t) override {
+    return Guard("record route table", [&]() -> Result<int64_t> {
+      pqxx::result r =
+          work_->exec_prepared("record_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
+      return r[0][0].as<int64_t>();
+    });
+  }
+
+  Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override {
+    return Guard("get route table", [&]() -> Result<std::optional<RouteTableRecord>> {
+      pqxx::result r = work_->exec_prepared("get_route_table", version);
+      if (r.empty()) return std::optional<RouteTableRecord>();
+      return std::optional<RouteTableRecord>(RouteTableRecord{
+          r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(),
+          r[0][3].as<std::string>(), r[0][4].as<int64_t>()});
     });
   }
 
   Status InsertRequest(const RequestRecord& r) override {
     return Guard("insert request", [&]() -> Status {
       work_->exec_prepared("insert_request", r.id, r.kind, r.taxpayer_id,
-                           EncodeJsonMap(r.attributes), pqxx::binarystring(r.body.data(), r.body.size()),
-                           r.fingerprint, r.workflow, std::string(ToString(r.state)),
+                           EncodeJsonMap(r.attributes),
+                           pqxx::binarystring(r.body.data(), r.body.size()), r.fingerprint,
+                           r.route, r.route_version, std::string(ToString(r.state)),
                            r.accepted_at_ms, r.updated_at_ms, r.finished_at_ms);
       return Status::Ok();
     });
@@ -185,7 +272,9 @@ class PostgresTransaction final : public Transaction {
                            std::string(ToString(s.state)), s.attempt, s.max_attempts, s.token,
                            s.time_limit_ms, s.ready_at_ms, s.started_at_ms, s.finished_at_ms,
                            s.deadline_ms, s.lease_until_ms, s.lease_owner, s.handler, s.code,
-                           s.message, EncodeJsonMap(s.outputs));
+                           s.message, EncodeJsonMap(s.outputs), s.queue, s.difficulty,
+                           s.condition, s.initial_backoff_ms, s.backoff_multiplier,
+                           s.max_backoff_ms, s.attempt_timeout_ms);
       return Status::Ok();
     });
   }
@@ -207,11 +296,29 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
-                                              int64_t lease_until_ms,
                                               std::string_view owner) override {
     return Guard("claim ready stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("claim_ready", lease_until_ms, std::string(owner),
-                                             now_ms, std::string(service), limit));
+      return ReadStages(work_->exec_prepared("claim_ready", now_ms, std::string(owner),
+                                             std::string(service), limit));
+    });
+  }
+
+  Result<std::optional<StageRecord>> ClaimStage(std::string_view request_id, int index,
+                                                std::string_view owner, std::string_view handler,
+                                                int64_t now_ms, int64_t lease_until_ms) override {
+    return Guard("claim stage", [&]() -> Result<std::optional<StageRecord>> {
+      auto stages = ReadStages(work_->exec_prepared("claim_stage", lease_until_ms,
+                                                    std::string(owner), std::string(handler),
+                                                    now_ms, std::string(request_id), index));
+      if (!stages) return Error(stages.error());
+      if (stages->empty()) return std::optional<StageRecord>();
+      return std::optional<StageRecord>(std::move(stages->front()));
+    });
+  }
+
+  Result<std::vector<StageRecord>> QueueStages(std::string_view queue, int limit) override {
+    return Guard("queue stages", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("queue_stages", std::string(queue), limit));
     });
   }
 

@@ -19,7 +19,11 @@ namespace {
 constexpr const char* kStageColumns =
     "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
-    "message, outputs";
+    "message, outputs, queue, difficulty, condition, initial_backoff_ms, backoff_multiplier, "
+    "max_backoff_ms, attempt_timeout_ms";
+constexpr const char* kRequestColumns =
+    "id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, state, "
+    "accepted_at, updated_at, finished_at";
 
 class Statement {
  public:
@@ -32,6 +36,7 @@ class Statement {
   }
 
   Statement& Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); return *this; }
+  Statement& Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); return *this; }
   Statement& Bind(int i, std::string_view v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -44,6 +49,7 @@ class Statement {
   int Step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string Text(int col) const {
     const char* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
     return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
@@ -64,12 +70,19 @@ class SqliteTransaction final : public Transaction {
   Status InsertRequest(const RequestRecord& request) override;
   Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                             int64_t finished_at_ms) override;
+  Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
+                                                  std::string_view after) override;
+  Result<int64_t> RecordRouteTable(const RouteTableRecord& table) override;
+  Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override;
   Status InsertStage(const StageRecord& stage) override;
   Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override;
   Status UpdateStage(const StageRecord& stage) override;
   Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
-                                              int64_t lease_until_ms,
                                               std::string_view owner) override;
+  Result<std::optional<StageRecord>> ClaimStage(std::string_view request_id, int index,
+                                                std::string_view owner, std::string_view handler,
+                                                int64_t now_ms, int64_t lease_until_ms) override;
+  Result<std::vector<StageRecord>> QueueStages(std::string_view queue, int limit) override;
   Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) override;
   Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override;
   Result<int64_t> AppendEvent(const EventRecord& event) override;
@@ -78,6 +91,7 @@ class SqliteTransaction final : public Transaction {
 
  private:
   Result<std::vector<StageRecord>> ReadStages(Statement& stmt, std::string_view what);
+  Result<RequestRecord> ReadRequest(Statement& stmt);
 
   SqliteLedger& ledger_;
   bool done_ = false;
@@ -195,14 +209,7 @@ Status SqliteTransaction::Commit() {
   return status;
 }
 
-Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
-  Statement stmt = ledger_.Prepare(
-      "SELECT id, kind, taxpayer_id, attributes, body, fingerprint, workflow, state, "
-      "accepted_at, updated_at, finished_at FROM requests WHERE id = ?");
-  stmt.Bind(1, id);
-  int rc = stmt.Step();
-  if (rc == SQLITE_DONE) return std::optional<RequestRecord>();
-  if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
+Result<RequestRecord> SqliteTransaction::ReadRequest(Statement& stmt) {
   RequestRecord r;
   r.id = stmt.Text(0);
   r.kind = stmt.Text(1);
@@ -212,23 +219,80 @@ Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_v
   r.attributes = std::move(*attributes);
   r.body = stmt.Text(4);
   r.fingerprint = stmt.Text(5);
-  r.workflow = stmt.Text(6);
-  auto state = ParseRequestState(stmt.Text(7));
+  r.route = stmt.Text(6);
+  r.route_version = stmt.Int(7);
+  auto state = ParseRequestState(stmt.Text(8));
   if (!state) return Error(state.error());
   r.state = *state;
-  r.accepted_at_ms = stmt.Int(8);
-  r.updated_at_ms = stmt.Int(9);
-  r.finished_at_ms = stmt.Int(10);
-  return std::optional<RequestRecord>(std::move(r));
+  r.accepted_at_ms = stmt.Int(9);
+  r.updated_at_ms = stmt.Int(10);
+  r.finished_at_ms = stmt.Int(11);
+  return r;
+}
+
+Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
+  static const std::string sql =
+      std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, id);
+  int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return std::optional<RequestRecord>();
+  if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
+  auto r = ReadRequest(stmt);
+  if (!r) return Error(r.error());
+  return std::optional<RequestRecord>(std::move(*r));
+}
+
+Result<std::vector<RequestRecord>> SqliteTransaction::ListRequests(RequestState state, int limit,
+                                                                   std::string_view after) {
+  static const std::string sql =
+      std::string("SELECT ") + kRequestColumns +
+      " FROM requests WHERE state = ?1 AND (?2 = '' OR (updated_at, id) > "
+      "(SELECT updated_at, id FROM requests WHERE id = ?2)) ORDER BY updated_at, id LIMIT ?3";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, ToString(state)).Bind(2, after).Bind(3, int64_t{limit});
+  std::vector<RequestRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    auto r = ReadRequest(stmt);
+    if (!r) return Error(r.error());
+    out.push_back(std::move(*r));
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("list requests"));
+  return out;
+}
+
+Result<int64_t> SqliteTransaction::RecordRouteTable(const RouteTableRecord& t) {
+  Statement insert = ledger_.Prepare(
+      "INSERT INTO route_tables (digest, source, text, loaded_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (digest) DO NOTHING");
+  insert.Bind(1, t.digest).Bind(2, t.source).Bind(3, t.text).Bind(4, t.loaded_at_ms);
+  if (insert.Step() != SQLITE_DONE) return Error(ledger_.Fail("record route table"));
+  Statement find = ledger_.Prepare("SELECT version FROM route_tables WHERE digest = ?");
+  find.Bind(1, t.digest);
+  if (find.Step() != SQLITE_ROW) return Error(ledger_.Fail("find route table"));
+  return find.Int(0);
+}
+
+Result<std::optional<RouteTableRecord>> SqliteTransaction::GetRouteTable(int64_t version) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT version, digest, source, text, loaded_at FROM route_tables WHERE version = ?");
+  stmt.Bind(1, version);
+  int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return std::optional<RouteTableRecord>();
+  if (rc != SQLITE_ROW) return Error(ledger_.Fail("get route table"));
+  return std::optional<RouteTableRecord>(
+      RouteTableRecord{stmt.Int(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Int(4)});
 }
 
 Status SqliteTransaction::InsertRequest(const RequestRecord& r) {
-  Statement stmt = ledger_.Prepare(
-      "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, workflow, "
-      "state, accepted_at, updated_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  static const std::string sql = std::string("INSERT INTO requests (") + kRequestColumns +
+                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+  Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, r.id).Bind(2, r.kind).Bind(3, r.taxpayer_id).Bind(4, EncodeJsonMap(r.attributes));
-  stmt.BindBlob(5, r.body).Bind(6, r.fingerprint).Bind(7, r.workflow).Bind(8, ToString(r.state));
-  stmt.Bind(9, r.accepted_at_ms).Bind(10, r.updated_at_ms).Bind(11, r.finished_at_ms);
+  stmt.BindBlob(5, r.body).Bind(6, r.fingerprint).Bind(7, r.route).Bind(8, r.route_version);
+  stmt.Bind(9, ToString(r.state)).Bind(10, r.accepted_at_ms).Bind(11, r.updated_at_ms);
+  stmt.Bind(12, r.finished_at_ms);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert request " + r.id);
   return Status::Ok();
 }
@@ -243,17 +307,18 @@ Status SqliteTransaction::UpdateRequestState(std::string_view id, RequestState s
 }
 
 Status SqliteTransaction::InsertStage(const StageRecord& s) {
-  Statement stmt = ledger_.Prepare(
-      "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
-      "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
-      "lease_owner, handler, code, message, outputs) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  static const std::string sql = std::string("INSERT INTO stages (") + kStageColumns +
+                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, s.request_id).Bind(2, int64_t{s.index}).Bind(3, s.name).Bind(4, s.label);
   stmt.Bind(5, s.service).Bind(6, ToString(s.state)).Bind(7, int64_t{s.attempt});
   stmt.Bind(8, int64_t{s.max_attempts}).Bind(9, s.token).Bind(10, s.time_limit_ms);
   stmt.Bind(11, s.ready_at_ms).Bind(12, s.started_at_ms).Bind(13, s.finished_at_ms);
   stmt.Bind(14, s.deadline_ms).Bind(15, s.lease_until_ms).Bind(16, s.lease_owner);
   stmt.Bind(17, s.handler).Bind(18, s.code).Bind(19, s.message).Bind(20, EncodeJsonMap(s.outputs));
+  stmt.Bind(21, s.queue).Bind(22, s.difficulty).Bind(23, s.condition);
+  stmt.Bind(24, s.initial_backoff_ms).Bind(25, s.backoff_multiplier).Bind(26, s.max_backoff_ms);
+  stmt.Bind(27, s.attempt_timeout_ms);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert stage " + s.task_id());
   return Status::Ok();
 }
@@ -302,6 +367,13 @@ Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
     auto outputs = DecodeJsonMap(stmt.Text(19));
     if (!outputs) return Error(outputs.error().WithContext("stage " + s.task_id() + " outputs"));
     s.outputs = std::move(*outputs);
+    s.queue = stmt.Text(20);
+    s.difficulty = stmt.Real(21);
+    s.condition = stmt.Text(22);
+    s.initial_backoff_ms = stmt.Int(23);
+    s.backoff_multiplier = stmt.Real(24);
+    s.max_backoff_ms = stmt.Int(25);
+    s.attempt_timeout_ms = stmt.Int(26);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error(ledger_.Fail(what));
@@ -318,21 +390,48 @@ Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view r
 
 Result<std::vector<StageRecord>> SqliteTransaction::ClaimReady(std::string_view service,
                                                                int limit, int64_t now_ms,
-                                                               int64_t lease_until_ms,
                                                                std::string_view owner) {
   static const std::string sql =
       std::string(
           "UPDATE stages SET state = 'DISPATCHED', attempt = attempt + 1, token = token + 1, "
-          "lease_until = ?1, lease_owner = ?2, "
+          "lease_until = ?3 + attempt_timeout_ms, lease_owner = ?2, "
           "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
           "WHERE (request_id, idx) IN (SELECT request_id, idx FROM stages "
           "WHERE state = 'READY' AND service = ?4 AND ready_at <= ?3 "
           "ORDER BY ready_at LIMIT ?5) RETURNING ") +
       kStageColumns;
   Statement stmt = ledger_.Prepare(sql.c_str());
-  stmt.Bind(1, lease_until_ms).Bind(2, owner).Bind(3, now_ms).Bind(4, service);
-  stmt.Bind(5, int64_t{limit});
+  stmt.Bind(2, owner).Bind(3, now_ms).Bind(4, service).Bind(5, int64_t{limit});
   return ReadStages(stmt, "claim ready stages");
+}
+
+Result<std::optional<StageRecord>> SqliteTransaction::ClaimStage(
+    std::string_view request_id, int index, std::string_view owner, std::string_view handler,
+    int64_t now_ms, int64_t lease_until_ms) {
+  static const std::string sql =
+      std::string(
+          "UPDATE stages SET state = 'DISPATCHED', attempt = attempt + 1, token = token + 1, "
+          "lease_until = ?1, lease_owner = ?2, handler = ?3, "
+          "started_at = CASE WHEN started_at = 0 THEN ?4 ELSE started_at END "
+          "WHERE request_id = ?5 AND idx = ?6 AND state = 'READY' RETURNING ") +
+      kStageColumns;
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, lease_until_ms).Bind(2, owner).Bind(3, handler).Bind(4, now_ms);
+  stmt.Bind(5, request_id).Bind(6, int64_t{index});
+  auto stages = ReadStages(stmt, "claim stage");
+  if (!stages) return Error(stages.error());
+  if (stages->empty()) return std::optional<StageRecord>();
+  return std::optional<StageRecord>(std::move(stages->front()));
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::QueueStages(std::string_view queue, int limit) {
+  static const std::string sql =
+      std::string("SELECT ") + kStageColumns +
+      " FROM stages WHERE queue = ? AND state IN ('READY', 'DISPATCHED') ORDER BY ready_at "
+      "LIMIT ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, queue).Bind(2, int64_t{limit});
+  return ReadStages(stmt, "queue stages");
 }
 
 Result<std::vector<StageRecord>> SqliteTransaction::ExpiredLeases(int64_t now_ms, int limit) {

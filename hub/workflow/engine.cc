@@ -1,5 +1,8 @@
 #include "hub/workflow/engine.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <zmq_addon.hpp>
 
 #include <charconv>
@@ -13,7 +16,6 @@ namespace {
 
 constexpr const char* kLog = "engine";
 constexpr int64_t kDrainQuietMs = 200;
-constexpr int kLinkHighWaterMark = link::kHighWaterMark;
 
 using ledger::StageRecord;
 using ledger::StageState;
@@ -36,22 +38,26 @@ link::Op OpOf(const mdp::Frames& frames) {
 }  // namespace
 
 Engine::Engine(zmq::context_t& context, std::string link_endpoint, ledger::Ledger& ledger,
-               const WorkflowTable& workflows, const Clock& clock, EngineOptions options)
+               const routing::RouteTableHolder& routes, const Clock& clock, EngineOptions options)
     : context_(context),
       link_endpoint_(std::move(link_endpoint)),
       ledger_(ledger),
-      workflows_(workflows),
+      routes_(routes),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
 
 Status Engine::Bind() {
   try {
     link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
     link_->set(zmq::sockopt::linger, 0);
-    link_->set(zmq::sockopt::rcvhwm, kLinkHighWaterMark);
-    link_->set(zmq::sockopt::sndhwm, kLinkHighWaterMark);
+    link_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
+    link_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
     link_->bind(link_endpoint_);
   } catch (const zmq::error_t& e) {
     return Status(ErrorCode::kInternal, "cannot bind engine link " + link_endpoint_ + ": " + e.what());
@@ -65,7 +71,6 @@ Status Engine::Recover() {
   auto leases = (*txn)->LeasesOf(options_.hub_id);
   if (!leases) return leases.error();
   const int64_t now = clock_.NowMs();
-  Effects effects;
   for (StageRecord& stage : *leases) {
     // The run that held these leases is gone: deliver again, without counting it against the
     // stage, since the worker's answer (if any) can no longer arrive with a live token.
@@ -85,6 +90,7 @@ Status Engine::Recover() {
 }
 
 void Engine::Run() {
+  running_ = true;
   int64_t last_message_ms = MonotonicMs();
   int64_t drain_deadline = 0;
   while (!stopping_) {
@@ -97,10 +103,10 @@ void Engine::Run() {
       bool quiet = mono - last_message_ms >= kDrainQuietMs;
       if (quiet && (in_flight_.empty() || mono >= drain_deadline)) break;
     }
-    zmq::pollitem_t item{link_->handle(), 0, ZMQ_POLLIN, 0};
-    int64_t wait = std::max<int64_t>(0, std::min<int64_t>(options_.tick_ms, 100));
+    zmq::pollitem_t items[] = {{link_->handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(wait));
+      zmq::poll(items, 2, std::chrono::milliseconds(std::min<int64_t>(options_.tick_ms, 100)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
@@ -123,9 +129,12 @@ void Engine::Run() {
       last_message_ms = MonotonicMs();
       ProcessBatch(batch);
     }
+    ProcessCommands();
     if (clock_.NowMs() >= next_tick_ms_) Tick();
     Dispatch();
   }
+  running_ = false;
+  ProcessCommands();  // fail what is left
   // The link stays open until the engine is destroyed, so that the broker, still running,
   // never blocks on a peer that has gone.
   TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out";
@@ -198,12 +207,20 @@ void Engine::FailItem(Inbound& item, const Status& status) {
 
 void Engine::Deliver(Outbox& out) {
   for (auto& message : out.messages) zmq::send_multipart(*link_, message);
-  for (const auto& service : out.effects.ready_services) quiet_.erase(service);
   for (const auto& [task, token] : out.resolved) {
     auto it = in_flight_.find(task);
     if (it != in_flight_.end() && it->second == token) in_flight_.erase(it);
   }
-  for (const auto& note : out.effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
+  for (const auto& service : out.probes) circuits_[service].probing = true;
+  ApplyEffects(out.effects);
+}
+
+void Engine::ApplyEffects(Effects& effects) {
+  for (const auto& service : effects.ready_services) quiet_.erase(service);
+  const int64_t now = clock_.NowMs();
+  for (const auto& [service, healthy] : effects.service_health) ObserveHealth(service, healthy, now);
+  route_versions_.insert(effects.route_versions.begin(), effects.route_versions.end());
+  for (const auto& note : effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
 
 // ---- stage results ---------------------------------------------------------------------------
@@ -237,15 +254,30 @@ Status Engine::LiveStage(ledger::Transaction& txn, const std::string& task_id, i
 }
 
 Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int64_t token,
-                       const Outcome& outcome, Outbox& out) {
-  out.resolved.emplace_back(task_id, token);
+                       const Outcome& outcome, Effects& effects) {
   std::vector<StageRecord> stages;
   int index = -1;
   TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
   if (index < 0) return Status::Ok();
+  const std::string request_id = stages[index].request_id;
+  AttributesLoader attributes = [&]() -> Result<StringMap> {
+    auto request = txn.GetRequest(request_id);
+    if (!request) return Error(request.error());
+    if (!request->has_value()) return Error(ErrorCode::kInternal, "request " + request_id + " vanished");
+    return (*request)->attributes;
+  };
+  const std::string service = stages[index].service;
   TAXHUB_RETURN_IF_ERROR(
-      ApplyOutcome(txn, stages, index, outcome, clock_.NowMs(), options_.retry, out.effects));
-  if (stages.back().state == StageState::kDone) ++counters_.completed;
+      ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
+  if (!service.empty() && outcome.kind != Outcome::Kind::kUndelivered) {
+    effects.service_health[service] = outcome.kind != Outcome::Kind::kRetry;
+  }
+  if (stages.back().state == StageState::kDone || stages.back().state == StageState::kSkipped) {
+    auto finished = std::all_of(stages.begin(), stages.end(), [](const StageRecord& s) {
+      return s.state == StageState::kDone || s.state == StageState::kSkipped;
+    });
+    if (finished && outcome.kind == Outcome::Kind::kSucceeded) ++counters_.completed;
+  }
   return Status::Ok();
 }
 
@@ -253,6 +285,7 @@ Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out
   if (item.size() != 5) return Status::Ok();
   const std::string task_id = Str(item[1]);
   const int64_t token = ParseInt(View(item[2])).value_or(-1);
+  out.resolved.emplace_back(task_id, token);
   Outcome outcome;
   outcome.handler = "worker:" + mdp::IdentityForLog(View(item[3]));
   auto result = wire::Decode<wire::StageResult>(View(item[4]), options_.limits);
@@ -275,11 +308,14 @@ Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out
     outcome.message = result->message;
     outcome.outputs = result->outputs;
   }
-  return Resolve(txn, task_id, token, outcome, out);
+  return Resolve(txn, task_id, token, outcome, out.effects);
 }
 
 Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) {
   if (item.size() != 4) return Status::Ok();
+  const std::string task_id = Str(item[1]);
+  const int64_t token = ParseInt(View(item[2])).value_or(-1);
+  out.resolved.emplace_back(task_id, token);
   Outcome outcome;
   if (View(item[3]) == link::kUndelivered) {
     outcome.kind = Outcome::Kind::kUndelivered;
@@ -289,10 +325,40 @@ Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     outcome.code = "WORKER_LOST";
     outcome.message = "the worker went away during the task";
   }
-  return Resolve(txn, Str(item[1]), ParseInt(View(item[2])).value_or(-1), outcome, out);
+  return Resolve(txn, task_id, token, outcome, out.effects);
 }
 
 // ---- dispatch --------------------------------------------------------------------------------
+
+int Engine::CircuitAllows(const std::string& service, int credit, int64_t now) {
+  auto it = circuits_.find(service);
+  if (it == circuits_.end() || !it->second.open) return credit;
+  Circuit& circuit = it->second;
+  if (now < circuit.open_until_ms || circuit.probing) return 0;
+  return std::min(credit, 1);  // half-open: one probe
+}
+
+void Engine::ObserveHealth(const std::string& service, bool healthy, int64_t now) {
+  Circuit& circuit = circuits_[service];
+  if (healthy) {
+    if (circuit.open) {
+      TAXHUB_LOG(kWarn, kLog) << "circuit for " << service << " closed: probe succeeded";
+    }
+    circuit = Circuit{};
+    return;
+  }
+  ++circuit.failures;
+  const routing::CircuitRule rule = routes_.Get()->CircuitFor(service);
+  if (circuit.open || circuit.failures >= rule.failures) {
+    if (!circuit.open) ++counters_.circuits_opened;
+    circuit.open = true;
+    circuit.probing = false;
+    circuit.open_until_ms = now + rule.open_ms;
+    TAXHUB_LOG(kWarn, kLog) << "circuit for " << service << " open after " << circuit.failures
+                            << " consecutive failures; work waits in the ledger for "
+                            << rule.open_ms << " ms, then one probe";
+  }
+}
 
 void Engine::Dispatch() {
   if (draining_) return;
@@ -316,9 +382,12 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
   const int64_t now = clock_.NowMs();
   for (auto& [service, credit] : credit_) {
     if (credit <= 0 || quiet_.contains(service)) continue;
-    auto claimed = txn.ClaimReady(service, credit, now, now + options_.lease_ms, options_.hub_id);
+    const int allowed = CircuitAllows(service, credit, now);
+    if (allowed <= 0) continue;
+    auto claimed = txn.ClaimReady(service, allowed, now, options_.hub_id);
     if (!claimed) return claimed.error();
-    if (static_cast<int>(claimed->size()) < credit) quiet_.insert(service);
+    if (static_cast<int>(claimed->size()) < allowed) quiet_.insert(service);
+    if (!claimed->empty() && allowed < credit) out.probes.insert(service);
     for (const StageRecord& stage : *claimed) {
       auto request = txn.GetRequest(stage.request_id);
       if (!request) return request.error();
@@ -368,11 +437,55 @@ void Engine::Tick() {
   Outcome outcome;
   outcome.kind = Outcome::Kind::kRetry;
   outcome.code = "LEASE_EXPIRED";
-  outcome.message = "no result within the lease";
+  outcome.message = "no result within the attempt timeout";
   for (const StageRecord& lapsed : *expired) {
-    if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out).ok()) return;
+    out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
+    if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
   if ((*txn)->Commit().ok()) Deliver(out);
+}
+
+// ---- commands from other threads -------------------------------------------------------------
+
+Status Engine::RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work) {
+  auto command = std::make_unique<Command>();
+  command->work = std::move(work);
+  std::future<Status> done = command->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(commands_mutex_);
+    if (!running_) return Status(ErrorCode::kUnavailable, "the engine is not running");
+    commands_.push_back(std::move(command));
+  }
+  uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) {
+    // The engine also looks at its commands on every tick.
+  }
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return Status(ErrorCode::kTimeout, "the engine did not run the command within 30 s");
+  }
+  return done.get();
+}
+
+void Engine::ProcessCommands() {
+  uint64_t count;
+  if (read(wake_fd_, &count, sizeof count) < 0) count = 0;
+  std::deque<std::unique_ptr<Command>> commands;
+  {
+    std::lock_guard<std::mutex> lock(commands_mutex_);
+    commands.swap(commands_);
+  }
+  for (auto& command : commands) {
+    if (!running_) {
+      command->done.set_value(Status(ErrorCode::kUnavailable, "the engine stopped"));
+      continue;
+    }
+    Effects effects;
+    auto txn = ledger_.Begin();
+    Status status = txn ? command->work(**txn, effects) : txn.error();
+    if (status.ok()) status = (*txn)->Commit();
+    if (status.ok()) ApplyEffects(effects);
+    command->done.set_value(status);
+  }
 }
 
 std::string Engine::NewRequestId() {

@@ -1,6 +1,6 @@
 // The engine: the hub's single ledger writer. It serves the hub's own MDP services
-// (taxhub.submit, taxhub.progress), plans requests into stages, hands READY stages to the
-// broker as stage tasks, and records their results.
+// (taxhub.submit, taxhub.progress), plans requests with the route table in force, hands READY
+// adapter stages to the broker as stage tasks, and records their results.
 //
 // Group commit: each wake, the engine takes every message waiting on the link (up to
 // batch_max), applies them all in one ledger transaction, commits once, and only then sends the
@@ -9,8 +9,17 @@
 // one transaction each, so that one bad item cannot take the others down with it.
 //
 // Dispatch is pulled by credit: the broker reports idle workers per service, and the engine
-// claims at most that many READY stages from the ledger. Work for a service with no free worker
-// stays in the ledger, not in memory.
+// claims at most that many READY stages from the ledger. Work for a service with no free worker,
+// or whose circuit is open, stays in the ledger, not in memory.
+//
+// Circuit breaker, per service: after the route table's `failures` consecutive failed
+// deliveries (RETRY answers, bad results, lost workers, lapsed leases) the circuit opens for
+// `open_for`; then one probe task goes out; its success closes the circuit, its failure opens
+// it again. Definitive answers (SUCCEEDED, REJECTED) count as healthy.
+//
+// The public calls below (dead letters, replay, staff tasks, route versions) are thread-safe:
+// each runs on the engine thread in a transaction of its own, so the engine stays the only
+// writer, and returns once that transaction has committed.
 //
 // Threading: Bind() and Recover() on any thread before Run(); Run() on the engine's own thread,
 // which owns the link socket and uses the ledger exclusively from then on.
@@ -19,8 +28,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,7 +46,7 @@
 #include "hub/ledger/ledger.h"
 #include "hub/wire/codec.h"
 #include "hub/workflow/transitions.h"
-#include "hub/workflow/workflow_table.h"
+#include "routing/route_table.h"
 
 namespace taxhub::workflow {
 
@@ -43,10 +56,8 @@ inline constexpr const char* kProgressService = "taxhub.progress";
 struct EngineOptions {
   std::string hub_id = "hub-1";
   int batch_max = 512;
-  int64_t lease_ms = 30'000;      // how long a worker may hold a stage task
   int64_t tick_ms = 250;          // lease expiry and delayed-retry checks
   int64_t drain_timeout_ms = 5000;
-  RetryPolicy retry;
   wire::CodecLimits limits;
 };
 
@@ -59,12 +70,45 @@ struct EngineCounters {
   std::atomic<uint64_t> stale_results{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> failed_commits{0};
+  std::atomic<uint64_t> circuits_opened{0};
 };
+
+// A request that ended FAILED: its attempts at one stage are used up.
+struct DeadLetter {
+  std::string request_id;
+  std::string kind;
+  std::string taxpayer_id;
+  std::string route;
+  int stage_index = -1;
+  std::string stage;
+  std::string service;
+  int attempts = 0;
+  std::string code;
+  std::string message;
+  int64_t failed_at_ms = 0;
+};
+
+// A human stage in a staff queue.
+struct QueueTask {
+  std::string task_id;
+  std::string request_id;
+  std::string kind;
+  std::string taxpayer_id;
+  std::string queue;
+  std::string stage;
+  std::string label;
+  double difficulty = 1.0;
+  std::string claimed_by;  // "" while unclaimed
+  int64_t ready_at_ms = 0;
+  int64_t deadline_ms = 0;
+};
+
+enum class Decision { kApprove, kReject };
 
 class Engine {
  public:
   Engine(zmq::context_t& context, std::string link_endpoint, ledger::Ledger& ledger,
-         const WorkflowTable& workflows, const Clock& clock, EngineOptions options);
+         const routing::RouteTableHolder& routes, const Clock& clock, EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -81,6 +125,21 @@ class Engine {
   void BeginDrain() { draining_ = true; }
   void Stop() { stopping_ = true; }
 
+  // ---- thread-safe service calls ----------------------------------------------------------
+  // Records a route table (its text, for audit) and returns its version.
+  Result<int64_t> RecordRoutes(const routing::RouteTable& table);
+  // FAILED requests, oldest first, after request id `after`.
+  Result<std::vector<DeadLetter>> DeadLetters(int limit, const std::string& after = "");
+  // Sends a dead letter's failed stage out again with fresh attempts. The task keeps its
+  // identity (task id; fencing tokens keep increasing) so that legacy-side idempotency holds.
+  Status Replay(const std::string& request_id, const std::string& user);
+  // Staff queue tasks, oldest first; claimed ones included.
+  Result<std::vector<QueueTask>> QueueTasks(const std::string& queue, int limit);
+  // The first claim wins; a later one gets TAKEN.
+  Status ClaimTask(const std::string& task_id, const std::string& staff);
+  Status CompleteTask(const std::string& task_id, const std::string& staff, Decision decision,
+                      const std::string& reason);
+
   const EngineCounters& counters() const { return counters_; }
 
  private:
@@ -88,6 +147,17 @@ class Engine {
     std::vector<mdp::Frames> messages;  // to the broker, once committed
     Effects effects;
     std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
+    std::set<std::string> probes;       // services whose half-open circuit sent its probe
+  };
+  struct Command {
+    std::function<Status(ledger::Transaction&, Effects&)> work;
+    std::promise<Status> done;
+  };
+  struct Circuit {
+    int failures = 0;
+    bool open = false;
+    int64_t open_until_ms = 0;
+    bool probing = false;
   };
   using Inbound = mdp::Frames;
 
@@ -95,24 +165,33 @@ class Engine {
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
+  void ApplyEffects(Effects& effects);
 
   Status HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
                 Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
-  // Applies `outcome` to the delivery (task_id, token) if it is still the live one.
-  Status Resolve(ledger::Transaction& txn, const std::string& task_id, int64_t token,
-                 const Outcome& outcome, Outbox& out);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
+  // Applies `outcome` to the delivery (task_id, token) if it is still the live one.
+  Status Resolve(ledger::Transaction& txn, const std::string& task_id, int64_t token,
+                 const Outcome& outcome, Effects& effects);
   // Loads the stages of `task_id` and checks that `token` is its live delivery. Sets `index`
   // to -1 (and records why) when the result must be refused.
   Status LiveStage(ledger::Transaction& txn, const std::string& task_id, int64_t token,
                    std::vector<ledger::StageRecord>& stages, int& index);
+  Result<int64_t> RouteVersion(ledger::Transaction& txn, const routing::RouteTable& table,
+                               Effects& effects);
 
   void Dispatch();
   Status ClaimAndBuild(ledger::Transaction& txn, Outbox& out);
+  // How many tasks the circuit of `service` lets out now (at most `credit`).
+  int CircuitAllows(const std::string& service, int credit, int64_t now);
+  void ObserveHealth(const std::string& service, bool healthy, int64_t now);
   void Tick();
+
+  Status RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work);
+  void ProcessCommands();
 
   std::string NewRequestId();
 
@@ -120,15 +199,22 @@ class Engine {
   std::string link_endpoint_;
   std::unique_ptr<zmq::socket_t> link_;
   ledger::Ledger& ledger_;
-  const WorkflowTable& workflows_;
+  const routing::RouteTableHolder& routes_;
   const Clock& clock_;
   EngineOptions options_;
 
-  std::map<std::string, int> credit_;      // service -> idle workers not yet given work
+  std::map<std::string, int> credit_;       // service -> idle workers not yet given work
   std::set<std::string> quiet_;             // services found with no READY work since last tick
   std::map<std::string, int64_t> in_flight_;  // task id -> token, delivered and unanswered
+  std::map<std::string, Circuit> circuits_;
+  std::map<std::string, int64_t> route_versions_;  // digest -> version, once committed
   int64_t next_tick_ms_ = 0;
   uint64_t id_sequence_ = 0;
+
+  std::mutex commands_mutex_;
+  std::deque<std::unique_ptr<Command>> commands_;
+  int wake_fd_ = -1;  // eventfd: a command is waiting
+  std::atomic<bool> running_{false};
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};

@@ -27,6 +27,8 @@ std::vector<wire::PlannedStage> Planned(const std::vector<StageRecord>& stages) 
     p.name = s.name;
     p.label = s.label;
     p.service_name = s.service;
+    p.queue = s.queue;
+    p.condition = s.condition;
     p.time_limit_ms = s.time_limit_ms;
     out.push_back(std::move(p));
   }
@@ -74,17 +76,25 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
   return Status::Ok();
 }
 
+Result<int64_t> Engine::RouteVersion(ledger::Transaction& txn, const routing::RouteTable& table,
+                                     Effects& effects) {
+  if (auto it = route_versions_.find(table.digest()); it != route_versions_.end()) return it->second;
+  if (auto it = effects.route_versions.find(table.digest()); it != effects.route_versions.end()) {
+    return it->second;
+  }
+  auto version = txn.RecordRouteTable(
+      ledger::RouteTableRecord{0, table.digest(), table.source(), table.text(), clock_.NowMs()});
+  if (!version) return version;
+  effects.route_versions[table.digest()] = *version;  // cached once committed
+  return version;
+}
+
 Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
                       Effects& effects) {
   auto decoded = wire::Decode<wire::SubmitRequest>(body, options_.limits);
   if (!decoded) return decoded.error();
   wire::SubmitRequest& request = *decoded;
   TAXHUB_RETURN_IF_ERROR(ValidateSubmit(request));
-  const Workflow* workflow = workflows_.Find(request.kind);
-  if (!workflow) {
-    return Status(ErrorCode::kUnknownKind, "no workflow for kind \"" + request.kind + "\"",
-                  "kind");
-  }
   if (request.request_id.empty()) request.request_id = NewRequestId();
   const std::string fingerprint = Fingerprint(request);
 
@@ -108,6 +118,13 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::Sub
     return Status::Ok();
   }
 
+  // A request is planned once, with the table in force now, and keeps that plan for good.
+  const std::shared_ptr<const routing::RouteTable> table = routes_.Get();
+  auto plan = table->PlanFor(request.kind, request.attributes);
+  if (!plan) return plan.error();
+  auto version = RouteVersion(txn, *table, effects);
+  if (!version) return version.error();
+
   const int64_t now = clock_.NowMs();
   RequestRecord record;
   record.id = request.request_id;
@@ -116,30 +133,41 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::Sub
   record.attributes = request.attributes;
   record.body = std::move(request.body);
   record.fingerprint = fingerprint;
-  record.workflow = workflow->kind;
+  record.route = plan->route;
+  record.route_version = *version;
   record.state = RequestState::kInProgress;
   record.accepted_at_ms = now;
   record.updated_at_ms = now;
   TAXHUB_RETURN_IF_ERROR(txn.InsertRequest(record));
   TAXHUB_RETURN_IF_ERROR(Record(txn, record.id, -1, "request.accepted", now,
-                                record.kind + " from " + record.taxpayer_id));
+                                record.kind + " from " + record.taxpayer_id + " by route " +
+                                    record.route + " v" + std::to_string(record.route_version)));
 
   std::vector<StageRecord> stages;
-  for (size_t i = 0; i < workflow->stages.size(); ++i) {
-    const StageSpec& spec = workflow->stages[i];
+  for (size_t i = 0; i < plan->stages.size(); ++i) {
+    const routing::PlannedStage& planned = plan->stages[i];
     StageRecord stage;
     stage.request_id = record.id;
     stage.index = static_cast<int>(i);
-    stage.name = spec.name;
-    stage.label = spec.label;
-    stage.service = spec.service;
+    stage.name = planned.name;
+    stage.label = planned.label;
+    stage.service = planned.service;
+    stage.queue = planned.queue;
+    stage.difficulty = planned.difficulty;
+    stage.condition = planned.when;
     stage.state = StageState::kPending;
-    stage.max_attempts = spec.max_attempts;
-    stage.time_limit_ms = spec.time_limit_ms;
+    stage.max_attempts = planned.retry.max_attempts;
+    stage.initial_backoff_ms = planned.retry.initial_backoff_ms;
+    stage.backoff_multiplier = planned.retry.multiplier;
+    stage.max_backoff_ms = planned.retry.max_backoff_ms;
+    stage.attempt_timeout_ms = planned.retry.attempt_timeout_ms;
+    stage.time_limit_ms = planned.time_limit_ms;
     TAXHUB_RETURN_IF_ERROR(txn.InsertStage(stage));
     stages.push_back(std::move(stage));
   }
-  TAXHUB_RETURN_IF_ERROR(MakeReady(txn, stages[0], now, effects));
+  const StringMap& attributes = record.attributes;
+  TAXHUB_RETURN_IF_ERROR(Advance(
+      txn, stages, 0, [&]() -> Result<StringMap> { return attributes; }, now, effects));
 
   reply.request_id = record.id;
   reply.accepted_at_ms = now;
@@ -176,6 +204,7 @@ Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
     p.name = s.name;
     p.label = s.label;
     p.service_name = s.service;
+    p.queue = s.queue;
     p.state = static_cast<wire::StageState::type>(s.state);
     p.handler = s.handler;
     p.ready_at_ms = s.ready_at_ms;

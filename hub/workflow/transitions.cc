@@ -3,16 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "routing/predicate.h"
+
 namespace taxhub::workflow {
 
 using ledger::RequestState;
 using ledger::StageRecord;
 using ledger::StageState;
 
-int64_t RetryPolicy::BackoffMs(int attempt) const {
-  double delay = static_cast<double>(initial_backoff_ms) *
-                 std::pow(multiplier, std::max(0, attempt - 1));
-  return std::min<int64_t>(max_backoff_ms, static_cast<int64_t>(delay));
+int64_t BackoffMs(const StageRecord& stage, int attempt) {
+  double delay = static_cast<double>(stage.initial_backoff_ms) *
+                 std::pow(stage.backoff_multiplier, std::max(0, attempt - 1));
+  return std::min<int64_t>(stage.max_backoff_ms, static_cast<int64_t>(delay));
 }
 
 Status Record(ledger::Transaction& txn, const std::string& request_id, int stage, std::string type,
@@ -27,20 +29,10 @@ Status Record(ledger::Transaction& txn, const std::string& request_id, int stage
   return seq ? Status::Ok() : seq.error();
 }
 
-Status MakeReady(ledger::Transaction& txn, StageRecord& stage, int64_t now_ms, Effects& effects) {
-  stage.state = StageState::kReady;
-  stage.ready_at_ms = now_ms;
-  if (stage.deadline_ms == 0) stage.deadline_ms = now_ms + stage.time_limit_ms;
-  TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
-  effects.ready_services.insert(stage.service);
-  return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
-                stage.name + " waits for " + stage.service);
-}
-
 namespace {
 
 // Ends the request: later stages SKIPPED, the request in `final_state`.
-Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,
+Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t index,
               RequestState final_state, int64_t now_ms, Effects& effects, const std::string& why) {
   for (size_t i = index + 1; i < stages.size(); ++i) {
     if (stages[i].state != StageState::kPending) continue;
@@ -57,10 +49,55 @@ Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, int in
   return Record(txn, request_id, -1, type, now_ms, why);
 }
 
+// Whether stages[index]'s `when` holds over the outputs of the stages done before it and the
+// request's attributes.
+Result<bool> ConditionHolds(const std::vector<StageRecord>& stages, size_t index,
+                            const AttributesLoader& load_attributes) {
+  const StageRecord& stage = stages[index];
+  if (stage.condition.empty()) return true;
+  auto predicate = routing::Predicate::Decode(stage.condition);
+  if (!predicate) return Error(predicate.error().WithContext("stage " + stage.task_id()));
+  StringMap outputs;
+  for (size_t i = 0; i < index; ++i) {
+    if (stages[i].state != StageState::kDone) continue;
+    for (const auto& [key, value] : stages[i].outputs) outputs[key] = value;
+  }
+  auto attributes = load_attributes();
+  if (!attributes) return Error(attributes.error());
+  return predicate->Matches(routing::Facts{&outputs, &*attributes});
+}
+
 }  // namespace
 
+Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t from,
+               const AttributesLoader& attributes, int64_t now_ms, Effects& effects) {
+  for (size_t i = from; i < stages.size(); ++i) {
+    StageRecord& stage = stages[i];
+    auto holds = ConditionHolds(stages, i, attributes);
+    if (!holds) return holds.error();
+    if (!*holds) {
+      stage.state = StageState::kSkipped;
+      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+      TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.skipped", now_ms,
+                                    stage.name + ": its condition does not hold"));
+      continue;
+    }
+    stage.state = StageState::kReady;
+    stage.ready_at_ms = now_ms;
+    if (stage.deadline_ms == 0) stage.deadline_ms = now_ms + stage.time_limit_ms;
+    TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+    if (!stage.service.empty()) effects.ready_services.insert(stage.service);
+    const std::string where =
+        stage.queue.empty() ? "service " + stage.service : "staff queue " + stage.queue;
+    if (!stage.queue.empty()) effects.notes.push_back(stage.task_id() + " " + stage.name + " waits in " + where);
+    return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
+                  stage.name + " waits for " + where);
+  }
+  return Finish(txn, stages, stages.size() - 1, RequestState::kCompleted, now_ms, effects, "");
+}
+
 Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,
-                    const Outcome& outcome, int64_t now_ms, const RetryPolicy& retry,
+                    const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
                     Effects& effects) {
   StageRecord& stage = stages[index];
   stage.lease_until_ms = 0;
@@ -80,10 +117,7 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
                                     stage.name + " done by " + stage.handler));
       effects.notes.push_back(task + " done by " + stage.handler + " in " +
                               std::to_string(now_ms - stage.started_at_ms) + " ms");
-      if (static_cast<size_t>(index) + 1 < stages.size()) {
-        return MakeReady(txn, stages[index + 1], now_ms, effects);
-      }
-      return Finish(txn, stages, index, RequestState::kCompleted, now_ms, effects, "");
+      return Advance(txn, stages, index + 1, attributes, now_ms, effects);
     }
     case Outcome::Kind::kRejected: {
       stage.state = StageState::kRejected;
@@ -106,7 +140,7 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
             Record(txn, stage.request_id, stage.index, "stage.failed", now_ms, why));
         return Finish(txn, stages, index, RequestState::kFailed, now_ms, effects, why);
       }
-      int64_t delay = retry.BackoffMs(stage.attempt);
+      int64_t delay = BackoffMs(stage, stage.attempt);
       stage.state = StageState::kReady;
       stage.ready_at_ms = now_ms + delay;
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));

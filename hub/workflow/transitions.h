@@ -1,14 +1,16 @@
-// How a stage outcome moves a request through its workflow, written to the ledger in the
-// caller's transaction with one event per change:
-//   SUCCEEDED   stage DONE; the next stage READY, or the request COMPLETED
+// How a stage outcome moves a request through its plan, written to the ledger in the caller's
+// transaction with one event per change:
+//   SUCCEEDED   stage DONE; the next stage comes up (see Advance), or the request COMPLETED
 //   REJECTED    stage REJECTED, later stages SKIPPED, request REJECTED
-//   RETRY       stage READY again after backoff, or FAILED (request FAILED) when its attempts
-//               are used up
+//   RETRY       stage READY again after the stage's backoff, or FAILED — and the request
+//               FAILED, a dead letter — when its attempts are used up
 //   UNDELIVERED the delivery never reached a worker: READY again at once, the attempt not counted
 #ifndef TAXHUB_HUB_WORKFLOW_TRANSITIONS_H_
 #define TAXHUB_HUB_WORKFLOW_TRANSITIONS_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,14 +21,9 @@
 
 namespace taxhub::workflow {
 
-struct RetryPolicy {
-  int64_t initial_backoff_ms = 1000;
-  double multiplier = 2.0;
-  int64_t max_backoff_ms = 60'000;
-
-  // Delay before delivery number `attempt + 1`, after `attempt` failed deliveries.
-  int64_t BackoffMs(int attempt) const;
-};
+// Delay before delivery `attempt + 1` of `stage`, after `attempt` failed deliveries:
+// initial × multiplier^(attempt-1), capped at the stage's max backoff.
+int64_t BackoffMs(const ledger::StageRecord& stage, int attempt);
 
 struct Outcome {
   enum class Kind { kSucceeded, kRejected, kRetry, kUndelivered };
@@ -39,19 +36,26 @@ struct Outcome {
 
 // What the caller does once the transaction has committed.
 struct Effects {
-  std::set<std::string> ready_services;  // services that now have READY work
-  std::vector<std::string> notes;        // lines for the flow log
+  std::set<std::string> ready_services;       // adapter services that now have READY work
+  std::vector<std::string> notes;             // lines for the flow log
+  std::map<std::string, bool> service_health; // service -> last outcome was healthy
+  std::map<std::string, int64_t> route_versions;  // route table digest -> recorded version
 };
+
+// The request's envelope attributes, loaded only when a `when` needs them.
+using AttributesLoader = std::function<Result<StringMap>()>;
 
 // Applies `outcome` to stages[index] (which the caller has checked is the live delivery) and
 // updates `stages` in memory to match what was written.
 Status ApplyOutcome(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, int index,
-                    const Outcome& outcome, int64_t now_ms, const RetryPolicy& retry,
+                    const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
                     Effects& effects);
 
-// Makes stages[index] READY now (deadline from its time limit) and records the event.
-Status MakeReady(ledger::Transaction& txn, ledger::StageRecord& stage, int64_t now_ms,
-                 Effects& effects);
+// Brings up the first stage from `from` on whose `when` holds (stages whose `when` does not
+// hold are SKIPPED): an adapter stage becomes READY for dispatch, a human stage READY in its
+// queue. With no stage left, the request is COMPLETED.
+Status Advance(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, size_t from,
+               const AttributesLoader& attributes, int64_t now_ms, Effects& effects);
 
 // Appends one event.
 Status Record(ledger::Transaction& txn, const std::string& request_id, int stage,

@@ -5,23 +5,40 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/temp_dir.h"
+
 #include "tests/support/process.h"
 
 namespace taxhub::app {
 namespace {
 
-const char* kMinimal = R"(workflows:
-  filing.vat:
-    - {name: accept, service: filing.accept, time_limit: 1h}
-)";
+const char* kMinimal = "routes: routes.yaml\n";
+
+class ConfigFiles {
+ public:
+  ConfigFiles() {
+    std::ofstream(dir_.File("routes.yaml"))
+        << "routes:\n  - {name: vat, match: {kind: filing.vat}, stages: [{name: accept, "
+           "service: filing.accept, time_limit: 1h}]}\n";
+  }
+  const std::string& path() const { return dir_.path(); }
+
+ private:
+  testing::TempDir dir_;
+};
+
+Result<HubConfig> Parse(const std::string& text) {
+  static ConfigFiles files;
+  return ParseHubConfig("t.yaml", text, files.path());
+}
 
 std::string Error(const std::string& text) {
-  auto config = ParseHubConfig("t.yaml", text);
+  auto config = Parse(text);
   return config ? "" : config.error().message();
 }
 
 TEST(Config, MinimalConfigGetsDefaults) {
-  auto config = ParseHubConfig("t.yaml", kMinimal);
+  auto config = Parse(kMinimal);
   ASSERT_TRUE(config.has_value()) << config.error().ToString();
   EXPECT_EQ(config->broker.frontend, "tcp://127.0.0.1:5555");
   EXPECT_EQ(config->broker.backend, "tcp://127.0.0.1:5556");
@@ -29,16 +46,17 @@ TEST(Config, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config->broker.liveness, 3);
   EXPECT_EQ(config->ledger.backend, "sqlite");
   EXPECT_EQ(config->ledger.sqlite.path, "./var/hub/ledger.db");
-  const auto* workflow = config->workflows.Find("filing.vat");
-  ASSERT_NE(workflow, nullptr);
-  ASSERT_EQ(workflow->stages.size(), 1u);
-  EXPECT_EQ(workflow->stages[0].label, "accept");
-  EXPECT_EQ(workflow->stages[0].time_limit_ms, 3'600'000);
+  ASSERT_TRUE(config->routes);
+  auto plan = config->routes->PlanFor("filing.vat", {});
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_EQ(plan->stages.size(), 1u);
+  EXPECT_EQ(plan->stages[0].label, "accept");
+  EXPECT_EQ(plan->stages[0].time_limit_ms, 3'600'000);
 }
 
 TEST(Config, UnknownTopLevelKey) {
   EXPECT_EQ(Error(std::string(kMinimal) + "brokr:\n  liveness: 3\n"),
-            "t.yaml:4: brokr: unknown key");
+            "t.yaml:2: brokr: unknown key");
 }
 
 TEST(Config, UnknownNestedKey) {
@@ -68,25 +86,13 @@ TEST(Config, PostgresNeedsADsn) {
             std::string::npos);
 }
 
-TEST(Config, WorkflowsAreRequired) {
-  EXPECT_EQ(Error("hub:\n  id: a\n"), "t.yaml:1: workflows: is required");
+TEST(Config, RoutesFileIsRequired) {
+  EXPECT_EQ(Error("hub:\n  id: a\n"), "t.yaml:1: routes: is required");
 }
 
-TEST(Config, StageNeedsATimeLimit) {
-  EXPECT_EQ(Error("workflows:\n  k:\n    - {name: a, service: s}\n"),
-            "t.yaml:3: workflows.k[0].time_limit: is required");
-}
-
-TEST(Config, StagesMayNotUseReservedServices) {
-  EXPECT_NE(Error("workflows:\n  k:\n    - {name: a, service: mmi.service, time_limit: 1h}\n")
-                .find("workflows.k[0].service"),
+TEST(Config, MissingRoutesFileIsNamed) {
+  EXPECT_NE(Error("routes: nowhere.yaml\n").find("nowhere.yaml: cannot open routes file"),
             std::string::npos);
-}
-
-TEST(Config, DuplicateStageNames) {
-  EXPECT_EQ(Error("workflows:\n  k:\n    - {name: a, service: s, time_limit: 1h}\n"
-                  "    - {name: a, service: t, time_limit: 1h}\n"),
-            "t.yaml:4: workflows.k[1].name: is used twice in this workflow");
 }
 
 TEST(Config, MissingFileIsNamed) {
@@ -100,8 +106,8 @@ TEST(Config, ShippedFilesAreValid) {
   for (const char* name : {"config/hub.yaml", "config/dev.yaml"}) {
     auto config = LoadHubConfig(testing::SourceDir() + "/" + name);
     ASSERT_TRUE(config.has_value()) << config.error().ToString();
-    EXPECT_NE(config->workflows.Find("filing.vat"), nullptr) << name;
-    EXPECT_NE(config->workflows.Find("registration.new"), nullptr) << name;
+    ASSERT_TRUE(config->routes);
+    EXPECT_GE(config->routes->size(), 12u) << name;
   }
 }
 

@@ -24,13 +24,17 @@ class ChainTest : public ::testing::Test {
                            << "\n  log_level: info\n"
                               "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_
                            << "\n  heartbeat: 250ms\n"
-                              "engine:\n  lease: 5s\n  drain_timeout: 3s\n"
-                              "  retry: {initial_backoff: 100ms, max_backoff: 1s}\n"
-                              "workflows:\n"
-                              "  filing.vat:\n"
-                              "    - {name: accept, label: 受理, service: e.accept, time_limit: 1h}\n"
-                              "    - {name: verify, label: 核查, service: e.verify, time_limit: 4h}\n"
-                              "    - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
+                              "engine:\n  drain_timeout: 3s\n"
+                              "routes: routes.yaml\n";
+    std::ofstream(dir_.File("routes.yaml"))
+        << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
+           "routes:\n"
+           "  - name: vat\n"
+           "    match: {kind: filing.vat}\n"
+           "    stages:\n"
+           "      - {name: accept, label: 受理, service: e.accept, time_limit: 1h}\n"
+           "      - {name: verify, label: 核查, service: e.verify, time_limit: 4h}\n"
+           "      - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
     std::ofstream(dir_.File("body.json")) << "{\"tax_type\":\"10101\",\"period\":\"2026-10\"}";
   }
 
@@ -112,7 +116,7 @@ TEST_F(ChainTest, AcceptedRequestSurvivesKillNineOfTheHub) {
 }
 
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
-  std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nworkflows: {}\n";
+  std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("bad.yaml:3: hub.colour: unknown key"), std::string::npos)

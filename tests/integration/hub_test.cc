@@ -281,7 +281,9 @@ TEST_P(HubTest, AWorkerThatDiesMidTaskHasItsStageRedoneElsewhere) {
 
 TEST_P(HubTest, ALateResultAfterTheLeaseEndsIsRefused) {
   hub_.reset();
-  config_.engine.lease_ms = 600;
+  std::string routes = kTestRoutes;
+  routes.replace(routes.find("attempt_timeout: 5s"), 19, "attempt_timeout: 600ms");
+  config_ = TestHubConfig(dir_, config_.ledger.backend, config_.ledger.postgres.dsn, routes);
   hub_ = std::make_unique<TestHub>(config_);
   ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
   client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());

@@ -42,7 +42,8 @@ RequestRecord Request(const std::string& id) {
   r.attributes = {{"tax_office", "13212000000"}, {"note", "泰州 \"quoted\""}};
   r.body = std::string("binary\0body \xff\xfe 申报", 22);
   r.fingerprint = "fp-" + id;
-  r.workflow = "filing.vat";
+  r.route = "vat-return";
+  r.route_version = 1;
   r.state = RequestState::kInProgress;
   r.accepted_at_ms = 1000;
   r.updated_at_ms = 1000;
@@ -50,7 +51,7 @@ RequestRecord Request(const std::string& id) {
 }
 
 StageRecord Stage(const std::string& request_id, int index, const std::string& service,
-                  StageState state, int64_t ready_at = 0) {
+                  StageState state, int64_t ready_at = 0, int64_t attempt_timeout_ms = 30'000) {
   StageRecord s;
   s.request_id = request_id;
   s.index = index;
@@ -61,6 +62,7 @@ StageRecord Stage(const std::string& request_id, int index, const std::string& s
   s.max_attempts = 3;
   s.time_limit_ms = 3'600'000;
   s.ready_at_ms = ready_at;
+  s.attempt_timeout_ms = attempt_timeout_ms;
   return s;
 }
 
@@ -127,7 +129,7 @@ TEST_P(LedgerConformance, ClaimTakesReadyStagesOfOneServiceOldestFirst) {
   ASSERT_TRUE(txn->Commit().ok());
 
   txn = Begin();
-  auto claimed = txn->ClaimReady("filing", 10, 1000, 31'000, "hub-1");
+  auto claimed = txn->ClaimReady("filing", 10, 1000, "hub-1");
   ASSERT_TRUE(claimed.has_value()) << claimed.error().ToString();
   ASSERT_EQ(claimed->size(), 2u);
   std::sort(claimed->begin(), claimed->end(),
@@ -145,7 +147,7 @@ TEST_P(LedgerConformance, ClaimTakesReadyStagesOfOneServiceOldestFirst) {
   ASSERT_TRUE(txn->Commit().ok());
 
   txn = Begin();
-  auto again = txn->ClaimReady("filing", 10, 1000, 31'000, "hub-1");
+  auto again = txn->ClaimReady("filing", 10, 1000, "hub-1");
   ASSERT_TRUE(again.has_value());
   EXPECT_TRUE(again->empty()) << "claimed stages are not claimed twice";
 }
@@ -156,7 +158,7 @@ TEST_P(LedgerConformance, ClaimRespectsTheLimit) {
     std::string id = "R" + std::to_string(i);
     Put(*txn, id, {Stage(id, 0, "filing", StageState::kReady, i)});
   }
-  auto claimed = txn->ClaimReady("filing", 3, 1000, 2000, "hub-1");
+  auto claimed = txn->ClaimReady("filing", 3, 1000, "hub-1");
   ASSERT_TRUE(claimed.has_value());
   EXPECT_EQ(claimed->size(), 3u);
 }
@@ -164,12 +166,12 @@ TEST_P(LedgerConformance, ClaimRespectsTheLimit) {
 TEST_P(LedgerConformance, EveryClaimGetsANewFencingToken) {
   auto txn = Begin();
   Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
-  auto first = txn->ClaimReady("filing", 1, 1000, 2000, "hub-1");
+  auto first = txn->ClaimReady("filing", 1, 1000, "hub-1");
   ASSERT_TRUE(first.has_value() && first->size() == 1);
   StageRecord s = (*first)[0];
   s.state = StageState::kReady;  // as after a retry
   ASSERT_TRUE(txn->UpdateStage(s).ok());
-  auto second = txn->ClaimReady("filing", 1, 1000, 2000, "hub-1");
+  auto second = txn->ClaimReady("filing", 1, 1000, "hub-1");
   ASSERT_TRUE(second.has_value() && second->size() == 1);
   EXPECT_EQ((*second)[0].token, 2);
   EXPECT_EQ((*second)[0].attempt, 2);
@@ -211,10 +213,10 @@ TEST_P(LedgerConformance, StageUpdatesPersist) {
 
 TEST_P(LedgerConformance, ExpiredLeasesAndLeasesOfAnOwner) {
   auto txn = Begin();
-  Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady)});
-  Put(*txn, "B", {Stage("B", 0, "invoice", StageState::kReady)});
-  ASSERT_TRUE(txn->ClaimReady("filing", 1, 1000, 2000, "hub-1").has_value());
-  ASSERT_TRUE(txn->ClaimReady("invoice", 1, 1000, 9000, "hub-2").has_value());
+  Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady, 0, 1000)});
+  Put(*txn, "B", {Stage("B", 0, "invoice", StageState::kReady, 0, 8000)});
+  ASSERT_TRUE(txn->ClaimReady("filing", 1, 1000, "hub-1").has_value());
+  ASSERT_TRUE(txn->ClaimReady("invoice", 1, 1000, "hub-2").has_value());
   ASSERT_TRUE(txn->Commit().ok());
   txn = Begin();
   auto expired = txn->ExpiredLeases(5000, 10);
@@ -267,6 +269,101 @@ TEST_P(LedgerConformance, DataSurvivesReopening) {
   auto events = txn->GetEvents("R1");
   ASSERT_TRUE(events.has_value());
   EXPECT_EQ(events->size(), 1u);
+}
+
+TEST_P(LedgerConformance, ThePlanOfAStageIsKept) {
+  auto txn = Begin();
+  StageRecord s = Stage("R1", 0, "", StageState::kPending);
+  s.queue = "hall.review";
+  s.difficulty = 1.5;
+  s.condition = "[[\"tax_due\",\">\",\"0\"]]";
+  s.initial_backoff_ms = 2500;
+  s.backoff_multiplier = 3.0;
+  s.max_backoff_ms = 60'000;
+  s.attempt_timeout_ms = 45'000;
+  Put(*txn, "R1", {s});
+  ASSERT_TRUE(txn->Commit().ok());
+  Reopen();
+  txn = Begin();
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  const StageRecord& got = (*stages)[0];
+  EXPECT_EQ(got.queue, "hall.review");
+  EXPECT_DOUBLE_EQ(got.difficulty, 1.5);
+  EXPECT_EQ(got.condition, s.condition);
+  EXPECT_EQ(got.initial_backoff_ms, 2500);
+  EXPECT_DOUBLE_EQ(got.backoff_multiplier, 3.0);
+  EXPECT_EQ(got.max_backoff_ms, 60'000);
+  EXPECT_EQ(got.attempt_timeout_ms, 45'000);
+  auto r = txn->GetRequest("R1");
+  ASSERT_TRUE(r.has_value() && r->has_value());
+  EXPECT_EQ((*r)->route, "vat-return");
+  EXPECT_EQ((*r)->route_version, 1);
+}
+
+TEST_P(LedgerConformance, RouteTablesAreVersionedByContent) {
+  auto txn = Begin();
+  auto v1 = txn->RecordRouteTable(RouteTableRecord{0, "digest-a", "routes.yaml", "routes: a", 10});
+  auto again = txn->RecordRouteTable(RouteTableRecord{0, "digest-a", "routes.yaml", "routes: a", 20});
+  auto v2 = txn->RecordRouteTable(RouteTableRecord{0, "digest-b", "routes.yaml", "routes: b", 30});
+  ASSERT_TRUE(v1.has_value() && again.has_value() && v2.has_value()) << v1.error().ToString();
+  EXPECT_EQ(*v1, *again);
+  EXPECT_GT(*v2, *v1);
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto table = txn->GetRouteTable(*v2);
+  ASSERT_TRUE(table.has_value() && table->has_value());
+  EXPECT_EQ((*table)->text, "routes: b");
+  EXPECT_EQ((*table)->loaded_at_ms, 30);
+  auto none = txn->GetRouteTable(*v2 + 100);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(LedgerConformance, ListRequestsByStatePagesInUpdateOrder) {
+  auto txn = Begin();
+  for (int i = 0; i < 5; ++i) {
+    RequestRecord r = Request("F" + std::to_string(i));
+    r.state = i == 2 ? RequestState::kCompleted : RequestState::kFailed;
+    r.updated_at_ms = 100 - i;  // F4 is the oldest update
+    ASSERT_TRUE(txn->InsertRequest(r).ok());
+  }
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto first = txn->ListRequests(RequestState::kFailed, 2, "");
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].id, "F4");
+  EXPECT_EQ((*first)[1].id, "F3");
+  auto rest = txn->ListRequests(RequestState::kFailed, 10, (*first)[1].id);
+  ASSERT_TRUE(rest.has_value());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].id, "F1");
+  EXPECT_EQ((*rest)[1].id, "F0");
+}
+
+TEST_P(LedgerConformance, AStageIsClaimedOnceAndQueuesListTheirStages) {
+  auto txn = Begin();
+  StageRecord human = Stage("R1", 0, "", StageState::kReady, 500);
+  human.queue = "hall.verify";
+  Put(*txn, "R1", {human});
+  auto first = txn->ClaimStage("R1", 0, "staff:li", "li", 1000, 99'000);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->state, StageState::kDispatched);
+  EXPECT_EQ((*first)->handler, "li");
+  EXPECT_EQ((*first)->token, 1);
+  EXPECT_EQ((*first)->lease_until_ms, 99'000);
+  auto second = txn->ClaimStage("R1", 0, "staff:wang", "wang", 1001, 99'000);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(second->has_value()) << "the first claim wins";
+  auto queued = txn->QueueStages("hall.verify", 10);
+  ASSERT_TRUE(queued.has_value());
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ((*queued)[0].handler, "li");
+  auto other = txn->QueueStages("hall.approve", 10);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_TRUE(other->empty());
 }
 
 TEST_P(LedgerConformance, OneTransactionAtATimePerLedger) {

@@ -1,12 +1,36 @@
 #include "tests/support/test_hub.h"
 
 #include <chrono>
+#include <fstream>
+#include <stdexcept>
 #include <thread>
 
 namespace taxhub::testing {
 
+const char* const kTestRoutes = R"(
+defaults:
+  retry: {max_attempts: 3, initial_backoff: 50ms, multiplier: 2, max_backoff: 500ms, attempt_timeout: 5s}
+passthrough:
+  - {service: t.echo, timeout: 1s}
+routes:
+  - name: filing
+    match: {kind: filing.vat}
+    stages:
+      - {name: accept, label: 受理, service: t.accept, time_limit: 1h}
+      - {name: verify, label: 核查, service: t.verify, time_limit: 4h}
+      - {name: notify, label: 通知, service: t.notify, time_limit: 1h}
+  - name: single
+    match: {kind: single}
+    stages:
+      - {name: one, label: 受理, service: t.one, time_limit: 1m, retry: {max_attempts: 2}}
+)";
+
+void WriteRoutes(const TempDir& dir, const std::string& routes) {
+  std::ofstream(dir.File("routes.yaml")) << routes;
+}
+
 app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend,
-                             const std::string& dsn) {
+                             const std::string& dsn, const std::string& routes) {
   app::HubConfig config;
   config.hub_id = "test-hub";
   config.data_dir = dir.path();
@@ -17,23 +41,18 @@ app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend,
   config.broker.liveness = 3;
   config.broker.max_body_bytes = 64 << 10;
   config.broker.socket_max_message_bytes = 256 << 10;
-  config.broker.passthrough = {broker::PassThroughRoute{"t.echo", 1000}};
   config.ledger.backend = backend;
   config.ledger.sqlite.path = dir.File("ledger.db");
   config.ledger.postgres.dsn = dsn;
   config.engine.hub_id = config.hub_id;
   config.engine.tick_ms = 50;
-  config.engine.lease_ms = 5000;
   config.engine.drain_timeout_ms = 2000;
-  config.engine.retry = workflow::RetryPolicy{50, 2.0, 500};
   config.engine.limits.max_message_bytes = 64 << 10;
-  workflow::Workflow filing{"filing.vat",
-                            {{"accept", "受理", "t.accept", 3'600'000, 3},
-                             {"verify", "核查", "t.verify", 4 * 3'600'000, 3},
-                             {"notify", "通知", "t.notify", 3'600'000, 3}}};
-  workflow::Workflow single{"single", {{"one", "受理", "t.one", 60'000, 2}}};
-  config.workflows.Add(filing);
-  config.workflows.Add(single);
+  WriteRoutes(dir, routes);
+  config.routes_file = dir.File("routes.yaml");
+  auto table = routing::ParseRouteTable(config.routes_file, routes);
+  if (!table) throw std::runtime_error("test routes: " + table.error().ToString());
+  config.routes = *table;
   return config;
 }
 

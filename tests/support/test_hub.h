@@ -18,12 +18,19 @@
 
 namespace taxhub::testing {
 
-// Test workflows:
+// The test route table (kTestRoutes):
 //   filing.vat  accept (t.accept) -> verify (t.verify) -> notify (t.notify)
-//   single      one (t.one)
-// and a pass-through route t.echo with a 1 s timeout.
+//   single      one (t.one), 2 attempts
+// retries after 50 ms doubling to 500 ms, 5 s attempt timeout, and a pass-through route t.echo
+// with a 1 s timeout.
+extern const char* const kTestRoutes;
+
+// A hub config on 127.0.0.1 with OS-chosen ports whose routes file, dir/routes.yaml, holds
+// `routes` (rewrite it and call ReloadRoutes to change them).
 app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend = "sqlite",
-                             const std::string& dsn = "");
+                             const std::string& dsn = "", const std::string& routes = kTestRoutes);
+// Replaces the routes file of a TestHubConfig.
+void WriteRoutes(const TempDir& dir, const std::string& routes);
 
 // Starts the hub on construction; shuts it down on destruction.
 class TestHub {

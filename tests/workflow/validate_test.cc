@@ -70,12 +70,15 @@ TEST(ValidateResult, MustAnswerTheTaskAndTokenItWasSent) {
   EXPECT_EQ(ValidateResultFor(r, "R1/0", 3).field(), "outcome");
 }
 
-TEST(RetryPolicy, BackoffGrowsAndIsCapped) {
-  RetryPolicy p{100, 2.0, 1000};
-  EXPECT_EQ(p.BackoffMs(1), 100);
-  EXPECT_EQ(p.BackoffMs(2), 200);
-  EXPECT_EQ(p.BackoffMs(3), 400);
-  EXPECT_EQ(p.BackoffMs(10), 1000);
+TEST(Backoff, GrowsByTheStagesMultiplierAndIsCapped) {
+  ledger::StageRecord s;
+  s.initial_backoff_ms = 100;
+  s.backoff_multiplier = 2.0;
+  s.max_backoff_ms = 1000;
+  EXPECT_EQ(BackoffMs(s, 1), 100);
+  EXPECT_EQ(BackoffMs(s, 2), 200);
+  EXPECT_EQ(BackoffMs(s, 3), 400);
+  EXPECT_EQ(BackoffMs(s, 10), 1000);
 }
 
 }  // namespace

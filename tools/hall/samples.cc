@@ -1,6 +1,7 @@
 #include "tools/hall/samples.h"
 
 #include <cstdio>
+#include <iterator>
 
 namespace taxhub::hall {
 namespace {
@@ -18,19 +19,26 @@ wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override) 
   request.taxpayer_id = kTaxpayers[who];
   request.attributes["tax_office"] = kOffices[who];
   request.attributes["taxpayer_type"] = who == 1 ? "small_scale" : "general";
-  request.kind = kind_override.empty() ? (n % 2 == 0 ? "filing.vat" : "registration.new")
-                                       : kind_override;
+  static constexpr const char* kKinds[] = {
+      "filing.vat",      "registration.new", "invoice.authenticate", "filing.cit",
+      "refund.apply",    "payment.tax",      "invoice.purchase",     "complaint.file"};
+  request.kind = kind_override.empty() ? kKinds[n % std::size(kKinds)] : kind_override;
+  // Refunds above 100 000 yuan need a manager's approval; alternate below and above.
+  request.attributes["amount"] = (n / std::size(kKinds)) % 2 == 0 ? "86000.00" : "152000.00";
   char body[512];
-  if (request.kind == "filing.vat") {
+  if (request.kind.starts_with("filing.")) {
     long sales = 100000 + static_cast<long>(n % 97) * 1234;
     std::snprintf(body, sizeof body,
                   "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"%ld.00\","
                   "\"output_tax\":\"%ld.00\",\"input_tax\":\"%ld.00\",\"seq\":%llu}",
                   sales, sales * 13 / 100, sales * 9 / 100, static_cast<unsigned long long>(n));
-  } else {
+  } else if (request.kind == "registration.new") {
     std::snprintf(body, sizeof body,
                   "{\"name\":\"泰州示范企业%llu有限公司\",\"legal_person\":\"张三\","
                   "\"address\":\"江苏省泰州市海陵区\",\"industry\":\"5191\"}",
+                  static_cast<unsigned long long>(n));
+  } else {
+    std::snprintf(body, sizeof body, "{\"service\":\"%s\",\"seq\":%llu}", request.kind.c_str(),
                   static_cast<unsigned long long>(n));
   }
   request.body = body;

@@ -9,8 +9,9 @@
 
 namespace taxhub::hall {
 
-// The n-th sample application: alternates VAT returns and new registrations across a few
-// taxpayers with valid unified social credit codes.
+// The n-th sample application: cycles through the hall's services (VAT returns, registration,
+// invoice authentication, refunds, payments, complaints …) across a few taxpayers with valid
+// unified social credit codes and their tax offices.
 wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override = "");
 
 }  // namespace taxhub::hall

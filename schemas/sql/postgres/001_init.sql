@@ -7,13 +7,15 @@ CREATE TABLE requests (
   attributes   JSONB NOT NULL,
   body         BYTEA NOT NULL,          -- the exact bytes submitted
   fingerprint  TEXT NOT NULL,
-  workflow     TEXT NOT NULL,
+  route        TEXT NOT NULL,           -- the route it was planned with
+  route_version BIGINT NOT NULL,          -- the route table version (route_tables.version)
   state        TEXT NOT NULL,
   accepted_at  BIGINT NOT NULL,
   updated_at   BIGINT NOT NULL,
   finished_at  BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX requests_taxpayer ON requests (taxpayer_id, accepted_at);
+CREATE INDEX requests_state ON requests (state, updated_at);
 
 CREATE TABLE stages (
   request_id    TEXT NOT NULL REFERENCES requests (id),
@@ -36,11 +38,21 @@ CREATE TABLE stages (
   code          TEXT NOT NULL DEFAULT '',
   message       TEXT NOT NULL DEFAULT '',
   outputs       JSONB NOT NULL DEFAULT '{}',
+  -- The plan, kept per request so that route reloads never change a request under way.
+  queue         TEXT NOT NULL DEFAULT '',    -- human stage: the staff queue
+  difficulty    DOUBLE PRECISION NOT NULL DEFAULT 1.0,
+  condition     TEXT NOT NULL DEFAULT '',    -- `when`, encoded; empty: always
+  initial_backoff_ms  BIGINT NOT NULL,
+  backoff_multiplier  DOUBLE PRECISION NOT NULL,
+  max_backoff_ms      BIGINT NOT NULL,
+  attempt_timeout_ms  BIGINT NOT NULL,    -- the lease of one delivery
   PRIMARY KEY (request_id, idx)
 );
 -- Claiming scans only ready rows of one service, oldest first.
 CREATE INDEX stages_ready ON stages (service, ready_at) WHERE state = 'READY';
 CREATE INDEX stages_leased ON stages (lease_until) WHERE state = 'DISPATCHED';
+-- Human stages waiting in a staff queue.
+CREATE INDEX stages_queued ON stages (queue, ready_at) WHERE state = 'READY' AND queue <> '';
 
 CREATE TABLE events (
   seq         BIGSERIAL PRIMARY KEY,
@@ -51,6 +63,15 @@ CREATE TABLE events (
   detail      TEXT NOT NULL
 );
 CREATE INDEX events_request ON events (request_id, seq);
+
+-- Every route table the hub has planned requests with, by version.
+CREATE TABLE route_tables (
+  version    BIGSERIAL PRIMARY KEY,
+  digest     TEXT NOT NULL UNIQUE,       -- SHA-256 of the text
+  source     TEXT NOT NULL,              -- the file it was read from
+  text       TEXT NOT NULL,              -- the routes file as loaded
+  loaded_at  BIGINT NOT NULL
+);
 
 -- The event log is append-only.
 CREATE FUNCTION taxhub_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,0 +1,52 @@
+// What `taxhub dev` runs next to the hub: sample adapters for the stage services, and a
+// simulated clerk for the staff queues, so that every route can run to its end on one machine.
+#ifndef TAXHUB_HUB_APP_DEV_H_
+#define TAXHUB_HUB_APP_DEV_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/sample/sample_handler.h"
+#include "adapters/sdk/worker.h"
+#include "hub/app/config.h"
+#include "hub/app/hub.h"
+
+namespace taxhub::app {
+
+// The sample adapters of the config's dev section, connected to the hub's backend.
+class DevAdapters {
+ public:
+  DevAdapters(const HubConfig& config, const std::string& backend);
+  void Start();
+  void Stop();
+  size_t size() const { return pools_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<sample::SampleHandler>> handlers_;
+  std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
+};
+
+// Claims and approves every staff task that has waited the configured delay, in every queue of
+// the route table in force.
+class DevClerk {
+ public:
+  DevClerk(Hub& hub, DevClerkConfig config) : hub_(hub), config_(std::move(config)) {}
+  ~DevClerk() { Stop(); }
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+
+  Hub& hub_;
+  DevClerkConfig config_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace taxhub::app
+
+#endif  // TAXHUB_HUB_APP_DEV_H_
