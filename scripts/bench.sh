@@ -22,6 +22,10 @@ awk '/^BM_/ {t[$1]=$2} END {
   printf "mdp build+parse / build baseline: %.2fx\n", t["BM_MdpBuildAndParse"]/t["BM_BaselineBuildFrames"];
 }' "$WORK/micro.txt"
 
+echo "== route lookup as the table grows (goal: flat, under 1 us at 10,000 routes)"
+"$BIN/route_bench" --benchmark_min_time=0.3 2>/dev/null | tee "$WORK/route.txt"
+awk '/^BM_RouteLookup\// {split($1, a, "/"); printf "route lookup, %s routes: %s %s (%s)\n", a[2], $2, $3, ($3 == "ns" && $2 < 1000) ? "under 1 us" : "OVER 1 us"}' "$WORK/route.txt"
+
 FRONTEND=tcp://127.0.0.1:25555
 BACKEND=tcp://127.0.0.1:25556
 write_config() {  # backend ledger-yaml

@@ -125,6 +125,47 @@ TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
 }
 
+TEST_F(ChainTest, CheckConfigValidatesARoutesFile) {
+  auto shipped = RunCommand({BinDir() + "/taxhub", "check-config", SourceDir() + "/config/routes.yaml"});
+  EXPECT_EQ(shipped.exit_code, 0) << shipped.output;
+  EXPECT_NE(shipped.output.find("routes"), std::string::npos);
+  std::ofstream(dir_.File("bad-routes.yaml"))
+      << "routes:\n  - name: vat\n    match: {kind: filing.vat}\n    stages:\n"
+         "      - {name: file, service: filing, time_limit: soon}\n";
+  auto bad = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad-routes.yaml")});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("bad-routes.yaml:5: route vat.stages[0].time_limit: expected a "
+                            "duration"),
+            std::string::npos)
+      << bad.output;
+}
+
+TEST_F(ChainTest, SighupReloadsTheRoutesAndABadFileChangesNothing) {
+  auto hub = StartHub();
+  auto adapter = StartAdapter();
+  std::ofstream(dir_.File("routes.yaml"), std::ios::app)
+      << "  - name: extra\n    match: {kind: extra.kind}\n"
+         "    stages: [{name: accept, service: e.accept, time_limit: 1h}]\n";
+  hub->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] { return hub->Log().find("routes reloaded") != std::string::npos; }))
+      << hub->Log();
+  auto submit = Hall({"submit", "--kind", "extra.kind", "--taxpayer", "91310110666007217T",
+                      "--body", dir_.File("body.json"), "--id", "E2E-EXTRA"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.output;
+  EXPECT_TRUE(WaitCompleted("E2E-EXTRA"));
+
+  std::ofstream(dir_.File("routes.yaml"), std::ios::app) << "  - name: broken\n";
+  hub->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] { return hub->Log().find("routes not reloaded") != std::string::npos; }))
+      << hub->Log();
+  EXPECT_TRUE(hub->Running());
+  submit = Hall({"submit", "--kind", "extra.kind", "--taxpayer", "91310110666007217T", "--body",
+                 dir_.File("body.json"), "--id", "E2E-EXTRA-2"});
+  EXPECT_EQ(submit.exit_code, 0) << "the last good table is still in force: " << submit.output;
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+}
+
 TEST_F(ChainTest, ASecondHubOnTheSameSqliteLedgerIsRefused) {
   auto hub = StartHub();
   std::string other = dir_.File("other.yaml");

@@ -1,6 +1,8 @@
 #include "tests/support/test_hub.h"
 
 #include <chrono>
+
+#include <zmq_addon.hpp>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -116,6 +118,44 @@ TestWorkers::~TestWorkers() { Stop(); }
 void TestWorkers::Stop() {
   for (auto& pool : pools_) pool->Stop();
   pools_.clear();
+}
+
+EchoWorker::EchoWorker(const std::string& endpoint, const std::string& service) {
+  thread_ = std::thread([this, endpoint, service] {
+    zmq::context_t context(1);
+    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.connect(endpoint);
+    auto send = [&](std::vector<std::string> parts) {
+      std::vector<zmq::message_t> frames;
+      for (const auto& p : parts) frames.emplace_back(p.data(), p.size());
+      zmq::send_multipart(socket, frames);
+    };
+    send({"", "MDPW01", "\x01", service});
+    int64_t last_sent = MonotonicMs();
+    while (!stopping_) {
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(50));
+      if (item.revents & ZMQ_POLLIN) {
+        std::vector<zmq::message_t> frames;
+        (void)zmq::recv_multipart(socket, std::back_inserter(frames));
+        if (frames.size() >= 6 && frames[2].to_string() == "\x02") {
+          send({"", "MDPW01", "\x03", frames[3].to_string(), "", "echo: " + frames[5].to_string()});
+          last_sent = MonotonicMs();
+        }
+      }
+      if (MonotonicMs() - last_sent >= 200) {
+        send({"", "MDPW01", "\x04"});
+        last_sent = MonotonicMs();
+      }
+    }
+    send({"", "MDPW01", "\x05"});
+  });
+}
+
+EchoWorker::~EchoWorker() {
+  stopping_ = true;
+  thread_.join();
 }
 
 bool Eventually(const std::function<bool()>& condition, int timeout_ms) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/sdk/worker.h"
@@ -81,6 +82,17 @@ class TestWorkers {
 
  private:
   std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
+};
+
+// A plain MDP worker for pass-through tests: answers every request with "echo: " + body.
+class EchoWorker {
+ public:
+  EchoWorker(const std::string& endpoint, const std::string& service);
+  ~EchoWorker();
+
+ private:
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
 };
 
 // Polls `condition` every 20 ms until it holds or `timeout_ms` passes.

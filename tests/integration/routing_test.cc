@@ -1,0 +1,384 @@
+// Routing in the running hub, over real sockets and a real ledger: retries, dead letters and
+// replay, circuits, conditional and sharded stages, staff queues, and reloads under load.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/support/test_hub.h"
+#include "tools/client/mdp_client.h"
+
+namespace taxhub::testing {
+namespace {
+
+using wire::RequestState;
+using wire::StageState;
+
+const char* kRoutes = R"(
+defaults:
+  retry: {max_attempts: 3, initial_backoff: 50ms, multiplier: 2, max_backoff: 200ms, attempt_timeout: 5s}
+  circuit: {failures: 100, open_for: 1s}
+circuits:
+  c.flaky: {failures: 3, open_for: 800ms}
+passthrough:
+  - {service: t.echo, timeout: 1s}
+routes:
+  - name: single
+    match: {kind: single}
+    stages: [{name: one, service: t.one, time_limit: 1m}]
+  - name: flaky
+    match: {kind: flaky}
+    stages: [{name: call, service: c.flaky, time_limit: 1m, retry: {max_attempts: 10, initial_backoff: 20ms, max_backoff: 20ms}}]
+  - name: vat
+    match: {kind: filing.vat}
+    stages:
+      - {name: file, service: t.filing, shard_by: tax_office, time_limit: 1d}
+      - {name: review, label: 核查, queue: hall.review, difficulty: 1.5, when: {amount: {">=": 1000000}}}
+      - {name: pay, service: t.pay, when: {tax_due: {">": 0}}}
+      - {name: notify, service: t.notify}
+  - name: staff
+    match: {kind: staff.task}
+    stages:
+      - {name: verify, label: 核查, queue: hall.verify, time_limit: 1d}
+      - {name: notify, service: t.notify}
+)";
+
+class RoutingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(kRoutes); }
+
+  void Start(const std::string& routes) {
+    hub_.reset();
+    config_ = TestHubConfig(dir_, "sqlite", "", routes);
+    hub_ = std::make_unique<TestHub>(config_);
+    ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+    client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  }
+
+  wire::SubmitRequest Request(const std::string& id, const std::string& kind,
+                              StringMap attributes = {}) {
+    wire::SubmitRequest r;
+    r.request_id = id;
+    r.kind = kind;
+    r.taxpayer_id = "91310110666007217T";
+    r.attributes = std::move(attributes);
+    r.body = "{\"id\":\"" + id + "\"}";
+    return r;
+  }
+
+  wire::ProgressReply WaitForEnd(const std::string& id, int timeout_ms = 10'000) {
+    wire::ProgressReply last;
+    Eventually(
+        [&] {
+          auto p = client_->Progress(id);
+          if (!p) return false;
+          last = *p;
+          return p->state != RequestState::IN_PROGRESS && p->state != RequestState::ACCEPTED;
+        },
+        timeout_ms);
+    return last;
+  }
+
+  static wire::StageResult Retry(const std::string& why) {
+    wire::StageResult r;
+    r.outcome = wire::StageOutcome::RETRY;
+    r.code = "BUSY";
+    r.message = why;
+    return r;
+  }
+
+  TempDir dir_;
+  app::HubConfig config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<TestHub> hub_;
+  std::unique_ptr<client::HubClient> client_;
+};
+
+TEST_F(RoutingTest, AStageThatFailsTwiceThenSucceedsCompletes) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    return task.attempt <= 2 ? Retry("attempt " + std::to_string(task.attempt)) : Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-twice", "single")).has_value());
+  wire::ProgressReply p = WaitForEnd("R-twice");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].attempts, 3);
+  EXPECT_EQ(handler.CallsFor("R-twice/0"), 3);
+}
+
+TEST_F(RoutingTest, ExhaustedStageBecomesADeadLetterAndIsReplayedToSuccess) {
+  std::atomic<bool> broken{true};
+  std::mutex tokens_mutex;
+  std::vector<int64_t> tokens;
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    {
+      std::lock_guard<std::mutex> lock(tokens_mutex);
+      tokens.push_back(task.fencing_token);
+    }
+    return broken ? Retry("legacy system down") : Succeeded("after-replay");
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-dead", "single")).has_value());
+  wire::ProgressReply p = WaitForEnd("R-dead");
+  ASSERT_EQ(p.state, RequestState::FAILED);
+  EXPECT_EQ(p.stages[0].state, StageState::FAILED);
+  EXPECT_EQ(p.stages[0].attempts, 3);
+
+  auto letters = hub_->hub().engine().DeadLetters(10);
+  ASSERT_TRUE(letters.has_value()) << letters.error().ToString();
+  ASSERT_EQ(letters->size(), 1u);
+  const workflow::DeadLetter& letter = (*letters)[0];
+  EXPECT_EQ(letter.request_id, "R-dead");
+  EXPECT_EQ(letter.route, "single");
+  EXPECT_EQ(letter.stage, "one");
+  EXPECT_EQ(letter.service, "t.one");
+  EXPECT_EQ(letter.attempts, 3);
+  EXPECT_EQ(letter.code, "BUSY");
+  EXPECT_EQ(letter.message, "legacy system down");
+
+  // Not a dead letter: refused with the field named.
+  ASSERT_TRUE(client_->Submit(Request("R-alive", "staff.task")).has_value());
+  Status not_dead = hub_->hub().engine().Replay("R-alive", "operator-1");
+  EXPECT_EQ(not_dead.code(), ErrorCode::kBadRequest);
+  EXPECT_EQ(not_dead.field(), "request_id");
+  EXPECT_EQ(hub_->hub().engine().Replay("R-none", "operator-1").code(), ErrorCode::kNotFound);
+
+  broken = false;
+  ASSERT_TRUE(hub_->hub().engine().Replay("R-dead", "operator-1").ok());
+  p = WaitForEnd("R-dead");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].handler, "after-replay");
+  EXPECT_EQ(p.stages[0].attempts, 1) << "a replay starts with fresh attempts";
+  EXPECT_EQ(handler.CallsFor("R-dead/0"), 4) << "same task id before and after the replay";
+  {
+    std::lock_guard<std::mutex> lock(tokens_mutex);
+    ASSERT_EQ(tokens.size(), 4u);
+    EXPECT_EQ(tokens.back(), 4) << "fencing tokens keep counting across the replay";
+  }
+  letters = hub_->hub().engine().DeadLetters(10);
+  ASSERT_TRUE(letters.has_value());
+  EXPECT_TRUE(letters->empty());
+}
+
+TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
+  std::atomic<bool> healthy{false};
+  std::mutex times_mutex;
+  std::vector<int64_t> call_times;
+  ScriptedHandler handler([&](const wire::StageTask&) {
+    {
+      std::lock_guard<std::mutex> lock(times_mutex);
+      call_times.push_back(MonotonicMs());
+    }
+    return healthy ? Succeeded() : Retry("down");
+  });
+  TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 1);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client_->Submit(Request("R-flaky-" + std::to_string(i), "flaky")).has_value());
+  }
+  // Three consecutive failures open the circuit for 800 ms: no delivery in that window.
+  ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() >= 3; }, 5000));
+  ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().circuits_opened == 1; }, 2000));
+  const int calls_when_opened = handler.TotalCalls();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(handler.TotalCalls(), calls_when_opened) << "work waits while the circuit is open";
+  // The service recovers: the probe succeeds, the circuit closes, the backlog drains.
+  healthy = true;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(WaitForEnd("R-flaky-" + std::to_string(i)).state, RequestState::COMPLETED);
+  }
+  std::lock_guard<std::mutex> lock(times_mutex);
+  int64_t longest_gap = 0;
+  for (size_t i = 1; i < call_times.size(); ++i) {
+    longest_gap = std::max(longest_gap, call_times[i] - call_times[i - 1]);
+  }
+  EXPECT_GE(longest_gap, 700) << "no call while open";
+}
+
+TEST_F(RoutingTest, ConditionalStagesRunOnlyWhenTheirConditionHolds) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    wire::StageResult r = Succeeded();
+    if (task.stage == "file") r.outputs["tax_due"] = task.attributes.at("due");
+    return r;
+  });
+  TestWorkers workers(hub_->backend(), {"t.filing.13212000000", "t.pay", "t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-due", "filing.vat",
+                                      {{"tax_office", "13212000000"}, {"due", "1300.00"},
+                                       {"amount", "20000"}}))
+                  .has_value());
+  ASSERT_TRUE(client_->Submit(Request("R-nil", "filing.vat",
+                                      {{"tax_office", "13212000000"}, {"due", "0.00"},
+                                       {"amount", "20000"}}))
+                  .has_value());
+  wire::ProgressReply due = WaitForEnd("R-due");
+  wire::ProgressReply nil = WaitForEnd("R-nil");
+  ASSERT_EQ(due.state, RequestState::COMPLETED);
+  ASSERT_EQ(nil.state, RequestState::COMPLETED);
+  EXPECT_EQ(due.stages[0].service_name, "t.filing.13212000000") << "sharded by tax office";
+  EXPECT_EQ(due.stages[1].state, StageState::SKIPPED) << "small returns skip the review";
+  EXPECT_EQ(due.stages[2].state, StageState::DONE) << "tax due > 0: paid";
+  EXPECT_EQ(nil.stages[2].state, StageState::SKIPPED) << "nothing due: no payment";
+  EXPECT_EQ(handler.CallsFor("R-nil/2"), 0);
+
+  // A sharded stage without its attribute is refused at submit, naming it.
+  auto missing = client_->Submit(Request("R-noshard", "filing.vat", {{"due", "1"}}));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().field(), "attributes.tax_office");
+}
+
+TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-staff", "staff.task")).has_value());
+  ASSERT_TRUE(client_->Submit(Request("R-staff-2", "staff.task")).has_value());
+  workflow::Engine& engine = hub_->hub().engine();
+  auto tasks = engine.QueueTasks("hall.verify", 10);
+  ASSERT_TRUE(tasks.has_value()) << tasks.error().ToString();
+  ASSERT_EQ(tasks->size(), 2u);
+  EXPECT_EQ((*tasks)[0].task_id, "R-staff/0");
+  EXPECT_EQ((*tasks)[0].label, "核查");
+  EXPECT_TRUE((*tasks)[0].claimed_by.empty());
+
+  EXPECT_TRUE(engine.ClaimTask("R-staff/0", "li").ok());
+  EXPECT_TRUE(engine.ClaimTask("R-staff/0", "li").ok()) << "claiming your own task again is fine";
+  Status taken = engine.ClaimTask("R-staff/0", "wang");
+  EXPECT_EQ(taken.code(), ErrorCode::kTaken);
+  EXPECT_EQ(engine.CompleteTask("R-staff/0", "wang", workflow::Decision::kApprove, "").code(),
+            ErrorCode::kTaken);
+  EXPECT_EQ(engine.CompleteTask("R-staff-2/0", "wang", workflow::Decision::kApprove, "").field(),
+            "task_id")
+      << "unclaimed";
+  EXPECT_TRUE(engine.CompleteTask("R-staff/0", "li", workflow::Decision::kApprove, "资料齐全").ok());
+  wire::ProgressReply p = WaitForEnd("R-staff");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].handler, "li");
+  EXPECT_EQ(p.stages[0].queue, "hall.verify");
+
+  ASSERT_TRUE(engine.ClaimTask("R-staff-2/0", "wang").ok());
+  EXPECT_EQ(engine.CompleteTask("R-staff-2/0", "wang", workflow::Decision::kReject, "").field(),
+            "reason");
+  ASSERT_TRUE(engine.CompleteTask("R-staff-2/0", "wang", workflow::Decision::kReject,
+                                  "营业执照不清晰 licence unreadable")
+                  .ok());
+  p = WaitForEnd("R-staff-2");
+  EXPECT_EQ(p.state, RequestState::REJECTED);
+  EXPECT_EQ(p.stages[0].message, "营业执照不清晰 licence unreadable");
+  EXPECT_EQ(p.stages[1].state, StageState::SKIPPED);
+}
+
+TEST_F(RoutingTest, RetryTimersLiveInTheLedgerAcrossARestart) {
+  std::string routes = kRoutes;
+  routes.replace(routes.find("initial_backoff: 50ms"), 21, "initial_backoff: 1500ms");
+  routes.replace(routes.find("max_backoff: 200ms"), 18, "max_backoff: 2s");
+  Start(routes);
+  std::mutex times_mutex;
+  std::vector<int64_t> times;
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    std::lock_guard<std::mutex> lock(times_mutex);
+    times.push_back(SystemClock().NowMs());
+    return task.attempt == 1 ? Retry("first try fails") : Succeeded();
+  });
+  {
+    TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+    ASSERT_TRUE(client_->Submit(Request("R-timer", "single")).has_value());
+    ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() == 1; }, 5000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the RETRY is committed
+  }
+  // Restart: a new hub process state, same ledger.
+  hub_.reset();
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok());
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  EXPECT_EQ(WaitForEnd("R-timer").state, RequestState::COMPLETED);
+  std::lock_guard<std::mutex> lock(times_mutex);
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_GE(times[1] - times[0], 1400) << "the backoff survived the restart";
+}
+
+TEST_F(RoutingTest, AReloadUnderLoadLosesAndReplansNothing) {
+  const std::string two_stage = std::string(kRoutes) + R"(
+  - name: load
+    match: {kind: load}
+    stages: [{name: a, service: t.a, time_limit: 1h}, {name: b, service: t.b, time_limit: 1h}]
+)";
+  const std::string three_stage = std::string(kRoutes) + R"(
+  - name: load
+    match: {kind: load}
+    stages: [{name: a, service: t.a, time_limit: 1h}, {name: b, service: t.b, time_limit: 1h},
+             {name: c, service: t.c, time_limit: 1h}]
+)";
+  Start(two_stage);
+  ScriptedHandler handler([](const wire::StageTask&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.a", "t.b", "t.c"}, handler, 4);
+
+  std::atomic<bool> done{false};
+  std::mutex mutex;
+  std::map<std::string, size_t> planned;  // request id -> stages in its accepted plan
+  std::atomic<int> errors{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      client::HubClient client(context_, hub_->frontend());
+      for (int i = 0; !done; ++i) {
+        const std::string id = "L-" + std::to_string(c) + "-" + std::to_string(i);
+        auto reply = client.Submit(Request(id, "load"));
+        if (!reply) {
+          ++errors;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        planned[id] = reply->stages.size();
+      }
+    });
+  }
+  std::set<int64_t> versions;
+  for (int k = 0; k < 6; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    WriteRoutes(dir_, k % 2 == 0 ? three_stage : two_stage);
+    auto version = hub_->hub().ReloadRoutes();
+    ASSERT_TRUE(version.has_value()) << version.error().ToString();
+    versions.insert(*version);
+  }
+  // An invalid file changes nothing.
+  WriteRoutes(dir_, "routes: [}\n");
+  EXPECT_FALSE(hub_->hub().ReloadRoutes().has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  done = true;
+  for (auto& t : clients) t.join();
+
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(versions.size(), 2u) << "the same text always has the same version";
+  std::set<size_t> shapes;
+  for (const auto& [id, stages] : planned) {
+    wire::ProgressReply p = WaitForEnd(id, 20'000);
+    ASSERT_EQ(p.state, RequestState::COMPLETED) << id;
+    EXPECT_EQ(p.stages.size(), stages) << id << " kept the plan it was accepted with";
+    shapes.insert(stages);
+  }
+  EXPECT_EQ(shapes, (std::set<size_t>{2, 3})) << "both tables were in force at some point";
+  EXPECT_GT(planned.size(), 50u);
+}
+
+TEST_F(RoutingTest, PassThroughRoutesFollowTheTableInForce) {
+  EchoWorker echo(hub_->backend(), "t.added");
+  client::MdpClient client(context_, hub_->frontend());
+  auto before = client.Call("t.added", "hello", 2000, 0);
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(wire::ReplyStatus(*before).code(), ErrorCode::kUnknownService);
+  std::string text = std::string(kRoutes);
+  text.replace(text.find("passthrough:\n"), 13, "passthrough:\n  - {service: t.added, timeout: 1s}\n");
+  WriteRoutes(dir_, text);
+  ASSERT_TRUE(hub_->hub().ReloadRoutes().has_value());
+  auto after = client.Call("t.added", "hello", 2000, 0);
+  ASSERT_TRUE(after.has_value()) << after.error().ToString();
+  EXPECT_EQ(*after, "echo: hello");
+}
+
+}  // namespace
+}  // namespace taxhub::testing
