@@ -219,6 +219,10 @@ void Engine::ApplyEffects(Effects& effects) {
   for (const auto& service : effects.ready_services) quiet_.erase(service);
   const int64_t now = clock_.NowMs();
   for (const auto& [service, healthy] : effects.service_health) ObserveHealth(service, healthy, now);
+  // A probe that never reached a worker proves nothing: the next idle worker gets one.
+  for (const auto& service : effects.undelivered) {
+    if (auto it = circuits_.find(service); it != circuits_.end()) it->second.probing = false;
+  }
   route_versions_.insert(effects.route_versions.begin(), effects.route_versions.end());
   for (const auto& note : effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
@@ -269,8 +273,12 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
   const std::string service = stages[index].service;
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
-  if (!service.empty() && outcome.kind != Outcome::Kind::kUndelivered) {
-    effects.service_health[service] = outcome.kind != Outcome::Kind::kRetry;
+  if (!service.empty()) {
+    if (outcome.kind == Outcome::Kind::kUndelivered) {
+      effects.undelivered.insert(service);
+    } else {
+      effects.service_health[service] = outcome.kind != Outcome::Kind::kRetry;
+    }
   }
   if (stages.back().state == StageState::kDone || stages.back().state == StageState::kSkipped) {
     auto finished = std::all_of(stages.begin(), stages.end(), [](const StageRecord& s) {
@@ -330,12 +338,14 @@ Status Engine::HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out) 
 
 // ---- dispatch --------------------------------------------------------------------------------
 
-int Engine::CircuitAllows(const std::string& service, int credit, int64_t now) {
+int Engine::CircuitAllows(const std::string& service, int credit, int64_t now, bool& probe) {
+  probe = false;
   auto it = circuits_.find(service);
   if (it == circuits_.end() || !it->second.open) return credit;
   Circuit& circuit = it->second;
   if (now < circuit.open_until_ms || circuit.probing) return 0;
-  return std::min(credit, 1);  // half-open: one probe
+  probe = true;  // half-open: one probe
+  return std::min(credit, 1);
 }
 
 void Engine::ObserveHealth(const std::string& service, bool healthy, int64_t now) {
@@ -382,12 +392,13 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
   const int64_t now = clock_.NowMs();
   for (auto& [service, credit] : credit_) {
     if (credit <= 0 || quiet_.contains(service)) continue;
-    const int allowed = CircuitAllows(service, credit, now);
+    bool probe = false;
+    const int allowed = CircuitAllows(service, credit, now, probe);
     if (allowed <= 0) continue;
     auto claimed = txn.ClaimReady(service, allowed, now, options_.hub_id);
     if (!claimed) return claimed.error();
     if (static_cast<int>(claimed->size()) < allowed) quiet_.insert(service);
-    if (!claimed->empty() && allowed < credit) out.probes.insert(service);
+    if (!claimed->empty() && probe) out.probes.insert(service);
     for (const StageRecord& stage : *claimed) {
       auto request = txn.GetRequest(stage.request_id);
       if (!request) return request.error();

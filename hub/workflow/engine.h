@@ -185,8 +185,9 @@ class Engine {
 
   void Dispatch();
   Status ClaimAndBuild(ledger::Transaction& txn, Outbox& out);
-  // How many tasks the circuit of `service` lets out now (at most `credit`).
-  int CircuitAllows(const std::string& service, int credit, int64_t now);
+  // How many tasks the circuit of `service` lets out now (at most `credit`); `probe` is set
+  // when the circuit is half-open and this is its one probe.
+  int CircuitAllows(const std::string& service, int credit, int64_t now, bool& probe);
   void ObserveHealth(const std::string& service, bool healthy, int64_t now);
   void Tick();
 

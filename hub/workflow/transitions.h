@@ -39,6 +39,7 @@ struct Effects {
   std::set<std::string> ready_services;       // adapter services that now have READY work
   std::vector<std::string> notes;             // lines for the flow log
   std::map<std::string, bool> service_health; // service -> last outcome was healthy
+  std::set<std::string> undelivered;          // services a task could not be handed to
   std::map<std::string, int64_t> route_versions;  // route table digest -> recorded version
 };
 

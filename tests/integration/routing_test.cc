@@ -172,9 +172,11 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
       std::lock_guard<std::mutex> lock(times_mutex);
       call_times.push_back(MonotonicMs());
     }
-    return healthy ? Succeeded() : Retry("down");
+    if (!healthy) return Retry("down");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a slow probe
+    return Succeeded();
   });
-  TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 1);
+  TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 3);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(client_->Submit(Request("R-flaky-" + std::to_string(i), "flaky")).has_value());
   }
@@ -190,11 +192,11 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
     EXPECT_EQ(WaitForEnd("R-flaky-" + std::to_string(i)).state, RequestState::COMPLETED);
   }
   std::lock_guard<std::mutex> lock(times_mutex);
-  int64_t longest_gap = 0;
-  for (size_t i = 1; i < call_times.size(); ++i) {
-    longest_gap = std::max(longest_gap, call_times[i] - call_times[i - 1]);
-  }
-  EXPECT_GE(longest_gap, 700) << "no call while open";
+  ASSERT_GE(call_times.size(), static_cast<size_t>(calls_when_opened + 3));
+  const int64_t probe = call_times[calls_when_opened];
+  EXPECT_GE(probe - call_times[calls_when_opened - 1], 700) << "no call while open";
+  // While the probe is out (300 ms), nothing else goes, though three workers are idle.
+  EXPECT_GE(call_times[calls_when_opened + 1] - probe, 250) << "only one probe at a time";
 }
 
 TEST_F(RoutingTest, ConditionalStagesRunOnlyWhenTheirConditionHolds) {
