@@ -23,6 +23,12 @@ enum ErrorCode {
   PROTOCOL_ERROR = 11,   // the MDP envelope itself is malformed
   INTERNAL = 12,
   TAKEN = 13,            // a staff task was already claimed by someone else
+  BAD_SIGNATURE = 14,    // the signature does not verify over the body with the certificate
+  CERT_EXPIRED = 15,     // the signer's certificate is outside its validity period
+  CERT_REVOKED = 16,     // the signer's certificate is on the configured CRL
+  UNTRUSTED_CERT = 17,   // no chain to a trusted CA, or a certificate not fit for signing
+  SIGNER_MISMATCH = 18,  // the certificate's subject does not carry the request's taxpayer id
+  BAD_TAXPAYER_ID = 19,  // neither a valid unified social credit code nor a resident id
 }
 
 struct Error {

@@ -18,6 +18,12 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kProtocolError: return "PROTOCOL_ERROR";
     case ErrorCode::kInternal: return "INTERNAL";
     case ErrorCode::kTaken: return "TAKEN";
+    case ErrorCode::kBadSignature: return "BAD_SIGNATURE";
+    case ErrorCode::kCertExpired: return "CERT_EXPIRED";
+    case ErrorCode::kCertRevoked: return "CERT_REVOKED";
+    case ErrorCode::kUntrustedCert: return "UNTRUSTED_CERT";
+    case ErrorCode::kSignerMismatch: return "SIGNER_MISMATCH";
+    case ErrorCode::kBadTaxpayerId: return "BAD_TAXPAYER_ID";
   }
   return "UNKNOWN";
 }

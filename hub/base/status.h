@@ -29,6 +29,12 @@ enum class ErrorCode : int {
   kProtocolError = 11,
   kInternal = 12,
   kTaken = 13,
+  kBadSignature = 14,
+  kCertExpired = 15,
+  kCertRevoked = 16,
+  kUntrustedCert = 17,
+  kSignerMismatch = 18,
+  kBadTaxpayerId = 19,
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

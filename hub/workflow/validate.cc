@@ -1,6 +1,7 @@
 #include "hub/workflow/validate.h"
 
 #include "hub/base/text.h"
+#include "hub/security/taxpayer_id.h"
 
 namespace taxhub::workflow {
 namespace {
@@ -19,13 +20,8 @@ Status CheckRequestId(const std::string& id, bool required) {
 
 Status CheckTaxpayerId(const std::string& id) {
   if (id.empty()) return Status(ErrorCode::kMissingField, "taxpayer_id is required", "taxpayer_id");
-  if (id.size() < 15 || id.size() > 20 || !IsTokenText(id, "")) {
-    return Status(ErrorCode::kBadRequest,
-                  "taxpayer_id must be 15-20 letters and digits (a unified social credit code "
-                  "or a resident id)",
-                  "taxpayer_id");
-  }
-  return Status::Ok();
+  auto kind = security::CheckTaxpayerId(id);
+  return kind ? Status::Ok() : kind.error();
 }
 
 }  // namespace
