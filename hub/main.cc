@@ -48,6 +48,13 @@ int Run(const std::string& config_file, bool dev) {
     return 1;
   }
   SetLogLevel(config->log_level);
+  if (dev && config->security.dev_pki) {
+    Status pki = app::EnsureDevPki(config->data_dir + "/pki", app::DevTaxpayers());
+    if (!pki.ok()) {
+      std::cerr << "taxhub: demo PKI: " << pki.ToString() << "\n";
+      return 1;
+    }
+  }
   SystemClock clock;
   auto hub = app::Hub::Open(*config, clock);
   if (!hub) {
@@ -70,6 +77,10 @@ int Run(const std::string& config_file, bool dev) {
             << (config->ledger.backend == "sqlite" ? " " + config->ledger.sqlite.path : "") << "\n"
             << "  routes: " << config->routes->size() << " from " << config->routes_file << "\n";
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
+  if (config->security.enabled) {
+    std::cout << "  signatures: " << (config->security.require_signatures ? "required" : "checked if present")
+              << ", CAs from " << config->security.ca_bundle << "\n";
+  }
   std::cout.flush();
 
   int signal = 0;

@@ -50,6 +50,9 @@ struct SubmitRequest {
   3: string taxpayer_id,             // unified social credit code or resident id
   4: map<string, string> attributes, // envelope attributes used for routing (tax_office, ...)
   5: binary body,                    // the application itself, stored byte for byte
+  6: binary signature,               // detached signature over `body` exactly (SM2-with-SM3 or
+                                     // ECDSA-with-SHA256, DER), by the taxpayer's key
+  7: binary certificate,             // the signer's X.509 certificate, DER
 }
 
 struct PlannedStage {
@@ -123,6 +126,8 @@ struct ProgressReply {
   6: i64 accepted_at_ms,
   7: i64 finished_at_ms,
   8: list<StageProgress> stages,
+  9: string signer,                  // the signing certificate's subject ("" if unsigned)
+  10: i64 verified_at_ms,            // when the hub verified the signature
 }
 
 // ---- stage tasks: hub -> adapter worker -> hub ----------------------------------------------

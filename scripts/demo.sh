@@ -25,4 +25,6 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-"$BIN/taxhub-hall" demo --seconds "${DEMO_SECONDS:-0}" --rate "${DEMO_RATE:-4}"
+# The hub requires signatures: the hall signs with the demo keys taxhub dev made.
+for _ in $(seq 1 100); do [[ -f var/dev/pki/ca.pem ]] && break; sleep 0.1; done
+"$BIN/taxhub-hall" demo --seconds "${DEMO_SECONDS:-0}" --rate "${DEMO_RATE:-4}" --pki var/dev/pki

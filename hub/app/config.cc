@@ -91,6 +91,25 @@ void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
   node.Finish();
 }
 
+std::string Resolve(const std::string& path, const std::string& base_dir) {
+  return path.empty() || path.front() == '/' ? path : base_dir + "/" + path;
+}
+
+void ParseSecurity(const ConfigNode& node, HubConfig& config, const std::string& base_dir) {
+  SecurityConfig& s = config.security;
+  s.enabled = true;
+  s.dev_pki = node.Bool("dev_pki", false);
+  s.ca_bundle = Resolve(node.String("ca_bundle", ""), base_dir);
+  if (s.dev_pki && s.ca_bundle.empty()) s.ca_bundle = config.data_dir + "/pki/ca.pem";
+  for (const auto& crl : node.StringList("crl")) s.crl_files.push_back(Resolve(crl, base_dir));
+  s.require_signatures = node.Bool("require_signatures", s.require_signatures);
+  s.verify_threads = static_cast<int>(node.Int("verify_threads", 0, 0, 256));
+  if (s.require_signatures && s.ca_bundle.empty()) {
+    node.Fail("ca_bundle", "is needed to require signatures (or set dev_pki in dev mode)");
+  }
+  node.Finish();
+}
+
 void ParseDev(const ConfigNode& node, HubConfig& config) {
   std::vector<DevAdapterConfig>& adapters = config.dev_adapters;
   if (auto list = node.OptionalChild("adapters")) {
@@ -128,8 +147,8 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("ledger")) ParseLedger(*n, config.ledger);
   if (auto n = root.OptionalChild("engine")) ParseEngine(*n, config.engine);
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
-  config.routes_file = root.String("routes");
-  if (config.routes_file.front() != '/') config.routes_file = base_dir + "/" + config.routes_file;
+  config.routes_file = Resolve(root.String("routes"), base_dir);
+  if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("dev")) ParseDev(*n, config);
   root.Finish();
   config.engine.hub_id = config.hub_id;

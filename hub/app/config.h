@@ -40,6 +40,17 @@ struct DevClerkConfig {
   int64_t delay_ms = 300;
 };
 
+// Electronic signatures on submits (hub/security). Without a security section the hub verifies
+// nothing and ignores signatures.
+struct SecurityConfig {
+  bool enabled = false;
+  std::string ca_bundle;               // PEM CAs trusted for taxpayer certificates
+  std::vector<std::string> crl_files;  // PEM CRLs, each signed by one of those CAs
+  bool require_signatures = true;      // refuse unsigned submits
+  int verify_threads = 0;              // 0: one per core
+  bool dev_pki = false;                // taxhub dev: generate a demo CA and keys under data_dir/pki
+};
+
 struct HubConfig {
   std::string source;  // the file it came from
   std::string hub_id = "hub-1";
@@ -50,6 +61,7 @@ struct HubConfig {
   workflow::EngineOptions engine;
   std::string routes_file;  // resolved against the config file's directory
   std::shared_ptr<const routing::RouteTable> routes;
+  SecurityConfig security;
   std::vector<DevAdapterConfig> dev_adapters;
   DevClerkConfig dev_clerk;
 };

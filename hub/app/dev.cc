@@ -1,11 +1,78 @@
 #include "hub/app/dev.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "hub/base/log.h"
+#include "hub/security/crypto.h"
 
 namespace taxhub::app {
+
+const std::vector<std::string>& DevTaxpayers() {
+  static const std::vector<std::string> taxpayers = {"91310110666007217T", "91350100M000100Y43",
+                                                     "91310115591693856A"};
+  return taxpayers;
+}
+
+namespace {
+
+Status WriteFile(const std::string& path, const std::string& text, bool secret) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return Status(ErrorCode::kUnavailable, "cannot write " + path);
+  out << text;
+  out.close();
+  if (secret) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                                     std::filesystem::perms::owner_write);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EnsureDevPki(const std::string& dir, const std::vector<std::string>& taxpayers) {
+  using security::Certificate;
+  using security::CertificateSpec;
+  using security::KeyType;
+  using security::PrivateKey;
+  if (std::filesystem::exists(dir + "/ca.pem")) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/taxpayers", ec);
+  if (ec) return Status(ErrorCode::kUnavailable, "cannot create " + dir + ": " + ec.message());
+  const int64_t now = SystemClock().NowMs();
+  constexpr int64_t kDay = 86'400'000;
+  int64_t serial = 1;
+  std::string bundle;
+  for (KeyType type : {KeyType::kSm2, KeyType::kEcdsaP256}) {
+    const std::string name(security::KeyTypeName(type));
+    auto ca_key = PrivateKey::Generate(type);
+    if (!ca_key) return ca_key.error();
+    CertificateSpec ca_spec{"taxhub demo CA (" + name + ")", "", "taxhub demo", serial++,
+                            now - kDay, now + 3650 * kDay, true, true};
+    auto ca = security::IssueCertificate(ca_spec, *ca_key, *ca_key, nullptr);
+    if (!ca) return ca.error();
+    bundle += ca->ToPem();
+    TAXHUB_RETURN_IF_ERROR(WriteFile(dir + "/ca-" + name + ".key", ca_key->ToPem(), true));
+    auto issue = [&](const std::string& stem, const std::string& cn,
+                     const std::string& id) -> Status {
+      auto key = PrivateKey::Generate(type);
+      if (!key) return key.error();
+      CertificateSpec spec{cn, id, "taxhub demo", serial++, now - kDay, now + 730 * kDay, false,
+                           true};
+      auto cert = security::IssueCertificate(spec, *key, *ca_key, &*ca);
+      if (!cert) return cert.error();
+      TAXHUB_RETURN_IF_ERROR(WriteFile(stem + ".key", key->ToPem(), true));
+      return WriteFile(stem + ".pem", cert->ToPem(), false);
+    };
+    for (const auto& id : taxpayers) {
+      TAXHUB_RETURN_IF_ERROR(issue(dir + "/taxpayers/" + id + "." + (type == KeyType::kSm2 ? "sm2" : "ecdsa"),
+                                   "纳税人 " + id, id));
+    }
+    if (type == KeyType::kSm2) TAXHUB_RETURN_IF_ERROR(issue(dir + "/hub", "taxhub dev hub", ""));
+  }
+  // ca.pem last: its presence means the PKI is complete.
+  return WriteFile(dir + "/ca.pem", bundle, false);
+}
 
 namespace {
 

@@ -16,6 +16,15 @@
 
 namespace taxhub::app {
 
+// The taxpayers of the demo traffic (valid unified social credit codes).
+const std::vector<std::string>& DevTaxpayers();
+
+// Creates, once, a demo PKI under `dir`: an SM2 and an ECDSA P-256 CA (both in ca.pem), the
+// hub's own key and certificate (hub.key, hub.pem), and for each taxpayer an SM2 and an ECDSA
+// key with a certificate naming the taxpayer (taxpayers/<id>.sm2.key, .sm2.pem, .ecdsa.key,
+// .ecdsa.pem). Existing files are kept.
+Status EnsureDevPki(const std::string& dir, const std::vector<std::string>& taxpayers);
+
 // The sample adapters of the config's dev section, connected to the hub's backend.
 class DevAdapters {
  public:

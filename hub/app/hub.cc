@@ -26,25 +26,49 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   if (!opened) return Error(opened.error().WithContext("ledger"));
   hub->ledger_ = std::move(*opened);
 
-  const std::string link = "inproc://taxhub-link-" + std::to_string(++instances);
+  const std::string instance = std::to_string(++instances);
+  const std::string link = "inproc://taxhub-link-" + instance;
   if (!c.routes) return Error(ErrorCode::kBadRequest, "no route table", "routes");
+  workflow::EngineOptions engine_options = c.engine;
+  broker::BrokerOptions options = c.broker;
+  if (c.security.enabled) {
+    if (!c.security.ca_bundle.empty()) {
+      auto verifier = security::SignatureVerifier::Load(c.security.ca_bundle, c.security.crl_files);
+      if (!verifier) return Error(verifier.error().WithContext("security"));
+      hub->verifier_ = std::move(*verifier);
+    }
+    security::VerifyPoolOptions pool;
+    pool.threads = c.security.verify_threads;
+    pool.require_signatures = c.security.require_signatures;
+    pool.limits = c.engine.limits;
+    pool.in_endpoint = "inproc://taxhub-verify-" + instance;
+    pool.replies_endpoint = "inproc://taxhub-replies-" + instance;
+    pool.engine_endpoint = "inproc://taxhub-verified-" + instance;
+    options.verified_services = {workflow::kSubmitService};
+    options.verify_endpoint = pool.in_endpoint;
+    options.replies_endpoint = pool.replies_endpoint;
+    engine_options.verified_endpoint = pool.engine_endpoint;
+    hub->verify_pool_ = std::make_unique<security::VerifyPool>(hub->context_, hub->verifier_.get(),
+                                                               clock, pool);
+  }
   hub->engine_ = std::make_unique<workflow::Engine>(hub->context_, link, *hub->ledger_,
-                                                    hub->routes_, clock, c.engine);
+                                                    hub->routes_, clock, engine_options);
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Bind());
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Recover());
 
-  broker::BrokerOptions options = c.broker;
   options.hub_services = workflow::Engine::Services();
   hub->broker_ = std::make_unique<broker::Broker>(hub->context_, options, link, hub->routes_);
   TAXHUB_RETURN_IF_ERROR(hub->broker_->Bind());
   TAXHUB_LOG(kInfo, "hub") << c.hub_id << " ready: ledger " << hub->ledger_->backend() << ", "
-                           << c.routes->size() << " routes from " << c.routes->source();
+                           << c.routes->size() << " routes from " << c.routes->source()
+                           << (hub->verify_pool_ ? ", signatures verified" : "");
   return hub;
 }
 
 void Hub::Start() {
   engine_thread_ = std::thread([this] { engine_->Run(); });
   broker_thread_ = std::thread([this] { broker_->Run(); });
+  if (verify_pool_) verify_pool_->Start();
 }
 
 Result<int64_t> Hub::ReloadRoutes() {
@@ -66,6 +90,7 @@ void Hub::Shutdown() {
   stopped_ = true;
   if (engine_thread_.joinable()) {
     broker_->BeginDrain();
+    if (verify_pool_) verify_pool_->Stop();
     engine_->BeginDrain();
     engine_thread_.join();
   }

@@ -13,6 +13,8 @@
 #include "hub/base/clock.h"
 #include "hub/broker/broker.h"
 #include "hub/ledger/ledger.h"
+#include "hub/security/verifier.h"
+#include "hub/security/verify_pool.h"
 #include "hub/workflow/engine.h"
 
 namespace taxhub::app {
@@ -43,6 +45,8 @@ class Hub {
   const HubConfig& config() const { return config_; }
   const workflow::EngineCounters& engine_counters() const { return engine_->counters(); }
   const broker::BrokerCounters& broker_counters() const { return broker_->counters(); }
+  // Null when the config has no security section.
+  const security::VerifyPool* verify_pool() const { return verify_pool_.get(); }
 
  private:
   Hub(HubConfig config, const Clock& clock)
@@ -55,6 +59,8 @@ class Hub {
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<workflow::Engine> engine_;
   std::unique_ptr<broker::Broker> broker_;
+  std::unique_ptr<security::SignatureVerifier> verifier_;
+  std::unique_ptr<security::VerifyPool> verify_pool_;
   std::thread engine_thread_;
   std::thread broker_thread_;
   bool stopped_ = false;

@@ -55,6 +55,15 @@ Status Broker::Bind() {
     link_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
     link_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
     link_->set(zmq::sockopt::sndtimeo, link::kSendTimeoutMs);
+    if (!options_.verify_endpoint.empty()) {
+      verify_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::push);
+      replies_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pull);
+      verify_->set(zmq::sockopt::linger, 0);
+      verify_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
+      replies_->set(zmq::sockopt::linger, 0);
+      verify_->bind(options_.verify_endpoint);
+      replies_->bind(options_.replies_endpoint);
+    }
     frontend_->bind(options_.frontend);
     frontend_endpoint_ = frontend_->get(zmq::sockopt::last_endpoint);
     backend_->bind(options_.backend);
@@ -71,32 +80,38 @@ Status Broker::Bind() {
 }
 
 void Broker::Run() {
+  // Sources in priority order; the frontend comes last and is left out while draining.
+  enum Source { kBackend, kLink, kReplies, kFrontend };
   while (!stopping_) {
-    zmq::pollitem_t items[] = {
-        {backend_->handle(), 0, ZMQ_POLLIN, 0},
-        {link_->handle(), 0, ZMQ_POLLIN, 0},
-        {frontend_->handle(), 0, ZMQ_POLLIN, 0},
-    };
-    const int count = draining_ ? 2 : 3;
+    std::vector<std::pair<zmq::socket_t*, Source>> sources = {{backend_.get(), kBackend},
+                                                              {link_.get(), kLink}};
+    if (replies_) sources.emplace_back(replies_.get(), kReplies);
+    if (!draining_) sources.emplace_back(frontend_.get(), kFrontend);
+    std::vector<zmq::pollitem_t> items;
+    for (const auto& [socket, source] : sources) {
+      items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+    }
     try {
-      zmq::poll(items, count, std::chrono::milliseconds(100));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
       break;
     }
     // Each socket is drained a bounded number of messages per wake so that none starves.
-    for (int i = 0; i < count; ++i) {
+    for (size_t i = 0; i < items.size(); ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      zmq::socket_t& socket = i == 0 ? *backend_ : i == 1 ? *link_ : *frontend_;
       for (int n = 0; n < kMaxMessagesPerWake; ++n) {
         Frames frames;
-        auto received = zmq::recv_multipart(socket, std::back_inserter(frames),
+        auto received = zmq::recv_multipart(*sources[i].first, std::back_inserter(frames),
                                             zmq::recv_flags::dontwait);
         if (!received) break;
-        if (i == 0) HandleWorker(frames);
-        else if (i == 1) HandleEngine(frames);
-        else HandleClient(frames);
+        switch (sources[i].second) {
+          case kBackend: HandleWorker(frames); break;
+          case kLink:
+          case kReplies: HandleEngine(frames); break;
+          case kFrontend: HandleClient(frames); break;
+        }
       }
     }
     OnTimers(MonotonicMs());
@@ -108,6 +123,8 @@ void Broker::Run() {
   frontend_.reset();
   backend_.reset();
   link_.reset();
+  verify_.reset();
+  replies_.reset();
 }
 
 // ---- clients ---------------------------------------------------------------------------------
@@ -145,7 +162,13 @@ void Broker::HandleClient(Frames& frames) {
     }
     Frames out = MakeFrames({link::OpFrame(link::Op::kCall), request.identity, request.service});
     out.push_back(std::move(request.body[0]));
-    if (!SendLink(std::move(out), /*may_wait=*/false)) {
+    bool sent;
+    if (verify_ && options_.verified_services.contains(request.service)) {
+      sent = zmq::send_multipart(*verify_, out, zmq::send_flags::dontwait).has_value();
+    } else {
+      sent = SendLink(std::move(out), /*may_wait=*/false);
+    }
+    if (!sent) {
       ReplyError(request.identity, request.service,
                  Status(ErrorCode::kUnavailable, "busy: the hub is behind; retry later"));
     }

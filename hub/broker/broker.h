@@ -52,6 +52,11 @@ struct BrokerOptions {
   int passthrough_queue_limit = 1000;
   // Service names served by the engine over the link.
   std::set<std::string> hub_services;
+  // When set, these hub services go to the signature verification pool instead (inproc PUSH
+  // bound at verify_endpoint), whose error replies come back on replies_endpoint (PULL).
+  std::set<std::string> verified_services;
+  std::string verify_endpoint;
+  std::string replies_endpoint;
 };
 
 struct BrokerCounters {
@@ -120,6 +125,8 @@ class Broker {
   std::unique_ptr<zmq::socket_t> frontend_;
   std::unique_ptr<zmq::socket_t> backend_;
   std::unique_ptr<zmq::socket_t> link_;
+  std::unique_ptr<zmq::socket_t> verify_;   // to the verification pool
+  std::unique_ptr<zmq::socket_t> replies_;  // its error replies
   std::string frontend_endpoint_;
   std::string backend_endpoint_;
   WorkerRegistry workers_;

@@ -3,6 +3,8 @@
 //
 // broker -> engine
 //   CALL    [client identity][service][body]          a request to a hub service (taxhub.*)
+// verify pool -> engine (its own PULL socket), when signatures are verified
+//   VCALL   [client identity][service][body][verified at ms][signer]  a submit, checked
 //   CREDIT  [service][delta]                          idle workers of a service changed by delta
 //   RESULT  [task id][token][worker][body]            a worker's REPLY to a stage task
 //   LOST    [task id][token][reason]                  a task that did not reach or lost its worker
@@ -28,11 +30,12 @@ enum class Op : char {
   kLost = 'L',
   kReply = 'P',
   kDispatch = 'D',
+  kVerifiedCall = 'V',
 };
 
 // The op as a one-byte frame.
 inline std::string_view OpFrame(Op op) {
-  static constexpr char kOps[] = "CKRLPD";
+  static constexpr char kOps[] = "CKRLPDV";
   const char* at = std::char_traits<char>::find(kOps, sizeof kOps - 1, static_cast<char>(op));
   return std::string_view(at, 1);
 }

@@ -52,6 +52,10 @@ struct RequestRecord {
   int64_t accepted_at_ms = 0;
   int64_t updated_at_ms = 0;
   int64_t finished_at_ms = 0;  // 0 while not finished
+  std::string signature;       // detached signature over `body`; "" when unsigned
+  std::string certificate;     // the signer's certificate, DER
+  std::string signer;          // its subject
+  int64_t verified_at_ms = 0;  // when the hub verified the signature
 };
 
 struct StageRecord {

@@ -18,7 +18,7 @@ constexpr const char* kStageColumns =
     "backoff_multiplier, max_backoff_ms, attempt_timeout_ms";
 constexpr const char* kRequestColumns =
     "id, kind, taxpayer_id, attributes::text, body, fingerprint, route, route_version, state, "
-    "accepted_at, updated_at, finished_at";
+    "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at";
 
 // Column names qualified with a table alias: "s.request_id, s.idx, …".
 std::string Qualified(const char* columns, const std::string& alias) {
@@ -47,8 +47,9 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
            "LIMIT $3"},
       {"insert_request",
        "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, "
-       "route_version, state, accepted_at, updated_at, finished_at) "
-       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)"},
+       "route_version, state, accepted_at, updated_at, finished_at, signature, certificate, "
+       "signer, verified_at) "
+       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
       {"record_route_table",
        "WITH inserted AS (INSERT INTO route_tables (digest, source, text, loaded_at) "
        "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING RETURNING version) "
@@ -181,6 +182,10 @@ Result<RequestRecord> ReadRequest(const pqxx::row& row) {
   out.accepted_at_ms = row[9].as<int64_t>();
   out.updated_at_ms = row[10].as<int64_t>();
   out.finished_at_ms = row[11].as<int64_t>();
+  out.signature = pqxx::binarystring(row[12]).str();
+  out.certificate = pqxx::binarystring(row[13]).str();
+  out.signer = row[14].as<std::string>();
+  out.verified_at_ms = row[15].as<int64_t>();
   return out;
 }
 
@@ -252,7 +257,10 @@ class PostgresTransaction final : public Transaction {
                            EncodeJsonMap(r.attributes),
                            pqxx::binarystring(r.body.data(), r.body.size()), r.fingerprint,
                            r.route, r.route_version, std::string(ToString(r.state)),
-                           r.accepted_at_ms, r.updated_at_ms, r.finished_at_ms);
+                           r.accepted_at_ms, r.updated_at_ms, r.finished_at_ms,
+                           pqxx::binarystring(r.signature.data(), r.signature.size()),
+                           pqxx::binarystring(r.certificate.data(), r.certificate.size()),
+                           r.signer, r.verified_at_ms);
       return Status::Ok();
     });
   }

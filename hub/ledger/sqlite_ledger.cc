@@ -23,7 +23,7 @@ constexpr const char* kStageColumns =
     "max_backoff_ms, attempt_timeout_ms";
 constexpr const char* kRequestColumns =
     "id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, state, "
-    "accepted_at, updated_at, finished_at";
+    "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at";
 
 class Statement {
  public:
@@ -227,6 +227,10 @@ Result<RequestRecord> SqliteTransaction::ReadRequest(Statement& stmt) {
   r.accepted_at_ms = stmt.Int(9);
   r.updated_at_ms = stmt.Int(10);
   r.finished_at_ms = stmt.Int(11);
+  r.signature = stmt.Text(12);
+  r.certificate = stmt.Text(13);
+  r.signer = stmt.Text(14);
+  r.verified_at_ms = stmt.Int(15);
   return r;
 }
 
@@ -287,12 +291,13 @@ Result<std::optional<RouteTableRecord>> SqliteTransaction::GetRouteTable(int64_t
 
 Status SqliteTransaction::InsertRequest(const RequestRecord& r) {
   static const std::string sql = std::string("INSERT INTO requests (") + kRequestColumns +
-                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, r.id).Bind(2, r.kind).Bind(3, r.taxpayer_id).Bind(4, EncodeJsonMap(r.attributes));
   stmt.BindBlob(5, r.body).Bind(6, r.fingerprint).Bind(7, r.route).Bind(8, r.route_version);
   stmt.Bind(9, ToString(r.state)).Bind(10, r.accepted_at_ms).Bind(11, r.updated_at_ms);
-  stmt.Bind(12, r.finished_at_ms);
+  stmt.Bind(12, r.finished_at_ms).BindBlob(13, r.signature).BindBlob(14, r.certificate);
+  stmt.Bind(15, r.signer).Bind(16, r.verified_at_ms);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert request " + r.id);
   return Status::Ok();
 }

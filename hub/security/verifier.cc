@@ -68,15 +68,15 @@ Result<std::unique_ptr<SignatureVerifier>> SignatureVerifier::Create(
       return Error(ErrorCode::kBadRequest, "not a PEM CRL", "crl");
     }
     std::unique_ptr<X509_CRL, CrlDeleter> owned(crl);
-    const Certificate* issuer = nullptr;
+    // Any trusted CA of the CRL's issuer name may have signed it.
+    bool named = false, verified = false;
     for (const Certificate& ca : state->trusted) {
-      if (X509_NAME_cmp(X509_get_subject_name(ca.get()), X509_CRL_get_issuer(crl)) == 0) {
-        issuer = &ca;
-      }
+      if (X509_NAME_cmp(X509_get_subject_name(ca.get()), X509_CRL_get_issuer(crl)) != 0) continue;
+      named = true;
+      verified = verified || VerifyCrl(crl, ca).ok();
     }
-    if (!issuer) return Error(ErrorCode::kBadRequest, "a CRL from an untrusted issuer", "crl");
-    Status signed_ok = VerifyCrl(crl, *issuer);
-    if (!signed_ok.ok()) {
+    if (!named) return Error(ErrorCode::kBadRequest, "a CRL from an untrusted issuer", "crl");
+    if (!verified) {
       return Error(ErrorCode::kBadRequest, "a CRL whose signature does not verify", "crl");
     }
     state->crls.push_back(std::move(owned));

@@ -59,6 +59,12 @@ Status Engine::Bind() {
     link_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
     link_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
     link_->bind(link_endpoint_);
+    if (!options_.verified_endpoint.empty()) {
+      verified_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pull);
+      verified_->set(zmq::sockopt::linger, 0);
+      verified_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
+      verified_->bind(options_.verified_endpoint);
+    }
   } catch (const zmq::error_t& e) {
     return Status(ErrorCode::kInternal, "cannot bind engine link " + link_endpoint_ + ": " + e.what());
   }
@@ -104,9 +110,11 @@ void Engine::Run() {
       if (quiet && (in_flight_.empty() || mono >= drain_deadline)) break;
     }
     zmq::pollitem_t items[] = {{link_->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                               {verified_ ? verified_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(std::min<int64_t>(options_.tick_ms, 100)));
+      zmq::poll(items, verified_ ? 3 : 2,
+                std::chrono::milliseconds(std::min<int64_t>(options_.tick_ms, 100)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
@@ -122,6 +130,13 @@ void Engine::Run() {
         // Credit changes no ledger state: apply it at once.
         credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
         continue;
+      }
+      batch.push_back(std::move(frames));
+    }
+    while (verified_ && static_cast<int>(batch.size()) < options_.batch_max) {
+      Inbound frames;
+      if (!zmq::recv_multipart(*verified_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        break;
       }
       batch.push_back(std::move(frames));
     }
@@ -179,7 +194,8 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
 
 Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {
   switch (OpOf(item)) {
-    case link::Op::kCall: return HandleCall(txn, item, out);
+    case link::Op::kCall:
+    case link::Op::kVerifiedCall: return HandleCall(txn, item, out);
     case link::Op::kResult: return HandleResult(txn, item, out);
     case link::Op::kLost: return HandleLost(txn, item, out);
     default:
@@ -191,7 +207,8 @@ Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {
 // The item could not be committed. A caller gets UNAVAILABLE (nothing was acknowledged); a
 // stage result is dropped, and its lease expiring will deliver the stage again.
 void Engine::FailItem(Inbound& item, const Status& status) {
-  if (OpOf(item) == link::Op::kCall && item.size() == 4) {
+  const link::Op op = OpOf(item);
+  if ((op == link::Op::kCall && item.size() == 4) || (op == link::Op::kVerifiedCall && item.size() == 6)) {
     Status unavailable(ErrorCode::kUnavailable,
                        "the ledger could not record this request; nothing was accepted, retry "
                        "later (" + status.message() + ")");

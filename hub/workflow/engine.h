@@ -59,6 +59,15 @@ struct EngineOptions {
   int64_t tick_ms = 250;          // lease expiry and delayed-retry checks
   int64_t drain_timeout_ms = 5000;
   wire::CodecLimits limits;
+  // Where verified submits arrive from the signature verification pool (PULL, bound here);
+  // empty when the hub verifies no signatures.
+  std::string verified_endpoint;
+};
+
+// What the verification pool established about a submit's signature.
+struct Verification {
+  int64_t verified_at_ms = 0;  // 0: the submit was unsigned
+  std::string signer;          // the certificate's subject
 };
 
 struct EngineCounters {
@@ -168,8 +177,8 @@ class Engine {
   void ApplyEffects(Effects& effects);
 
   Status HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out);
-  Status Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
-                Effects& effects);
+  Status Submit(ledger::Transaction& txn, std::string_view body,
+                const Verification* verification, wire::SubmitReply& reply, Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
@@ -199,6 +208,7 @@ class Engine {
   zmq::context_t& context_;
   std::string link_endpoint_;
   std::unique_ptr<zmq::socket_t> link_;
+  std::unique_ptr<zmq::socket_t> verified_;
   ledger::Ledger& ledger_;
   const routing::RouteTableHolder& routes_;
   const Clock& clock_;

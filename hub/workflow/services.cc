@@ -49,14 +49,21 @@ Status ReplyOrFail(const Status& status, Reply& reply) {
 }  // namespace
 
 Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) {
-  if (item.size() != 4) return Status::Ok();
+  const bool verified = item.size() == 6;  // VCALL: [V][client][service][body][at][signer]
+  if (item.size() != 4 && !verified) return Status::Ok();
+  Verification verification;
+  if (verified) {
+    verification.verified_at_ms = std::stoll(mdp::Str(item[4]));
+    verification.signer = mdp::Str(item[5]);
+  }
   const std::string client = mdp::Str(item[1]);
   const std::string service = mdp::Str(item[2]);
   const std::string_view body = mdp::View(item[3]);
   std::string encoded;
   if (service == kSubmitService) {
     wire::SubmitReply reply;
-    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Submit(txn, body, reply, out.effects), reply));
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(
+        Submit(txn, body, verified ? &verification : nullptr, reply, out.effects), reply));
     if (reply.__isset.error) ++counters_.rejected_input;
     encoded = wire::Encode(reply);
     if (!reply.__isset.error && !reply.duplicate) {
@@ -89,7 +96,8 @@ Result<int64_t> Engine::RouteVersion(ledger::Transaction& txn, const routing::Ro
   return version;
 }
 
-Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::SubmitReply& reply,
+Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
+                      const Verification* verification, wire::SubmitReply& reply,
                       Effects& effects) {
   auto decoded = wire::Decode<wire::SubmitRequest>(body, options_.limits);
   if (!decoded) return decoded.error();
@@ -138,6 +146,13 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body, wire::Sub
   record.state = RequestState::kInProgress;
   record.accepted_at_ms = now;
   record.updated_at_ms = now;
+  if (verification && verification->verified_at_ms > 0) {
+    // The proof, kept so that it can be checked again years later.
+    record.signature = std::move(request.signature);
+    record.certificate = std::move(request.certificate);
+    record.signer = verification->signer;
+    record.verified_at_ms = verification->verified_at_ms;
+  }
   TAXHUB_RETURN_IF_ERROR(txn.InsertRequest(record));
   TAXHUB_RETURN_IF_ERROR(Record(txn, record.id, -1, "request.accepted", now,
                                 record.kind + " from " + record.taxpayer_id + " by route " +
@@ -198,6 +213,8 @@ Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
   reply.state = static_cast<wire::RequestState::type>(request.state);
   reply.accepted_at_ms = request.accepted_at_ms;
   reply.finished_at_ms = request.finished_at_ms;
+  reply.signer = request.signer;
+  reply.verified_at_ms = request.verified_at_ms;
   for (const StageRecord& s : *stages) {
     wire::StageProgress p;
     p.index = s.index;

@@ -47,6 +47,10 @@ RequestRecord Request(const std::string& id) {
   r.state = RequestState::kInProgress;
   r.accepted_at_ms = 1000;
   r.updated_at_ms = 1000;
+  r.signature = std::string("\x30\x45\x02\x21\x00sig", 8);
+  r.certificate = std::string("\x30\x82\x01\x00cert", 8);
+  r.signer = "CN=泰州示范企业,serialNumber=91310110666007217T";
+  r.verified_at_ms = 999;
   return r;
 }
 
@@ -91,6 +95,10 @@ TEST_P(LedgerConformance, AcceptedRequestReadsBackByteForByte) {
   EXPECT_EQ(r.body, Request("R1").body);
   EXPECT_EQ(r.attributes, Request("R1").attributes);
   EXPECT_EQ(r.fingerprint, "fp-R1");
+  EXPECT_EQ(r.signature, Request("R1").signature);
+  EXPECT_EQ(r.certificate, Request("R1").certificate);
+  EXPECT_EQ(r.signer, Request("R1").signer);
+  EXPECT_EQ(r.verified_at_ms, 999);
   EXPECT_EQ(r.state, RequestState::kInProgress);
   EXPECT_EQ(r.accepted_at_ms, 1000);
   auto missing = txn->GetRequest("nope");

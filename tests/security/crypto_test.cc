@@ -112,6 +112,9 @@ TEST_P(Crypto, ARevokedCertificateIsRefused) {
   const std::string body = "x";
   EXPECT_EQ((*verifier)->Verify(body, *pki.key.Sign(body), pki.cert.ToDer(), kTaxpayer, kNow).code(),
             ErrorCode::kCertRevoked);
+  // Two CAs of the same name: the CRL verifies with the one that signed it.
+  Pki twin = MakePki(GetParam());
+  EXPECT_TRUE(SignatureVerifier::Create({twin.ca, pki.ca}, {*crl}).has_value());
   // A CRL that some other CA signed is refused outright.
   Pki other = MakePki(GetParam());
   auto forged = IssueCrl(other.ca, other.ca_key, {77}, kNow);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -46,12 +47,14 @@ int Usage() {
   std::cerr
       << "usage: taxhub-hall [--endpoint EP] COMMAND …\n"
          "  submit --kind K --taxpayer T --body FILE [--id ID] [--attr key=value …]\n"
+         "      [--key KEY.pem --cert CERT.pem]   sign the body (SM2 or ECDSA key)\n"
          "  progress REQUEST_ID [--taxpayer T]\n"
-         "  load --clients N --requests M [--inflight K] [--kind K]\n"
+         "  load --clients N --requests M [--inflight K] [--kind K] [--pki DIR]\n"
          "      submits M requests from N clients (K in flight each) and prints accepted/s\n"
          "      and latency p50/p99\n"
-         "  demo [--seconds N] [--rate R]\n"
-         "      submits sample applications (R per second) and follows them to the end\n";
+         "  demo [--seconds N] [--rate R] [--pki DIR]\n"
+         "      submits sample applications (R per second) and follows them to the end\n"
+         "  --pki DIR signs with the demo keys taxhub dev writes (var/dev/pki)\n";
   return 2;
 }
 
@@ -73,6 +76,10 @@ void PrintProgress(const wire::ProgressReply& p) {
   std::cout << p.request_id << "  " << p.kind << "  taxpayer " << p.taxpayer_id << "  "
             << StateName(p.state) << "\n  accepted " << FormatTimeMs(p.accepted_at_ms)
             << (p.finished_at_ms ? "  finished " + FormatTimeMs(p.finished_at_ms) : "") << "\n";
+  if (p.verified_at_ms > 0) {
+    std::cout << "  signed by " << p.signer << ", verified " << FormatTimeMs(p.verified_at_ms)
+              << "\n";
+  }
   for (const auto& s : p.stages) {
     std::cout << "  [" << s.index << "] " << s.name << " " << s.label << " -> " << s.service_name
               << "  " << StateName(s.state) << (s.overdue ? " OVERDUE" : "")
@@ -82,6 +89,18 @@ void PrintProgress(const wire::ProgressReply& p) {
               << "  deadline " << FormatTimeMs(s.deadline_ms) << "\n";
     if (!s.message.empty()) std::cout << "      " << s.code << " " << s.message << "\n";
   }
+}
+
+// The demo signer when --pki is given; exits on a bad directory.
+std::optional<PkiSigner> LoadSigner(const Args& args) {
+  const std::string dir = args.Get("pki");
+  if (dir.empty()) return std::nullopt;
+  auto signer = PkiSigner::Load(dir);
+  if (!signer) {
+    std::cerr << "taxhub-hall: --pki " << dir << ": " << signer.error().ToString() << "\n";
+    std::exit(2);
+  }
+  return std::move(*signer);
 }
 
 int Submit(const Args& args, zmq::context_t& context) {
@@ -104,6 +123,13 @@ int Submit(const Args& args, zmq::context_t& context) {
     auto eq = it->second.find('=');
     if (eq == std::string::npos) return Usage();
     request.attributes[it->second.substr(0, eq)] = it->second.substr(eq + 1);
+  }
+  if (!args.Get("key").empty() || !args.Get("cert").empty()) {
+    Status signed_ok = SignWith(request, args.Get("key"), args.Get("cert"));
+    if (!signed_ok.ok()) {
+      std::cerr << "taxhub-hall: cannot sign: " << signed_ok.ToString() << "\n";
+      return 1;
+    }
   }
   client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
   auto reply = hub.Submit(request);
@@ -145,6 +171,7 @@ int Load(const Args& args, zmq::context_t& context) {
   const std::string kind = args.Get("kind", "filing.vat");
   const std::string endpoint = args.Get("endpoint", "tcp://127.0.0.1:5555");
   if (clients < 1 || requests < 1 || inflight < 1) return Usage();
+  const std::optional<PkiSigner> signer = LoadSigner(args);
 
   std::atomic<long long> next{0};
   std::atomic<long long> accepted{0};
@@ -164,6 +191,10 @@ int Load(const Args& args, zmq::context_t& context) {
           if (n >= requests) return;
           wire::SubmitRequest request = SampleRequest(static_cast<uint64_t>(n), kind);
           request.request_id = prefix + std::to_string(n);
+          if (signer && !signer->Sign(request, static_cast<uint64_t>(n)).ok()) {
+            ++errors;
+            continue;
+          }
           if (!mdp.Send("taxhub.submit", wire::Encode(request)).ok()) {
             ++errors;
             continue;
@@ -219,6 +250,7 @@ int Load(const Args& args, zmq::context_t& context) {
 int Demo(const Args& args, zmq::context_t& context) {
   const long long seconds = args.Int("seconds", 0);  // 0: until interrupted
   const double rate = std::stod(args.Get("rate", "4"));
+  const std::optional<PkiSigner> signer = LoadSigner(args);
   client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
   struct Followed {
     std::string kind;
@@ -269,13 +301,15 @@ int Demo(const Args& args, zmq::context_t& context) {
     if (submitting && now >= next_submit) {
       wire::SubmitRequest request = SampleRequest(n);
       request.request_id = NewRequestId(++n);
+      if (signer) (void)signer->Sign(request, n);
       auto reply = hub.Submit(request);
       ++submitted;
       if (reply) {
         followed[reply->request_id].kind = request.kind;
         std::cout << "+ " << reply->request_id << "  " << request.kind << "  taxpayer "
-                  << request.taxpayer_id << "  accepted, " << reply->stages.size()
-                  << " stages\n";
+                  << request.taxpayer_id << "  accepted, " << reply->stages.size() << " stages"
+                  << (request.signature.empty() ? "" : n % 2 == 0 ? ", signed SM2" : ", signed ECDSA")
+                  << "\n";
       } else {
         ++refused;
         std::cout << "! submit refused: " << reply.error().ToString() << "\n";

@@ -45,4 +45,45 @@ wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override) 
   return request;
 }
 
+Result<PkiSigner> PkiSigner::Load(const std::string& dir) {
+  PkiSigner signer;
+  for (const char* taxpayer : kTaxpayers) {
+    for (const char* type : {"sm2", "ecdsa"}) {
+      const std::string stem = dir + "/taxpayers/" + taxpayer + "." + type;
+      auto key = security::PrivateKey::LoadPemFile(stem + ".key");
+      if (!key) return Error(key.error());
+      auto certs = security::Certificate::LoadPemFile(stem + ".pem");
+      if (!certs) return Error(certs.error());
+      signer.identities_[taxpayer].push_back(Identity{*key, certs->front().ToDer()});
+    }
+  }
+  return signer;
+}
+
+Status PkiSigner::Sign(wire::SubmitRequest& request, uint64_t n) const {
+  auto it = identities_.find(request.taxpayer_id);
+  if (it == identities_.end()) {
+    return Status(ErrorCode::kNotFound, "no demo key for taxpayer " + request.taxpayer_id);
+  }
+  const Identity& identity = it->second[n % it->second.size()];
+  auto signature = identity.key.Sign(request.body);
+  if (!signature) return signature.error();
+  request.signature = std::move(*signature);
+  request.certificate = identity.certificate_der;
+  return Status::Ok();
+}
+
+Status SignWith(wire::SubmitRequest& request, const std::string& key_file,
+                const std::string& cert_file) {
+  auto key = security::PrivateKey::LoadPemFile(key_file);
+  if (!key) return key.error();
+  auto certs = security::Certificate::LoadPemFile(cert_file);
+  if (!certs) return certs.error();
+  auto signature = key->Sign(request.body);
+  if (!signature) return signature.error();
+  request.signature = std::move(*signature);
+  request.certificate = certs->front().ToDer();
+  return Status::Ok();
+}
+
 }  // namespace taxhub::hall

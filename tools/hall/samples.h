@@ -5,7 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include <map>
+#include <vector>
+
 #include "gen-cpp/taxhub_types.h"
+#include "hub/base/status.h"
+#include "hub/security/crypto.h"
 
 namespace taxhub::hall {
 
@@ -13,6 +18,25 @@ namespace taxhub::hall {
 // invoice authentication, refunds, payments, complaints …) across a few taxpayers with valid
 // unified social credit codes and their tax offices.
 wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override = "");
+
+// Signs requests with the demo PKI that `taxhub dev` writes (var/dev/pki): the n-th request
+// alternately with the taxpayer's SM2 and ECDSA key.
+class PkiSigner {
+ public:
+  static Result<PkiSigner> Load(const std::string& dir);
+  Status Sign(wire::SubmitRequest& request, uint64_t n) const;
+
+ private:
+  struct Identity {
+    security::PrivateKey key;
+    std::string certificate_der;
+  };
+  std::map<std::string, std::vector<Identity>> identities_;  // taxpayer -> [sm2, ecdsa]
+};
+
+// Signs with one key and certificate (PEM files).
+Status SignWith(wire::SubmitRequest& request, const std::string& key_file,
+                const std::string& cert_file);
 
 }  // namespace taxhub::hall
 

@@ -12,7 +12,12 @@ CREATE TABLE requests (
   state        TEXT NOT NULL,
   accepted_at  BIGINT NOT NULL,
   updated_at   BIGINT NOT NULL,
-  finished_at  BIGINT NOT NULL DEFAULT 0
+  finished_at  BIGINT NOT NULL DEFAULT 0,
+  -- The electronic signature, kept so that the proof can be checked again years later.
+  signature    BYTEA NOT NULL DEFAULT '',  -- detached, over body exactly
+  certificate  BYTEA NOT NULL DEFAULT '',  -- the signer's X.509 certificate, DER
+  signer       TEXT NOT NULL DEFAULT '',  -- its subject
+  verified_at  BIGINT NOT NULL DEFAULT 0     -- when the hub verified it; 0: unsigned
 );
 CREATE INDEX requests_taxpayer ON requests (taxpayer_id, accepted_at);
 CREATE INDEX requests_state ON requests (state, updated_at);
