@@ -51,6 +51,8 @@ void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
   if (l.backend != "sqlite" && l.backend != "postgres") {
     node.Fail("backend", "must be sqlite or postgres, got \"" + l.backend + "\"");
   }
+  l.hash = node.String("hash", l.hash);
+  if (l.hash != "sha256" && l.hash != "sm3") node.Fail("hash", "must be sha256 or sm3");
   l.sqlite.path = "ledger.db";
   if (auto sqlite = node.OptionalChild("sqlite")) {
     l.sqlite.path = sqlite->String("path", l.sqlite.path);

@@ -17,6 +17,7 @@ namespace taxhub::app {
 
 struct LedgerConfig {
   std::string backend = "sqlite";  // sqlite | postgres
+  std::string hash = "sha256";     // the event chain's hash: sha256 | sm3
   ledger::SqliteOptions sqlite;    // path resolved against hub.data_dir
   ledger::PostgresOptions postgres;
 };

@@ -7,15 +7,24 @@
 
 namespace taxhub::app {
 
-Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config) {
-  if (config.ledger.backend == "postgres") return ledger::OpenPostgresLedger(config.ledger.postgres);
+Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config, bool read_only) {
+  ledger::ChainOptions chain;
+  if (!read_only) chain = ledger::ChainOptions{config.hub_id, config.ledger.hash};
+  if (config.ledger.backend == "postgres") {
+    return ledger::OpenPostgresLedger(config.ledger.postgres, chain);
+  }
+  if (read_only) {
+    ledger::SqliteOptions options = config.ledger.sqlite;
+    options.read_only = true;
+    return ledger::OpenSqliteLedger(options);
+  }
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::path(config.ledger.sqlite.path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   if (ec) {
     return Error(ErrorCode::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
   }
-  return ledger::OpenSqliteLedger(config.ledger.sqlite);
+  return ledger::OpenSqliteLedger(config.ledger.sqlite, chain);
 }
 
 Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {

@@ -19,7 +19,9 @@
 
 namespace taxhub::app {
 
-Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config);
+// The ledger the config names. A writing connection writes the hub's own event chain; a
+// read-only one (for verify-ledger) writes nothing and takes no lock.
+Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config, bool read_only = false);
 
 class Hub {
  public:

@@ -19,6 +19,7 @@
 
 #include "hub/base/json_map.h"
 #include "hub/base/status.h"
+#include "hub/ledger/chain.h"
 
 namespace taxhub::ledger {
 
@@ -108,6 +109,26 @@ struct EventRecord {
   std::string type;         // "request.accepted", "stage.done", ...
   int64_t at_ms = 0;
   std::string detail;       // short text for people
+  // Filled by the ledger on append (see chain.h).
+  std::string chain;
+  int64_t chain_seq = 0;
+  std::string prev_hash;
+  std::string hash;
+};
+
+struct ChainInfo {
+  std::string chain;
+  std::string algorithm;
+  int64_t created_at_ms = 0;
+};
+
+struct CheckpointRecord {
+  std::string chain;
+  int64_t chain_seq = 0;
+  std::string hash;
+  int64_t at_ms = 0;
+  std::string signature;    // over CheckpointStatement(chain, chain_seq, hash)
+  std::string certificate;  // the signing hub's certificate, DER
 };
 
 class Transaction {
@@ -149,8 +170,19 @@ class Transaction {
   // Every DISPATCHED stage leased by `owner` (a hub id).
   virtual Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) = 0;
 
+  // Appends to this connection's chain; returns the global seq.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
   virtual Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) = 0;
+  // This transaction's view of its chain's head (including its own appends).
+  virtual ChainHead Head() const = 0;
+  virtual Status AppendCheckpoint(const CheckpointRecord& checkpoint) = 0;
+
+  // For verification: every chain, a chain's rows in order, its checkpoints, all requests.
+  virtual Result<std::vector<ChainInfo>> Chains() = 0;
+  virtual Result<std::vector<EventRecord>> ScanChain(std::string_view chain,
+                                                     int64_t after_chain_seq, int limit) = 0;
+  virtual Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) = 0;
+  virtual Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) = 0;
 
   virtual Status Commit() = 0;
 };
@@ -168,15 +200,20 @@ struct SqliteOptions {
   std::string path;                  // the database file; its directory must exist
   std::string synchronous = "full";  // off | normal | full | extra
   int busy_timeout_ms = 5000;
+  bool read_only = false;            // for verification while a hub runs: no lock, no writes
 };
-// Opens (creating if needed) and migrates the database. Holds an exclusive lock on
-// `<path>.lock` so that a second hub on the same file is refused.
-Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options);
+// Opens (creating if needed) and migrates the database. A writing ledger holds an exclusive
+// lock on `<path>.lock` so that a second hub on the same file is refused.
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
+                                                 const ChainOptions& chain = {});
 
 struct PostgresOptions {
   std::string dsn;
 };
-Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options);
+// With a chain, the connection holds a PostgreSQL advisory lock on it: a second hub with the
+// same hub id is refused.
+Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options,
+                                                   const ChainOptions& chain = {});
 
 }  // namespace taxhub::ledger
 

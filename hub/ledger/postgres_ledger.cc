@@ -16,6 +16,8 @@ constexpr const char* kStageColumns =
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
     "message, outputs::text, queue, difficulty, condition, initial_backoff_ms, "
     "backoff_multiplier, max_backoff_ms, attempt_timeout_ms";
+constexpr const char* kEventColumns =
+    "seq, chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash";
 constexpr const char* kRequestColumns =
     "id, kind, taxpayer_id, attributes::text, body, fingerprint, route, route_version, state, "
     "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at";
@@ -100,11 +102,22 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
                         " FROM stages WHERE state = 'DISPATCHED' AND lease_owner = $1 "
                         "FOR UPDATE SKIP LOCKED"},
       {"append_event",
-       "INSERT INTO events (request_id, stage, type, at, detail) VALUES ($1, $2, $3, $4, $5) "
-       "RETURNING seq"},
+       "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, "
+       "hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq"},
       {"get_events",
-       "SELECT seq, request_id, stage, type, at, detail FROM events WHERE request_id = $1 "
-       "ORDER BY seq"},
+       std::string("SELECT ") + kEventColumns + " FROM events WHERE request_id = $1 ORDER BY seq"},
+      {"scan_chain",
+       std::string("SELECT ") + kEventColumns +
+           " FROM events WHERE chain = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3"},
+      {"append_checkpoint",
+       "INSERT INTO checkpoints (chain, chain_seq, hash, at, signature, certificate) "
+       "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain, chain_seq) DO NOTHING"},
+      {"checkpoints",
+       "SELECT chain, chain_seq, hash, at, signature, certificate FROM checkpoints "
+       "WHERE chain = $1 ORDER BY chain_seq"},
+      {"chains", "SELECT chain, algorithm, created_at FROM chains ORDER BY chain"},
+      {"scan_requests",
+       std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id > $1 ORDER BY id LIMIT $2"},
   };
   return statements;
 }
@@ -189,6 +202,26 @@ Result<RequestRecord> ReadRequest(const pqxx::row& row) {
   return out;
 }
 
+std::vector<EventRecord> ReadEvents(const pqxx::result& result) {
+  std::vector<EventRecord> out;
+  out.reserve(result.size());
+  for (const auto& row : result) {
+    EventRecord e;
+    e.seq = row[0].as<int64_t>();
+    e.chain = row[1].as<std::string>();
+    e.chain_seq = row[2].as<int64_t>();
+    e.request_id = row[3].as<std::string>();
+    e.stage = row[4].as<int>();
+    e.type = row[5].as<std::string>();
+    e.at_ms = row[6].as<int64_t>();
+    e.detail = row[7].as<std::string>();
+    e.prev_hash = row[8].as<std::string>();
+    e.hash = row[9].as<std::string>();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
   std::vector<StageRecord> out;
   out.reserve(result.size());
@@ -204,8 +237,8 @@ class PostgresLedger;
 
 class PostgresTransaction final : public Transaction {
  public:
-  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::work> work)
-      : ledger_(ledger), work_(std::move(work)) {}
+  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::work> work, ChainHead head)
+      : ledger_(ledger), work_(std::move(work)), head_(std::move(head)) {}
   ~PostgresTransaction() override;
 
   Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override {
@@ -342,22 +375,64 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  Result<int64_t> AppendEvent(const EventRecord& e) override {
-    return Guard("append event", [&]() -> Result<int64_t> {
-      pqxx::result r = work_->exec_prepared("append_event", e.request_id, e.stage, e.type,
-                                            e.at_ms, e.detail);
-      return r[0][0].as<int64_t>();
-    });
-  }
+  Result<int64_t> AppendEvent(const EventRecord& event) override;
 
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override {
     return Guard("get events", [&]() -> Result<std::vector<EventRecord>> {
-      pqxx::result r = work_->exec_prepared("get_events", std::string(request_id));
-      std::vector<EventRecord> out;
-      for (const auto& row : r) {
-        out.push_back(EventRecord{row[0].as<int64_t>(), row[1].as<std::string>(),
-                                  row[2].as<int>(), row[3].as<std::string>(),
-                                  row[4].as<int64_t>(), row[5].as<std::string>()});
+      return ReadEvents(work_->exec_prepared("get_events", std::string(request_id)));
+    });
+  }
+
+  ChainHead Head() const override { return head_; }
+
+  Status AppendCheckpoint(const CheckpointRecord& c) override {
+    return Guard("append checkpoint", [&]() -> Status {
+      work_->exec_prepared("append_checkpoint", c.chain, c.chain_seq, c.hash, c.at_ms,
+                           pqxx::binarystring(c.signature.data(), c.signature.size()),
+                           pqxx::binarystring(c.certificate.data(), c.certificate.size()));
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<ChainInfo>> Chains() override {
+    return Guard("chains", [&]() -> Result<std::vector<ChainInfo>> {
+      std::vector<ChainInfo> out;
+      for (const auto& row : work_->exec_prepared("chains")) {
+        out.push_back(ChainInfo{row[0].as<std::string>(), row[1].as<std::string>(),
+                                row[2].as<int64_t>()});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<EventRecord>> ScanChain(std::string_view chain, int64_t after_chain_seq,
+                                             int limit) override {
+    return Guard("scan chain", [&]() -> Result<std::vector<EventRecord>> {
+      return ReadEvents(
+          work_->exec_prepared("scan_chain", std::string(chain), after_chain_seq, limit));
+    });
+  }
+
+  Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override {
+    return Guard("checkpoints", [&]() -> Result<std::vector<CheckpointRecord>> {
+      std::vector<CheckpointRecord> out;
+      for (const auto& row : work_->exec_prepared("checkpoints", std::string(chain))) {
+        out.push_back(CheckpointRecord{row[0].as<std::string>(), row[1].as<int64_t>(),
+                                       row[2].as<std::string>(), row[3].as<int64_t>(),
+                                       pqxx::binarystring(row[4]).str(),
+                                       pqxx::binarystring(row[5]).str()});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override {
+    return Guard("scan requests", [&]() -> Result<std::vector<RequestRecord>> {
+      std::vector<RequestRecord> out;
+      for (const auto& row : work_->exec_prepared("scan_requests", std::string(after_id), limit)) {
+        auto r = ReadRequest(row);
+        if (!r) return Error(r.error());
+        out.push_back(std::move(*r));
       }
       return out;
     });
@@ -368,15 +443,20 @@ class PostgresTransaction final : public Transaction {
  private:
   PostgresLedger& ledger_;
   std::unique_ptr<pqxx::work> work_;
+  ChainHead head_;
 };
 
 class PostgresLedger final : public Ledger {
  public:
-  explicit PostgresLedger(PostgresOptions options) : options_(std::move(options)) {}
+  PostgresLedger(PostgresOptions options, ChainOptions chain)
+      : options_(std::move(options)), chain_(std::move(chain)) {}
 
   std::string_view backend() const override { return "postgres"; }
 
+  // (Re)connects; a writing connection then takes its chain's lock and reads its head (the
+  // database is the truth about the head, after an in-doubt commit as after a restart).
   Status Connect() {
+    head_valid_ = false;
     return Guard("connect", [&]() -> Status {
       connection_.reset();
       connection_ = std::make_unique<pqxx::connection>(options_.dsn);
@@ -385,16 +465,66 @@ class PostgresLedger final : public Ledger {
     });
   }
 
+  Status LoadChain() {
+    if (chain_.chain.empty()) {
+      head_valid_ = true;
+      return Status::Ok();
+    }
+    return Guard("load chain", [&]() -> Status {
+      pqxx::nontransaction tx(*connection_);
+      if (!locked_) {
+        bool got = tx.exec_params1("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                                   "taxhub-chain:" + chain_.chain)[0]
+                       .as<bool>();
+        if (!got) {
+          return Status(ErrorCode::kUnavailable,
+                        "another hub with id " + chain_.chain +
+                            " is writing to this ledger; hub ids must be unique",
+                        "hub.id");
+        }
+        locked_ = true;
+      }
+      tx.exec_params(
+          "INSERT INTO chains (chain, algorithm, created_at) VALUES ($1, $2, $3) "
+          "ON CONFLICT (chain) DO NOTHING",
+          chain_.chain, chain_.algorithm, SystemClock().NowMs());
+      std::string algorithm =
+          tx.exec_params1("SELECT algorithm FROM chains WHERE chain = $1", chain_.chain)[0]
+              .as<std::string>();
+      if (algorithm != chain_.algorithm) {
+        return Status(ErrorCode::kBadRequest,
+                      "chain " + chain_.chain + " was begun with " + algorithm +
+                          "; it cannot continue with " + chain_.algorithm,
+                      "ledger.hash");
+      }
+      pqxx::result head = tx.exec_params(
+          "SELECT chain_seq, hash FROM events WHERE chain = $1 ORDER BY chain_seq DESC LIMIT 1",
+          chain_.chain);
+      head_ = head.empty() ? ChainHead{}
+                           : ChainHead{head[0][0].as<int64_t>(), head[0][1].as<std::string>()};
+      head_valid_ = true;
+      return Status::Ok();
+    });
+  }
+
+  const ChainOptions& chain() const { return chain_; }
+  void Committed(const ChainHead& head) { head_ = head; }
+  void CommitFailed() { head_valid_ = false; }
+
   Result<std::unique_ptr<Transaction>> Begin() override {
     if (in_transaction_) {
       return Error(ErrorCode::kInternal, "a transaction is already open on this ledger");
     }
-    if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
+    if (!connection_ || !connection_->is_open()) {
+      locked_ = false;  // a new session holds no advisory lock
+      TAXHUB_RETURN_IF_ERROR(Connect());
+    }
+    if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
       auto work = std::make_unique<pqxx::work>(*connection_);
       in_transaction_ = true;
       return std::unique_ptr<Transaction>(
-          std::make_unique<PostgresTransaction>(*this, std::move(work)));
+          std::make_unique<PostgresTransaction>(*this, std::move(work), head_));
     });
   }
 
@@ -430,9 +560,25 @@ class PostgresLedger final : public Ledger {
 
  private:
   PostgresOptions options_;
+  ChainOptions chain_;
+  ChainHead head_;
+  bool head_valid_ = false;
+  bool locked_ = false;
   std::unique_ptr<pqxx::connection> connection_;
   bool in_transaction_ = false;
 };
+
+Result<int64_t> PostgresTransaction::AppendEvent(const EventRecord& event) {
+  EventRecord e = event;
+  ChainHead next = head_;
+  TAXHUB_RETURN_IF_ERROR(LinkEvent(ledger_.chain(), next, e));
+  return Guard("append event", [&]() -> Result<int64_t> {
+    pqxx::result r = work_->exec_prepared("append_event", e.chain, e.chain_seq, e.request_id,
+                                          e.stage, e.type, e.at_ms, e.detail, e.prev_hash, e.hash);
+    head_ = next;
+    return r[0][0].as<int64_t>();
+  });
+}
 
 PostgresTransaction::~PostgresTransaction() {
   if (work_) {
@@ -452,16 +598,23 @@ Status PostgresTransaction::Commit() {
     return Status::Ok();
   });
   work_.reset();
+  if (status.ok()) {
+    ledger_.Committed(head_);
+  } else {
+    ledger_.CommitFailed();
+  }
   ledger_.EndTransaction();
   return status;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options) {
-  auto ledger = std::make_unique<PostgresLedger>(options);
+Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& options,
+                                                   const ChainOptions& chain) {
+  auto ledger = std::make_unique<PostgresLedger>(options, chain);
   TAXHUB_RETURN_IF_ERROR(ledger->Connect());
   TAXHUB_RETURN_IF_ERROR(ledger->Migrate());
+  TAXHUB_RETURN_IF_ERROR(ledger->LoadChain());
   return std::unique_ptr<Ledger>(std::move(ledger));
 }
 

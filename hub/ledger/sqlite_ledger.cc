@@ -63,7 +63,7 @@ class SqliteLedger;
 
 class SqliteTransaction final : public Transaction {
  public:
-  explicit SqliteTransaction(SqliteLedger& ledger) : ledger_(ledger) {}
+  SqliteTransaction(SqliteLedger& ledger, ChainHead head) : ledger_(ledger), head_(std::move(head)) {}
   ~SqliteTransaction() override;
 
   Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override;
@@ -87,19 +87,29 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override;
   Result<int64_t> AppendEvent(const EventRecord& event) override;
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override;
+  ChainHead Head() const override { return head_; }
+  Status AppendCheckpoint(const CheckpointRecord& checkpoint) override;
+  Result<std::vector<ChainInfo>> Chains() override;
+  Result<std::vector<EventRecord>> ScanChain(std::string_view chain, int64_t after_chain_seq,
+                                             int limit) override;
+  Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
+  Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
   Status Commit() override;
 
  private:
   Result<std::vector<StageRecord>> ReadStages(Statement& stmt, std::string_view what);
   Result<RequestRecord> ReadRequest(Statement& stmt);
+  Result<std::vector<EventRecord>> ReadEvents(Statement& stmt, std::string_view what);
 
   SqliteLedger& ledger_;
+  ChainHead head_;
   bool done_ = false;
 };
 
 class SqliteLedger final : public Ledger {
  public:
-  SqliteLedger(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
+  SqliteLedger(sqlite3* db, int lock_fd, ChainOptions chain)
+      : db_(db), lock_fd_(lock_fd), chain_(std::move(chain)) {}
   ~SqliteLedger() override {
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
@@ -112,10 +122,54 @@ class SqliteLedger final : public Ledger {
     if (in_transaction_) {
       return Error(ErrorCode::kInternal, "a transaction is already open on this ledger");
     }
+    if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     TAXHUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin"));
     in_transaction_ = true;
-    return std::unique_ptr<Transaction>(std::make_unique<SqliteTransaction>(*this));
+    return std::unique_ptr<Transaction>(std::make_unique<SqliteTransaction>(*this, head_));
   }
+
+  // Starts this connection's chain if it is new (refusing another hash algorithm for an
+  // existing one) and reads its head.
+  Status LoadChain() {
+    if (chain_.chain.empty()) {
+      head_valid_ = true;
+      return Status::Ok();
+    }
+    Statement find = Prepare("SELECT algorithm FROM chains WHERE chain = ?");
+    find.Bind(1, chain_.chain);
+    int rc = find.Step();
+    if (rc == SQLITE_ROW) {
+      if (find.Text(0) != chain_.algorithm) {
+        return Status(ErrorCode::kBadRequest,
+                      "chain " + chain_.chain + " was begun with " + find.Text(0) +
+                          "; it cannot continue with " + chain_.algorithm,
+                      "ledger.hash");
+      }
+    } else if (rc == SQLITE_DONE) {
+      Statement add = Prepare("INSERT INTO chains (chain, algorithm, created_at) VALUES (?, ?, ?)");
+      add.Bind(1, chain_.chain).Bind(2, chain_.algorithm).Bind(3, SystemClock().NowMs());
+      if (add.Step() != SQLITE_DONE) return Fail("start chain");
+    } else {
+      return Fail("find chain");
+    }
+    Statement head = Prepare(
+        "SELECT chain_seq, hash FROM events WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1");
+    head.Bind(1, chain_.chain);
+    rc = head.Step();
+    if (rc == SQLITE_ROW) {
+      head_ = ChainHead{head.Int(0), head.Text(1)};
+    } else if (rc == SQLITE_DONE) {
+      head_ = ChainHead{};
+    } else {
+      return Fail("chain head");
+    }
+    head_valid_ = true;
+    return Status::Ok();
+  }
+
+  const ChainOptions& chain() const { return chain_; }
+  void Committed(const ChainHead& head) { head_ = head; }
+  void CommitFailed() { head_valid_ = false; }
 
   Result<int> SchemaVersion() override {
     Statement stmt = Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
@@ -187,6 +241,9 @@ class SqliteLedger final : public Ledger {
  private:
   sqlite3* db_;
   int lock_fd_;
+  ChainOptions chain_;
+  ChainHead head_;
+  bool head_valid_ = false;
   bool in_transaction_ = false;
   std::map<const char*, sqlite3_stmt*> statements_;
   std::string last_prepare_error_;
@@ -203,6 +260,9 @@ Status SqliteTransaction::Commit() {
   Status status = ledger_.Exec("COMMIT", "commit");
   if (!status.ok()) {
     ledger_.Exec("ROLLBACK", "rollback").ok();
+    ledger_.CommitFailed();
+  } else {
+    ledger_.Committed(head_);
   }
   done_ = true;
   ledger_.EndTransaction();
@@ -456,36 +516,122 @@ Result<std::vector<StageRecord>> SqliteTransaction::LeasesOf(std::string_view ow
   return ReadStages(stmt, "leases of owner");
 }
 
-Result<int64_t> SqliteTransaction::AppendEvent(const EventRecord& e) {
+constexpr const char* kEventColumns =
+    "seq, chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash";
+
+Result<int64_t> SqliteTransaction::AppendEvent(const EventRecord& event) {
+  EventRecord e = event;
+  ChainHead next = head_;
+  TAXHUB_RETURN_IF_ERROR(LinkEvent(ledger_.chain(), next, e));
   Statement stmt = ledger_.Prepare(
-      "INSERT INTO events (request_id, stage, type, at, detail) VALUES (?,?,?,?,?) "
-      "RETURNING seq");
-  stmt.Bind(1, e.request_id).Bind(2, int64_t{e.stage}).Bind(3, e.type).Bind(4, e.at_ms);
-  stmt.Bind(5, e.detail);
+      "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, "
+      "hash) VALUES (?,?,?,?,?,?,?,?,?) RETURNING seq");
+  stmt.Bind(1, e.chain).Bind(2, e.chain_seq).Bind(3, e.request_id).Bind(4, int64_t{e.stage});
+  stmt.Bind(5, e.type).Bind(6, e.at_ms).Bind(7, e.detail).Bind(8, e.prev_hash).Bind(9, e.hash);
   if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("append event"));
   int64_t seq = stmt.Int(0);
   if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("append event"));
+  head_ = next;
   return seq;
 }
 
-Result<std::vector<EventRecord>> SqliteTransaction::GetEvents(std::string_view request_id) {
-  Statement stmt = ledger_.Prepare(
-      "SELECT seq, request_id, stage, type, at, detail FROM events WHERE request_id = ? "
-      "ORDER BY seq");
-  stmt.Bind(1, request_id);
+Result<std::vector<EventRecord>> SqliteTransaction::ReadEvents(Statement& stmt,
+                                                               std::string_view what) {
   std::vector<EventRecord> out;
   int rc;
   while ((rc = stmt.Step()) == SQLITE_ROW) {
-    out.push_back(EventRecord{stmt.Int(0), stmt.Text(1), static_cast<int>(stmt.Int(2)),
-                              stmt.Text(3), stmt.Int(4), stmt.Text(5)});
+    EventRecord e;
+    e.seq = stmt.Int(0);
+    e.chain = stmt.Text(1);
+    e.chain_seq = stmt.Int(2);
+    e.request_id = stmt.Text(3);
+    e.stage = static_cast<int>(stmt.Int(4));
+    e.type = stmt.Text(5);
+    e.at_ms = stmt.Int(6);
+    e.detail = stmt.Text(7);
+    e.prev_hash = stmt.Text(8);
+    e.hash = stmt.Text(9);
+    out.push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return Error(ledger_.Fail("get events"));
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail(what));
+  return out;
+}
+
+Result<std::vector<EventRecord>> SqliteTransaction::GetEvents(std::string_view request_id) {
+  static const std::string sql = std::string("SELECT ") + kEventColumns +
+                                 " FROM events WHERE request_id = ? ORDER BY seq";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, request_id);
+  return ReadEvents(stmt, "get events");
+}
+
+Result<std::vector<EventRecord>> SqliteTransaction::ScanChain(std::string_view chain,
+                                                              int64_t after_chain_seq, int limit) {
+  static const std::string sql = std::string("SELECT ") + kEventColumns +
+                                 " FROM events WHERE chain = ? AND chain_seq > ? "
+                                 "ORDER BY chain_seq LIMIT ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, chain).Bind(2, after_chain_seq).Bind(3, int64_t{limit});
+  return ReadEvents(stmt, "scan chain");
+}
+
+Status SqliteTransaction::AppendCheckpoint(const CheckpointRecord& c) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO checkpoints (chain, chain_seq, hash, at, signature, certificate) "
+      "VALUES (?,?,?,?,?,?) ON CONFLICT (chain, chain_seq) DO NOTHING");
+  stmt.Bind(1, c.chain).Bind(2, c.chain_seq).Bind(3, c.hash).Bind(4, c.at_ms);
+  stmt.BindBlob(5, c.signature).BindBlob(6, c.certificate);
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("append checkpoint");
+  return Status::Ok();
+}
+
+Result<std::vector<ChainInfo>> SqliteTransaction::Chains() {
+  Statement stmt = ledger_.Prepare("SELECT chain, algorithm, created_at FROM chains ORDER BY chain");
+  std::vector<ChainInfo> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    out.push_back(ChainInfo{stmt.Text(0), stmt.Text(1), stmt.Int(2)});
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("chains"));
+  return out;
+}
+
+Result<std::vector<CheckpointRecord>> SqliteTransaction::Checkpoints(std::string_view chain) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT chain, chain_seq, hash, at, signature, certificate FROM checkpoints "
+      "WHERE chain = ? ORDER BY chain_seq");
+  stmt.Bind(1, chain);
+  std::vector<CheckpointRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    out.push_back(CheckpointRecord{stmt.Text(0), stmt.Int(1), stmt.Text(2), stmt.Int(3),
+                                   stmt.Text(4), stmt.Text(5)});
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("checkpoints"));
+  return out;
+}
+
+Result<std::vector<RequestRecord>> SqliteTransaction::ScanRequests(std::string_view after_id,
+                                                                   int limit) {
+  static const std::string sql = std::string("SELECT ") + kRequestColumns +
+                                 " FROM requests WHERE id > ? ORDER BY id LIMIT ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, after_id).Bind(2, int64_t{limit});
+  std::vector<RequestRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    auto r = ReadRequest(stmt);
+    if (!r) return Error(r.error());
+    out.push_back(std::move(*r));
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("scan requests"));
   return out;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options) {
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
+                                                 const ChainOptions& chain) {
   static const std::map<std::string, std::string> kSynchronous = {
       {"off", "OFF"}, {"normal", "NORMAL"}, {"full", "FULL"}, {"extra", "EXTRA"}};
   auto sync = kSynchronous.find(options.synchronous);
@@ -493,37 +639,45 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options) {
     return Error(ErrorCode::kBadRequest, "synchronous must be off, normal, full or extra",
                  "ledger.sqlite.synchronous");
   }
-  std::string lock_path = options.path + ".lock";
-  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) {
-    return Error(ErrorCode::kUnavailable, "cannot create " + lock_path + ": " + strerror(errno));
+  if (options.read_only && !chain.chain.empty()) {
+    return Error(ErrorCode::kInternal, "a read-only ledger connection has no chain to write");
   }
-  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    close(lock_fd);
-    return Error(ErrorCode::kUnavailable,
-                 "SQLite ledger " + options.path +
-                     " is in use by another hub; an SQLite ledger serves exactly one hub "
-                     "(use PostgreSQL to run several)");
+  int lock_fd = -1;
+  if (!options.read_only) {
+    std::string lock_path = options.path + ".lock";
+    lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+      return Error(ErrorCode::kUnavailable, "cannot create " + lock_path + ": " + strerror(errno));
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      close(lock_fd);
+      return Error(ErrorCode::kUnavailable,
+                   "SQLite ledger " + options.path +
+                       " is in use by another hub; an SQLite ledger serves exactly one hub "
+                       "(use PostgreSQL to run several)");
+    }
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(options.path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  const int flags = options.read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    close(lock_fd);
+    if (lock_fd >= 0) close(lock_fd);
     return Error(ErrorCode::kUnavailable, "cannot open SQLite ledger " + options.path + ": " +
                                               message);
   }
-  auto ledger = std::make_unique<SqliteLedger>(db, lock_fd);
+  auto ledger = std::make_unique<SqliteLedger>(db, lock_fd, chain);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  if (options.read_only) return std::unique_ptr<Ledger>(std::move(ledger));
   for (const std::string& pragma :
        {std::string("PRAGMA journal_mode = WAL"), "PRAGMA synchronous = " + sync->second,
         std::string("PRAGMA foreign_keys = ON")}) {
     TAXHUB_RETURN_IF_ERROR(ledger->Exec(pragma, pragma));
   }
   TAXHUB_RETURN_IF_ERROR(ledger->Migrate());
+  TAXHUB_RETURN_IF_ERROR(ledger->LoadChain());
   return std::unique_ptr<Ledger>(std::move(ledger));
 }
 

@@ -242,12 +242,12 @@ TEST_P(LedgerConformance, EventsKeepTheirOrder) {
   Put(*txn, "R1", {});
   int64_t last = 0;
   for (const char* type : {"request.accepted", "stage.ready", "stage.dispatched", "stage.done"}) {
-    auto seq = txn->AppendEvent(EventRecord{0, "R1", 0, type, 1000, "detail 明细"});
+    auto seq = txn->AppendEvent(Event("R1", 0, type, 1000, "detail 明细"));
     ASSERT_TRUE(seq.has_value()) << seq.error().ToString();
     EXPECT_GT(*seq, last);
     last = *seq;
   }
-  ASSERT_TRUE(txn->AppendEvent(EventRecord{0, "R2", -1, "other", 1, ""}).has_value());
+  ASSERT_TRUE(txn->AppendEvent(Event("R2", -1, "other", 1, "")).has_value());
   ASSERT_TRUE(txn->Commit().ok());
   Reopen();
   txn = Begin();
@@ -263,7 +263,7 @@ TEST_P(LedgerConformance, EventsKeepTheirOrder) {
 TEST_P(LedgerConformance, DataSurvivesReopening) {
   auto txn = Begin();
   Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
-  ASSERT_TRUE(txn->AppendEvent(EventRecord{0, "R1", -1, "request.accepted", 1, ""}).has_value());
+  ASSERT_TRUE(txn->AppendEvent(Event("R1", -1, "request.accepted", 1, "")).has_value());
   ASSERT_TRUE(txn->Commit().ok());
   Reopen();
   Reopen();  // a second open must not re-apply migrations
@@ -372,6 +372,79 @@ TEST_P(LedgerConformance, AStageIsClaimedOnceAndQueuesListTheirStages) {
   auto other = txn->QueueStages("hall.approve", 10);
   ASSERT_TRUE(other.has_value());
   EXPECT_TRUE(other->empty());
+}
+
+TEST_P(LedgerConformance, EventsFormAHashChainThatSurvivesReopening) {
+  auto txn = Begin();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(txn->AppendEvent(Event("R1", i, "stage.done", 100 + i, "第" + std::to_string(i)))
+                    .has_value());
+  }
+  EXPECT_EQ(txn->Head().seq, 3);
+  ASSERT_TRUE(txn->Commit().ok());
+  Reopen();
+  txn = Begin();
+  EXPECT_EQ(txn->Head().seq, 3) << "the head is read back";
+  ASSERT_TRUE(txn->AppendEvent(Event("R2", -1, "request.accepted", 200, "")).has_value());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto rows = txn->ScanChain("test-hub", 0, 100);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 4u);
+  std::string prev;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const EventRecord& e = (*rows)[i];
+    EXPECT_EQ(e.chain, "test-hub");
+    EXPECT_EQ(e.chain_seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(e.prev_hash, prev);
+    auto hash = EventHash("sha256", prev, e);
+    ASSERT_TRUE(hash.has_value());
+    EXPECT_EQ(e.hash, *hash);
+    prev = e.hash;
+  }
+  auto chains = txn->Chains();
+  ASSERT_TRUE(chains.has_value());
+  ASSERT_EQ(chains->size(), 1u);
+  EXPECT_EQ((*chains)[0].algorithm, "sha256");
+}
+
+TEST_P(LedgerConformance, ARolledBackAppendDoesNotMoveTheHead) {
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->AppendEvent(Event("R1", -1, "a", 1, "")).has_value());
+  }  // rolled back
+  auto txn = Begin();
+  EXPECT_EQ(txn->Head().seq, 0);
+  ASSERT_TRUE(txn->AppendEvent(Event("R1", -1, "b", 2, "")).has_value());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto rows = txn->ScanChain("test-hub", 0, 10);
+  ASSERT_TRUE(rows.has_value() && rows->size() == 1);
+  EXPECT_EQ((*rows)[0].chain_seq, 1);
+  EXPECT_EQ((*rows)[0].type, "b");
+}
+
+TEST_P(LedgerConformance, CheckpointsAndRequestsCanBeScanned) {
+  auto txn = Begin();
+  Put(*txn, "B", {});
+  Put(*txn, "A", {});
+  ASSERT_TRUE(txn->AppendEvent(Event("A", -1, "request.accepted", 1, "")).has_value());
+  CheckpointRecord c{"test-hub", 1, txn->Head().hash, 5, "sig\x01", "cert\x02"};
+  ASSERT_TRUE(txn->AppendCheckpoint(c).ok());
+  ASSERT_TRUE(txn->AppendCheckpoint(c).ok()) << "the same checkpoint twice is harmless";
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto checkpoints = txn->Checkpoints("test-hub");
+  ASSERT_TRUE(checkpoints.has_value());
+  ASSERT_EQ(checkpoints->size(), 1u);
+  EXPECT_EQ((*checkpoints)[0].signature, "sig\x01");
+  EXPECT_EQ((*checkpoints)[0].certificate, "cert\x02");
+  auto first = txn->ScanRequests("", 1);
+  ASSERT_TRUE(first.has_value() && first->size() == 1);
+  EXPECT_EQ((*first)[0].id, "A");
+  auto rest = txn->ScanRequests("A", 10);
+  ASSERT_TRUE(rest.has_value() && rest->size() == 1);
+  EXPECT_EQ((*rest)[0].id, "B");
 }
 
 TEST_P(LedgerConformance, OneTransactionAtATimePerLedger) {

@@ -22,6 +22,18 @@ struct Backend {
   std::function<Result<std::unique_ptr<Ledger>>(const std::string&)> open;
 };
 
+// An event to append: the ledger fills in its chain fields.
+inline EventRecord Event(std::string request_id, int stage, std::string type, int64_t at_ms,
+                         std::string detail) {
+  EventRecord e;
+  e.request_id = std::move(request_id);
+  e.stage = stage;
+  e.type = std::move(type);
+  e.at_ms = at_ms;
+  e.detail = std::move(detail);
+  return e;
+}
+
 inline void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
 
 class LedgerConformance : public ::testing::TestWithParam<Backend> {

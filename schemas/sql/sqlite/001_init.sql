@@ -59,13 +59,27 @@ CREATE INDEX stages_leased ON stages (lease_until) WHERE state = 'DISPATCHED';
 -- Human stages waiting in a staff queue.
 CREATE INDEX stages_queued ON stages (queue, ready_at) WHERE state = 'READY' AND queue <> '';
 
+-- The event log: append-only, and a hash chain per hub. Each hub writes its own chain (named
+-- by its hub id) so that several hubs never contend for one chain head; each row's hash covers
+-- its content and the hash of the row before it in its chain.
+CREATE TABLE chains (
+  chain       TEXT PRIMARY KEY,          -- the hub id
+  algorithm   TEXT NOT NULL,             -- sha256 | sm3
+  created_at  INTEGER NOT NULL
+);
+
 CREATE TABLE events (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  chain       TEXT NOT NULL REFERENCES chains (chain),
+  chain_seq   INTEGER NOT NULL,           -- 1, 2, 3 … within the chain, no gaps
   request_id  TEXT NOT NULL,
   stage       INTEGER NOT NULL,
   type        TEXT NOT NULL,
   at          INTEGER NOT NULL,
-  detail      TEXT NOT NULL
+  detail      TEXT NOT NULL,
+  prev_hash   TEXT NOT NULL,             -- the hash of chain_seq - 1 ('' for the first)
+  hash        TEXT NOT NULL,             -- H(prev_hash, chain, chain_seq, request_id, stage, type, at, detail)
+  UNIQUE (chain, chain_seq)
 );
 CREATE INDEX events_request ON events (request_id, seq);
 
@@ -76,6 +90,18 @@ CREATE TABLE route_tables (
   source     TEXT NOT NULL,              -- the file it was read from
   text       TEXT NOT NULL,              -- the routes file as loaded
   loaded_at  INTEGER NOT NULL
+);
+
+-- Signed statements by a hub that its chain had reached (chain_seq, hash): they make removing
+-- the newest rows detectable, and tie the chain to the hub's key.
+CREATE TABLE checkpoints (
+  chain        TEXT NOT NULL REFERENCES chains (chain),
+  chain_seq    INTEGER NOT NULL,
+  hash         TEXT NOT NULL,
+  at           INTEGER NOT NULL,
+  signature    BLOB NOT NULL,          -- over "chain|chain_seq|hash"
+  certificate  BLOB NOT NULL,          -- the hub's certificate, DER
+  PRIMARY KEY (chain, chain_seq)
 );
 
 -- The event log is append-only.
