@@ -4,6 +4,9 @@
 //                                  SQLite under ./var/dev
 //   taxhub check-config FILE       validate a hub config (and its routes file) or a routes file
 //                                  without starting anything
+//   taxhub verify-ledger --config FILE
+//                                  walk every event chain, checkpoint and stored signature;
+//                                  exit 1 naming the first tampered row
 // SIGTERM or SIGINT drains (no new requests, tasks that are out come back) and exits 0.
 // SIGHUP reloads the routes file: validated completely, then swapped in; requests under way
 // keep the plan they started with.
@@ -19,6 +22,7 @@
 #include "hub/app/config.h"
 #include "hub/app/dev.h"
 #include "hub/app/hub.h"
+#include "hub/app/verify_ledger.h"
 #include "hub/base/log.h"
 
 namespace {
@@ -28,7 +32,8 @@ using namespace taxhub;
 int Usage() {
   std::cerr << "usage: taxhub serve --config FILE\n"
                "       taxhub dev [--config FILE]\n"
-               "       taxhub check-config FILE\n";
+               "       taxhub check-config FILE\n"
+               "       taxhub verify-ledger --config FILE\n";
   return 2;
 }
 
@@ -129,6 +134,44 @@ int CheckConfig(const std::string& file) {
   return 0;
 }
 
+int VerifyLedgerCommand(const std::string& file) {
+  auto config = app::LoadHubConfig(file);
+  if (!config) {
+    std::cerr << "taxhub: " << config.error().message() << "\n";
+    return 2;
+  }
+  auto ledger = app::OpenLedger(*config, /*read_only=*/true);
+  if (!ledger) {
+    std::cerr << "taxhub: cannot open the ledger: " << ledger.error().ToString() << "\n";
+    return 2;
+  }
+  std::unique_ptr<security::SignatureVerifier> verifier;
+  if (config->security.enabled && !config->security.ca_bundle.empty()) {
+    auto loaded = security::SignatureVerifier::Load(config->security.ca_bundle,
+                                                    config->security.crl_files);
+    if (loaded) verifier = std::move(*loaded);
+  }
+  app::VerifyLedgerOptions options;
+  options.verifier = verifier.get();
+  auto report = app::VerifyLedger(**ledger, options);
+  if (!report) {
+    std::cerr << "taxhub: verification could not run: " << report.error().ToString() << "\n";
+    return 2;
+  }
+  std::cout << "verify-ledger: " << report->chains << " chains, " << report->events << " events, "
+            << report->checkpoints << " signed checkpoints, " << report->requests
+            << " requests, " << report->signatures << " taxpayer signatures verified again\n";
+  if (report->ok()) {
+    std::cout << "ledger OK\n";
+    return 0;
+  }
+  std::cout << "ledger NOT OK: " << report->problems.front() << "\n";
+  for (size_t i = 1; i < report->problems.size(); ++i) {
+    std::cout << "  also: " << report->problems[i] << "\n";
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,5 +191,8 @@ int main(int argc, char** argv) {
   if (command == "serve") return config_file.empty() ? Usage() : Run(config_file, false);
   if (command == "dev") return Run(config_file.empty() ? "config/dev.yaml" : config_file, true);
   if (command == "check-config") return config_file.empty() ? Usage() : CheckConfig(config_file);
+  if (command == "verify-ledger") {
+    return config_file.empty() ? Usage() : VerifyLedgerCommand(config_file);
+  }
   return Usage();
 }

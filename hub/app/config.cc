@@ -53,6 +53,8 @@ void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
   }
   l.hash = node.String("hash", l.hash);
   if (l.hash != "sha256" && l.hash != "sm3") node.Fail("hash", "must be sha256 or sm3");
+  l.checkpoint_interval_ms = node.DurationMs("checkpoint_interval", l.checkpoint_interval_ms);
+  if (l.checkpoint_interval_ms < 100) node.Fail("checkpoint_interval", "must be at least 100ms");
   l.sqlite.path = "ledger.db";
   if (auto sqlite = node.OptionalChild("sqlite")) {
     l.sqlite.path = sqlite->String("path", l.sqlite.path);
@@ -105,6 +107,16 @@ void ParseSecurity(const ConfigNode& node, HubConfig& config, const std::string&
   if (s.dev_pki && s.ca_bundle.empty()) s.ca_bundle = config.data_dir + "/pki/ca.pem";
   for (const auto& crl : node.StringList("crl")) s.crl_files.push_back(Resolve(crl, base_dir));
   s.require_signatures = node.Bool("require_signatures", s.require_signatures);
+  s.hub_key = Resolve(node.String("hub_key", ""), base_dir);
+  s.hub_certificate = Resolve(node.String("hub_certificate", ""), base_dir);
+  if (s.dev_pki && s.hub_key.empty()) {
+    s.hub_key = config.data_dir + "/pki/hub.key";
+    s.hub_certificate = config.data_dir + "/pki/hub.pem";
+  }
+  if (s.hub_key.empty() != s.hub_certificate.empty()) {
+    node.Fail(s.hub_key.empty() ? "hub_key" : "hub_certificate",
+              "hub_key and hub_certificate go together");
+  }
   s.verify_threads = static_cast<int>(node.Int("verify_threads", 0, 0, 256));
   if (s.require_signatures && s.ca_bundle.empty()) {
     node.Fail("ca_bundle", "is needed to require signatures (or set dev_pki in dev mode)");

@@ -18,6 +18,7 @@ namespace taxhub::app {
 struct LedgerConfig {
   std::string backend = "sqlite";  // sqlite | postgres
   std::string hash = "sha256";     // the event chain's hash: sha256 | sm3
+  int64_t checkpoint_interval_ms = 60'000;
   ledger::SqliteOptions sqlite;    // path resolved against hub.data_dir
   ledger::PostgresOptions postgres;
 };
@@ -50,6 +51,8 @@ struct SecurityConfig {
   bool require_signatures = true;      // refuse unsigned submits
   int verify_threads = 0;              // 0: one per core
   bool dev_pki = false;                // taxhub dev: generate a demo CA and keys under data_dir/pki
+  std::string hub_key;                 // the hub's own key and certificate (PEM), which sign
+  std::string hub_certificate;         // the checkpoints of its event chain
 };
 
 struct HubConfig {

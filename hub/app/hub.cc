@@ -39,7 +39,16 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   const std::string link = "inproc://taxhub-link-" + instance;
   if (!c.routes) return Error(ErrorCode::kBadRequest, "no route table", "routes");
   workflow::EngineOptions engine_options = c.engine;
+  engine_options.checkpoint_interval_ms = c.ledger.checkpoint_interval_ms;
   broker::BrokerOptions options = c.broker;
+  if (c.security.enabled && !c.security.hub_key.empty()) {
+    auto key = security::PrivateKey::LoadPemFile(c.security.hub_key);
+    if (!key) return Error(key.error().WithContext("security.hub_key"));
+    auto certs = security::Certificate::LoadPemFile(c.security.hub_certificate);
+    if (!certs) return Error(certs.error().WithContext("security.hub_certificate"));
+    engine_options.checkpoint_key = std::make_shared<const security::PrivateKey>(*key);
+    engine_options.checkpoint_certificate = certs->front().ToDer();
+  }
   if (c.security.enabled) {
     if (!c.security.ca_bundle.empty()) {
       auto verifier = security::SignatureVerifier::Load(c.security.ca_bundle, c.security.crl_files);

@@ -146,8 +146,10 @@ void Engine::Run() {
     }
     ProcessCommands();
     if (clock_.NowMs() >= next_tick_ms_) Tick();
+    if (options_.checkpoint_key && clock_.NowMs() >= next_checkpoint_ms_) WriteCheckpoint();
     Dispatch();
   }
+  if (options_.checkpoint_key) WriteCheckpoint();
   running_ = false;
   ProcessCommands();  // fail what is left
   // The link stays open until the engine is destroyed, so that the broker, still running,
@@ -471,6 +473,26 @@ void Engine::Tick() {
     if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
   if ((*txn)->Commit().ok()) Deliver(out);
+}
+
+void Engine::WriteCheckpoint() {
+  next_checkpoint_ms_ = clock_.NowMs() + options_.checkpoint_interval_ms;
+  auto txn = ledger_.Begin();
+  if (!txn) return;
+  const ledger::ChainHead head = (*txn)->Head();
+  if (head.seq == 0 || head.seq == checkpointed_seq_) return;
+  auto signature =
+      options_.checkpoint_key->Sign(ledger::CheckpointStatement(options_.hub_id, head.seq, head.hash));
+  if (!signature) {
+    TAXHUB_LOG(kError, kLog) << "cannot sign a checkpoint: " << signature.error().ToString();
+    return;
+  }
+  ledger::CheckpointRecord checkpoint{options_.hub_id, head.seq, head.hash, clock_.NowMs(),
+                                      *signature, options_.checkpoint_certificate};
+  if ((*txn)->AppendCheckpoint(checkpoint).ok() && (*txn)->Commit().ok()) {
+    checkpointed_seq_ = head.seq;
+    TAXHUB_LOG(kDebug, kLog) << "checkpoint at " << options_.hub_id << "#" << head.seq;
+  }
 }
 
 // ---- commands from other threads -------------------------------------------------------------

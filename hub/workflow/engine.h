@@ -44,6 +44,7 @@
 #include "hub/base/status.h"
 #include "hub/broker/mdp.h"
 #include "hub/ledger/ledger.h"
+#include "hub/security/crypto.h"
 #include "hub/wire/codec.h"
 #include "hub/workflow/transitions.h"
 #include "routing/route_table.h"
@@ -62,7 +63,16 @@ struct EngineOptions {
   // Where verified submits arrive from the signature verification pool (PULL, bound here);
   // empty when the hub verifies no signatures.
   std::string verified_endpoint;
+  // Signed checkpoints of the hub's event chain: every interval while it grows, and at stop.
+  std::shared_ptr<const security::PrivateKey> checkpoint_key;  // null: no checkpoints
+  std::string checkpoint_certificate;                           // DER
+  int64_t checkpoint_interval_ms = 60'000;
 };
+
+// The digest that says "same request": kind, taxpayer, attributes and body, not the signature
+// (ECDSA signatures differ each time the same body is signed).
+std::string RequestFingerprint(const std::string& kind, const std::string& taxpayer_id,
+                               const StringMap& attributes, const std::string& body);
 
 // What the verification pool established about a submit's signature.
 struct Verification {
@@ -199,6 +209,7 @@ class Engine {
   int CircuitAllows(const std::string& service, int credit, int64_t now, bool& probe);
   void ObserveHealth(const std::string& service, bool healthy, int64_t now);
   void Tick();
+  void WriteCheckpoint();
 
   Status RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work);
   void ProcessCommands();
@@ -220,6 +231,8 @@ class Engine {
   std::map<std::string, Circuit> circuits_;
   std::map<std::string, int64_t> route_versions_;  // digest -> version, once committed
   int64_t next_tick_ms_ = 0;
+  int64_t next_checkpoint_ms_ = 0;
+  int64_t checkpointed_seq_ = 0;
   uint64_t id_sequence_ = 0;
 
   std::mutex commands_mutex_;

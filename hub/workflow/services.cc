@@ -15,8 +15,7 @@ using ledger::StageRecord;
 using ledger::StageState;
 
 std::string Fingerprint(const wire::SubmitRequest& request) {
-  return Sha256Hex({request.kind, request.taxpayer_id, EncodeJsonMap(request.attributes),
-                    request.body});
+  return RequestFingerprint(request.kind, request.taxpayer_id, request.attributes, request.body);
 }
 
 std::vector<wire::PlannedStage> Planned(const std::vector<StageRecord>& stages) {
@@ -47,6 +46,11 @@ Status ReplyOrFail(const Status& status, Reply& reply) {
 }
 
 }  // namespace
+
+std::string RequestFingerprint(const std::string& kind, const std::string& taxpayer_id,
+                               const StringMap& attributes, const std::string& body) {
+  return Sha256Hex({kind, taxpayer_id, EncodeJsonMap(attributes), body});
+}
 
 Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) {
   const bool verified = item.size() == 6;  // VCALL: [V][client][service][body][at][signer]
@@ -154,9 +158,12 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
     record.verified_at_ms = verification->verified_at_ms;
   }
   TAXHUB_RETURN_IF_ERROR(txn.InsertRequest(record));
+  // The fingerprint in the chained event ties the request row's content to the chain.
   TAXHUB_RETURN_IF_ERROR(Record(txn, record.id, -1, "request.accepted", now,
                                 record.kind + " from " + record.taxpayer_id + " by route " +
-                                    record.route + " v" + std::to_string(record.route_version)));
+                                    record.route + " v" + std::to_string(record.route_version) +
+                                    (record.verified_at_ms ? ", signed" : "") +
+                                    "; fingerprint=" + record.fingerprint));
 
   std::vector<StageRecord> stages;
   for (size_t i = 0; i < plan->stages.size(); ++i) {

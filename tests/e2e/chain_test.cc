@@ -115,6 +115,28 @@ TEST_F(ChainTest, AcceptedRequestSurvivesKillNineOfTheHub) {
   adapter->Stop(5000);
 }
 
+TEST_F(ChainTest, VerifyLedgerExitsNonZeroNamingTheTamperedRow) {
+  auto hub = StartHub();
+  auto adapter = StartAdapter();
+  ASSERT_EQ(Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T", "--body",
+                  dir_.File("body.json"), "--id", "E2E-V"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(WaitCompleted("E2E-V"));
+  // It reads while the hub runs (a read-only connection), and after it stops.
+  auto live = RunCommand({BinDir() + "/taxhub", "verify-ledger", "--config", config_});
+  EXPECT_EQ(live.exit_code, 0) << live.output;
+  EXPECT_NE(live.output.find("ledger OK"), std::string::npos) << live.output;
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+  auto tampered = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
+                              "DROP TRIGGER events_no_delete; DELETE FROM events WHERE chain_seq = 3;"});
+  ASSERT_EQ(tampered.exit_code, 0) << tampered.output;
+  auto result = RunCommand({BinDir() + "/taxhub", "verify-ledger", "--config", config_});
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("ledger NOT OK: chain e2e row 4"), std::string::npos) << result.output;
+}
+
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});
