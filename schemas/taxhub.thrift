@@ -95,7 +95,7 @@ enum StageState {
 
 struct ProgressRequest {
   1: string request_id,
-  2: string taxpayer_id,             // when set, only that taxpayer's request is visible
+  2: string taxpayer_id,             // required: a taxpayer sees only their own requests
 }
 
 struct StageProgress {

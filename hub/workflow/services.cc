@@ -206,8 +206,7 @@ Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
   auto found = txn.GetRequest(decoded->request_id);
   if (!found) return found.error();
   // Another taxpayer's request is reported exactly like a missing one.
-  if (!found->has_value() ||
-      (!decoded->taxpayer_id.empty() && (*found)->taxpayer_id != decoded->taxpayer_id)) {
+  if (!found->has_value() || (*found)->taxpayer_id != decoded->taxpayer_id) {
     return Status(ErrorCode::kNotFound, "no request " + decoded->request_id, "request_id");
   }
   const RequestRecord& request = **found;

@@ -53,8 +53,8 @@ Status ValidateSubmit(const wire::SubmitRequest& request) {
 
 Status ValidateProgress(const wire::ProgressRequest& request) {
   TAXHUB_RETURN_IF_ERROR(CheckRequestId(request.request_id, true));
-  if (!request.taxpayer_id.empty()) TAXHUB_RETURN_IF_ERROR(CheckTaxpayerId(request.taxpayer_id));
-  return Status::Ok();
+  // A taxpayer sees only their own requests; staff use the admin endpoint.
+  return CheckTaxpayerId(request.taxpayer_id);
 }
 
 Status ValidateResultFor(const wire::StageResult& result, std::string_view task_id,

@@ -62,7 +62,7 @@ class ChainTest : public ::testing::Test {
 
   bool WaitCompleted(const std::string& id) {
     return Eventually(
-        [&] { return Hall({"progress", id}).output.find("COMPLETED") != std::string::npos; },
+        [&] { return Hall({"progress", id, "--taxpayer", "91310110666007217T"}).output.find("COMPLETED") != std::string::npos; },
         15'000);
   }
 
@@ -79,9 +79,9 @@ TEST_F(ChainTest, HallSubmitFlowsThroughAdapterProcessesToCompletion) {
                       "tax_office=13212000000"});
   ASSERT_EQ(submit.exit_code, 0) << submit.output;
   EXPECT_NE(submit.output.find("accepted E2E-1"), std::string::npos) << submit.output;
-  ASSERT_TRUE(WaitCompleted("E2E-1")) << Hall({"progress", "E2E-1"}).output << hub->Log();
+  ASSERT_TRUE(WaitCompleted("E2E-1")) << Hall({"progress", "E2E-1", "--taxpayer", "91310110666007217T"}).output << hub->Log();
 
-  auto progress = Hall({"progress", "E2E-1"});
+  auto progress = Hall({"progress", "E2E-1", "--taxpayer", "91310110666007217T"});
   for (const char* node : {"accept 受理", "verify 核查", "notify 通知"}) {
     EXPECT_NE(progress.output.find(std::string(node)), std::string::npos) << node;
   }
@@ -110,7 +110,7 @@ TEST_F(ChainTest, AcceptedRequestSurvivesKillNineOfTheHub) {
 
   hub = StartHub();  // same SQLite file: the request is still there
   auto adapter = StartAdapter();
-  ASSERT_TRUE(WaitCompleted("E2E-KILL")) << Hall({"progress", "E2E-KILL"}).output;
+  ASSERT_TRUE(WaitCompleted("E2E-KILL")) << Hall({"progress", "E2E-KILL", "--taxpayer", "91310110666007217T"}).output;
   EXPECT_EQ(hub->Stop(10'000), 0);
   adapter->Stop(5000);
 }

@@ -17,6 +17,8 @@ namespace {
 using wire::RequestState;
 using wire::StageState;
 
+const std::string kTaxpayer = "91310110666007217T";
+
 class HubTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -42,7 +44,7 @@ class HubTest : public ::testing::TestWithParam<std::string> {
     wire::ProgressReply last;
     Eventually(
         [&] {
-          auto p = client_->Progress(id);
+          auto p = client_->Progress(id, kTaxpayer);
           if (!p) return false;
           last = *p;
           return p->state != RequestState::IN_PROGRESS && p->state != RequestState::ACCEPTED;
@@ -108,7 +110,7 @@ TEST_P(HubTest, AStageWaitsInTheLedgerUntilAnAdapterRegisters) {
   auto reply = client_->Submit(Request("R-wait", "single"));
   ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  auto waiting = client_->Progress("R-wait");
+  auto waiting = client_->Progress("R-wait", kTaxpayer);
   ASSERT_TRUE(waiting.has_value());
   EXPECT_EQ(waiting->stages[0].state, StageState::READY);
   EXPECT_EQ(waiting->stages[0].attempts, 0);
@@ -145,9 +147,13 @@ TEST_P(HubTest, ProgressOfAnotherTaxpayersRequestIsNotFound) {
   auto other = client_->Progress("R-private", "91350100M000100Y43");
   ASSERT_FALSE(other.has_value());
   EXPECT_EQ(other.error().code(), ErrorCode::kNotFound);
-  auto missing = client_->Progress("R-none");
+  auto missing = client_->Progress("R-none", kTaxpayer);
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  auto anonymous = client_->Progress("R-private", "");
+  ASSERT_FALSE(anonymous.has_value());
+  EXPECT_EQ(anonymous.error().code(), ErrorCode::kMissingField);
+  EXPECT_EQ(anonymous.error().field(), "taxpayer_id");
 }
 
 TEST_P(HubTest, AFailingStageIsRetriedWithBackoffThenSucceeds) {
@@ -302,7 +308,7 @@ TEST_P(HubTest, ALateResultAfterTheLeaseEndsIsRefused) {
   ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().stale_results == 1; }, 3000));
   EXPECT_EQ(handler.CallsFor("R-late/0"), 2);
   // The refused late answer changed nothing.
-  auto after = client_->Progress("R-late");
+  auto after = client_->Progress("R-late", kTaxpayer);
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->stages[0].handler, "attempt-2");
 }

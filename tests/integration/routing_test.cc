@@ -73,7 +73,7 @@ class RoutingTest : public ::testing::Test {
     wire::ProgressReply last;
     Eventually(
         [&] {
-          auto p = client_->Progress(id);
+          auto p = client_->Progress(id, "91310110666007217T");
           if (!p) return false;
           last = *p;
           return p->state != RequestState::IN_PROGRESS && p->state != RequestState::ACCEPTED;

@@ -98,7 +98,7 @@ TEST_F(SignatureTest, SignedSubmitsAreAcceptedAndTheProofIsKept) {
   for (const auto& [id, who] : {std::pair{"R-sm2", &sm2_}, std::pair{"R-ecdsa", &ecdsa_}}) {
     auto reply = client_->Submit(Signed(id, *who));
     ASSERT_TRUE(reply.has_value()) << id << ": " << reply.error().ToString();
-    auto progress = client_->Progress(id);
+    auto progress = client_->Progress(id, kTaxpayer);
     ASSERT_TRUE(progress.has_value());
     EXPECT_GT(progress->verified_at_ms, 0);
     EXPECT_NE(progress->signer.find(kTaxpayer), std::string::npos) << progress->signer;

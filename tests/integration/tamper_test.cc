@@ -82,7 +82,7 @@ class TamperTest : public ::testing::TestWithParam<std::tuple<std::string, Tampe
       ASSERT_TRUE(client.Submit(r).has_value());
     }
     ASSERT_TRUE(Eventually([&] {
-      auto p = client.Progress("R-5");
+      auto p = client.Progress("R-5", kTaxpayer);
       return p && p->state == wire::RequestState::COMPLETED;
     }));
     ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() == 5; }));

@@ -111,6 +111,7 @@ TEST_F(WireTest, RawClientSubmitsAndReadsProgress) {
 
   wire::ProgressRequest p;
   p.request_id = "R-raw";
+  p.taxpayer_id = "91310110666007217T";
   client.Send({"", "MDPC01", "taxhub.progress", wire::Encode(p)});
   reply = client.Recv();
   ASSERT_EQ(reply.size(), 4u);
@@ -243,6 +244,7 @@ TEST_F(WireTest, RawWorkerCompletesAStageAndAStaleTokenIsRefused) {
 
   wire::ProgressRequest p;
   p.request_id = "R-worker";
+  p.taxpayer_id = "91310110666007217T";
   ASSERT_TRUE(Eventually(
       [&] {
         client.Send({"", "MDPC01", "taxhub.progress", wire::Encode(p)});

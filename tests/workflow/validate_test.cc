@@ -58,6 +58,8 @@ TEST(ValidateProgress, RequestIdIsRequired) {
   wire::ProgressRequest p;
   EXPECT_EQ(ValidateProgress(p).field(), "request_id");
   p.request_id = "R1";
+  EXPECT_EQ(ValidateProgress(p).field(), "taxpayer_id") << "a taxpayer sees only their own";
+  p.taxpayer_id = "91310110666007217T";
   EXPECT_TRUE(ValidateProgress(p).ok());
 }
 

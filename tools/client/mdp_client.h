@@ -51,9 +51,9 @@ class HubClient {
   HubClient(zmq::context_t& context, std::string endpoint) : mdp_(context, std::move(endpoint)) {}
 
   Result<wire::SubmitReply> Submit(const wire::SubmitRequest& request, int64_t timeout_ms = 5000);
+  // The progress of one of `taxpayer_id`'s own requests.
   Result<wire::ProgressReply> Progress(const std::string& request_id,
-                                       const std::string& taxpayer_id = "",
-                                       int64_t timeout_ms = 5000);
+                                       const std::string& taxpayer_id, int64_t timeout_ms = 5000);
   MdpClient& mdp() { return mdp_; }
 
  private:

@@ -48,7 +48,7 @@ int Usage() {
       << "usage: taxhub-hall [--endpoint EP] COMMAND …\n"
          "  submit --kind K --taxpayer T --body FILE [--id ID] [--attr key=value …]\n"
          "      [--key KEY.pem --cert CERT.pem]   sign the body (SM2 or ECDSA key)\n"
-         "  progress REQUEST_ID [--taxpayer T]\n"
+         "  progress REQUEST_ID --taxpayer T      (a taxpayer sees their own requests)\n"
          "  load --clients N --requests M [--inflight K] [--kind K] [--pki DIR]\n"
          "      submits M requests from N clients (K in flight each) and prints accepted/s\n"
          "      and latency p50/p99\n"
@@ -254,6 +254,7 @@ int Demo(const Args& args, zmq::context_t& context) {
   client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
   struct Followed {
     std::string kind;
+    std::string taxpayer;
     std::map<int, wire::StageState::type> seen;
     bool finished = false;
     wire::RequestState::type state = wire::RequestState::ACCEPTED;
@@ -268,7 +269,7 @@ int Demo(const Args& args, zmq::context_t& context) {
   auto poll = [&] {
     for (auto& [id, f] : followed) {
       if (f.finished) continue;
-      auto p = hub.Progress(id);
+      auto p = hub.Progress(id, f.taxpayer);
       if (!p) continue;
       for (const auto& s : p->stages) {
         auto& last = f.seen[s.index];
@@ -306,6 +307,7 @@ int Demo(const Args& args, zmq::context_t& context) {
       ++submitted;
       if (reply) {
         followed[reply->request_id].kind = request.kind;
+        followed[reply->request_id].taxpayer = request.taxpayer_id;
         std::cout << "+ " << reply->request_id << "  " << request.kind << "  taxpayer "
                   << request.taxpayer_id << "  accepted, " << reply->stages.size() << " stages"
                   << (request.signature.empty() ? "" : n % 2 == 0 ? ", signed SM2" : ", signed ECDSA")
