@@ -71,6 +71,7 @@ struct SubmitReply {
   3: i64 accepted_at_ms,             // when the request was committed to the ledger
   4: list<PlannedStage> stages,
   5: bool duplicate,                 // true when this repeats the reply to an earlier submit
+  6: bool corrected,                 // true when this submit corrected a returned request
 }
 
 // ---- taxhub.progress -----------------------------------------------------------------------
@@ -81,6 +82,7 @@ enum RequestState {
   COMPLETED = 2,
   REJECTED = 3,
   FAILED = 4,
+  RETURNED = 5,     // returned to the taxpayer for correction; waits for a corrected submit
 }
 
 enum StageState {
@@ -91,6 +93,7 @@ enum StageState {
   REJECTED = 4,     // the legacy system or a handler refused it
   FAILED = 5,       // attempts exhausted
   SKIPPED = 6,
+  RETURNED = 7,     // staff returned the application here for correction
 }
 
 struct ProgressRequest {

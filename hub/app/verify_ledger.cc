@@ -58,7 +58,10 @@ class Checker {
         if (auto c = by_seq.find(e.chain_seq); c != by_seq.end() && c->second->hash != e.hash) {
           Problem(where + ": differs from the signed checkpoint at this row");
         }
-        if (e.type == "request.accepted") accepted_[e.request_id] = e.detail;
+        // The latest recorded content: the accepted one, or the last correction.
+        if (e.type == "request.accepted" || e.type == "request.corrected") {
+          accepted_[e.request_id] = e.detail;
+        }
         expected = e.chain_seq + 1;
         prev = e.hash;
         after = e.chain_seq;
@@ -100,7 +103,7 @@ class Checker {
     if (accepted == accepted_.end()) {
       Problem(where + ": no request.accepted event in any chain");
     } else if (accepted->second.find("fingerprint=" + fingerprint) == std::string::npos) {
-      Problem(where + ": its content differs from what its request.accepted event recorded");
+      Problem(where + ": its content differs from what its events recorded");
     }
     if (r.verified_at_ms == 0) return;
     ++report_.signatures;

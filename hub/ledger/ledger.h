@@ -24,7 +24,14 @@
 namespace taxhub::ledger {
 
 // Values match taxhub.thrift's RequestState and StageState.
-enum class RequestState { kAccepted = 0, kInProgress = 1, kCompleted = 2, kRejected = 3, kFailed = 4 };
+enum class RequestState {
+  kAccepted = 0,
+  kInProgress = 1,
+  kCompleted = 2,
+  kRejected = 3,
+  kFailed = 4,
+  kReturned = 5,  // back with the taxpayer for correction
+};
 enum class StageState {
   kPending = 0,
   kReady = 1,
@@ -33,6 +40,7 @@ enum class StageState {
   kRejected = 4,
   kFailed = 5,
   kSkipped = 6,
+  kReturned = 7,
 };
 
 std::string_view ToString(RequestState state);
@@ -139,6 +147,9 @@ class Transaction {
   virtual Status InsertRequest(const RequestRecord& request) = 0;
   virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                                     int64_t finished_at_ms) = 0;
+  // Replaces a returned request's content with its correction: attributes, body, fingerprint,
+  // signature, certificate, signer, verified_at, state and updated_at.
+  virtual Status UpdateRequestContent(const RequestRecord& request) = 0;
   // Requests in `state`, oldest update first, starting after request id `after` ("" = start).
   virtual Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
                                                           std::string_view after) = 0;

@@ -59,6 +59,10 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "SELECT version FROM route_tables WHERE digest = $1"},
       {"get_route_table",
        "SELECT version, digest, source, text, loaded_at FROM route_tables WHERE version = $1"},
+      {"update_request_content",
+       "UPDATE requests SET attributes = $1::jsonb, body = $2, fingerprint = $3, signature = $4, "
+       "certificate = $5, signer = $6, verified_at = $7, state = $8, updated_at = $9 "
+       "WHERE id = $10"},
       {"update_request",
        "UPDATE requests SET state = $1, updated_at = $2, finished_at = $3 WHERE id = $4"},
       {"insert_stage",
@@ -303,6 +307,18 @@ class PostgresTransaction final : public Transaction {
     return Guard("update request", [&]() -> Status {
       work_->exec_prepared("update_request", std::string(ToString(state)), now_ms,
                            finished_at_ms, std::string(id));
+      return Status::Ok();
+    });
+  }
+
+  Status UpdateRequestContent(const RequestRecord& r) override {
+    return Guard("update request content", [&]() -> Status {
+      work_->exec_prepared("update_request_content", EncodeJsonMap(r.attributes),
+                           pqxx::binarystring(r.body.data(), r.body.size()), r.fingerprint,
+                           pqxx::binarystring(r.signature.data(), r.signature.size()),
+                           pqxx::binarystring(r.certificate.data(), r.certificate.size()),
+                           r.signer, r.verified_at_ms, std::string(ToString(r.state)),
+                           r.updated_at_ms, r.id);
       return Status::Ok();
     });
   }

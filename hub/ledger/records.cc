@@ -11,6 +11,7 @@ std::string_view ToString(RequestState state) {
     case RequestState::kCompleted: return "COMPLETED";
     case RequestState::kRejected: return "REJECTED";
     case RequestState::kFailed: return "FAILED";
+    case RequestState::kReturned: return "RETURNED";
   }
   return "?";
 }
@@ -24,13 +25,14 @@ std::string_view ToString(StageState state) {
     case StageState::kRejected: return "REJECTED";
     case StageState::kFailed: return "FAILED";
     case StageState::kSkipped: return "SKIPPED";
+    case StageState::kReturned: return "RETURNED";
   }
   return "?";
 }
 
 Result<RequestState> ParseRequestState(std::string_view text) {
   for (auto s : {RequestState::kAccepted, RequestState::kInProgress, RequestState::kCompleted,
-                 RequestState::kRejected, RequestState::kFailed}) {
+                 RequestState::kRejected, RequestState::kFailed, RequestState::kReturned}) {
     if (ToString(s) == text) return s;
   }
   return Error(ErrorCode::kInternal, "unknown request state in ledger: " + std::string(text));
@@ -39,7 +41,7 @@ Result<RequestState> ParseRequestState(std::string_view text) {
 Result<StageState> ParseStageState(std::string_view text) {
   for (auto s : {StageState::kPending, StageState::kReady, StageState::kDispatched,
                  StageState::kDone, StageState::kRejected, StageState::kFailed,
-                 StageState::kSkipped}) {
+                 StageState::kSkipped, StageState::kReturned}) {
     if (ToString(s) == text) return s;
   }
   return Error(ErrorCode::kInternal, "unknown stage state in ledger: " + std::string(text));

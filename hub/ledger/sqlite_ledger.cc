@@ -72,6 +72,7 @@ class SqliteTransaction final : public Transaction {
                             int64_t finished_at_ms) override;
   Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
                                                   std::string_view after) override;
+  Status UpdateRequestContent(const RequestRecord& request) override;
   Result<int64_t> RecordRouteTable(const RouteTableRecord& table) override;
   Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override;
   Status InsertStage(const StageRecord& stage) override;
@@ -368,6 +369,17 @@ Status SqliteTransaction::UpdateRequestState(std::string_view id, RequestState s
       "UPDATE requests SET state = ?, updated_at = ?, finished_at = ? WHERE id = ?");
   stmt.Bind(1, ToString(state)).Bind(2, now_ms).Bind(3, finished_at_ms).Bind(4, id);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update request");
+  return Status::Ok();
+}
+
+Status SqliteTransaction::UpdateRequestContent(const RequestRecord& r) {
+  Statement stmt = ledger_.Prepare(
+      "UPDATE requests SET attributes = ?, body = ?, fingerprint = ?, signature = ?, "
+      "certificate = ?, signer = ?, verified_at = ?, state = ?, updated_at = ? WHERE id = ?");
+  stmt.Bind(1, EncodeJsonMap(r.attributes)).BindBlob(2, r.body).Bind(3, r.fingerprint);
+  stmt.BindBlob(4, r.signature).BindBlob(5, r.certificate).Bind(6, r.signer);
+  stmt.Bind(7, r.verified_at_ms).Bind(8, ToString(r.state)).Bind(9, r.updated_at_ms).Bind(10, r.id);
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update request " + r.id);
   return Status::Ok();
 }
 

@@ -120,9 +120,12 @@ struct QueueTask {
   std::string claimed_by;  // "" while unclaimed
   int64_t ready_at_ms = 0;
   int64_t deadline_ms = 0;
+  bool overdue = false;    // past its time limit (办结时限)
 };
 
-enum class Decision { kApprove, kReject };
+// A staff member's decision on a task: approve it, reject the application (with a reason), or
+// return it to the taxpayer for correction (with what to correct).
+enum class Decision { kApprove, kReject, kReturn };
 
 class Engine {
  public:
@@ -158,6 +161,10 @@ class Engine {
   Status ClaimTask(const std::string& task_id, const std::string& staff);
   Status CompleteTask(const std::string& task_id, const std::string& staff, Decision decision,
                       const std::string& reason);
+  // A manager gives a waiting task to `staff`, or takes a claimed one from its holder and gives
+  // it to `staff` ("allocation dispatching").
+  Status AssignTask(const std::string& task_id, const std::string& manager,
+                    const std::string& staff);
 
   const EngineCounters& counters() const { return counters_; }
 
@@ -189,6 +196,10 @@ class Engine {
   Status HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status Submit(ledger::Transaction& txn, std::string_view body,
                 const Verification* verification, wire::SubmitReply& reply, Effects& effects);
+  // A corrected submit for a request staff returned: new content, the returned stage again.
+  Status Correct(ledger::Transaction& txn, ledger::RequestRecord stored,
+                 wire::SubmitRequest& request, const std::string& fingerprint,
+                 const Verification* verification, wire::SubmitReply& reply, Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);

@@ -150,6 +150,7 @@ Result<std::vector<QueueTask>> Engine::QueueTasks(const std::string& queue, int 
       if (s.state == StageState::kDispatched) task.claimed_by = s.handler;
       task.ready_at_ms = s.ready_at_ms;
       task.deadline_ms = s.deadline_ms;
+      task.overdue = s.deadline_ms > 0 && clock_.NowMs() > s.deadline_ms;
       out.push_back(std::move(task));
     }
     return Status::Ok();
@@ -197,20 +198,61 @@ Status Engine::CompleteTask(const std::string& task_id, const std::string& staff
     if (s.lease_owner != StaffOwner(staff)) {
       return Status(ErrorCode::kTaken, task_id + " is claimed by " + s.handler, "task_id");
     }
+    if (decision != Decision::kApprove && reason.empty()) {
+      return Status(ErrorCode::kMissingField,
+                    decision == Decision::kReject ? "a rejection needs a reason"
+                                                  : "a return needs what the taxpayer must correct",
+                    "reason");
+    }
+    if (decision == Decision::kReturn) {
+      std::vector<StageRecord> all = stages;
+      return ReturnForCorrection(txn, all, index, staff, reason, clock_.NowMs(), effects);
+    }
     Outcome outcome;
     outcome.handler = staff;
     if (decision == Decision::kApprove) {
       outcome.kind = Outcome::Kind::kSucceeded;
       outcome.message = reason;
     } else {
-      if (reason.empty()) {
-        return Status(ErrorCode::kMissingField, "a rejection needs a reason", "reason");
-      }
       outcome.kind = Outcome::Kind::kRejected;
       outcome.code = "REJECTED_BY_STAFF";
       outcome.message = reason;
     }
     return Resolve(txn, task_id, s.token, outcome, effects);
+  });
+}
+
+Status Engine::AssignTask(const std::string& task_id, const std::string& manager,
+                          const std::string& staff) {
+  return RunCommand([&](ledger::Transaction& txn, Effects& effects) -> Status {
+    if (staff.empty()) return Status(ErrorCode::kMissingField, "whom to assign to", "staff");
+    std::vector<StageRecord> stages;
+    int index = -1;
+    TAXHUB_RETURN_IF_ERROR(LoadTask(txn, task_id, stages, index));
+    StageRecord& s = stages[index];
+    const int64_t now = clock_.NowMs();
+    if (s.state == StageState::kReady) {
+      auto claimed = txn.ClaimStage(s.request_id, index, StaffOwner(staff), staff, now, kStaffLease);
+      if (!claimed) return claimed.error();
+      if (!claimed->has_value()) return Status(ErrorCode::kTaken, task_id + " was just claimed", "task_id");
+      effects.notes.push_back(task_id + " " + s.name + " assigned to " + staff + " by " + manager);
+      return Record(txn, s.request_id, index, "task.assigned",
+                    now, "assigned to " + staff + " by " + manager);
+    }
+    if (s.state == StageState::kDispatched && s.lease_owner.starts_with("staff:")) {
+      const std::string from = s.handler;
+      s.lease_owner = StaffOwner(staff);
+      s.handler = staff;
+      ++s.token;  // the previous holder's completion no longer counts
+      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(s));
+      effects.notes.push_back(task_id + " " + s.name + " reassigned from " + from + " to " + staff +
+                              " by " + manager);
+      return Record(txn, s.request_id, index, "task.reassigned", now,
+                    "reassigned from " + from + " to " + staff + " by " + manager);
+    }
+    return Status(ErrorCode::kBadRequest,
+                  task_id + " is " + std::string(ledger::ToString(s.state)) + ", not waiting for staff",
+                  "task_id");
   });
 }
 

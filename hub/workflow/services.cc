@@ -112,6 +112,10 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
 
   auto existing = txn.GetRequest(request.request_id);
   if (!existing) return existing.error();
+  if (existing->has_value() && (*existing)->state == RequestState::kReturned &&
+      (*existing)->fingerprint != fingerprint) {
+    return Correct(txn, **existing, request, fingerprint, verification, reply, effects);
+  }
   if (existing->has_value()) {
     const RequestRecord& stored = **existing;
     if (stored.fingerprint != fingerprint) {
@@ -195,6 +199,44 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
   reply.accepted_at_ms = now;
   reply.stages = Planned(stages);
   ++counters_.accepted;
+  return Status::Ok();
+}
+
+Status Engine::Correct(ledger::Transaction& txn, RequestRecord stored, wire::SubmitRequest& request,
+                       const std::string& fingerprint, const Verification* verification,
+                       wire::SubmitReply& reply, Effects& effects) {
+  if (stored.kind != request.kind || stored.taxpayer_id != request.taxpayer_id) {
+    return Status(ErrorCode::kConflict,
+                  "a correction keeps the request's kind and taxpayer; request id " + stored.id +
+                      " belongs to a " + stored.kind + " of " + stored.taxpayer_id,
+                  "request_id");
+  }
+  const int64_t now = clock_.NowMs();
+  stored.attributes = request.attributes;
+  stored.body = std::move(request.body);
+  stored.fingerprint = fingerprint;
+  stored.signature.clear();
+  stored.certificate.clear();
+  stored.signer.clear();
+  stored.verified_at_ms = 0;
+  if (verification && verification->verified_at_ms > 0) {
+    stored.signature = std::move(request.signature);
+    stored.certificate = std::move(request.certificate);
+    stored.signer = verification->signer;
+    stored.verified_at_ms = verification->verified_at_ms;
+  }
+  stored.state = RequestState::kInProgress;
+  stored.updated_at_ms = now;
+  TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestContent(stored));
+  TAXHUB_RETURN_IF_ERROR(Record(txn, stored.id, -1, "request.corrected", now,
+                                "corrected by the taxpayer; fingerprint=" + fingerprint));
+  auto stages = txn.GetStages(stored.id);
+  if (!stages) return stages.error();
+  TAXHUB_RETURN_IF_ERROR(ResumeAfterCorrection(txn, *stages, now, effects));
+  reply.request_id = stored.id;
+  reply.accepted_at_ms = stored.accepted_at_ms;
+  reply.stages = Planned(*stages);
+  reply.corrected = true;
   return Status::Ok();
 }
 

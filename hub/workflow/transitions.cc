@@ -96,6 +96,43 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
   return Finish(txn, stages, stages.size() - 1, RequestState::kCompleted, now_ms, effects, "");
 }
 
+Status ReturnForCorrection(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,
+                           const std::string& staff, const std::string& reason, int64_t now_ms,
+                           Effects& effects) {
+  StageRecord& stage = stages[index];
+  stage.state = StageState::kReturned;
+  stage.lease_until_ms = 0;
+  stage.lease_owner.clear();
+  stage.handler = staff;
+  stage.code = "RETURNED_FOR_CORRECTION";
+  stage.message = reason;
+  TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+  TAXHUB_RETURN_IF_ERROR(
+      txn.UpdateRequestState(stage.request_id, RequestState::kReturned, now_ms, 0));
+  effects.notes.push_back(stage.request_id + " returned to the taxpayer by " + staff + ": " + reason);
+  return Record(txn, stage.request_id, stage.index, "request.returned", now_ms,
+                "returned at " + stage.name + " by " + staff + ": " + reason);
+}
+
+Status ResumeAfterCorrection(ledger::Transaction& txn, std::vector<StageRecord>& stages,
+                             int64_t now_ms, Effects& effects) {
+  for (StageRecord& stage : stages) {
+    if (stage.state != StageState::kReturned) continue;
+    stage.state = StageState::kReady;
+    stage.ready_at_ms = now_ms;
+    stage.deadline_ms = now_ms + stage.time_limit_ms;
+    stage.handler.clear();
+    stage.code.clear();
+    stage.message.clear();
+    TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+    effects.notes.push_back(stage.task_id() + " " + stage.name + " waits in " + stage.queue +
+                            " again after the correction");
+    return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
+                  stage.name + " waits for staff queue " + stage.queue + " after a correction");
+  }
+  return Status(ErrorCode::kInternal, "a returned request without a returned stage");
+}
+
 Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,
                     const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
                     Effects& effects) {

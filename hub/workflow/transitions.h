@@ -58,6 +58,16 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<ledger::StageRecord>& 
 Status Advance(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, size_t from,
                const AttributesLoader& attributes, int64_t now_ms, Effects& effects);
 
+// Staff send the application back to the taxpayer from stages[index]: the stage RETURNED, the
+// request RETURNED until a corrected submit with the same request id arrives.
+Status ReturnForCorrection(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages,
+                           int index, const std::string& staff, const std::string& reason,
+                           int64_t now_ms, Effects& effects);
+
+// After a correction: the returned stage waits in its queue again, with a fresh time limit.
+Status ResumeAfterCorrection(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages,
+                             int64_t now_ms, Effects& effects);
+
 // Appends one event.
 Status Record(ledger::Transaction& txn, const std::string& request_id, int stage,
               std::string type, int64_t now_ms, std::string detail);

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "hub/app/verify_ledger.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
 
@@ -44,6 +45,10 @@ routes:
     stages:
       - {name: verify, label: 核查, queue: hall.verify, time_limit: 1d}
       - {name: notify, service: t.notify}
+  - name: urgent
+    match: {kind: staff.urgent}
+    stages:
+      - {name: verify, label: 核查, queue: hall.urgent, time_limit: 200ms}
 )";
 
 class RoutingTest : public ::testing::Test {
@@ -268,6 +273,89 @@ TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {
   EXPECT_EQ(p.state, RequestState::REJECTED);
   EXPECT_EQ(p.stages[0].message, "营业执照不清晰 licence unreadable");
   EXPECT_EQ(p.stages[1].state, StageState::SKIPPED);
+}
+
+TEST_F(RoutingTest, AManagerAssignsAndReassignsStaffTasks) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-assign", "staff.task")).has_value());
+  workflow::Engine& engine = hub_->hub().engine();
+  ASSERT_TRUE(engine.AssignTask("R-assign/0", "manager-zhou", "li").ok());
+  auto tasks = engine.QueueTasks("hall.verify", 10);
+  ASSERT_TRUE(tasks.has_value() && tasks->size() == 1);
+  EXPECT_EQ((*tasks)[0].claimed_by, "li");
+  EXPECT_EQ(engine.ClaimTask("R-assign/0", "wang").code(), ErrorCode::kTaken);
+  // Reassigned: li's decision no longer counts, wang's does.
+  ASSERT_TRUE(engine.AssignTask("R-assign/0", "manager-zhou", "wang").ok());
+  EXPECT_EQ(engine.CompleteTask("R-assign/0", "li", workflow::Decision::kApprove, "").code(),
+            ErrorCode::kTaken);
+  ASSERT_TRUE(engine.CompleteTask("R-assign/0", "wang", workflow::Decision::kApprove, "").ok());
+  wire::ProgressReply p = WaitForEnd("R-assign");
+  EXPECT_EQ(p.state, RequestState::COMPLETED);
+  EXPECT_EQ(p.stages[0].handler, "wang");
+  EXPECT_EQ(engine.AssignTask("R-assign/0", "manager-zhou", "li").field(), "task_id")
+      << "a finished task cannot be assigned";
+  EXPECT_EQ(engine.AssignTask("R-assign/1", "manager-zhou", "li").field(), "task_id")
+      << "an adapter stage is not a staff task";
+}
+
+TEST_F(RoutingTest, AReturnedApplicationWaitsForItsCorrectionUnderTheSameId) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.notify"}, handler);
+  wire::SubmitRequest original = Request("R-fix", "staff.task");
+  ASSERT_TRUE(client_->Submit(original).has_value());
+  workflow::Engine& engine = hub_->hub().engine();
+  ASSERT_TRUE(engine.ClaimTask("R-fix/0", "li").ok());
+  EXPECT_EQ(engine.CompleteTask("R-fix/0", "li", workflow::Decision::kReturn, "").field(), "reason");
+  ASSERT_TRUE(engine.CompleteTask("R-fix/0", "li", workflow::Decision::kReturn,
+                                  "请补正营业执照副本 attach the licence")
+                  .ok());
+  auto p = client_->Progress("R-fix", "91310110666007217T");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->state, RequestState::RETURNED);
+  EXPECT_EQ(p->stages[0].state, StageState::RETURNED);
+  EXPECT_EQ(p->stages[0].message, "请补正营业执照副本 attach the licence");
+  EXPECT_TRUE(engine.QueueTasks("hall.verify", 10)->empty()) << "not waiting for staff now";
+
+  // The same body again is only a repeat; another kind under the id is a conflict.
+  auto repeat = client_->Submit(original);
+  ASSERT_TRUE(repeat.has_value());
+  EXPECT_TRUE(repeat->duplicate);
+  wire::SubmitRequest other_kind = Request("R-fix", "single");
+  EXPECT_EQ(client_->Submit(other_kind).error().code(), ErrorCode::kConflict);
+
+  wire::SubmitRequest corrected = original;
+  corrected.body = "{\"id\":\"R-fix\",\"licence\":\"attached\"}";
+  auto reply = client_->Submit(corrected);
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  EXPECT_TRUE(reply->corrected);
+  EXPECT_EQ(reply->request_id, "R-fix");
+  auto tasks = engine.QueueTasks("hall.verify", 10);
+  ASSERT_TRUE(tasks.has_value() && tasks->size() == 1) << "back in the queue";
+  ASSERT_TRUE(engine.ClaimTask("R-fix/0", "li").ok());
+  ASSERT_TRUE(engine.CompleteTask("R-fix/0", "li", workflow::Decision::kApprove, "齐全").ok());
+  wire::ProgressReply done = WaitForEnd("R-fix");
+  EXPECT_EQ(done.state, RequestState::COMPLETED);
+  EXPECT_EQ(handler.Tasks().back().payload, corrected.body) << "later stages see the correction";
+
+  // The correction is part of the chained record: the ledger still verifies.
+  hub_.reset();
+  auto ledger = app::OpenLedger(config_, /*read_only=*/true);
+  ASSERT_TRUE(ledger.has_value());
+  auto report = app::VerifyLedger(**ledger, app::VerifyLedgerOptions{});
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+}
+
+TEST_F(RoutingTest, AStaffTaskPastItsTimeLimitIsOverdue) {
+  ASSERT_TRUE(client_->Submit(Request("R-late-staff", "staff.urgent")).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto tasks = hub_->hub().engine().QueueTasks("hall.urgent", 10);
+  ASSERT_TRUE(tasks.has_value() && tasks->size() == 1);
+  EXPECT_TRUE((*tasks)[0].overdue);
+  auto p = client_->Progress("R-late-staff", "91310110666007217T");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_TRUE(p->stages[0].overdue);
 }
 
 TEST_F(RoutingTest, RetryTimersLiveInTheLedgerAcrossARestart) {
