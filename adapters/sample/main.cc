@@ -1,6 +1,7 @@
 // taxhub-adapter-sample: the sample adapter as its own process.
 //   taxhub-adapter-sample --endpoint tcp://127.0.0.1:5556 --service filing.accept
 //       [--service …] [--workers 2] [--delay 20] [--retry-rate 0] [--reject-rate 0]
+//       [--heartbeat 2500]
 // Runs until SIGTERM or SIGINT.
 
 #include <csignal>
@@ -20,6 +21,7 @@ namespace {
 int Usage() {
   std::cerr << "usage: taxhub-adapter-sample --service NAME [--service NAME …] [--endpoint EP]\n"
                "         [--workers N] [--delay MS] [--retry-rate R] [--reject-rate R]\n"
+               "         [--heartbeat MS (the hub's broker.heartbeat; default 2500)]\n"
                "         [--name NAME] [--log-level debug|info|warn|error]\n";
   return 2;
 }
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   std::string endpoint = "tcp://127.0.0.1:5556";
   std::vector<std::string> services;
   int workers = 2;
+  int64_t heartbeat_ms = 2500;
   sample::SampleOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
       else if (arg == "--service") services.push_back(value());
       else if (arg == "--workers") workers = std::stoi(value());
       else if (arg == "--delay") options.delay_ms = std::stoll(value());
+      else if (arg == "--heartbeat") heartbeat_ms = std::stoll(value());
       else if (arg == "--retry-rate") options.retry_rate = std::stod(value());
       else if (arg == "--reject-rate") options.reject_rate = std::stod(value());
       else if (arg == "--name") options.name = value();
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
     worker.endpoint = endpoint;
     worker.service = service;
     worker.concurrency = workers;
+    worker.heartbeat_ms = heartbeat_ms;  // must match the hub's broker.heartbeat (RFC 7)
     pools.push_back(std::make_unique<sdk::WorkerPool>(worker, handler));
     pools.back()->Start();
   }

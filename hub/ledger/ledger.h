@@ -187,6 +187,9 @@ class Transaction {
   // This transaction's view of its chain's head (including its own appends).
   virtual ChainHead Head() const = 0;
   virtual Status AppendCheckpoint(const CheckpointRecord& checkpoint) = 0;
+  // Tells the other hubs on this ledger, once this transaction commits, that `service` has READY
+  // work (PostgreSQL NOTIFY; nothing on SQLite, where there is only one hub).
+  virtual Status NotifyReady(std::string_view service) = 0;
 
   // For verification: every chain, a chain's rows in order, its checkpoints, all requests.
   virtual Result<std::vector<ChainInfo>> Chains() = 0;
@@ -205,6 +208,10 @@ class Ledger {
   virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
   // The highest schema migration applied.
   virtual Result<int> SchemaVersion() = 0;
+  // A file descriptor that becomes readable when another hub notifies READY work, or -1.
+  virtual int NotificationFd() { return -1; }
+  // The services other hubs have notified since the last call (never blocks).
+  virtual std::vector<std::string> TakeNotifications() { return {}; }
 };
 
 struct SqliteOptions {

@@ -52,11 +52,10 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "route_version, state, accepted_at, updated_at, finished_at, signature, certificate, "
        "signer, verified_at) "
        "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
-      {"record_route_table",
-       "WITH inserted AS (INSERT INTO route_tables (digest, source, text, loaded_at) "
-       "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING RETURNING version) "
-       "SELECT version FROM inserted UNION ALL "
-       "SELECT version FROM route_tables WHERE digest = $1"},
+      {"insert_route_table",
+       "INSERT INTO route_tables (digest, source, text, loaded_at) VALUES ($1, $2, $3, $4) "
+       "ON CONFLICT (digest) DO NOTHING RETURNING version"},
+      {"find_route_table", "SELECT version FROM route_tables WHERE digest = $1"},
       {"get_route_table",
        "SELECT version, digest, source, text, loaded_at FROM route_tables WHERE version = $1"},
       {"update_request_content",
@@ -120,6 +119,7 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "SELECT chain, chain_seq, hash, at, signature, certificate FROM checkpoints "
        "WHERE chain = $1 ORDER BY chain_seq"},
       {"chains", "SELECT chain, algorithm, created_at FROM chains ORDER BY chain"},
+      {"notify_ready", "SELECT pg_notify('taxhub_ready', $1)"},
       {"scan_requests",
        std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id > $1 ORDER BY id LIMIT $2"},
   };
@@ -239,6 +239,19 @@ Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
 
 class PostgresLedger;
 
+// Collects the services other hubs announce on channel taxhub_ready.
+class ReadyReceiver final : public pqxx::notification_receiver {
+ public:
+  ReadyReceiver(pqxx::connection_base& connection, std::vector<std::string>& sink)
+      : pqxx::notification_receiver(connection, "taxhub_ready"), sink_(sink) {}
+  void operator()(const std::string& payload, int backend_pid) override {
+    if (backend_pid != conn().backendpid()) sink_.push_back(payload);  // not our own
+  }
+
+ private:
+  std::vector<std::string>& sink_;
+};
+
 class PostgresTransaction final : public Transaction {
  public:
   PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::work> work, ChainHead head)
@@ -273,7 +286,11 @@ class PostgresTransaction final : public Transaction {
   Result<int64_t> RecordRouteTable(const RouteTableRecord& t) override {
     return Guard("record route table", [&]() -> Result<int64_t> {
       pqxx::result r =
-          work_->exec_prepared("record_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
+          work_->exec_prepared("insert_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
+      // Another hub recorded the same table first: a new statement sees its committed row
+      // (one statement with both parts would not, under its single snapshot).
+      if (r.empty()) r = work_->exec_prepared("find_route_table", t.digest);
+      if (r.empty()) return Error(ErrorCode::kUnavailable, "route table " + t.digest + " vanished");
       return r[0][0].as<int64_t>();
     });
   }
@@ -401,6 +418,13 @@ class PostgresTransaction final : public Transaction {
 
   ChainHead Head() const override { return head_; }
 
+  Status NotifyReady(std::string_view service) override {
+    return Guard("notify", [&]() -> Status {
+      work_->exec_prepared("notify_ready", std::string(service));
+      return Status::Ok();
+    });
+  }
+
   Status AppendCheckpoint(const CheckpointRecord& c) override {
     return Guard("append checkpoint", [&]() -> Status {
       work_->exec_prepared("append_checkpoint", c.chain, c.chain_seq, c.hash, c.at_ms,
@@ -474,9 +498,14 @@ class PostgresLedger final : public Ledger {
   Status Connect() {
     head_valid_ = false;
     return Guard("connect", [&]() -> Status {
+      receiver_.reset();
       connection_.reset();
       connection_ = std::make_unique<pqxx::connection>(options_.dsn);
       for (const auto& [name, sql] : Statements()) connection_->prepare(name, sql);
+      // A writing hub listens for the others' READY work.
+      if (!chain_.chain.empty()) {
+        receiver_ = std::make_unique<ReadyReceiver>(*connection_, notifications_);
+      }
       return Status::Ok();
     });
   }
@@ -521,6 +550,22 @@ class PostgresLedger final : public Ledger {
       head_valid_ = true;
       return Status::Ok();
     });
+  }
+
+  int NotificationFd() override {
+    return connection_ && connection_->is_open() && receiver_ ? connection_->sock() : -1;
+  }
+
+  std::vector<std::string> TakeNotifications() override {
+    if (in_transaction_ || !connection_ || !receiver_) return {};
+    try {
+      connection_->get_notifs();
+    } catch (const std::exception&) {
+      // A lost connection is noticed and repaired at the next Begin().
+    }
+    std::vector<std::string> out;
+    out.swap(notifications_);
+    return out;
   }
 
   const ChainOptions& chain() const { return chain_; }
@@ -581,6 +626,8 @@ class PostgresLedger final : public Ledger {
   bool head_valid_ = false;
   bool locked_ = false;
   std::unique_ptr<pqxx::connection> connection_;
+  std::vector<std::string> notifications_;
+  std::unique_ptr<ReadyReceiver> receiver_;  // destroyed before connection_ (declared after)
   bool in_transaction_ = false;
 };
 

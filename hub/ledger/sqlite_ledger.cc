@@ -90,6 +90,7 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override;
   ChainHead Head() const override { return head_; }
   Status AppendCheckpoint(const CheckpointRecord& checkpoint) override;
+  Status NotifyReady(std::string_view) override { return Status::Ok(); }
   Result<std::vector<ChainInfo>> Chains() override;
   Result<std::vector<EventRecord>> ScanChain(std::string_view chain, int64_t after_chain_seq,
                                              int limit) override;

@@ -109,11 +109,13 @@ void Engine::Run() {
       bool quiet = mono - last_message_ms >= kDrainQuietMs;
       if (quiet && (in_flight_.empty() || mono >= drain_deadline)) break;
     }
-    zmq::pollitem_t items[] = {{link_->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd_, ZMQ_POLLIN, 0},
-                               {verified_ ? verified_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq::pollitem_t> items = {{link_->handle(), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    if (verified_) items.push_back({verified_->handle(), 0, ZMQ_POLLIN, 0});
+    // Other hubs' NOTIFY arrives on the ledger connection's socket.
+    if (const int fd = ledger_.NotificationFd(); fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
-      zmq::poll(items, verified_ ? 3 : 2,
+      zmq::poll(items.data(), items.size(),
                 std::chrono::milliseconds(std::min<int64_t>(options_.tick_ms, 100)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
@@ -145,6 +147,7 @@ void Engine::Run() {
       ProcessBatch(batch);
     }
     ProcessCommands();
+    for (const auto& service : ledger_.TakeNotifications()) quiet_.erase(service);
     if (clock_.NowMs() >= next_tick_ms_) Tick();
     if (options_.checkpoint_key && clock_.NowMs() >= next_checkpoint_ms_) WriteCheckpoint();
     Dispatch();
@@ -171,6 +174,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
+      if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
         status = (*txn)->Commit();
         ++(status.ok() ? counters_.commits : counters_.failed_commits);
@@ -232,6 +236,13 @@ void Engine::Deliver(Outbox& out) {
   }
   for (const auto& service : out.probes) circuits_[service].probing = true;
   ApplyEffects(out.effects);
+}
+
+Status Engine::Announce(ledger::Transaction& txn, const Effects& effects) {
+  for (const auto& service : effects.ready_services) {
+    TAXHUB_RETURN_IF_ERROR(txn.NotifyReady(service));
+  }
+  return Status::Ok();
 }
 
 void Engine::ApplyEffects(Effects& effects) {
@@ -472,7 +483,7 @@ void Engine::Tick() {
     out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
     if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
-  if ((*txn)->Commit().ok()) Deliver(out);
+  if (Announce(**txn, out.effects).ok() && (*txn)->Commit().ok()) Deliver(out);
 }
 
 void Engine::WriteCheckpoint() {
@@ -532,6 +543,7 @@ void Engine::ProcessCommands() {
     Effects effects;
     auto txn = ledger_.Begin();
     Status status = txn ? command->work(**txn, effects) : txn.error();
+    if (status.ok()) status = Announce(**txn, effects);
     if (status.ok()) status = (*txn)->Commit();
     if (status.ok()) ApplyEffects(effects);
     command->done.set_value(status);

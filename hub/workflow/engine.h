@@ -192,6 +192,8 @@ class Engine {
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
   void ApplyEffects(Effects& effects);
+  // Before a commit: tells the other hubs on the ledger which services now have READY work.
+  Status Announce(ledger::Transaction& txn, const Effects& effects);
 
   Status HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status Submit(ledger::Transaction& txn, std::string_view body,

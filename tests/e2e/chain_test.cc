@@ -51,7 +51,7 @@ class ChainTest : public ::testing::Test {
   std::optional<Process> StartAdapter() {
     return Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", backend_,
                            "--service", "e.accept", "--service", "e.verify", "--service",
-                           "e.notify", "--delay", "5", "--name", "sample-e2e"},
+                           "e.notify", "--delay", "5", "--name", "sample-e2e", "--heartbeat", "250"},
                           dir_.File("adapter.log"));
   }
 

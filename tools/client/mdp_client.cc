@@ -63,10 +63,11 @@ Result<std::string> MdpClient::Call(std::string_view service, std::string_view b
     TAXHUB_RETURN_IF_ERROR(Send(service, body));
     auto reply = Recv(timeout_ms);
     if (reply) return std::move(reply->body);
+    // A reply that comes after all must not be taken for the next request's: new socket.
+    if (reply.error().code() == ErrorCode::kTimeout) Connect();
     if (reply.error().code() != ErrorCode::kTimeout || attempt >= retries) {
       return Error(reply.error());
     }
-    Connect();  // a reply to the lost request must not be taken for the next one
   }
 }
 
