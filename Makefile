@@ -3,13 +3,14 @@
 #   make test    install what is missing, build, run every test (PostgreSQL tests included)
 #   make build   build only (build/bin)
 #   make bench   benchmarks and the intake load test on SQLite and PostgreSQL
+#   make scale   a 10-million-event PostgreSQL ledger: progress lookup and claim figures
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CTEST_JOBS ?= 2
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench scale clean
 
 all: build
 
@@ -30,6 +31,9 @@ demo: build
 
 bench: build
 	@./scripts/bench.sh
+
+scale: build
+	@./scripts/ledger-scale.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -208,6 +208,9 @@ class Ledger {
   virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
   // The highest schema migration applied.
   virtual Result<int> SchemaVersion() = 0;
+  // Housekeeping that keeps the ledger fast as it grows (PostgreSQL: monthly event partitions
+  // for this month and the next two). Called at open and every few hours.
+  virtual Status Maintain() { return Status::Ok(); }
   // A file descriptor that becomes readable when another hub notifies READY work, or -1.
   virtual int NotificationFd() { return -1; }
   // The services other hubs have notified since the last call (never blocks).

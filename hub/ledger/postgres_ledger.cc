@@ -568,6 +568,17 @@ class PostgresLedger final : public Ledger {
     return out;
   }
 
+  Status Maintain() override {
+    if (in_transaction_) return Status(ErrorCode::kInternal, "maintenance inside a transaction");
+    if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
+    return Guard("event partitions", [&]() -> Status {
+      pqxx::work tx(*connection_);
+      tx.exec("SELECT taxhub_ensure_event_partitions(current_date, 3)");
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
   const ChainOptions& chain() const { return chain_; }
   void Committed(const ChainHead& head) { head_ = head; }
   void CommitFailed() { head_valid_ = false; }
@@ -677,6 +688,7 @@ Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const PostgresOptions& option
   auto ledger = std::make_unique<PostgresLedger>(options, chain);
   TAXHUB_RETURN_IF_ERROR(ledger->Connect());
   TAXHUB_RETURN_IF_ERROR(ledger->Migrate());
+  if (!chain.chain.empty()) TAXHUB_RETURN_IF_ERROR(ledger->Maintain());
   TAXHUB_RETURN_IF_ERROR(ledger->LoadChain());
   return std::unique_ptr<Ledger>(std::move(ledger));
 }

@@ -97,6 +97,7 @@ Status Engine::Recover() {
 
 void Engine::Run() {
   running_ = true;
+  next_maintenance_ms_ = clock_.NowMs() + 6 * 3'600'000;  // Open() has just done it
   int64_t last_message_ms = MonotonicMs();
   int64_t drain_deadline = 0;
   while (!stopping_) {
@@ -469,6 +470,12 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
 void Engine::Tick() {
   const int64_t now = clock_.NowMs();
   next_tick_ms_ = now + options_.tick_ms;
+  if (now >= next_maintenance_ms_) {
+    next_maintenance_ms_ = now + 6 * 3'600'000;
+    if (Status maintained = ledger_.Maintain(); !maintained.ok()) {
+      TAXHUB_LOG(kWarn, kLog) << "ledger maintenance: " << maintained.ToString();
+    }
+  }
   quiet_.clear();  // delayed retries may have come due
   Outbox out;
   auto txn = ledger_.Begin();

@@ -245,6 +245,7 @@ class Engine {
   std::map<std::string, int64_t> route_versions_;  // digest -> version, once committed
   int64_t next_tick_ms_ = 0;
   int64_t next_checkpoint_ms_ = 0;
+  int64_t next_maintenance_ms_ = 0;
   int64_t checkpointed_seq_ = 0;
   uint64_t id_sequence_ = 0;
 

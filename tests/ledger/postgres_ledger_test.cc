@@ -1,4 +1,7 @@
 #include "tests/ledger/ledger_conformance.h"
+#include <ctime>
+
+#include "hub/base/clock.h"
 #include "tests/support/pg_server.h"
 
 namespace taxhub::ledger {
@@ -38,6 +41,38 @@ TEST(PostgresLedger, TwoHubsWithOneIdAreRefused) {
   first->reset();
   EXPECT_TRUE(OpenPostgresLedger(PostgresOptions{dsn}, ChainOptions{"hub-a"}).has_value())
       << "free again once the first hub is gone";
+}
+
+TEST(PostgresLedger, EventsGoToTheirMonthsPartition) {
+  TAXHUB_REQUIRE_PG(server);
+  const std::string dsn = server->NewDatabase();
+  auto ledger = OpenPostgresLedger(PostgresOptions{dsn}, ChainOptions{"hub-p"});
+  ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
+  const int64_t now = SystemClock().NowMs();
+  {
+    auto txn = (*ledger)->Begin();
+    EventRecord e;
+    e.request_id = "R1";
+    e.type = "request.accepted";
+    e.at_ms = now;
+    ASSERT_TRUE((*txn)->AppendEvent(e).has_value());
+    e.at_ms = 86'400'000;  // 1970: no partition of its own
+    ASSERT_TRUE((*txn)->AppendEvent(e).has_value());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  char month[16];
+  time_t secs = now / 1000;
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  std::strftime(month, sizeof month, "%Y%m", &tm);
+  auto count = [&](const std::string& table) {
+    auto r = testing::RunCommand({"/usr/bin/psql", "-tA", "-d", dsn, "-c",
+                                  "SELECT count(*) FROM " + table});
+    return r.output.substr(0, r.output.find('\n'));
+  };
+  EXPECT_EQ(count(std::string("events_") + month), "1");
+  EXPECT_EQ(count("events_default"), "1");
+  EXPECT_TRUE((*ledger)->Maintain().ok()) << "making the partitions again is harmless";
 }
 
 TEST(PostgresLedger, UnreachableServerIsUnavailable) {

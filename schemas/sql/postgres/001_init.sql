@@ -68,8 +68,14 @@ CREATE TABLE chains (
   created_at  BIGINT NOT NULL
 );
 
+-- Partitioned by month of `at` (milliseconds since the epoch), so that the log can grow for
+-- years while recent months stay small and old ones can be archived whole. Monthly partitions
+-- are made ahead of time by taxhub_ensure_event_partitions (the hub calls it at start and
+-- every few hours); anything outside them lands in events_default. Uniqueness of
+-- (chain, chain_seq) is kept by the chain's single writer and checked by verify-ledger (a
+-- partitioned table's unique keys must include the partition key).
 CREATE TABLE events (
-  seq         BIGSERIAL PRIMARY KEY,
+  seq         BIGSERIAL,
   chain       TEXT NOT NULL REFERENCES chains (chain),
   chain_seq   BIGINT NOT NULL,           -- 1, 2, 3 … within the chain, no gaps
   request_id  TEXT NOT NULL,
@@ -79,8 +85,10 @@ CREATE TABLE events (
   detail      TEXT NOT NULL,
   prev_hash   TEXT NOT NULL,             -- the hash of chain_seq - 1 ('' for the first)
   hash        TEXT NOT NULL,             -- H(prev_hash, chain, chain_seq, request_id, stage, type, at, detail)
-  UNIQUE (chain, chain_seq)
-);
+  PRIMARY KEY (seq, at)
+) PARTITION BY RANGE (at);
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE INDEX events_chain ON events (chain, chain_seq);
 CREATE INDEX events_request ON events (request_id, seq);
 
 -- Every route table the hub has planned requests with, by version.
@@ -91,6 +99,28 @@ CREATE TABLE route_tables (
   text       TEXT NOT NULL,              -- the routes file as loaded
   loaded_at  BIGINT NOT NULL
 );
+
+-- Creates the monthly partitions of events for `months` months from the month of `first`.
+CREATE FUNCTION taxhub_ensure_event_partitions(first DATE, months INTEGER) RETURNS INTEGER
+LANGUAGE plpgsql AS $$
+DECLARE
+  month DATE := date_trunc('month', first)::date;
+  made INTEGER := 0;
+  name TEXT;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7274824);  -- one hub at a time
+  FOR i IN 1..months LOOP
+    name := 'events_' || to_char(month, 'YYYYMM');
+    IF to_regclass(name) IS NULL THEN
+      EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%s) TO (%s)', name,
+                     (extract(epoch FROM month) * 1000)::bigint,
+                     (extract(epoch FROM month + interval '1 month') * 1000)::bigint);
+      made := made + 1;
+    END IF;
+    month := (month + interval '1 month')::date;
+  END LOOP;
+  RETURN made;
+END $$;
 
 -- Signed statements by a hub that its chain had reached (chain_seq, hash): they make removing
 -- the newest rows detectable, and tie the chain to the hub's key.
