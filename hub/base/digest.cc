@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 
 namespace taxhub {
 
@@ -19,10 +18,13 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
-std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+Result<std::string> DigestHex(std::string_view algorithm,
+                              std::initializer_list<std::string_view> parts) {
+  const EVP_MD* md = algorithm == "sha256" ? EVP_sha256() : algorithm == "sm3" ? EVP_sm3() : nullptr;
+  if (!md) return Error(ErrorCode::kBadRequest, "hash must be sha256 or sm3", "ledger.hash");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL SHA-256 unavailable");
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) {
+    return Error(ErrorCode::kInternal, "OpenSSL digest unavailable");
   }
   for (std::string_view part : parts) {
     uint64_t n = part.size();
@@ -31,10 +33,14 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
     EVP_DigestUpdate(ctx.get(), len, sizeof len);
     EVP_DigestUpdate(ctx.get(), part.data(), part.size());
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &md_len);
-  return HexEncode(std::string_view(reinterpret_cast<char*>(md), md_len));
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int out_len = 0;
+  EVP_DigestFinal_ex(ctx.get(), out, &out_len);
+  return HexEncode(std::string_view(reinterpret_cast<char*>(out), out_len));
+}
+
+std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+  return *DigestHex("sha256", parts);  // SHA-256 is always there
 }
 
 }  // namespace taxhub

@@ -1,13 +1,13 @@
 #include "hub/ledger/chain.h"
 
 #include "hub/ledger/ledger.h"
-#include "hub/security/crypto.h"
+#include "hub/base/digest.h"
 
 namespace taxhub::ledger {
 
 Result<std::string> EventHash(const std::string& algorithm, const std::string& prev_hash,
                               const EventRecord& e) {
-  return security::DigestHex(algorithm, {prev_hash, e.chain, std::to_string(e.chain_seq),
+  return DigestHex(algorithm, {prev_hash, e.chain, std::to_string(e.chain_seq),
                                          e.request_id, std::to_string(e.stage), e.type,
                                          std::to_string(e.at_ms), e.detail});
 }

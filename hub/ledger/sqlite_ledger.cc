@@ -101,6 +101,7 @@ class SqliteTransaction final : public Transaction {
  private:
   Result<std::vector<StageRecord>> ReadStages(Statement& stmt, std::string_view what);
   Result<RequestRecord> ReadRequest(Statement& stmt);
+  Result<std::vector<RequestRecord>> ReadRequests(Statement& stmt, std::string_view what);
   Result<std::vector<EventRecord>> ReadEvents(Statement& stmt, std::string_view what);
 
   SqliteLedger& ledger_;
@@ -317,6 +318,11 @@ Result<std::vector<RequestRecord>> SqliteTransaction::ListRequests(RequestState 
       "(SELECT updated_at, id FROM requests WHERE id = ?2)) ORDER BY updated_at, id LIMIT ?3";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, ToString(state)).Bind(2, after).Bind(3, int64_t{limit});
+  return ReadRequests(stmt, "list requests");
+}
+
+Result<std::vector<RequestRecord>> SqliteTransaction::ReadRequests(Statement& stmt,
+                                                                   std::string_view what) {
   std::vector<RequestRecord> out;
   int rc;
   while ((rc = stmt.Step()) == SQLITE_ROW) {
@@ -324,7 +330,7 @@ Result<std::vector<RequestRecord>> SqliteTransaction::ListRequests(RequestState 
     if (!r) return Error(r.error());
     out.push_back(std::move(*r));
   }
-  if (rc != SQLITE_DONE) return Error(ledger_.Fail("list requests"));
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail(what));
   return out;
 }
 
@@ -630,15 +636,7 @@ Result<std::vector<RequestRecord>> SqliteTransaction::ScanRequests(std::string_v
                                  " FROM requests WHERE id > ? ORDER BY id LIMIT ?";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, after_id).Bind(2, int64_t{limit});
-  std::vector<RequestRecord> out;
-  int rc;
-  while ((rc = stmt.Step()) == SQLITE_ROW) {
-    auto r = ReadRequest(stmt);
-    if (!r) return Error(r.error());
-    out.push_back(std::move(*r));
-  }
-  if (rc != SQLITE_DONE) return Error(ledger_.Fail("scan requests"));
-  return out;
+  return ReadRequests(stmt, "scan requests");
 }
 
 }  // namespace

@@ -120,33 +120,6 @@ Result<KeyType> ParseKeyType(std::string_view name) {
   return Error(ErrorCode::kBadRequest, "key type must be sm2 or ecdsa-p256");
 }
 
-Result<std::string> DigestHex(std::string_view algorithm,
-                              std::initializer_list<std::string_view> parts) {
-  const EVP_MD* md = algorithm == "sha256" ? EVP_sha256() : algorithm == "sm3" ? EVP_sm3() : nullptr;
-  if (!md) return Error(ErrorCode::kBadRequest, "hash must be sha256 or sm3", "ledger.hash");
-  MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) {
-    return Error(ErrorCode::kInternal, OpenSslError("digest"));
-  }
-  for (std::string_view part : parts) {
-    unsigned char len[8];
-    uint64_t n = part.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (56 - 8 * i));
-    EVP_DigestUpdate(ctx.get(), len, sizeof len);
-    EVP_DigestUpdate(ctx.get(), part.data(), part.size());
-  }
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  EVP_DigestFinal_ex(ctx.get(), out, &out_len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < out_len; ++i) {
-    hex += kHex[out[i] >> 4];
-    hex += kHex[out[i] & 0xf];
-  }
-  return hex;
-}
-
 // ---- keys ------------------------------------------------------------------------------------
 
 Result<PrivateKey> PrivateKey::Generate(KeyType type) {

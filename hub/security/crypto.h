@@ -23,9 +23,6 @@ Result<KeyType> ParseKeyType(std::string_view name);
 
 inline constexpr std::string_view kSm2SignerId = "1234567812345678";
 
-// Digests of ledger rows: "sha256" or "sm3"; lower-case hex, each part length-prefixed.
-Result<std::string> DigestHex(std::string_view algorithm, std::initializer_list<std::string_view> parts);
-
 class PrivateKey {
  public:
   static Result<PrivateKey> Generate(KeyType type);

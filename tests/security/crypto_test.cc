@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "hub/base/clock.h"
+#include "hub/base/digest.h"
 #include "hub/security/verifier.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -150,7 +151,7 @@ TEST(Sm2Interop, OpensslCliVerifiesOurSignatureAndChain) {
   EXPECT_EQ(chain.exit_code, 0) << chain.output;
 }
 
-TEST(Digest, Sm3AndSha256) {
+TEST(Digest, Sm3AndSha256AreBothAvailable) {
   auto sha = DigestHex("sha256", {"a", "b"});
   auto sm3 = DigestHex("sm3", {"a", "b"});
   ASSERT_TRUE(sha.has_value() && sm3.has_value());
