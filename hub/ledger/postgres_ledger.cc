@@ -518,8 +518,11 @@ class PostgresLedger final : public Ledger {
     return Guard("load chain", [&]() -> Status {
       pqxx::nontransaction tx(*connection_);
       if (!locked_) {
-        bool got = tx.exec_params1("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                                   "taxhub-chain:" + chain_.chain)[0]
+        // Advisory locks are cluster-wide: the key names the database as well as the chain.
+        bool got = tx.exec_params1(
+                         "SELECT pg_try_advisory_lock(hashtextextended(current_database() || "
+                         "':taxhub-chain:' || $1, 0))",
+                         chain_.chain)[0]
                        .as<bool>();
         if (!got) {
           return Status(ErrorCode::kUnavailable,

@@ -25,6 +25,8 @@ VerifyPool::~VerifyPool() { Stop(); }
 
 void VerifyPool::Start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
+  std::unique_lock<std::mutex> lock(ready_mutex_);
+  ready_.wait(lock, [&] { return connected_ == options_.threads; });
 }
 
 void VerifyPool::Stop() {
@@ -43,6 +45,11 @@ void VerifyPool::Run() {
   in.connect(options_.in_endpoint);
   engine.connect(options_.engine_endpoint);
   replies.connect(options_.replies_endpoint);
+  {
+    std::lock_guard<std::mutex> lock(ready_mutex_);
+    ++connected_;
+  }
+  ready_.notify_all();
 
   while (!stopping_) {
     zmq::pollitem_t item{in.handle(), 0, ZMQ_POLLIN, 0};

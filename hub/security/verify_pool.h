@@ -9,6 +9,8 @@
 #define TAXHUB_HUB_SECURITY_VERIFY_POOL_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,6 +46,7 @@ class VerifyPool {
   VerifyPool(zmq::context_t& context, const SignatureVerifier* verifier, const Clock& clock,
              VerifyPoolOptions options);
   ~VerifyPool();
+  // Returns once every thread is connected, so that the broker's first submit finds a peer.
   void Start();
   void Stop();
   const VerifyCounters& counters() const { return counters_; }
@@ -57,6 +60,9 @@ class VerifyPool {
   const Clock& clock_;
   VerifyPoolOptions options_;
   std::atomic<bool> stopping_{false};
+  std::mutex ready_mutex_;
+  std::condition_variable ready_;
+  int connected_ = 0;
   std::vector<std::thread> threads_;
   VerifyCounters counters_;
 };

@@ -79,7 +79,8 @@ class TamperTest : public ::testing::TestWithParam<std::tuple<std::string, Tampe
       r.body = "{\"n\":" + std::to_string(i) + "}";
       r.signature = *key_->Sign(r.body);
       r.certificate = cert_;
-      ASSERT_TRUE(client.Submit(r).has_value());
+      auto reply = client.Submit(r);
+      ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
     }
     ASSERT_TRUE(Eventually([&] {
       auto p = client.Progress("R-5", kTaxpayer);
