@@ -137,6 +137,53 @@ TEST_F(ChainTest, VerifyLedgerExitsNonZeroNamingTheTamperedRow) {
   EXPECT_NE(result.output.find("ledger NOT OK: chain e2e row 4"), std::string::npos) << result.output;
 }
 
+// The filing adapter and the core-system stand-in as processes: a VAT return is refused until the
+// month's copy report is in, then filed, with the legacy system's own words in the progress.
+TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
+  const int legacy_port = FreePort();
+  std::ofstream(dir_.File("routes.yaml"))
+      << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
+         "routes:\n"
+         "  - name: copy-report\n"
+         "    match: {kind: invoice.copy_report}\n"
+         "    stages: [{name: report, label: 抄报, service: invoice.copy_report, time_limit: 1d}]\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+  auto standin = Process::Start({BinDir() + "/taxhub-standin-filing", "--port",
+                                 std::to_string(legacy_port)},
+                                dir_.File("standin.log"));
+  ASSERT_TRUE(Eventually([&] { return standin->Log().find("listening") != std::string::npos; }));
+  auto hub = StartHub();
+  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
+                                 "127.0.0.1:" + std::to_string(legacy_port), "--endpoint", backend_,
+                                 "--service", "filing.13212000000", "--service",
+                                 "invoice.copy_report", "--heartbeat", "250"},
+                                dir_.File("adapter.log"));
+  std::ofstream(dir_.File("return.json"))
+      << "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"100000.00\","
+         "\"output_tax\":\"13000.00\",\"input_tax\":\"9000.00\"}";
+  auto submit = [&](const std::string& id, const std::string& kind) {
+    return Hall({"submit", "--kind", kind, "--taxpayer", "91310110666007217T", "--body",
+                 dir_.File("return.json"), "--id", id, "--attr", "tax_office=13212000000"});
+  };
+  auto progress = [&](const std::string& id) {
+    return Hall({"progress", id, "--taxpayer", "91310110666007217T"}).output;
+  };
+  ASSERT_EQ(submit("VAT-EARLY", "filing.vat").exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return progress("VAT-EARLY").find("REJECTED") != std::string::npos; }))
+      << progress("VAT-EARLY") << adapter->Log();
+  EXPECT_NE(progress("VAT-EARLY").find("E103 未完成抄报税"), std::string::npos) << progress("VAT-EARLY");
+  ASSERT_EQ(submit("COPY-10", "invoice.copy_report").exit_code, 0);
+  EXPECT_TRUE(WaitCompleted("COPY-10"));
+  ASSERT_EQ(submit("VAT-10", "filing.vat").exit_code, 0);
+  EXPECT_TRUE(WaitCompleted("VAT-10")) << progress("VAT-10");
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+  standin->Stop(5000);
+  EXPECT_NE(standin->Log().find("1 returns filed"), std::string::npos) << standin->Log();
+}
+
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});

@@ -1,0 +1,33 @@
+// The filing adapter: files a VAT or corporate income tax return, or reports the month's
+// invoice data (IC-card copy report), with the core tax system; see filing_protocol.h.
+//   SUCCEEDED  outputs tax_due (yuan) and filing_no
+//   REJECTED   the legacy code (E101/E102/E103) and its reason
+//   RETRY      the legacy system is down, slow past the timeout, or answers garbage; the serial is
+//              the same next time, so the legacy side recognises the retry
+#ifndef TAXHUB_ADAPTERS_FILING_FILING_HANDLER_H_
+#define TAXHUB_ADAPTERS_FILING_FILING_HANDLER_H_
+
+#include <string>
+
+#include "adapters/sdk/handler.h"
+
+namespace taxhub::filing {
+
+struct FilingHandlerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  int timeout_ms = 5000;
+};
+
+class FilingHandler final : public sdk::Handler {
+ public:
+  explicit FilingHandler(FilingHandlerOptions options) : options_(std::move(options)) {}
+  wire::StageResult Handle(const wire::StageTask& task) override;
+
+ private:
+  FilingHandlerOptions options_;
+};
+
+}  // namespace taxhub::filing
+
+#endif  // TAXHUB_ADAPTERS_FILING_FILING_HANDLER_H_

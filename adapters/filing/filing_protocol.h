@@ -1,0 +1,41 @@
+// The core tax system's filing interface (金税三期 style, *inferred* layout kept in one place):
+// length-framed fixed-width GBK records over TCP, one request and one answer per connection.
+//
+//   request  F001 file a return | C001 IC-card copy report
+//            msg 4 | serial 20 | taxpayer 18 | tax_type 5 | period 6 (YYYYMM) |
+//            sales 15 | output_tax 15 | input_tax 15            (amounts in fen)
+//   answer   result 4 | serial 20 | filing_no 20 | tax_due 15 (fen) | message 60 (GBK)
+//
+// Results: 0000 accepted; E101 period already filed; E102 taxpayer not registered for the tax
+// type; E103 the month's copy report is missing; E199 malformed request. The serial is derived
+// from the stage task id, so a redelivered task is the same filing to the legacy system.
+#ifndef TAXHUB_ADAPTERS_FILING_FILING_PROTOCOL_H_
+#define TAXHUB_ADAPTERS_FILING_FILING_PROTOCOL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "adapters/legacy/fixed_width.h"
+
+namespace taxhub::filing {
+
+const legacy::RecordLayout& RequestLayout();
+const legacy::RecordLayout& AnswerLayout();
+
+inline constexpr std::string_view kFile = "F001";
+inline constexpr std::string_view kCopyReport = "C001";
+inline constexpr std::string_view kAccepted = "0000";
+
+// The legacy serial for a stage task: 20 upper-case hex characters of its id's digest.
+std::string SerialFor(std::string_view task_id);
+
+// "1300.5" -> 130050 fen; nullopt for anything else than a non-negative decimal with at most
+// two places.
+std::optional<int64_t> ToFen(std::string_view yuan);
+std::string FromFen(int64_t fen);  // 130050 -> "1300.50"
+
+}  // namespace taxhub::filing
+
+#endif  // TAXHUB_ADAPTERS_FILING_FILING_PROTOCOL_H_

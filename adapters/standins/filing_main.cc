@@ -1,0 +1,43 @@
+// taxhub-standin-filing: the core tax system's filing interface, stood in for tests and dev.
+//   taxhub-standin-filing [--port N] [--delay MS] [--unregistered TAXPAYER:TAX_TYPE …]
+//                         [--no-copy-report-check]
+// Prints its port and runs until SIGTERM or SIGINT.
+
+#include <csignal>
+#include <iostream>
+
+#include "adapters/standins/filing_standin.h"
+
+int main(int argc, char** argv) {
+  taxhub::standins::FilingOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (arg == "--port") options.port = std::stoi(value());
+    else if (arg == "--delay") options.delay_ms = std::stoll(value());
+    else if (arg == "--unregistered") options.unregistered.insert(value());
+    else if (arg == "--no-copy-report-check") options.require_copy_report = false;
+    else {
+      std::cerr << "usage: taxhub-standin-filing [--port N] [--delay MS] "
+                   "[--unregistered TAXPAYER:TAX_TYPE] [--no-copy-report-check]\n";
+      return 2;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  taxhub::standins::FilingStandIn standin(options);
+  if (taxhub::Status started = standin.Start(); !started.ok()) {
+    std::cerr << "taxhub-standin-filing: " << started.ToString() << "\n";
+    return 1;
+  }
+  std::cout << "taxhub-standin-filing listening on 127.0.0.1:" << standin.port() << std::endl;
+  int signal = 0;
+  sigwait(&signals, &signal);
+  standin.Stop();
+  std::cout << "taxhub-standin-filing: " << standin.filings() << " returns filed of "
+            << standin.requests() << " requests" << std::endl;
+  return 0;
+}
