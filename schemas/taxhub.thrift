@@ -147,6 +147,7 @@ struct StageTask {
   9: binary payload,                 // the request body as submitted
   10: map<string, string> inputs,    // outputs of earlier stages, merged in stage order
   11: i64 deadline_ms,
+  12: i64 accepted_at_ms,            // when the request was accepted (e.g. TIPS EntrustDate)
 }
 
 enum StageOutcome {

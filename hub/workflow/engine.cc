@@ -446,6 +446,7 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
       task.attributes = (*request)->attributes;
       task.payload = (*request)->body;
       task.deadline_ms = stage.deadline_ms;
+      task.accepted_at_ms = (*request)->accepted_at_ms;
       for (const StageRecord& earlier : *stages) {
         if (earlier.index >= stage.index) break;
         for (const auto& [key, value] : earlier.outputs) task.inputs[key] = value;

@@ -1,0 +1,141 @@
+#include "adapters/tips/tips_handler.h"
+
+#include <ctime>
+
+#include "adapters/legacy/framing.h"
+#include "adapters/tips/cfx.h"
+#include "hub/base/digest.h"
+
+namespace taxhub::tips {
+namespace {
+
+wire::StageResult Outcome(wire::StageOutcome::type outcome, std::string code, std::string message) {
+  wire::StageResult r;
+  r.outcome = outcome;
+  r.handler = "tips";
+  r.code = std::move(code);
+  r.message = std::move(message);
+  return r;
+}
+
+std::string Digits(std::string_view hex, size_t n) {
+  std::string out;
+  for (char c : hex) {
+    if (out.size() == n) break;
+    out += static_cast<char>('0' + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c - 'a') % 10));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string TipsHandler::TraNoFor(const std::string& task_id) {
+  return Digits(Sha256Hex({"tips", task_id}), 8);
+}
+
+std::string TipsHandler::EntrustDateFor(int64_t accepted_at_ms) {
+  time_t china = static_cast<time_t>(accepted_at_ms / 1000 + 8 * 3600);  // UTC+8, no DST
+  struct tm tm;
+  gmtime_r(&china, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
+  return buf;
+}
+
+wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
+  auto attribute = [&](const char* name) {
+    auto it = task.attributes.find(name);
+    return it == task.attributes.end() ? std::string() : it->second;
+  };
+  const std::string amount = task.inputs.count("tax_due") ? task.inputs.at("tax_due") : "";
+  if (!IsCfxAmount(amount)) {
+    return Outcome(wire::StageOutcome::REJECTED, "BAD_AMOUNT", "tax_due \"" + amount + "\" is not an amount");
+  }
+  const std::string org = attribute("tax_office");
+  const std::string account = attribute("pay_account");
+  if (org.size() != 11 || account.empty()) {
+    return Outcome(wire::StageOutcome::REJECTED, "BAD_PAYMENT",
+                   "a TIPS payment needs the tax_office (11 digits) and pay_account attributes");
+  }
+  const std::string date = EntrustDateFor(task.accepted_at_ms);
+  const std::string tra_no = TraNoFor(task.task_id);
+  const std::string msg_id = date + Digits(Sha256Hex({"msg", task.task_id, std::to_string(task.attempt)}), 12);
+
+  auto message = [&](const std::string& no, std::vector<std::pair<std::string, std::string>> fields) {
+    CfxMessage m;
+    m.src = options_.node;
+    m.des = std::string(kTipsNode);
+    m.msg_no = no;
+    m.msg_id = msg_id;
+    m.msg_ref = msg_id;
+    m.work_date = date;
+    m.fields = std::move(fields);
+    return m;
+  };
+  // One request, one answer, on a fresh connection; nullopt-like error on any failure.
+  auto exchange = [&](const CfxMessage& m) -> Result<CfxMessage> {
+    auto bytes = EncodeCfx(m, *options_.key);
+    if (!bytes) return Error(bytes.error());
+    auto connection = legacy::FramedConnection::Connect(options_.host, options_.port, options_.timeout_ms);
+    if (!connection) {  // never sent: nothing can have happened at the bank
+      return Error(ErrorCode::kUnavailable, connection.error().message(), "connect");
+    }
+    TAXHUB_RETURN_IF_ERROR(connection->Send(*bytes, options_.timeout_ms));
+    auto answer = connection->Receive(options_.timeout_ms, 1 << 16);
+    if (!answer) return Error(answer.error());
+    return DecodeCfx(*answer, *options_.bank);
+  };
+  auto settle = [&](const CfxMessage& answer, std::string_view how) -> wire::StageResult {
+    const std::string result = answer.Get("Result");
+    if (result == "90000") {
+      wire::StageResult ok = Outcome(wire::StageOutcome::SUCCEEDED, result, std::string(how));
+      ok.outputs["voucher"] = answer.Get("TaxVouNo");
+      ok.outputs["tax_date"] = answer.Get("TaxDate").empty() ? date : answer.Get("TaxDate");
+      ok.outputs["tra_no"] = tra_no;
+      return ok;
+    }
+    if (result.rfind("24", 0) == 0) {
+      return Outcome(wire::StageOutcome::REJECTED, result, answer.Get("AddWord"));
+    }
+    return Outcome(wire::StageOutcome::RETRY, result, answer.Get("AddWord"));
+  };
+  // What became of this payment? Asked after a duplicate or an unknown outcome.
+  auto query = [&]() -> wire::StageResult {
+    auto answer = exchange(message("1024", {{"TaxOrgCode", org}, {"EntrustDate", date}, {"TraNo", tra_no}}));
+    if (!answer) {
+      return Outcome(wire::StageOutcome::RETRY, "UNKNOWN_OUTCOME",
+                     "the payment's outcome is unknown and the status query failed: " +
+                         answer.error().message() + "; the same serial will be used again");
+    }
+    if (answer->Get("Result") == "94052") {
+      return Outcome(wire::StageOutcome::RETRY, "NOT_RECEIVED",
+                     "the bank has no such payment yet; it will be sent again with the same serial");
+    }
+    return settle(*answer, "settled by status query");
+  };
+
+  auto answer = exchange(message(
+      "1001", {{"RealHead1001/TaxOrgCode", org},
+               {"RealHead1001/EntrustDate", date},
+               {"RealHead1001/TraNo", tra_no},
+               {"Payment1001/PayAcct", account},
+               {"Payment1001/TaxPayCode", task.taxpayer_id},
+               {"Payment1001/TaxPayName", attribute("taxpayer_name")},
+               {"Payment1001/TraAmt", amount},
+               {"Payment1001/TaxVouNo", ""},
+               {"Payment1001/TaxTypeList/TaxTypeName", "增值税"},
+               {"Payment1001/TaxTypeList/TaxTypeAmt", amount}}));
+  if (!answer) {
+    if (answer.error().code() == ErrorCode::kBadSignature) {
+      return Outcome(wire::StageOutcome::RETRY, "BAD_SIGNATURE", "the answer's signature does not verify");
+    }
+    if (answer.error().field() == "connect") {
+      return Outcome(wire::StageOutcome::RETRY, "TIPS_DOWN", answer.error().message());
+    }
+    return query();  // sent, but no answer: the outcome is unknown
+  }
+  if (answer->Get("Result") == "94051") return query();  // a redelivery of a known payment
+  return settle(*answer, "debited");
+}
+
+}  // namespace taxhub::tips

@@ -1,0 +1,174 @@
+// The TIPS adapter against the bank stand-in, over real TCP with SM2-signed CFX messages: a
+// payment is made once, whatever is lost or repeated.
+
+#include <gtest/gtest.h>
+
+#include "adapters/standins/tips_standin.h"
+#include "adapters/tips/cfx.h"
+#include "adapters/tips/tips_handler.h"
+#include "hub/base/clock.h"
+
+namespace taxhub::tips {
+namespace {
+
+using security::Certificate;
+using security::CertificateSpec;
+using security::KeyType;
+using security::PrivateKey;
+
+struct Party {
+  std::shared_ptr<const PrivateKey> key;
+  std::shared_ptr<const Certificate> cert;
+};
+
+Party MakeParty(const std::string& name) {
+  const int64_t now = SystemClock().NowMs();
+  auto key = std::make_shared<const PrivateKey>(*PrivateKey::Generate(KeyType::kSm2));
+  auto cert = std::make_shared<const Certificate>(*security::IssueCertificate(
+      CertificateSpec{name, "", "t", 1, now - 86'400'000, now + 86'400'000, false, true}, *key,
+      *key, nullptr));
+  return {key, cert};
+}
+
+class TipsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bureau_ = MakeParty("税务局");
+    bank_ = MakeParty("bank");
+    standins::TipsBankOptions options;
+    options.key = bank_.key;
+    options.tax_bureau = bureau_.cert;
+    options.accounts = {{"6222000011112222", {500'000, false}},   // 5 000.00 yuan
+                        {"6222000033334444", {10'000, false}},    //   100.00 yuan
+                        {"6222000055556666", {900'000, true}}};   // frozen
+    bank_server_ = std::make_unique<standins::TipsBank>(options);
+    ASSERT_TRUE(bank_server_->Start().ok());
+    TipsOptions tips;
+    tips.port = bank_server_->port();
+    tips.timeout_ms = 300;
+    tips.key = bureau_.key;
+    tips.bank = bank_.cert;
+    handler_ = std::make_unique<TipsHandler>(tips);
+  }
+
+  wire::StageTask Pay(const std::string& task_id, const std::string& amount,
+                      const std::string& account = "6222000011112222") {
+    wire::StageTask t;
+    t.task_id = task_id;
+    t.stage = "pay";
+    t.attempt = 1;
+    t.taxpayer_id = "91310110666007217T";
+    t.accepted_at_ms = 1'796'000'000'000;
+    t.attributes = {{"tax_office", "13212000000"}, {"pay_account", account},
+                    {"taxpayer_name", "泰州示范企业有限公司"}};
+    t.inputs = {{"tax_due", amount}};
+    return t;
+  }
+
+  Party bureau_, bank_;
+  std::unique_ptr<standins::TipsBank> bank_server_;
+  std::unique_ptr<TipsHandler> handler_;
+};
+
+TEST_F(TipsTest, APaymentIsMadeOnceHoweverOftenTheTaskComes) {
+  wire::StageResult paid = handler_->Handle(Pay("R1/3", "1300.50"));
+  ASSERT_EQ(paid.outcome, wire::StageOutcome::SUCCEEDED) << paid.code << " " << paid.message;
+  EXPECT_FALSE(paid.outputs.at("voucher").empty());
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 130'050);
+  // Redelivered (a lost stage result, a lapsed lease): the bank sees the same serial (94051),
+  // the adapter asks for the payment's status and reports the first voucher.
+  wire::StageTask again = Pay("R1/3", "1300.50");
+  again.attempt = 2;
+  wire::StageResult repeat = handler_->Handle(again);
+  ASSERT_EQ(repeat.outcome, wire::StageOutcome::SUCCEEDED) << repeat.code;
+  EXPECT_EQ(repeat.outputs.at("voucher"), paid.outputs.at("voucher"));
+  EXPECT_EQ(bank_server_->debits(), 1);
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 130'050);
+}
+
+TEST_F(TipsTest, ALostAnswerIsSettledByAStatusQueryNotASecondPayment) {
+  bank_server_->SetDropAnswers(true);  // the bank debits, the answer never arrives
+  wire::StageResult unknown = handler_->Handle(Pay("R2/3", "10.00"));
+  EXPECT_EQ(unknown.outcome, wire::StageOutcome::RETRY) << "the status query is lost too";
+  EXPECT_EQ(unknown.code, "UNKNOWN_OUTCOME");
+  EXPECT_EQ(bank_server_->debits(), 1);
+  bank_server_->SetDropAnswers(false);
+  wire::StageResult settled = handler_->Handle(Pay("R2/3", "10.00"));
+  ASSERT_EQ(settled.outcome, wire::StageOutcome::SUCCEEDED) << settled.code << " " << settled.message;
+  EXPECT_EQ(bank_server_->debits(), 1) << "exactly one debit";
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 1'000);
+}
+
+TEST_F(TipsTest, TheBanksRefusalsAreRejectionsWithItsWords) {
+  wire::StageResult short_funds = handler_->Handle(Pay("R3/3", "1300.00", "6222000033334444"));
+  EXPECT_EQ(short_funds.outcome, wire::StageOutcome::REJECTED);
+  EXPECT_EQ(short_funds.code, "24007");
+  EXPECT_NE(short_funds.message.find("余额不足"), std::string::npos);
+  EXPECT_EQ(handler_->Handle(Pay("R4/3", "1.00", "6222000055556666")).code, "24004");
+  EXPECT_EQ(bank_server_->debits(), 0);
+}
+
+TEST_F(TipsTest, ADownBankMeansRetryAndBadInputMeansRejected) {
+  EXPECT_EQ(handler_->Handle(Pay("R5/3", "12,00")).code, "BAD_AMOUNT");
+  wire::StageTask no_account = Pay("R6/3", "1.00");
+  no_account.attributes.erase("pay_account");
+  EXPECT_EQ(handler_->Handle(no_account).code, "BAD_PAYMENT");
+  bank_server_->Stop();
+  wire::StageResult down = handler_->Handle(Pay("R7/3", "1.00"));
+  EXPECT_EQ(down.outcome, wire::StageOutcome::RETRY);
+  EXPECT_EQ(down.code, "TIPS_DOWN");
+}
+
+TEST_F(TipsTest, AnAnswerSignedByAnImpostorIsNotBelieved) {
+  Party impostor = MakeParty("impostor");
+  standins::TipsBankOptions options;
+  options.key = impostor.key;  // signs with the wrong key
+  options.tax_bureau = bureau_.cert;
+  options.accounts = {{"6222000011112222", {500'000, false}}};
+  standins::TipsBank fake(options);
+  ASSERT_TRUE(fake.Start().ok());
+  TipsOptions tips;
+  tips.port = fake.port();
+  tips.timeout_ms = 300;
+  tips.key = bureau_.key;
+  tips.bank = bank_.cert;
+  TipsHandler handler(tips);
+  wire::StageResult r = handler.Handle(Pay("R8/3", "1.00"));
+  EXPECT_EQ(r.outcome, wire::StageOutcome::RETRY);
+  EXPECT_EQ(r.code, "BAD_SIGNATURE");
+}
+
+TEST(Cfx, SignedMessagesRoundTripAndAnyChangeIsCaught) {
+  Party sender = MakeParty("sender");
+  CfxMessage m;
+  m.src = "132120000000";
+  m.des = std::string(kTipsNode);
+  m.msg_no = "1001";
+  m.msg_id = "20261130000000000001";
+  m.msg_ref = m.msg_id;
+  m.work_date = "20261130";
+  m.fields = {{"RealHead1001/TraNo", "00012345"},
+              {"Payment1001/TaxPayName", "泰州 <示范> & 公司"},
+              {"Payment1001/TraAmt", "1300.50"}};
+  auto bytes = EncodeCfx(m, *sender.key);
+  ASSERT_TRUE(bytes.has_value());
+  EXPECT_NE(bytes->find("encoding=\"GBK\""), std::string::npos);
+  auto back = DecodeCfx(*bytes, *sender.cert);
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(back->msg_no, "1001");
+  EXPECT_EQ(back->Get("Payment1001/TaxPayName"), "泰州 <示范> & 公司");
+  EXPECT_EQ(back->Get("RealHead1001/TraNo"), "00012345");
+
+  std::string changed = *bytes;
+  changed[changed.find("1300.50")] = '9';
+  EXPECT_EQ(DecodeCfx(changed, *sender.cert).error().code(), ErrorCode::kBadSignature);
+  std::string unsigned_message = bytes->substr(0, bytes->find("</CFX>") + 6);
+  EXPECT_EQ(DecodeCfx(unsigned_message, *sender.cert).error().code(), ErrorCode::kBadSignature);
+  EXPECT_EQ(DecodeCfx("garbage", *sender.cert).error().code(), ErrorCode::kDecodeError);
+  EXPECT_TRUE(IsCfxAmount("-1300.50"));
+  EXPECT_FALSE(IsCfxAmount("1300.5"));
+  EXPECT_FALSE(IsCfxAmount("1,300.50"));
+}
+
+}  // namespace
+}  // namespace taxhub::tips
