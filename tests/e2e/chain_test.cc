@@ -7,6 +7,8 @@
 #include <fstream>
 #include <regex>
 
+#include "hub/base/clock.h"
+#include "hub/security/crypto.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_hub.h"
@@ -182,6 +184,76 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   adapter->Stop(5000);
   standin->Stop(5000);
   EXPECT_NE(standin->Log().find("1 returns filed"), std::string::npos) << standin->Log();
+}
+
+// File and pay: the filing adapter assesses the tax due at the core-system stand-in, the TIPS
+// adapter pays it at the bank stand-in with SM2-signed CFX — all as processes. Short funds end
+// REJECTED with the bank's words; the bank debits exactly once per paid request.
+TEST_F(ChainTest, FileAndPayThroughTheStandIns) {
+  const int64_t now = SystemClock().NowMs();
+  auto party = [&](const std::string& name) {
+    auto key = *security::PrivateKey::Generate(security::KeyType::kSm2);
+    auto cert = *security::IssueCertificate(
+        security::CertificateSpec{name, "", "t", 1, now - 86'400'000, now + 86'400'000, false, true},
+        key, key, nullptr);
+    std::ofstream(dir_.File(name + ".key")) << key.ToPem();
+    std::ofstream(dir_.File(name + ".pem")) << cert.ToPem();
+  };
+  party("bureau");
+  party("bank");
+  const int filing_port = FreePort();
+  const int bank_port = FreePort();
+  std::ofstream(dir_.File("routes.yaml"))
+      << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
+         "routes:\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages:\n"
+         "      - {name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}\n"
+         "      - {name: pay, label: 缴款, service: tips.pay, time_limit: 1d, when: {tax_due: {\">\": 0}}}\n";
+  auto core = Process::Start({BinDir() + "/taxhub-standin-filing", "--port",
+                              std::to_string(filing_port), "--no-copy-report-check"},
+                             dir_.File("core.log"));
+  auto bank = Process::Start({BinDir() + "/taxhub-standin-tips", "--port", std::to_string(bank_port),
+                              "--key", dir_.File("bank.key"), "--tax-bureau-cert",
+                              dir_.File("bureau.pem"), "--account", "6222000011112222:5000.00",
+                              "--account", "6222000033334444:10.00"},
+                             dir_.File("bank.log"));
+  ASSERT_TRUE(Eventually([&] { return bank->Log().find("listening") != std::string::npos; })) << bank->Log();
+  auto hub = StartHub();
+  auto filing = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
+                                "127.0.0.1:" + std::to_string(filing_port), "--endpoint", backend_,
+                                "--service", "filing.13212000000", "--heartbeat", "250"},
+                               dir_.File("filing.log"));
+  auto tips = Process::Start({BinDir() + "/taxhub-adapter-tips", "--legacy",
+                              "127.0.0.1:" + std::to_string(bank_port), "--key",
+                              dir_.File("bureau.key"), "--bank-cert", dir_.File("bank.pem"),
+                              "--endpoint", backend_, "--heartbeat", "250"},
+                             dir_.File("tips.log"));
+  std::ofstream(dir_.File("return.json"))
+      << "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"100000.00\","
+         "\"output_tax\":\"13000.00\",\"input_tax\":\"11700.00\"}";
+  auto submit = [&](const std::string& id, const std::string& account) {
+    return Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T", "--body",
+                 dir_.File("return.json"), "--id", id, "--attr", "tax_office=13212000000",
+                 "--attr", "pay_account=" + account});
+  };
+  ASSERT_EQ(submit("PAY-1", "6222000011112222").exit_code, 0);
+  EXPECT_TRUE(WaitCompleted("PAY-1")) << Hall({"progress", "PAY-1", "--taxpayer", "91310110666007217T"}).output
+                                      << tips->Log();
+  std::ofstream(dir_.File("return.json"), std::ios::trunc)
+      << "{\"tax_type\":\"10101\",\"period\":\"2026-11\",\"sales\":\"100000.00\","
+         "\"output_tax\":\"13000.00\",\"input_tax\":\"11700.00\"}";
+  ASSERT_EQ(submit("PAY-2", "6222000033334444").exit_code, 0);
+  auto progress = [&] { return Hall({"progress", "PAY-2", "--taxpayer", "91310110666007217T"}).output; };
+  ASSERT_TRUE(Eventually([&] { return progress().find("REJECTED") != std::string::npos; })) << progress();
+  EXPECT_NE(progress().find("24007 余额不足"), std::string::npos) << progress();
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  filing->Stop(5000);
+  tips->Stop(5000);
+  core->Stop(5000);
+  EXPECT_EQ(bank->Stop(5000), 0);
+  EXPECT_NE(bank->Log().find("1 debits"), std::string::npos) << bank->Log();
 }
 
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
