@@ -3,13 +3,12 @@
 //       [--endpoint tcp://127.0.0.1:5556] [--workers 4] [--timeout MS] [--heartbeat MS]
 // Serve one service per tax office (filing.13212000000 …) and the copy-report service.
 
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <vector>
 
 #include "adapters/filing/filing_handler.h"
-#include "adapters/sdk/worker.h"
+#include "adapters/sdk/process.h"
 #include "hub/base/log.h"
 
 int main(int argc, char** argv) {
@@ -48,26 +47,11 @@ int main(int argc, char** argv) {
                  "       [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = sdk::BlockStopSignals();
   filing::FilingHandler handler(legacy);
-  std::vector<std::unique_ptr<sdk::WorkerPool>> pools;
-  for (const auto& service : services) {
-    sdk::WorkerOptions options;
-    options.endpoint = endpoint;
-    options.service = service;
-    options.concurrency = workers;
-    options.heartbeat_ms = heartbeat_ms;
-    pools.push_back(std::make_unique<sdk::WorkerPool>(options, handler));
-    pools.back()->Start();
-  }
   TAXHUB_LOG(kInfo, "filing") << "serving " << services.size() << " services for the core system at "
                               << legacy.host << ":" << legacy.port;
-  int signal = 0;
-  sigwait(&signals, &signal);
-  for (auto& pool : pools) pool->Stop();
+  sdk::ServeUntilStopped(sdk::AdapterProcess{endpoint, services, workers, heartbeat_ms}, handler,
+                         signals);
   return 0;
 }

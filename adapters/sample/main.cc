@@ -4,7 +4,6 @@
 //       [--heartbeat 2500]
 // Runs until SIGTERM or SIGINT.
 
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -13,7 +12,7 @@
 #include <vector>
 
 #include "adapters/sample/sample_handler.h"
-#include "adapters/sdk/worker.h"
+#include "adapters/sdk/process.h"
 #include "hub/base/log.h"
 
 namespace {
@@ -64,28 +63,12 @@ int main(int argc, char** argv) {
   }
   if (services.empty() || workers < 1) return Usage();
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  const sigset_t signals = sdk::BlockStopSignals();
   sample::SampleHandler handler(options);
-  std::vector<std::unique_ptr<sdk::WorkerPool>> pools;
-  for (const auto& service : services) {
-    sdk::WorkerOptions worker;
-    worker.endpoint = endpoint;
-    worker.service = service;
-    worker.concurrency = workers;
-    worker.heartbeat_ms = heartbeat_ms;  // must match the hub's broker.heartbeat (RFC 7)
-    pools.push_back(std::make_unique<sdk::WorkerPool>(worker, handler));
-    pools.back()->Start();
-  }
   TAXHUB_LOG(kInfo, "adapter") << options.name << " serving " << services.size()
                                << " services on " << endpoint;
-  int signal = 0;
-  sigwait(&signals, &signal);
-  for (auto& pool : pools) pool->Stop();
+  sdk::ServeUntilStopped(sdk::AdapterProcess{endpoint, services, workers, heartbeat_ms}, handler,
+                         signals);
   TAXHUB_LOG(kInfo, "adapter") << options.name << " stopped after " << handler.handled()
                                << " tasks";
   return 0;

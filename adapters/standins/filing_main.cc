@@ -3,8 +3,9 @@
 //                         [--no-copy-report-check]
 // Prints its port and runs until SIGTERM or SIGINT.
 
-#include <csignal>
 #include <iostream>
+
+#include "adapters/sdk/process.h"
 
 #include "adapters/standins/filing_standin.h"
 
@@ -23,19 +24,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = taxhub::sdk::BlockStopSignals();
   taxhub::standins::FilingStandIn standin(options);
   if (taxhub::Status started = standin.Start(); !started.ok()) {
     std::cerr << "taxhub-standin-filing: " << started.ToString() << "\n";
     return 1;
   }
   std::cout << "taxhub-standin-filing listening on 127.0.0.1:" << standin.port() << std::endl;
-  int signal = 0;
-  sigwait(&signals, &signal);
+  taxhub::sdk::WaitForStopSignal(signals);
   standin.Stop();
   std::cout << "taxhub-standin-filing: " << standin.filings() << " returns filed of "
             << standin.requests() << " requests" << std::endl;

@@ -3,8 +3,9 @@
 //       [--account NUMBER:BALANCE_YUAN[:frozen] …] [--port N] [--delay MS] [--drop-answers]
 // Prints its port; on SIGTERM prints the debits it made.
 
-#include <csignal>
 #include <iostream>
+
+#include "adapters/sdk/process.h"
 
 #include "adapters/filing/filing_protocol.h"
 #include "adapters/standins/tips_standin.h"
@@ -43,11 +44,7 @@ int main(int argc, char** argv) {
   }
   options.key = std::make_shared<const security::PrivateKey>(*key);
   options.tax_bureau = std::make_shared<const security::Certificate>(bureau->front());
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = taxhub::sdk::BlockStopSignals();
   standins::TipsBank bank(options);
   bank.SetDropAnswers(drop);
   if (Status started = bank.Start(); !started.ok()) {
@@ -55,8 +52,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "taxhub-standin-tips listening on 127.0.0.1:" << bank.port() << std::endl;
-  int signal = 0;
-  sigwait(&signals, &signal);
+  taxhub::sdk::WaitForStopSignal(signals);
   bank.Stop();
   std::cout << "taxhub-standin-tips: " << bank.debits() << " debits" << std::endl;
   return 0;

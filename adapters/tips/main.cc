@@ -3,12 +3,11 @@
 //       [--service tips.pay] [--node 132120000000] [--endpoint tcp://127.0.0.1:5556]
 //       [--workers 4] [--timeout MS] [--heartbeat MS]
 
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <vector>
 
-#include "adapters/sdk/worker.h"
+#include "adapters/sdk/process.h"
 #include "adapters/tips/tips_handler.h"
 #include "hub/base/log.h"
 
@@ -51,25 +50,10 @@ int main(int argc, char** argv) {
   }
   options.key = std::make_shared<const security::PrivateKey>(*key);
   options.bank = std::make_shared<const security::Certificate>(bank->front());
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = sdk::BlockStopSignals();
   tips::TipsHandler handler(options);
-  std::vector<std::unique_ptr<sdk::WorkerPool>> pools;
-  for (const auto& service : services) {
-    sdk::WorkerOptions worker;
-    worker.endpoint = endpoint;
-    worker.service = service;
-    worker.concurrency = workers;
-    worker.heartbeat_ms = heartbeat_ms;
-    pools.push_back(std::make_unique<sdk::WorkerPool>(worker, handler));
-    pools.back()->Start();
-  }
   TAXHUB_LOG(kInfo, "tips") << "paying through TIPS at " << options.host << ":" << options.port;
-  int signal = 0;
-  sigwait(&signals, &signal);
-  for (auto& pool : pools) pool->Stop();
+  sdk::ServeUntilStopped(sdk::AdapterProcess{endpoint, services, workers, heartbeat_ms}, handler,
+                         signals);
   return 0;
 }
