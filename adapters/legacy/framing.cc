@@ -113,7 +113,7 @@ Status FramedConnection::Send(std::string_view message, int timeout_ms) {
 Result<std::string> FramedConnection::Receive(int timeout_ms, size_t max_bytes) {
   if (fd_ < 0) return Error(ErrorCode::kUnavailable, "not connected");
   const int64_t deadline = MonotonicMs() + timeout_ms;
-  auto read_exactly = [&](char* out, size_t n) -> Status {
+  auto read_exactly = [&](char* out, size_t n, bool frame_started) -> Status {
     size_t got = 0;
     while (got < n) {
       ssize_t r = recv(fd_, out + got, n - got, 0);
@@ -123,7 +123,11 @@ Result<std::string> FramedConnection::Receive(int timeout_ms, size_t max_bytes) 
         Close();
         return Status(ErrorCode::kUnavailable, "the legacy system closed the connection");
       } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        TAXHUB_RETURN_IF_ERROR(WaitFor(POLLIN, deadline));
+        if (Status waited = WaitFor(POLLIN, deadline); !waited.ok()) {
+          // Part of a frame read: the stream is out of step, so the connection is unusable.
+          if (got > 0 || frame_started) Close();
+          return waited;
+        }
       } else {
         Status status = SocketError("recv");
         Close();
@@ -133,7 +137,7 @@ Result<std::string> FramedConnection::Receive(int timeout_ms, size_t max_bytes) 
     return Status::Ok();
   };
   unsigned char header[4];
-  TAXHUB_RETURN_IF_ERROR(read_exactly(reinterpret_cast<char*>(header), 4));
+  TAXHUB_RETURN_IF_ERROR(read_exactly(reinterpret_cast<char*>(header), 4, false));
   const size_t n = (static_cast<size_t>(header[0]) << 24) | (header[1] << 16) | (header[2] << 8) | header[3];
   if (n > max_bytes) {
     Close();
@@ -143,7 +147,7 @@ Result<std::string> FramedConnection::Receive(int timeout_ms, size_t max_bytes) 
                  "length");
   }
   std::string message(n, '\0');
-  TAXHUB_RETURN_IF_ERROR(read_exactly(message.data(), n));
+  TAXHUB_RETURN_IF_ERROR(read_exactly(message.data(), n, true));
   return message;
 }
 

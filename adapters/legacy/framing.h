@@ -25,7 +25,8 @@ class FramedConnection {
 
   Status Send(std::string_view message, int timeout_ms = 5000);
   // One whole frame. TOO_LARGE (and the connection closed) for a declared length above
-  // `max_bytes`; UNAVAILABLE when the peer closes; TIMEOUT when the frame is not complete in time.
+  // `max_bytes`; UNAVAILABLE when the peer closes; TIMEOUT when the frame is not complete in time —
+  // with the connection still open only if no byte of it had arrived.
   Result<std::string> Receive(int timeout_ms, size_t max_bytes = 1 << 20);
 
   bool open() const { return fd_ >= 0; }

@@ -14,8 +14,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--port") options.port = std::stoi(value());
-    else if (arg == "--delay") options.delay_ms = std::stoll(value());
+    if (arg == "--port") options.listen.port = std::stoi(value());
+    else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--unregistered") options.unregistered.insert(value());
     else if (arg == "--no-copy-report-check") options.require_copy_report = false;
     else {

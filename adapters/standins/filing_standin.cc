@@ -1,7 +1,5 @@
 #include "adapters/standins/filing_standin.h"
 
-#include <chrono>
-
 #include "adapters/filing/filing_protocol.h"
 #include "hub/base/log.h"
 
@@ -10,39 +8,7 @@ namespace taxhub::standins {
 using filing::AnswerLayout;
 using filing::RequestLayout;
 
-Status FilingStandIn::Start() {
-  auto server = legacy::FramedServer::Listen(options_.host, options_.port);
-  if (!server) return server.error();
-  port_ = server->port();
-  thread_ = std::thread([this, s = std::move(*server)]() mutable { Serve(std::move(s)); });
-  return Status::Ok();
-}
-
-void FilingStandIn::Stop() {
-  stopping_ = true;
-  if (thread_.joinable()) thread_.join();
-}
-
-void FilingStandIn::Serve(legacy::FramedServer server) {
-  std::vector<std::thread> handlers;
-  while (!stopping_) {
-    auto connection = server.Accept(100);
-    if (!connection) continue;
-    handlers.emplace_back([this, c = std::move(*connection)]() mutable {
-      auto request = c.Receive(5000, 4096);
-      if (!request) return;
-      ++requests_;
-      std::string answer = Answer(*request);
-      if (options_.delay_ms > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
-      }
-      if (!drop_answers_) (void)c.Send(answer);
-    });
-  }
-  for (auto& t : handlers) t.join();
-}
-
-std::string FilingStandIn::Answer(const std::string& request) {
+std::string FilingStandIn::Answer(std::string_view request) {
   auto fields = RequestLayout().Decode(request);
   auto answer = [&](std::string_view result, const std::string& serial, const std::string& no,
                     int64_t due, const std::string& message) {

@@ -11,48 +11,31 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "adapters/legacy/framing.h"
+#include "adapters/standins/framed_standin.h"
 
 namespace taxhub::standins {
 
 struct FilingOptions {
-  std::string host = "127.0.0.1";
-  int port = 0;                               // 0: any free port
-  int64_t delay_ms = 0;                       // before each answer
+  ListenOptions listen;
   bool require_copy_report = true;            // VAT needs the month's copy report first
   std::set<std::string> unregistered;         // "taxpayer:tax_type" pairs not registered
 };
 
-class FilingStandIn {
+class FilingStandIn final : public FramedStandIn {
  public:
-  explicit FilingStandIn(FilingOptions options) : options_(std::move(options)) {}
-  ~FilingStandIn() { Stop(); }
-  Status Start();
-  void Stop();
-  int port() const { return port_; }
-
-  // Faults, switchable while running.
-  void SetDelay(int64_t ms) { options_.delay_ms = ms; }
-  void SetDropAnswers(bool drop) { drop_answers_ = drop; }
+  explicit FilingStandIn(FilingOptions options)
+      : FramedStandIn(options.listen), options_(std::move(options)) {}
+  ~FilingStandIn() override { Stop(); }
 
   // What the legacy side has done: filings applied (a repeated serial is not a second filing).
   int filings() const { return filings_; }
-  int requests() const { return requests_; }
 
  private:
-  void Serve(legacy::FramedServer server);
-  std::string Answer(const std::string& request);
+  std::string Answer(std::string_view request) override;
 
   FilingOptions options_;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> drop_answers_{false};
   std::atomic<int> filings_{0};
-  std::atomic<int> requests_{0};
-  std::thread thread_;
   std::mutex mutex_;
   std::map<std::string, std::string> answers_;      // serial -> answer record
   std::map<std::string, std::string> filed_;         // taxpayer:tax_type:period -> filing no

@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (arg == "--key") key_file = value();
     else if (arg == "--tax-bureau-cert") bureau_file = value();
-    else if (arg == "--port") options.port = std::stoi(value());
-    else if (arg == "--delay") options.delay_ms = std::stoll(value());
+    else if (arg == "--port") options.listen.port = std::stoi(value());
+    else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--drop-answers") drop = true;
     else if (arg == "--account") {
       std::string spec = value();

@@ -1,27 +1,11 @@
 #include "adapters/standins/tips_standin.h"
 
-#include <chrono>
-#include <vector>
-
 #include "adapters/filing/filing_protocol.h"
 #include "adapters/tips/cfx.h"
 
 namespace taxhub::standins {
 
 using tips::CfxMessage;
-
-Status TipsBank::Start() {
-  auto server = legacy::FramedServer::Listen(options_.host, options_.port);
-  if (!server) return server.error();
-  port_ = server->port();
-  thread_ = std::thread([this, s = std::move(*server)]() mutable { Serve(std::move(s)); });
-  return Status::Ok();
-}
-
-void TipsBank::Stop() {
-  stopping_ = true;
-  if (thread_.joinable()) thread_.join();
-}
 
 int TipsBank::debits() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -34,25 +18,6 @@ int64_t TipsBank::Balance(const std::string& account) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = options_.accounts.find(account);
   return it == options_.accounts.end() ? 0 : it->second.balance_fen;
-}
-
-void TipsBank::Serve(legacy::FramedServer server) {
-  std::vector<std::thread> handlers;
-  while (!stopping_) {
-    auto connection = server.Accept(100);
-    if (!connection) continue;
-    handlers.emplace_back([this, c = std::move(*connection)]() mutable {
-      while (c.open()) {
-        auto request = c.Receive(5000, 1 << 16);
-        if (!request) return;
-        std::string answer = Answer(*request);
-        if (options_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
-        if (drop_answers_) return;  // the work is done; the answer is lost
-        if (!c.Send(answer).ok()) return;
-      }
-    });
-  }
-  for (auto& t : handlers) t.join();
 }
 
 std::string TipsBank::Answer(std::string_view bytes) {

@@ -15,9 +15,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
-#include "adapters/legacy/framing.h"
+#include "adapters/standins/framed_standin.h"
 #include "hub/security/crypto.h"
 
 namespace taxhub::standins {
@@ -28,22 +27,16 @@ struct BankAccount {
 };
 
 struct TipsBankOptions {
-  std::string host = "127.0.0.1";
-  int port = 0;
+  ListenOptions listen;
   std::shared_ptr<const security::PrivateKey> key;          // the bank's, signs answers
   std::shared_ptr<const security::Certificate> tax_bureau;  // verifies requests
   std::map<std::string, BankAccount> accounts;
-  int64_t delay_ms = 0;
 };
 
-class TipsBank {
+class TipsBank final : public FramedStandIn {
  public:
-  explicit TipsBank(TipsBankOptions options) : options_(std::move(options)) {}
-  ~TipsBank() { Stop(); }
-  Status Start();
-  void Stop();
-  int port() const { return port_; }
-  void SetDropAnswers(bool drop) { drop_answers_ = drop; }
+  explicit TipsBank(TipsBankOptions options) : FramedStandIn(options.listen), options_(std::move(options)) {}
+  ~TipsBank() override { Stop(); }
 
   int debits() const;                     // payments made and not reversed
   int64_t Balance(const std::string& account) const;
@@ -56,14 +49,9 @@ class TipsBank {
     int64_t amount_fen = 0;
     bool reversed = false;
   };
-  void Serve(legacy::FramedServer server);
-  std::string Answer(std::string_view request);
+  std::string Answer(std::string_view request) override;
 
   TipsBankOptions options_;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> drop_answers_{false};
-  std::thread thread_;
   mutable std::mutex mutex_;
   std::map<std::string, Payment> payments_;  // TaxOrgCode|EntrustDate|TraNo
   int vouchers_ = 0;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "adapters/filing/filing_handler.h"
 #include "adapters/filing/filing_protocol.h"
 #include "adapters/standins/filing_standin.h"
@@ -96,6 +100,32 @@ TEST_F(FilingTest, ADownSystemMeansRetryAndABadReturnMeansRejected) {
   wire::StageResult down = handler_->Handle(Task("R7/1", "filing.vat"));
   EXPECT_EQ(down.outcome, wire::StageOutcome::RETRY);
   EXPECT_EQ(down.code, "LEGACY_DOWN");
+  // Back up, on the same port, with what it had recorded.
+  const int port = standin_->port();
+  ASSERT_TRUE(standin_->Start().ok());
+  EXPECT_EQ(standin_->port(), port);
+  ASSERT_EQ(handler_->Handle(Task("C7/0", "invoice.copy_report")).outcome, wire::StageOutcome::SUCCEEDED);
+  wire::StageResult up = handler_->Handle(Task("R7/1", "filing.vat"));
+  EXPECT_EQ(up.outcome, wire::StageOutcome::SUCCEEDED) << up.code << " " << up.message;
+}
+
+TEST_F(FilingTest, ManyConnectionsAtOnceAndAStopThatWaitsForThem) {
+  ASSERT_EQ(handler_->Handle(Task("C8/0", "invoice.copy_report")).outcome, wire::StageOutcome::SUCCEEDED);
+  standin_->SetDelay(50);
+  std::vector<std::thread> clients;
+  std::atomic<int> filed{0}, refused{0};
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&, i] {
+      wire::StageResult r = handler_->Handle(Task("P" + std::to_string(i) + "/1", "filing.vat"));
+      if (r.outcome == wire::StageOutcome::SUCCEEDED) ++filed;
+      if (r.code == "E101") ++refused;
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(filed, 1) << "one return per period, however many arrive at once";
+  EXPECT_EQ(refused, 15);
+  EXPECT_EQ(standin_->requests(), 17);
+  standin_->Stop();
 }
 
 TEST(FilingProtocol, AmountsAndSerials) {

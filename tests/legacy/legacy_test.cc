@@ -134,6 +134,20 @@ TEST(Framing, BytesInPiecesWithPauses) {
   EXPECT_EQ(cut.error().code(), ErrorCode::kUnavailable);
 }
 
+TEST(Framing, ATimeoutInsideAFrameClosesTheConnection) {
+  for (const std::string& partial : {std::string("\0\0", 2), std::string("\0\0\0\x04", 4) + "ab"}) {
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    FramedConnection reader(fds[0]);
+    ASSERT_EQ(write(fds[1], partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+    auto result = reader.Receive(150);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().code(), ErrorCode::kTimeout);
+    EXPECT_FALSE(reader.open()) << "the rest of the stream would be read out of step";
+    close(fds[1]);
+  }
+}
+
 TEST(Framing, AClosedPortIsUnavailable) {
   auto refused = FramedConnection::Connect("127.0.0.1", testing::FreePort(), 1000);
   ASSERT_FALSE(refused.has_value());
