@@ -12,12 +12,11 @@
 #ifndef TAXHUB_ADAPTERS_FILING_FILING_PROTOCOL_H_
 #define TAXHUB_ADAPTERS_FILING_FILING_PROTOCOL_H_
 
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "adapters/legacy/fixed_width.h"
+#include "adapters/legacy/values.h"
 
 namespace taxhub::filing {
 
@@ -28,13 +27,11 @@ inline constexpr std::string_view kFile = "F001";
 inline constexpr std::string_view kCopyReport = "C001";
 inline constexpr std::string_view kAccepted = "0000";
 
-// The legacy serial for a stage task: 20 upper-case hex characters of its id's digest.
+// The legacy serial for a stage task (see legacy::SerialFor).
 std::string SerialFor(std::string_view task_id);
 
-// "1300.5" -> 130050 fen; nullopt for anything else than a non-negative decimal with at most
-// two places.
-std::optional<int64_t> ToFen(std::string_view yuan);
-std::string FromFen(int64_t fen);  // 130050 -> "1300.50"
+using legacy::FromFen;
+using legacy::ToFen;
 
 }  // namespace taxhub::filing
 

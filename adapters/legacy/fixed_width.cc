@@ -55,4 +55,58 @@ Result<StringMap> RecordLayout::Decode(std::string_view record) const {
   return out;
 }
 
+Result<std::string> EncodeBatch(const RecordLayout& head, const RecordLayout& item, const Batch& batch,
+                                std::string_view count_field) {
+  StringMap h = batch.head;
+  h[std::string(count_field)] = std::to_string(batch.items.size());
+  auto out = head.Encode(h);
+  if (!out) return out;
+  for (size_t i = 0; i < batch.items.size(); ++i) {
+    auto record = item.Encode(batch.items[i]);
+    if (!record) {
+      return Error(record.error().code(), record.error().message(),
+                   "items[" + std::to_string(i) + "]." + record.error().field());
+    }
+    out->append(*record);
+  }
+  return out;
+}
+
+Result<Batch> DecodeBatch(const RecordLayout& head, const RecordLayout& item, std::string_view bytes,
+                          size_t max_items, std::string_view count_field) {
+  if (bytes.size() < head.width()) {
+    return Error(ErrorCode::kBadRequest, "shorter than the batch head", std::string(count_field));
+  }
+  Batch batch;
+  auto h = head.Decode(bytes.substr(0, head.width()));
+  if (!h) return Error(h.error());
+  batch.head = std::move(*h);
+  const std::string& count_text = batch.head[std::string(count_field)];
+  size_t count = 0;
+  for (char c : count_text) {
+    if (c < '0' || c > '9') return Error(ErrorCode::kBadRequest, "is not a number", std::string(count_field));
+    count = count * 10 + static_cast<size_t>(c - '0');
+  }
+  if (count > max_items) {
+    return Error(ErrorCode::kTooLarge,
+                 std::to_string(count) + " items exceed the limit of " + std::to_string(max_items),
+                 std::string(count_field));
+  }
+  if (bytes.size() != head.width() + count * item.width()) {
+    return Error(ErrorCode::kBadRequest,
+                 "says " + std::to_string(count) + " items but the batch is " + std::to_string(bytes.size()) +
+                     " bytes",
+                 std::string(count_field));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    auto record = item.Decode(bytes.substr(head.width() + i * item.width(), item.width()));
+    if (!record) {
+      return Error(record.error().code(), record.error().message(),
+                   "items[" + std::to_string(i) + "]." + record.error().field());
+    }
+    batch.items.push_back(std::move(*record));
+  }
+  return batch;
+}
+
 }  // namespace taxhub::legacy

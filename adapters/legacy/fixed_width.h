@@ -41,6 +41,21 @@ class RecordLayout {
   size_t width_ = 0;
 };
 
+// A head record followed by `count` item records of one layout, the way legacy systems send a
+// batch (invoices to authenticate, transactions to reconcile). The head layout has a number
+// field named by `count_field`; encoding fills it in, decoding checks it against the bytes.
+struct Batch {
+  StringMap head;
+  std::vector<StringMap> items;
+};
+
+Result<std::string> EncodeBatch(const RecordLayout& head, const RecordLayout& item, const Batch& batch,
+                                std::string_view count_field = "count");
+// Refuses more than `max_items`, a count that disagrees with the length, and a bad item
+// (its field named as "items[3].amount").
+Result<Batch> DecodeBatch(const RecordLayout& head, const RecordLayout& item, std::string_view bytes,
+                          size_t max_items, std::string_view count_field = "count");
+
 }  // namespace taxhub::legacy
 
 #endif  // TAXHUB_ADAPTERS_LEGACY_FIXED_WIDTH_H_

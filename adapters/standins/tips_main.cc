@@ -7,7 +7,7 @@
 
 #include "adapters/sdk/process.h"
 
-#include "adapters/filing/filing_protocol.h"
+#include "adapters/legacy/values.h"
 #include "adapters/standins/tips_standin.h"
 
 int main(int argc, char** argv) {
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
       std::string spec = value();
       size_t a = spec.find(':');
       size_t b = spec.find(':', a + 1);
-      auto fen = filing::ToFen(spec.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1));
+      auto fen = legacy::ToFen(spec.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1));
       if (a == std::string::npos || !fen) return 2;
       options.accounts[spec.substr(0, a)] =
           standins::BankAccount{*fen, b != std::string::npos && spec.substr(b + 1) == "frozen"};

@@ -1,6 +1,6 @@
 #include "adapters/standins/tips_standin.h"
 
-#include "adapters/filing/filing_protocol.h"
+#include "adapters/legacy/values.h"
 #include "adapters/tips/cfx.h"
 
 namespace taxhub::standins {
@@ -58,7 +58,7 @@ std::string TipsBank::Answer(std::string_view bytes) {
     } else {
       const std::string account_no = request->Get("Payment1001/PayAcct");
       const std::string amount = request->Get("Payment1001/TraAmt");
-      auto fen = filing::ToFen(amount);
+      auto fen = legacy::ToFen(amount);
       auto account = options_.accounts.find(account_no);
       if (!fen) {
         result = "90002";

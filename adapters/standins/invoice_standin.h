@@ -1,0 +1,56 @@
+// A stand-in for the invoice authentication system (see adapters/invoice/invoice_protocol.h):
+// knows the invoices issued, authenticates each once for its buyer, and answers like the real
+// one per invoice — authenticated, already authenticated, not found, mismatch. A repeated serial
+// gets its first answer. Faults (slow, dropped answers, down) come from FramedStandIn.
+#ifndef TAXHUB_ADAPTERS_STANDINS_INVOICE_STANDIN_H_
+#define TAXHUB_ADAPTERS_STANDINS_INVOICE_STANDIN_H_
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "adapters/standins/framed_standin.h"
+
+namespace taxhub::standins {
+
+struct IssuedInvoice {
+  std::string code, number, date;  // date YYYYMMDD
+  int64_t amount_fen = 0, tax_fen = 0;
+  std::string seller, buyer;
+};
+
+struct InvoiceOptions {
+  ListenOptions listen;
+  // Dev and demo traffic invents its invoices: take an unknown one as issued exactly as
+  // presented (then authenticate it) instead of answering "not found".
+  bool issue_unknown = false;
+};
+
+class InvoiceStandIn final : public FramedStandIn {
+ public:
+  explicit InvoiceStandIn(InvoiceOptions options)
+      : FramedStandIn(options.listen), options_(std::move(options)) {}
+  ~InvoiceStandIn() override { Stop(); }
+
+  void Issue(const IssuedInvoice& invoice);
+  // Lines of "code,number,YYYYMMDD,amount,tax,seller,buyer" (amounts in yuan); '#' comments.
+  Status LoadIssued(const std::string& path);
+
+  int authentications() const { return authentications_; }  // invoices newly authenticated
+
+ private:
+  std::string Answer(std::string_view request) override;
+
+  InvoiceOptions options_;
+  std::atomic<int> authentications_{0};
+  std::mutex mutex_;
+  std::map<std::string, IssuedInvoice> issued_;   // code+number
+  std::set<std::string> authenticated_;           // code+number
+  std::map<std::string, std::string> answers_;    // serial -> answer
+};
+
+}  // namespace taxhub::standins
+
+#endif  // TAXHUB_ADAPTERS_STANDINS_INVOICE_STANDIN_H_
