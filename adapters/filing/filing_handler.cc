@@ -13,12 +13,7 @@ namespace taxhub::filing {
 namespace {
 
 wire::StageResult Result(wire::StageOutcome::type outcome, std::string code, std::string message) {
-  wire::StageResult r;
-  r.outcome = outcome;
-  r.handler = "core-filing";
-  r.code = std::move(code);
-  r.message = std::move(message);
-  return r;
+  return sdk::MakeResult(outcome, "core-filing", std::move(code), std::move(message));
 }
 
 }  // namespace
@@ -52,13 +47,11 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
   auto request = RequestLayout().Encode(record);
   if (!request) return Result(wire::StageOutcome::REJECTED, "BAD_RETURN", request.error().ToString());
 
-  auto connection = legacy::FramedConnection::Connect(options_.host, options_.port, options_.timeout_ms);
-  if (!connection) return Result(wire::StageOutcome::RETRY, "LEGACY_DOWN", connection.error().message());
-  if (Status sent = connection->Send(*request, options_.timeout_ms); !sent.ok()) {
-    return Result(wire::StageOutcome::RETRY, "LEGACY_DOWN", sent.message());
+  auto bytes = legacy::Exchange(options_.host, options_.port, *request, options_.timeout_ms, 4096);
+  if (!bytes) {
+    return Result(wire::StageOutcome::RETRY, bytes.error().field() == "connect" ? "LEGACY_DOWN" : "LEGACY_TIMEOUT",
+                  bytes.error().message());
   }
-  auto bytes = connection->Receive(options_.timeout_ms, 4096);
-  if (!bytes) return Result(wire::StageOutcome::RETRY, "LEGACY_TIMEOUT", bytes.error().message());
   auto answer = AnswerLayout().Decode(*bytes);
   if (!answer) return Result(wire::StageOutcome::RETRY, "BAD_RECORD", answer.error().ToString());
   if ((*answer)["serial"] != record["serial"]) {

@@ -4,8 +4,6 @@
 // Serve one service per tax office (filing.13212000000 …) and the copy-report service.
 
 #include <iostream>
-#include <memory>
-#include <vector>
 
 #include "adapters/filing/filing_handler.h"
 #include "adapters/sdk/process.h"
@@ -13,45 +11,19 @@
 
 int main(int argc, char** argv) {
   using namespace taxhub;
-  filing::FilingHandlerOptions legacy;
-  std::string endpoint = "tcp://127.0.0.1:5556";
-  std::vector<std::string> services;
-  int workers = 4;
-  int64_t heartbeat_ms = 2500;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--legacy") {
-      std::string hp = value();
-      size_t colon = hp.rfind(':');
-      if (colon == std::string::npos) return 2;
-      legacy.host = hp.substr(0, colon);
-      legacy.port = std::stoi(hp.substr(colon + 1));
-    } else if (arg == "--service") {
-      services.push_back(value());
-    } else if (arg == "--endpoint") {
-      endpoint = value();
-    } else if (arg == "--workers") {
-      workers = std::stoi(value());
-    } else if (arg == "--timeout") {
-      legacy.timeout_ms = std::stoi(value());
-    } else if (arg == "--heartbeat") {
-      heartbeat_ms = std::stoll(value());
-    } else {
-      services.clear();
-      break;
-    }
-  }
-  if (services.empty() || legacy.port == 0) {
+  sdk::AdapterFlags flags;
+  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags);
+  if (!parsed.ok() || flags.process.services.empty() || flags.legacy_port == 0) {
+    if (!parsed.ok()) std::cerr << "taxhub-adapter-filing: " << parsed.ToString() << "\n";
     std::cerr << "usage: taxhub-adapter-filing --legacy HOST:PORT --service NAME [--service …]\n"
                  "       [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";
     return 2;
   }
   const sigset_t signals = sdk::BlockStopSignals();
-  filing::FilingHandler handler(legacy);
-  TAXHUB_LOG(kInfo, "filing") << "serving " << services.size() << " services for the core system at "
-                              << legacy.host << ":" << legacy.port;
-  sdk::ServeUntilStopped(sdk::AdapterProcess{endpoint, services, workers, heartbeat_ms}, handler,
-                         signals);
+  filing::FilingHandler handler({flags.legacy_host, flags.legacy_port, flags.timeout_ms});
+  TAXHUB_LOG(kInfo, "filing") << "serving " << flags.process.services.size()
+                              << " services for the core system at " << flags.legacy_host << ":"
+                              << flags.legacy_port;
+  sdk::ServeUntilStopped(flags.process, handler, signals);
   return 0;
 }

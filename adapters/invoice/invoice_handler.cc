@@ -16,12 +16,7 @@ namespace taxhub::invoice {
 namespace {
 
 wire::StageResult Result(wire::StageOutcome::type outcome, std::string code, std::string message) {
-  wire::StageResult r;
-  r.outcome = outcome;
-  r.handler = "invoice-auth";
-  r.code = std::move(code);
-  r.message = std::move(message);
-  return r;
+  return sdk::MakeResult(outcome, "invoice-auth", std::move(code), std::move(message));
 }
 
 bool AllDigits(std::string_view s) {
@@ -102,13 +97,11 @@ wire::StageResult InvoiceHandler::Handle(const wire::StageTask& task) {
   auto request = legacy::EncodeBatch(RequestHead(), RequestItem(), *batch);
   if (!request) return Result(wire::StageOutcome::REJECTED, "BAD_BATCH", request.error().ToString());
 
-  auto connection = legacy::FramedConnection::Connect(options_.host, options_.port, options_.timeout_ms);
-  if (!connection) return Result(wire::StageOutcome::RETRY, "LEGACY_DOWN", connection.error().message());
-  if (Status sent = connection->Send(*request, options_.timeout_ms); !sent.ok()) {
-    return Result(wire::StageOutcome::RETRY, "LEGACY_DOWN", sent.message());
+  auto bytes = legacy::Exchange(options_.host, options_.port, *request, options_.timeout_ms);
+  if (!bytes) {
+    return Result(wire::StageOutcome::RETRY, bytes.error().field() == "connect" ? "LEGACY_DOWN" : "LEGACY_TIMEOUT",
+                  bytes.error().message());
   }
-  auto bytes = connection->Receive(options_.timeout_ms, 1 << 16);
-  if (!bytes) return Result(wire::StageOutcome::RETRY, "LEGACY_TIMEOUT", bytes.error().message());
   auto answer = legacy::DecodeBatch(AnswerHead(), AnswerItem(), *bytes, kMaxBatch);
   if (!answer) return Result(wire::StageOutcome::RETRY, "BAD_RECORD", answer.error().ToString());
   if (answer->head["serial"] != batch->head["serial"]) {

@@ -184,4 +184,16 @@ Result<FramedConnection> FramedServer::Accept(int timeout_ms) {
   return FramedConnection(fd);
 }
 
+Result<std::string> Exchange(const std::string& host, int port, std::string_view request, int timeout_ms,
+                             size_t max_answer) {
+  auto connection = FramedConnection::Connect(host, port, timeout_ms);
+  if (!connection) return Error(ErrorCode::kUnavailable, connection.error().message(), "connect");
+  if (Status sent = connection->Send(request, timeout_ms); !sent.ok()) {
+    return Error(ErrorCode::kUnavailable, sent.message(), "connect");
+  }
+  auto answer = connection->Receive(timeout_ms, max_answer);
+  if (!answer) return Error(answer.error().code(), answer.error().message(), "answer");
+  return answer;
+}
+
 }  // namespace taxhub::legacy

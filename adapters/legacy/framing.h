@@ -53,6 +53,13 @@ class FramedServer {
   int port_ = 0;
 };
 
+// One request and its answer on a fresh connection, the way the legacy systems talk. An error
+// names where it happened: field "connect" when the request never arrived whole (the legacy
+// system cannot have acted on it), "answer" when it was sent but no whole answer came back (the
+// system may have acted: ask, or retry under the same serial).
+Result<std::string> Exchange(const std::string& host, int port, std::string_view request, int timeout_ms,
+                             size_t max_answer = 1 << 16);
+
 }  // namespace taxhub::legacy
 
 #endif  // TAXHUB_ADAPTERS_LEGACY_FRAMING_H_

@@ -29,46 +29,25 @@ int Usage() {
 
 int main(int argc, char** argv) {
   using namespace taxhub;
-  std::string endpoint = "tcp://127.0.0.1:5556";
-  std::vector<std::string> services;
-  int workers = 2;
-  int64_t heartbeat_ms = 2500;
+  sdk::AdapterFlags flags;
+  flags.process.workers = 2;
   sample::SampleOptions options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (arg == "--endpoint") endpoint = value();
-      else if (arg == "--service") services.push_back(value());
-      else if (arg == "--workers") workers = std::stoi(value());
-      else if (arg == "--delay") options.delay_ms = std::stoll(value());
-      else if (arg == "--heartbeat") heartbeat_ms = std::stoll(value());
-      else if (arg == "--retry-rate") options.retry_rate = std::stod(value());
-      else if (arg == "--reject-rate") options.reject_rate = std::stod(value());
-      else if (arg == "--name") options.name = value();
-      else if (arg == "--log-level") {
-        auto level = ParseLogLevel(value());
-        if (!level) return Usage();
-        SetLogLevel(*level);
-      } else {
-        return Usage();
-      }
-    } catch (const std::exception& e) {
-      std::cerr << "taxhub-adapter-sample: " << e.what() << "\n";
-      return Usage();
-    }
-  }
-  if (services.empty() || workers < 1) return Usage();
+  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags, [&](const std::string& flag, const auto& value) {
+    if (flag == "--delay") options.delay_ms = std::stoll(value());
+    else if (flag == "--retry-rate") options.retry_rate = std::stod(value());
+    else if (flag == "--reject-rate") options.reject_rate = std::stod(value());
+    else if (flag == "--name") options.name = value();
+    else return false;
+    return true;
+  });
+  if (!parsed.ok()) std::cerr << "taxhub-adapter-sample: " << parsed.ToString() << "\n";
+  if (!parsed.ok() || flags.process.services.empty()) return Usage();
 
   const sigset_t signals = sdk::BlockStopSignals();
   sample::SampleHandler handler(options);
-  TAXHUB_LOG(kInfo, "adapter") << options.name << " serving " << services.size()
-                               << " services on " << endpoint;
-  sdk::ServeUntilStopped(sdk::AdapterProcess{endpoint, services, workers, heartbeat_ms}, handler,
-                         signals);
+  TAXHUB_LOG(kInfo, "adapter") << options.name << " serving " << flags.process.services.size()
+                               << " services on " << flags.process.endpoint;
+  sdk::ServeUntilStopped(flags.process, handler, signals);
   TAXHUB_LOG(kInfo, "adapter") << options.name << " stopped after " << handler.handled()
                                << " tasks";
   return 0;

@@ -2,6 +2,8 @@
 #ifndef TAXHUB_ADAPTERS_SDK_HANDLER_H_
 #define TAXHUB_ADAPTERS_SDK_HANDLER_H_
 
+#include <string>
+
 #include "gen-cpp/taxhub_types.h"
 
 namespace taxhub::sdk {
@@ -17,6 +19,17 @@ class Handler {
   // again after a timeout or a lost worker, so side effects must be idempotent per task_id.
   virtual wire::StageResult Handle(const wire::StageTask& task) = 0;
 };
+
+// A result as handlers build them; the runtime fills in task_id and fencing_token.
+inline wire::StageResult MakeResult(wire::StageOutcome::type outcome, std::string handler, std::string code,
+                                    std::string message) {
+  wire::StageResult r;
+  r.outcome = outcome;
+  r.handler = std::move(handler);
+  r.code = std::move(code);
+  r.message = std::move(message);
+  return r;
+}
 
 }  // namespace taxhub::sdk
 

@@ -6,10 +6,12 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "adapters/sdk/handler.h"
+#include "hub/base/status.h"
 
 namespace taxhub::sdk {
 
@@ -19,6 +21,24 @@ struct AdapterProcess {
   int workers = 4;                 // tasks at once, per service
   int64_t heartbeat_ms = 2500;     // must match the hub's broker.heartbeat
 };
+
+// The flags every adapter takes:
+//   --endpoint EP  --service NAME (repeatable)  --workers N  --heartbeat MS  --log-level LEVEL
+//   --legacy HOST:PORT  --timeout MS           (the legacy system and the wait for its answer)
+struct AdapterFlags {
+  AdapterProcess process;
+  std::string legacy_host = "127.0.0.1";
+  int legacy_port = 0;
+  int timeout_ms = 5000;
+};
+
+// A flag of the adapter's own: `value()` takes its argument (throwing when there is none);
+// returns false for a flag it does not know.
+using ExtraFlag = std::function<bool(const std::string& flag, const std::function<std::string()>& value)>;
+
+// Parses argv into `flags`, handing other flags to `extra`. The error names the flag that is
+// unknown, lacks its value or has a bad one. Adapters check what they require afterwards.
+Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const ExtraFlag& extra = {});
 
 sigset_t BlockStopSignals();
 // Returns the signal that arrived.

@@ -10,12 +10,7 @@ namespace taxhub::tips {
 namespace {
 
 wire::StageResult Outcome(wire::StageOutcome::type outcome, std::string code, std::string message) {
-  wire::StageResult r;
-  r.outcome = outcome;
-  r.handler = "tips";
-  r.code = std::move(code);
-  r.message = std::move(message);
-  return r;
+  return sdk::MakeResult(outcome, "tips", std::move(code), std::move(message));
 }
 
 std::string Digits(std::string_view hex, size_t n) {
@@ -76,13 +71,8 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
   auto exchange = [&](const CfxMessage& m) -> Result<CfxMessage> {
     auto bytes = EncodeCfx(m, *options_.key);
     if (!bytes) return Error(bytes.error());
-    auto connection = legacy::FramedConnection::Connect(options_.host, options_.port, options_.timeout_ms);
-    if (!connection) {  // never sent: nothing can have happened at the bank
-      return Error(ErrorCode::kUnavailable, connection.error().message(), "connect");
-    }
-    TAXHUB_RETURN_IF_ERROR(connection->Send(*bytes, options_.timeout_ms));
-    auto answer = connection->Receive(options_.timeout_ms, 1 << 16);
-    if (!answer) return Error(answer.error());
+    auto answer = legacy::Exchange(options_.host, options_.port, *bytes, options_.timeout_ms);
+    if (!answer) return Error(answer.error());  // field "connect": never reached the bank
     return DecodeCfx(*answer, *options_.bank);
   };
   auto settle = [&](const CfxMessage& answer, std::string_view how) -> wire::StageResult {
