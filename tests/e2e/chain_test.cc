@@ -139,13 +139,21 @@ TEST_F(ChainTest, VerifyLedgerExitsNonZeroNamingTheTamperedRow) {
   EXPECT_NE(result.output.find("ledger NOT OK: chain e2e row 4"), std::string::npos) << result.output;
 }
 
-// The filing adapter and the core-system stand-in as processes: a VAT return is refused until the
-// month's copy report is in, then filed, with the legacy system's own words in the progress.
+// A taxpayer's month through the invoice and filing adapters and their stand-ins, as processes:
+// the month's invoices authenticated (one of them never issued), a VAT return refused until the
+// copy report is in, then filed — the legacy systems' own words in the progress.
 TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   const int legacy_port = FreePort();
+  const int invoice_port = FreePort();
+  std::ofstream(dir_.File("issued.csv"))
+      << "# code,number,date,amount,tax,seller,buyer\n"
+         "3200261130,00000001,20261015,10000.00,1300.00,91320200MA1MXXXX5H,91310110666007217T\n";
   std::ofstream(dir_.File("routes.yaml"))
       << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
          "routes:\n"
+         "  - name: invoice-authentication\n"
+         "    match: {kind: invoice.authenticate}\n"
+         "    stages: [{name: authenticate, label: 认证, service: invoice.authenticate, time_limit: 1h}]\n"
          "  - name: copy-report\n"
          "    match: {kind: invoice.copy_report}\n"
          "    stages: [{name: report, label: 抄报, service: invoice.copy_report, time_limit: 1d}]\n"
@@ -155,13 +163,34 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   auto standin = Process::Start({BinDir() + "/taxhub-standin-filing", "--port",
                                  std::to_string(legacy_port)},
                                 dir_.File("standin.log"));
+  auto invoices = Process::Start({BinDir() + "/taxhub-standin-invoice", "--port", std::to_string(invoice_port),
+                                  "--issued", dir_.File("issued.csv")},
+                                 dir_.File("invoice-standin.log"));
   ASSERT_TRUE(Eventually([&] { return standin->Log().find("listening") != std::string::npos; }));
+  ASSERT_TRUE(Eventually([&] { return invoices->Log().find("listening") != std::string::npos; })) << invoices->Log();
   auto hub = StartHub();
   auto adapter = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
                                  "127.0.0.1:" + std::to_string(legacy_port), "--endpoint", backend_,
                                  "--service", "filing.13212000000", "--service",
                                  "invoice.copy_report", "--heartbeat", "250"},
                                 dir_.File("adapter.log"));
+  auto invoice_adapter = Process::Start({BinDir() + "/taxhub-adapter-invoice", "--legacy",
+                                         "127.0.0.1:" + std::to_string(invoice_port), "--endpoint", backend_,
+                                         "--heartbeat", "250"},
+                                        dir_.File("invoice-adapter.log"));
+  std::ofstream(dir_.File("invoices.json"))
+      << "{\"period\":\"2026-10\",\"invoices\":["
+         "{\"code\":\"3200261130\",\"number\":\"00000001\",\"date\":\"2026-10-15\",\"amount\":\"10000.00\","
+         "\"tax\":\"1300.00\",\"seller\":\"91320200MA1MXXXX5H\"},"
+         "{\"code\":\"3200261130\",\"number\":\"00000077\",\"date\":\"2026-10-16\",\"amount\":\"500.00\","
+         "\"tax\":\"65.00\",\"seller\":\"91320200MA1MXXXX5H\"}]}";
+  ASSERT_EQ(Hall({"submit", "--kind", "invoice.authenticate", "--taxpayer", "91310110666007217T", "--body",
+                  dir_.File("invoices.json"), "--id", "INV-10"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(WaitCompleted("INV-10")) << invoice_adapter->Log();
+  const std::string authenticated = Hall({"progress", "INV-10", "--taxpayer", "91310110666007217T"}).output;
+  EXPECT_NE(authenticated.find("1 authenticated, 1 not_found"), std::string::npos) << authenticated;
   std::ofstream(dir_.File("return.json"))
       << "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"100000.00\","
          "\"output_tax\":\"13000.00\",\"input_tax\":\"9000.00\"}";
@@ -182,8 +211,11 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   EXPECT_TRUE(WaitCompleted("VAT-10")) << progress("VAT-10");
   EXPECT_EQ(hub->Stop(10'000), 0);
   adapter->Stop(5000);
+  invoice_adapter->Stop(5000);
   standin->Stop(5000);
+  EXPECT_EQ(invoices->Stop(5000), 0);
   EXPECT_NE(standin->Log().find("1 returns filed"), std::string::npos) << standin->Log();
+  EXPECT_NE(invoices->Log().find("1 invoices authenticated"), std::string::npos) << invoices->Log();
 }
 
 // File and pay: the filing adapter assesses the tax due at the core-system stand-in, the TIPS
