@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "hub/base/clock.h"
 #include "hub/security/crypto.h"
@@ -216,6 +218,53 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   EXPECT_EQ(invoices->Stop(5000), 0);
   EXPECT_NE(standin->Log().find("1 returns filed"), std::string::npos) << standin->Log();
   EXPECT_NE(invoices->Log().find("1 invoices authenticated"), std::string::npos) << invoices->Log();
+}
+
+// The core system is down when the returns arrive: the filing stage retries (LEGACY_DOWN), the
+// circuit opens and the requests wait in the ledger; once the system is back on its port the
+// next probe closes the circuit and every return is filed, once.
+TEST_F(ChainTest, ALegacySystemThatIsDownDelaysTheChainButLosesNothing) {
+  const int legacy_port = FreePort();
+  std::ofstream(dir_.File("routes.yaml"))
+      << "defaults:\n  retry: {max_attempts: 50, initial_backoff: 100ms, max_backoff: 500ms, attempt_timeout: 5s}\n"
+         "  circuit: {failures: 5, open_for: 1s}\n"
+         "routes:\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+  auto hub = StartHub();
+  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
+                                 "127.0.0.1:" + std::to_string(legacy_port), "--endpoint", backend_,
+                                 "--service", "filing.13212000000", "--heartbeat", "250", "--timeout", "1000"},
+                                dir_.File("adapter.log"));
+  const std::vector<std::string> periods = {"2026-07", "2026-08", "2026-09"};
+  for (const auto& period : periods) {
+    std::ofstream(dir_.File("return.json"), std::ios::trunc)
+        << "{\"tax_type\":\"10101\",\"period\":\"" << period
+        << "\",\"sales\":\"100.00\",\"output_tax\":\"13.00\",\"input_tax\":\"3.00\"}";
+    ASSERT_EQ(Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T", "--body",
+                    dir_.File("return.json"), "--id", "DOWN-" + period, "--attr", "tax_office=13212000000"})
+                  .exit_code,
+              0);
+  }
+  auto progress = [&](const std::string& id) {
+    return Hall({"progress", id, "--taxpayer", "91310110666007217T"}).output;
+  };
+  ASSERT_TRUE(Eventually([&] { return progress("DOWN-2026-07").find("LEGACY_DOWN") != std::string::npos; }))
+      << progress("DOWN-2026-07");
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // down for a while
+  for (const auto& period : periods) EXPECT_EQ(progress("DOWN-" + period).find("COMPLETED"), std::string::npos);
+
+  auto standin = Process::Start({BinDir() + "/taxhub-standin-filing", "--port", std::to_string(legacy_port),
+                                 "--no-copy-report-check"},
+                                dir_.File("standin.log"));
+  for (const auto& period : periods) {
+    EXPECT_TRUE(WaitCompleted("DOWN-" + period)) << progress("DOWN-" + period) << adapter->Log();
+  }
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+  EXPECT_EQ(standin->Stop(5000), 0);
+  EXPECT_NE(standin->Log().find("3 returns filed"), std::string::npos) << standin->Log();
 }
 
 // File and pay: the filing adapter assesses the tax due at the core-system stand-in, the TIPS
