@@ -12,6 +12,7 @@ packages=(
   libsqlite3-dev sqlite3
   libpoco-dev libyaml-cpp-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
+  python3 python3-zmq python3-thrift
 )
 
 missing=()

@@ -267,6 +267,42 @@ TEST_F(ChainTest, ALegacySystemThatIsDownDelaysTheChainButLosesNothing) {
   EXPECT_NE(standin->Log().find("3 returns filed"), std::string::npos) << standin->Log();
 }
 
+// The worked Python adapter (adapters/python) serves a stage through the same MDP/0.1 worker
+// protocol and Thrift structs as the C++ SDK: one refund checked, one over its limit REJECTED
+// with its own code and words.
+TEST_F(ChainTest, APythonAdapterServesAStage) {
+  std::ofstream(dir_.File("routes.yaml"))
+      << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
+         "routes:\n"
+         "  - name: refund\n"
+         "    match: {kind: refund.apply}\n"
+         "    stages: [{name: check, label: 核查, service: refund.check, time_limit: 1d}]\n";
+  auto hub = StartHub();
+  auto python = Process::Start({"/usr/bin/python3", std::string(TAXHUB_SOURCE_DIR) + "/adapters/python/taxhub_adapter.py",
+                                "--endpoint", backend_, "--service", "refund.check", "--heartbeat", "250",
+                                "--gen-py", BinDir() + "/../gen-py"},
+                               dir_.File("python.log"));
+  ASSERT_TRUE(python.has_value());
+  auto submit = [&](const std::string& id, const std::string& amount) {
+    std::ofstream(dir_.File("refund.json"), std::ios::trunc) << "{\"amount\":\"" << amount << "\"}";
+    return Hall({"submit", "--kind", "refund.apply", "--taxpayer", "91310110666007217T", "--body",
+                 dir_.File("refund.json"), "--id", id});
+  };
+  auto progress = [&](const std::string& id) {
+    return Hall({"progress", id, "--taxpayer", "91310110666007217T"}).output;
+  };
+  ASSERT_EQ(submit("PY-1", "8600.50").exit_code, 0);
+  EXPECT_TRUE(WaitCompleted("PY-1")) << progress("PY-1") << python->Log();
+  EXPECT_NE(progress("PY-1").find("python-example"), std::string::npos) << progress("PY-1");
+  ASSERT_EQ(submit("PY-2", "152000.00").exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return progress("PY-2").find("REJECTED") != std::string::npos; }))
+      << progress("PY-2") << python->Log();
+  EXPECT_NE(progress("PY-2").find("OVER_LIMIT"), std::string::npos) << progress("PY-2");
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  EXPECT_EQ(python->Stop(5000), 0);
+  EXPECT_NE(python->Log().find("2 tasks handled"), std::string::npos) << python->Log();
+}
+
 // File and pay: the filing adapter assesses the tax due at the core-system stand-in, the TIPS
 // adapter pays it at the bank stand-in with SM2-signed CFX — all as processes. Short funds end
 // REJECTED with the bank's words; the bank debits exactly once per paid request.
