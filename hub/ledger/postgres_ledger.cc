@@ -491,6 +491,21 @@ class PostgresLedger final : public Ledger {
   PostgresLedger(PostgresOptions options, ChainOptions chain)
       : options_(std::move(options)), chain_(std::move(chain)) {}
 
+  // Releases the chain lock before the connection goes. The server frees a closed session's
+  // locks only once its backend process has exited, after the client has moved on: a hub (or a
+  // test) that opens the ledger again at once would find its own id still taken.
+  ~PostgresLedger() override {
+    if (!locked_ || !connection_ || !connection_->is_open()) return;
+    try {
+      pqxx::nontransaction tx(*connection_);
+      tx.exec_params("SELECT pg_advisory_unlock(hashtextextended(current_database() || "
+                     "':taxhub-chain:' || $1, 0))",
+                     chain_.chain);
+    } catch (const std::exception&) {
+      // The connection is failing; closing it frees the lock all the same.
+    }
+  }
+
   std::string_view backend() const override { return "postgres"; }
 
   // (Re)connects; a writing connection then takes its chain's lock and reads its head (the
