@@ -154,6 +154,9 @@ enum StageOutcome {
   SUCCEEDED = 0,
   REJECTED = 1,      // a final refusal (legacy code + reason); the request ends REJECTED
   RETRY = 2,         // a transient failure; the hub retries with backoff
+  UNAVAILABLE = 3,   // the legacy system was not reached, so nothing happened there: the hub
+                     // waits (backoff, circuit) without spending an attempt; the stage's time
+                     // limit still marks it overdue
 }
 
 struct StageResult {

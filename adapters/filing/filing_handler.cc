@@ -49,8 +49,12 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
 
   auto bytes = legacy::Exchange(options_.host, options_.port, *request, options_.timeout_ms, 4096);
   if (!bytes) {
-    return Result(wire::StageOutcome::RETRY, bytes.error().field() == "connect" ? "LEGACY_DOWN" : "LEGACY_TIMEOUT",
-                  bytes.error().message());
+    // Never delivered: nothing happened there (UNAVAILABLE spends no attempt). Delivered but
+    // unanswered: it may have acted, so a normal retry under the same serial.
+    if (bytes.error().field() == "connect") {
+      return Result(wire::StageOutcome::UNAVAILABLE, "LEGACY_DOWN", bytes.error().message());
+    }
+    return Result(wire::StageOutcome::RETRY, "LEGACY_TIMEOUT", bytes.error().message());
   }
   auto answer = AnswerLayout().Decode(*bytes);
   if (!answer) return Result(wire::StageOutcome::RETRY, "BAD_RECORD", answer.error().ToString());

@@ -2,8 +2,9 @@
 // invoice data (IC-card copy report), with the core tax system; see filing_protocol.h.
 //   SUCCEEDED  outputs tax_due (yuan) and filing_no
 //   REJECTED   the legacy code (E101/E102/E103) and its reason
-//   RETRY      the legacy system is down, slow past the timeout, or answers garbage; the serial is
-//              the same next time, so the legacy side recognises the retry
+//   UNAVAILABLE  the legacy system cannot be reached (LEGACY_DOWN): it never saw the return
+//   RETRY      slow past the timeout, or answers garbage; the serial is the same next time, so
+//              the legacy side recognises the retry
 #ifndef TAXHUB_ADAPTERS_FILING_FILING_HANDLER_H_
 #define TAXHUB_ADAPTERS_FILING_FILING_HANDLER_H_
 

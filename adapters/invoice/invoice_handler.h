@@ -8,7 +8,8 @@
 //              {code, number, status, message} per invoice, in the order submitted
 //   REJECTED   BAD_BATCH naming the offending invoice field (invoices[2].date), or the
 //              system's own refusal code
-//   RETRY      the system is down, slow past the timeout, or answers garbage; same serial next time
+//   UNAVAILABLE  the system cannot be reached (LEGACY_DOWN): it never saw the batch
+//   RETRY      slow past the timeout, or answers garbage; same serial next time
 #ifndef TAXHUB_ADAPTERS_INVOICE_INVOICE_HANDLER_H_
 #define TAXHUB_ADAPTERS_INVOICE_INVOICE_HANDLER_H_
 

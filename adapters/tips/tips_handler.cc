@@ -120,7 +120,7 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
       return Outcome(wire::StageOutcome::RETRY, "BAD_SIGNATURE", "the answer's signature does not verify");
     }
     if (answer.error().field() == "connect") {
-      return Outcome(wire::StageOutcome::RETRY, "TIPS_DOWN", answer.error().message());
+      return Outcome(wire::StageOutcome::UNAVAILABLE, "TIPS_DOWN", answer.error().message());
     }
     return query();  // sent, but no answer: the outcome is unknown
   }

@@ -308,7 +308,8 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
     if (outcome.kind == Outcome::Kind::kUndelivered) {
       effects.undelivered.insert(service);
     } else {
-      effects.service_health[service] = outcome.kind != Outcome::Kind::kRetry;
+      effects.service_health[service] =
+          outcome.kind != Outcome::Kind::kRetry && outcome.kind != Outcome::Kind::kUnavailable;
     }
   }
   if (stages.back().state == StageState::kDone || stages.back().state == StageState::kSkipped) {
@@ -340,6 +341,7 @@ Status Engine::HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out
     switch (result->outcome) {
       case wire::StageOutcome::SUCCEEDED: outcome.kind = Outcome::Kind::kSucceeded; break;
       case wire::StageOutcome::REJECTED: outcome.kind = Outcome::Kind::kRejected; break;
+      case wire::StageOutcome::UNAVAILABLE: outcome.kind = Outcome::Kind::kUnavailable; break;
       default: outcome.kind = Outcome::Kind::kRetry; break;
     }
     if (!result->handler.empty()) outcome.handler = result->handler;

@@ -187,6 +187,23 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       return Record(txn, stage.request_id, stage.index, "stage.retry", now_ms,
                     "attempt " + std::to_string(stage.attempt) + ": " + outcome.message);
     }
+    case Outcome::Kind::kUnavailable: {
+      // Not an attempt: the legacy system never saw the task. Wait longer the longer it has been
+      // down (half the time since the stage first started, within the backoff bounds) and let the
+      // circuit hold the rest of the service's work back.
+      stage.attempt = std::max(0, stage.attempt - 1);
+      const int64_t waited = stage.started_at_ms > 0 ? now_ms - stage.started_at_ms : 0;
+      const int64_t delay =
+          std::clamp<int64_t>(waited / 2, stage.initial_backoff_ms, std::max(stage.initial_backoff_ms, stage.max_backoff_ms));
+      stage.state = StageState::kReady;
+      stage.ready_at_ms = now_ms + delay;
+      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+      effects.ready_services.insert(stage.service);
+      effects.notes.push_back(task + " not delivered to the legacy system (" + outcome.message + "); again in " +
+                              std::to_string(delay) + " ms");
+      return Record(txn, stage.request_id, stage.index, "stage.unavailable", now_ms,
+                    "[" + outcome.code + "] " + outcome.message);
+    }
     case Outcome::Kind::kUndelivered: {
       stage.state = StageState::kReady;
       stage.attempt = std::max(0, stage.attempt - 1);

@@ -26,7 +26,8 @@ namespace taxhub::workflow {
 int64_t BackoffMs(const ledger::StageRecord& stage, int attempt);
 
 struct Outcome {
-  enum class Kind { kSucceeded, kRejected, kRetry, kUndelivered };
+  // kUnavailable: the adapter could not reach its legacy system (nothing happened there).
+  enum class Kind { kSucceeded, kRejected, kRetry, kUnavailable, kUndelivered };
   Kind kind = Kind::kSucceeded;
   std::string handler;
   std::string code;

@@ -71,7 +71,7 @@ Status ValidateResultFor(const wire::StageResult& result, std::string_view task_
                       ", the task was sent with " + std::to_string(token),
                   "fencing_token");
   }
-  if (result.outcome < wire::StageOutcome::SUCCEEDED || result.outcome > wire::StageOutcome::RETRY) {
+  if (result.outcome < wire::StageOutcome::SUCCEEDED || result.outcome > wire::StageOutcome::UNAVAILABLE) {
     return Status(ErrorCode::kBadRequest, "unknown outcome " + std::to_string(result.outcome),
                   "outcome");
   }

@@ -98,7 +98,7 @@ TEST_F(FilingTest, ADownSystemMeansRetryAndABadReturnMeansRejected) {
   EXPECT_EQ(handler_->Handle(bad).code, "BAD_RETURN");
   standin_->Stop();
   wire::StageResult down = handler_->Handle(Task("R7/1", "filing.vat"));
-  EXPECT_EQ(down.outcome, wire::StageOutcome::RETRY);
+  EXPECT_EQ(down.outcome, wire::StageOutcome::UNAVAILABLE) << "never delivered: no attempt spent";
   EXPECT_EQ(down.code, "LEGACY_DOWN");
   // Back up, on the same port, with what it had recorded.
   const int port = standin_->port();

@@ -131,7 +131,7 @@ TEST_F(InvoiceTest, BadBatchesAreRefusedNamingTheField) {
 TEST_F(InvoiceTest, ADownSystemMeansRetry) {
   standin_->Stop();
   wire::StageResult down = handler_->Handle(Task("A5/0", Invoice("00000003")));
-  EXPECT_EQ(down.outcome, wire::StageOutcome::RETRY);
+  EXPECT_EQ(down.outcome, wire::StageOutcome::UNAVAILABLE);
   EXPECT_EQ(down.code, "LEGACY_DOWN");
 }
 

@@ -115,7 +115,7 @@ TEST_F(TipsTest, ADownBankMeansRetryAndBadInputMeansRejected) {
   EXPECT_EQ(handler_->Handle(no_account).code, "BAD_PAYMENT");
   bank_server_->Stop();
   wire::StageResult down = handler_->Handle(Pay("R7/3", "1.00"));
-  EXPECT_EQ(down.outcome, wire::StageOutcome::RETRY);
+  EXPECT_EQ(down.outcome, wire::StageOutcome::UNAVAILABLE);
   EXPECT_EQ(down.code, "TIPS_DOWN");
 }
 

@@ -114,6 +114,28 @@ TEST_F(RoutingTest, AStageThatFailsTwiceThenSucceedsCompletes) {
   EXPECT_EQ(handler.CallsFor("R-twice/0"), 3);
 }
 
+// UNAVAILABLE (the adapter never reached its legacy system) spends no attempt: a stage allowed
+// three attempts waits out six refusals and completes on its first real attempt.
+TEST_F(RoutingTest, AnUnreachableLegacySystemSpendsNoAttempts) {
+  std::atomic<int> calls{0};
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    if (++calls <= 6) {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::UNAVAILABLE;
+      r.code = "LEGACY_DOWN";
+      r.message = "connection refused (attempt field " + std::to_string(task.attempt) + ")";
+      return r;
+    }
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-down", "single")).has_value());
+  wire::ProgressReply p = WaitForEnd("R-down", 15'000);
+  EXPECT_EQ(p.state, RequestState::COMPLETED) << p.stages[0].code << " " << p.stages[0].message;
+  EXPECT_EQ(p.stages[0].attempts, 1) << "only the delivery that reached the system counts";
+  EXPECT_EQ(handler.CallsFor("R-down/0"), 7);
+}
+
 TEST_F(RoutingTest, ExhaustedStageBecomesADeadLetterAndIsReplayedToSuccess) {
   std::atomic<bool> broken{true};
   std::mutex tokens_mutex;
