@@ -47,7 +47,7 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
   auto request = RequestLayout().Encode(record);
   if (!request) return Result(wire::StageOutcome::REJECTED, "BAD_RETURN", request.error().ToString());
 
-  auto bytes = legacy::Exchange(options_.host, options_.port, *request, options_.timeout_ms, 4096);
+  auto bytes = legacy::Exchange(options_, *request, 4096);
   if (!bytes) {
     // Never delivered: nothing happened there (UNAVAILABLE spends no attempt). Delivered but
     // unanswered: it may have acted, so a normal retry under the same serial.

@@ -10,15 +10,12 @@
 
 #include <string>
 
+#include "adapters/legacy/framing.h"
 #include "adapters/sdk/handler.h"
 
 namespace taxhub::filing {
 
-struct FilingHandlerOptions {
-  std::string host = "127.0.0.1";
-  int port = 0;
-  int timeout_ms = 5000;
-};
+using FilingHandlerOptions = legacy::LegacyEndpoint;
 
 class FilingHandler final : public sdk::Handler {
  public:

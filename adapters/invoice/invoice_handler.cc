@@ -97,7 +97,7 @@ wire::StageResult InvoiceHandler::Handle(const wire::StageTask& task) {
   auto request = legacy::EncodeBatch(RequestHead(), RequestItem(), *batch);
   if (!request) return Result(wire::StageOutcome::REJECTED, "BAD_BATCH", request.error().ToString());
 
-  auto bytes = legacy::Exchange(options_.host, options_.port, *request, options_.timeout_ms);
+  auto bytes = legacy::Exchange(options_, *request);
   if (!bytes) {
     // Never delivered: nothing happened there (UNAVAILABLE spends no attempt). Delivered but
     // unanswered: it may have acted, so a normal retry under the same serial.

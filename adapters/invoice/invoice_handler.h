@@ -15,15 +15,12 @@
 
 #include <string>
 
+#include "adapters/legacy/framing.h"
 #include "adapters/sdk/handler.h"
 
 namespace taxhub::invoice {
 
-struct InvoiceHandlerOptions {
-  std::string host = "127.0.0.1";
-  int port = 0;
-  int timeout_ms = 5000;
-};
+using InvoiceHandlerOptions = legacy::LegacyEndpoint;
 
 class InvoiceHandler final : public sdk::Handler {
  public:

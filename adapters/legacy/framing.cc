@@ -184,9 +184,9 @@ Result<FramedConnection> FramedServer::Accept(int timeout_ms) {
   return FramedConnection(fd);
 }
 
-Result<std::string> Exchange(const std::string& host, int port, std::string_view request, int timeout_ms,
-                             size_t max_answer) {
-  auto connection = FramedConnection::Connect(host, port, timeout_ms);
+Result<std::string> Exchange(const LegacyEndpoint& system, std::string_view request, size_t max_answer) {
+  const int timeout_ms = system.timeout_ms;
+  auto connection = FramedConnection::Connect(system.host, system.port, timeout_ms);
   if (!connection) return Error(ErrorCode::kUnavailable, connection.error().message(), "connect");
   if (Status sent = connection->Send(request, timeout_ms); !sent.ok()) {
     return Error(ErrorCode::kUnavailable, sent.message(), "connect");

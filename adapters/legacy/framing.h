@@ -53,12 +53,18 @@ class FramedServer {
   int port_ = 0;
 };
 
+// Where a legacy system listens, and how long to wait for it at each step.
+struct LegacyEndpoint {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  int timeout_ms = 5000;
+};
+
 // One request and its answer on a fresh connection, the way the legacy systems talk. An error
 // names where it happened: field "connect" when the request never arrived whole (the legacy
 // system cannot have acted on it), "answer" when it was sent but no whole answer came back (the
 // system may have acted: ask, or retry under the same serial).
-Result<std::string> Exchange(const std::string& host, int port, std::string_view request, int timeout_ms,
-                             size_t max_answer = 1 << 16);
+Result<std::string> Exchange(const LegacyEndpoint& system, std::string_view request, size_t max_answer = 1 << 16);
 
 }  // namespace taxhub::legacy
 

@@ -71,7 +71,7 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
   auto exchange = [&](const CfxMessage& m) -> Result<CfxMessage> {
     auto bytes = EncodeCfx(m, *options_.key);
     if (!bytes) return Error(bytes.error());
-    auto answer = legacy::Exchange(options_.host, options_.port, *bytes, options_.timeout_ms);
+    auto answer = legacy::Exchange({options_.host, options_.port, options_.timeout_ms}, *bytes);
     if (!answer) return Error(answer.error());  // field "connect": never reached the bank
     return DecodeCfx(*answer, *options_.bank);
   };
