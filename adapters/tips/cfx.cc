@@ -11,6 +11,8 @@
 #include <Poco/SAX/XMLReader.h>
 
 #include <cctype>
+#include <cstdlib>
+#include <map>
 
 #include "adapters/legacy/gbk.h"
 
@@ -72,33 +74,41 @@ void AppendFields(std::string& xml, const std::vector<std::pair<std::string, std
     }
     return parts;
   };
+  // "Detail3111[2]" is a Detail3111 element distinct from "Detail3111[1]".
+  auto element = [](const std::string& segment) { return segment.substr(0, segment.find('[')); };
   for (const auto& [path, value] : fields) {
     auto parts = split(path);
-    const std::string leaf = parts.back();
+    const std::string leaf = element(parts.back());
     parts.pop_back();
     size_t common = 0;
     while (common < open.size() && common < parts.size() && open[common] == parts[common]) ++common;
     while (open.size() > common) {
-      xml += "</" + open.back() + ">";
+      xml += "</" + element(open.back()) + ">";
       open.pop_back();
     }
     for (size_t i = common; i < parts.size(); ++i) {
-      xml += "<" + parts[i] + ">";
+      xml += "<" + element(parts[i]) + ">";
       open.push_back(parts[i]);
     }
     xml += "<" + leaf + ">" + Escape(value) + "</" + leaf + ">";
   }
   while (!open.empty()) {
-    xml += "</" + open.back() + ">";
+    xml += "</" + element(open.back()) + ">";
     open.pop_back();
   }
 }
 
 void CollectFields(Poco::XML::Node* node, const std::string& prefix,
                    std::vector<std::pair<std::string, std::string>>& out) {
+  std::map<std::string, int> count, seen;  // elements that repeat under this node get an index
+  for (Poco::XML::Node* child = node->firstChild(); child; child = child->nextSibling()) {
+    if (child->nodeType() == Poco::XML::Node::ELEMENT_NODE) ++count[child->nodeName()];
+  }
   for (Poco::XML::Node* child = node->firstChild(); child; child = child->nextSibling()) {
     if (child->nodeType() != Poco::XML::Node::ELEMENT_NODE) continue;
-    const std::string path = prefix.empty() ? child->nodeName() : prefix + "/" + child->nodeName();
+    std::string name = child->nodeName();
+    if (count[name] > 1) name += "[" + std::to_string(seen[child->nodeName()]++) + "]";
+    const std::string path = prefix.empty() ? name : prefix + "/" + name;
     bool has_elements = false;
     for (Poco::XML::Node* c = child->firstChild(); c; c = c->nextSibling()) {
       has_elements |= c->nodeType() == Poco::XML::Node::ELEMENT_NODE;
@@ -118,6 +128,27 @@ std::string CfxMessage::Get(std::string_view path) const {
     if (p == path) return value;
   }
   return "";
+}
+
+std::vector<StringMap> CfxMessage::Groups(std::string_view name) const {
+  std::vector<StringMap> groups;
+  std::map<int, size_t> slot;  // occurrence index -> position in groups
+  for (const auto& [path, value] : fields) {
+    if (!path.starts_with(name)) continue;
+    std::string_view rest = std::string_view(path).substr(name.size());
+    int index = 0;
+    if (rest.starts_with("[")) {
+      const size_t close = rest.find(']');
+      if (close == std::string_view::npos) continue;
+      index = std::atoi(std::string(rest.substr(1, close - 1)).c_str());
+      rest.remove_prefix(close + 1);
+    }
+    if (!rest.starts_with("/")) continue;  // another element whose name begins the same way
+    auto [it, added] = slot.emplace(index, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second][std::string(rest.substr(1))] = value;
+  }
+  return groups;
 }
 
 bool IsCfxAmount(std::string_view amount) {

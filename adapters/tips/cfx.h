@@ -4,7 +4,8 @@
 //   <Reserve/></HEAD><MSG>…</MSG></CFX><!--SIGN:base64-->
 // followed by the sender's detached signature (SM2 in newer deployments) over every byte up to
 // and including </CFX>, as an XML comment. Messages used here: 1001 real-time deduction → 2001;
-// 1021 reversal → 2021; 1024 status query → 2024 (the query's number is *inferred*).
+// 1021 reversal → 2021; 1024 status query → 2024 (the query's number is *inferred*); repeated
+// groups such as 3111's per-transaction detail (see CfxMessage::fields).
 #ifndef TAXHUB_ADAPTERS_TIPS_CFX_H_
 #define TAXHUB_ADAPTERS_TIPS_CFX_H_
 
@@ -29,11 +30,16 @@ struct CfxMessage {
   std::string msg_ref;   // 20 digits
   std::string work_date; // yyyyMMdd
   // The MSG part as (element path, text) pairs in document order, e.g.
-  // {"RealHead1001/TraNo", "00012345"}; paths below MSG.
+  // {"RealHead1001/TraNo", "00012345"}; paths below MSG. An element that repeats under its
+  // parent carries its index: {"Detail3111[0]/TraNo", …}, {"Detail3111[1]/TraNo", …} — that
+  // is how repeated groups are written and how they are read back.
   std::vector<std::pair<std::string, std::string>> fields;
 
   // The first field with this path, or "".
   std::string Get(std::string_view path) const;
+  // The repeated group `name` (a top-level element below MSG) as one map per occurrence, keyed
+  // by the path below it; a group that occurs once gives one map.
+  std::vector<StringMap> Groups(std::string_view name) const;
 };
 
 // GBK bytes of the message with `key`'s signature appended.

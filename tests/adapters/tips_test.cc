@@ -165,6 +165,27 @@ TEST(Cfx, SignedMessagesRoundTripAndAnyChangeIsCaught) {
   std::string unsigned_message = bytes->substr(0, bytes->find("</CFX>") + 6);
   EXPECT_EQ(DecodeCfx(unsigned_message, *sender.cert).error().code(), ErrorCode::kBadSignature);
   EXPECT_EQ(DecodeCfx("garbage", *sender.cert).error().code(), ErrorCode::kDecodeError);
+
+  // Repeated groups (the per-transaction detail of a reconciliation) keep their boundaries.
+  m.msg_no = "3111";
+  m.fields = {{"BatchHead3111/EntrustDate", "20261130"},
+              {"Detail3111[0]/TraNo", "00000001"}, {"Detail3111[0]/TraAmt", "10.00"},
+              {"Detail3111[1]/TraNo", "00000002"}, {"Detail3111[1]/TraAmt", "20.00"},
+              {"Detail3111[2]/TraNo", "00000003"}, {"Detail3111[2]/TraAmt", "30.00"}};
+  auto batch = EncodeCfx(m, *sender.key);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_NE(batch->find("</Detail3111><Detail3111>"), std::string::npos) << "one element per group";
+  auto read = DecodeCfx(*batch, *sender.cert);
+  ASSERT_TRUE(read.has_value()) << read.error().ToString();
+  EXPECT_EQ(read->fields, m.fields) << "read back with the same indexed paths";
+  auto details = read->Groups("Detail3111");
+  ASSERT_EQ(details.size(), 3u);
+  EXPECT_EQ(details[1].at("TraNo"), "00000002");
+  EXPECT_EQ(details[2].at("TraAmt"), "30.00");
+  ASSERT_EQ(read->Groups("BatchHead3111").size(), 1u);
+  EXPECT_EQ(read->Groups("BatchHead3111")[0].at("EntrustDate"), "20261130");
+  EXPECT_TRUE(read->Groups("Detail").empty()) << "a prefix of a name is not the name";
+
   EXPECT_TRUE(IsCfxAmount("-1300.50"));
   EXPECT_FALSE(IsCfxAmount("1300.5"));
   EXPECT_FALSE(IsCfxAmount("1,300.50"));
