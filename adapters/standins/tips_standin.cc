@@ -36,6 +36,24 @@ std::string TipsBank::Answer(std::string_view bytes) {
   reply.msg_id = request->msg_id;
   reply.msg_ref = request->msg_id;
   reply.work_date = request->work_date;
+  if (request->msg_no == "3111") {  // the day's per-transaction detail, for reconciliation
+    const std::string org = request->Get("BatchHead3111/TaxOrgCode");
+    const std::string date = request->Get("BatchHead3111/EntrustDate");
+    reply.msg_no = "3111";
+    reply.fields = {{"BatchHead3111/TaxOrgCode", org}, {"BatchHead3111/EntrustDate", date}};
+    std::lock_guard<std::mutex> lock(mutex_);
+    int i = 0;
+    for (const auto& [key, p] : payments_) {
+      if (!key.starts_with(org + "|" + date + "|")) continue;
+      const std::string at = "Detail3111[" + std::to_string(i++) + "]/";
+      reply.fields.insert(reply.fields.end(), {{at + "TraNo", key.substr(key.rfind('|') + 1)},
+                                               {at + "TraAmt", legacy::FromFen(p.amount_fen)},
+                                               {at + "TaxVouNo", p.voucher},
+                                               {at + "Result", p.result},
+                                               {at + "Reversed", p.reversed ? "1" : "0"}});
+    }
+    return sign(reply);
+  }
   const std::string prefix = request->msg_no == "1001" ? "RealHead1001/" : "";
   const std::string org = request->Get(prefix + "TaxOrgCode");
   const std::string date = request->Get(prefix + "EntrustDate");

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "adapters/legacy/framing.h"
+#include "adapters/legacy/values.h"
 #include "adapters/tips/cfx.h"
 #include "hub/base/digest.h"
 
@@ -126,6 +127,35 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
   }
   if (answer->Get("Result") == "94051") return query();  // a redelivery of a known payment
   return settle(*answer, "debited");
+}
+
+Result<std::vector<PaymentRecord>> FetchBankDay(const TipsOptions& options, const std::string& tax_org,
+                                                const std::string& entrust_date) {
+  CfxMessage m;
+  m.src = options.node;
+  m.des = std::string(kTipsNode);
+  m.msg_no = "3111";
+  m.msg_id = entrust_date + Digits(Sha256Hex({"3111", tax_org, entrust_date}), 12);
+  m.msg_ref = m.msg_id;
+  m.work_date = entrust_date;
+  m.fields = {{"BatchHead3111/TaxOrgCode", tax_org}, {"BatchHead3111/EntrustDate", entrust_date}};
+  auto bytes = EncodeCfx(m, *options.key);
+  if (!bytes) return Error(bytes.error());
+  auto answer = legacy::Exchange({options.host, options.port, options.timeout_ms}, *bytes, 8 << 20);
+  if (!answer) return Error(answer.error());
+  auto reply = DecodeCfx(*answer, *options.bank);
+  if (!reply) return Error(reply.error());
+  if (reply->msg_no != "3111") {
+    return Error(ErrorCode::kProtocolError, "the bank answered " + reply->msg_no + ": " + reply->Get("AddWord"),
+                 "MsgNo");
+  }
+  std::vector<PaymentRecord> day;
+  for (StringMap& d : reply->Groups("Detail3111")) {
+    auto fen = legacy::ToFen(d["TraAmt"]);
+    if (!fen) return Error(ErrorCode::kDecodeError, "TraAmt " + d["TraAmt"] + " is not an amount", "TraAmt");
+    day.push_back(PaymentRecord{d["TraNo"], *fen, d["TaxVouNo"], d["Result"] == "90000" && d["Reversed"] != "1", ""});
+  }
+  return day;
 }
 
 }  // namespace taxhub::tips

@@ -14,6 +14,8 @@
 #include <string>
 
 #include "adapters/sdk/handler.h"
+#include "adapters/tips/reconcile.h"
+#include "hub/base/status.h"
 #include "hub/security/crypto.h"
 
 namespace taxhub::tips {
@@ -39,6 +41,11 @@ class TipsHandler final : public sdk::Handler {
  private:
   TipsOptions options_;
 };
+
+// The bank's record of one day's payments for a tax office (3111-style per-transaction detail),
+// for Reconcile (reconcile.h). The answer must be signed by the bank.
+Result<std::vector<PaymentRecord>> FetchBankDay(const TipsOptions& options, const std::string& tax_org,
+                                                const std::string& entrust_date);
 
 }  // namespace taxhub::tips
 

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "adapters/legacy/values.h"
 #include "adapters/standins/tips_standin.h"
 #include "adapters/tips/cfx.h"
+#include "adapters/tips/reconcile.h"
 #include "adapters/tips/tips_handler.h"
 #include "hub/base/clock.h"
 
@@ -49,6 +53,7 @@ class TipsTest : public ::testing::Test {
     tips.key = bureau_.key;
     tips.bank = bank_.cert;
     handler_ = std::make_unique<TipsHandler>(tips);
+    tips_ = tips;
   }
 
   wire::StageTask Pay(const std::string& task_id, const std::string& amount,
@@ -66,6 +71,7 @@ class TipsTest : public ::testing::Test {
   }
 
   Party bureau_, bank_;
+  TipsOptions tips_;
   std::unique_ptr<standins::TipsBank> bank_server_;
   std::unique_ptr<TipsHandler> handler_;
 };
@@ -84,6 +90,37 @@ TEST_F(TipsTest, APaymentIsMadeOnceHoweverOftenTheTaskComes) {
   EXPECT_EQ(repeat.outputs.at("voucher"), paid.outputs.at("voucher"));
   EXPECT_EQ(bank_server_->debits(), 1);
   EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 130'050);
+}
+
+// The day's reconciliation: the bank's 3111 detail, fetched signed over TCP, against what the
+// ledger recorded from the stage results. A day that agrees raises nothing; a payment the
+// ledger lost (its result never recorded) is raised as bank_only.
+TEST_F(TipsTest, TheDaysPaymentsReconcileWithTheBanksRecord) {
+  std::vector<PaymentRecord> ledger;
+  for (const auto& [task, amount, account] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"D1/3", "100.00", "6222000011112222"}, {"D2/3", "250.00", "6222000011112222"},
+           {"D3/3", "999.00", "6222000033334444"}}) {  // the last: 24007, short funds
+    wire::StageResult r = handler_->Handle(Pay(task, amount, account));
+    ledger.push_back({TipsHandler::TraNoFor(task), *legacy::ToFen(amount),
+                      r.outcome == wire::StageOutcome::SUCCEEDED ? r.outputs.at("voucher") : "",
+                      r.outcome == wire::StageOutcome::SUCCEEDED, task.substr(0, 2)});
+  }
+  const std::string date = TipsHandler::EntrustDateFor(1'796'000'000'000);
+  auto bank = FetchBankDay(tips_, "13212000000", date);
+  ASSERT_TRUE(bank.has_value()) << bank.error().ToString();
+  EXPECT_EQ(bank->size(), 3u) << "the refusal is in the bank's detail too";
+  EXPECT_TRUE(Reconcile(*bank, ledger).empty());
+
+  ledger.erase(ledger.begin() + 1);  // D2's result never reached the ledger
+  auto mismatches = Reconcile(*bank, ledger);
+  ASSERT_EQ(mismatches.size(), 1u);
+  EXPECT_EQ(mismatches[0].kind, Mismatch::Kind::kBankOnly);
+  EXPECT_EQ(mismatches[0].tra_no, TipsHandler::TraNoFor("D2/3"));
+  EXPECT_NE(mismatches[0].detail.find("250.00"), std::string::npos) << mismatches[0].detail;
+
+  auto other_day = FetchBankDay(tips_, "13212000000", "20200101");
+  ASSERT_TRUE(other_day.has_value());
+  EXPECT_TRUE(other_day->empty());
 }
 
 TEST_F(TipsTest, ALostAnswerIsSettledByAStatusQueryNotASecondPayment) {
@@ -189,6 +226,33 @@ TEST(Cfx, SignedMessagesRoundTripAndAnyChangeIsCaught) {
   EXPECT_TRUE(IsCfxAmount("-1300.50"));
   EXPECT_FALSE(IsCfxAmount("1300.5"));
   EXPECT_FALSE(IsCfxAmount("1,300.50"));
+}
+
+TEST(Reconcile, EveryDisagreementIsRaisedAndAgreementIsSilent) {
+  auto paid = [](std::string tra_no, int64_t fen, std::string voucher, std::string request = "") {
+    return PaymentRecord{std::move(tra_no), fen, std::move(voucher), true, std::move(request)};
+  };
+  PaymentRecord refused{"00000006", 500, "", false, "R6"};  // 24007 on both sides
+  const std::vector<PaymentRecord> bank = {paid("00000001", 130050, "V1"), paid("00000002", 1000, "V2"),
+                                           paid("00000004", 2000, "V4"), paid("00000005", 3000, "V5"),
+                                           refused};
+  const std::vector<PaymentRecord> ledger = {paid("00000001", 130050, "V1", "R1"), paid("00000003", 700, "V3", "R3"),
+                                             paid("00000004", 2500, "V4", "R4"), paid("00000005", 3000, "V9", "R5"),
+                                             refused};
+  auto mismatches = Reconcile(bank, ledger);
+  ASSERT_EQ(mismatches.size(), 4u);
+  EXPECT_EQ(mismatches[0].tra_no, "00000002");
+  EXPECT_EQ(mismatches[0].kind, Mismatch::Kind::kBankOnly);
+  EXPECT_NE(mismatches[0].detail.find("10.00"), std::string::npos) << mismatches[0].detail;
+  EXPECT_EQ(mismatches[1].kind, Mismatch::Kind::kLedgerOnly);
+  EXPECT_EQ(mismatches[1].request_id, "R3");
+  EXPECT_EQ(mismatches[2].kind, Mismatch::Kind::kAmount);
+  EXPECT_NE(mismatches[2].detail.find("20.00"), std::string::npos);
+  EXPECT_NE(mismatches[2].detail.find("25.00"), std::string::npos);
+  EXPECT_EQ(mismatches[3].kind, Mismatch::Kind::kVoucher);
+  EXPECT_EQ(MismatchName(mismatches[3].kind), "voucher");
+  EXPECT_TRUE(Reconcile(bank, bank).empty()) << "a day that agrees raises nothing";
+  EXPECT_TRUE(Reconcile({}, {}).empty());
 }
 
 }  // namespace
