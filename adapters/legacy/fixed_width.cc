@@ -3,6 +3,16 @@
 #include "adapters/legacy/gbk.h"
 
 namespace taxhub::legacy {
+namespace {
+
+bool AllDigits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 RecordLayout::RecordLayout(std::vector<Field> fields) : fields_(std::move(fields)) {
   for (const Field& f : fields_) width_ += f.width;
@@ -15,6 +25,7 @@ Result<std::string> RecordLayout::Encode(const StringMap& values) const {
     auto it = values.find(f.name);
     std::string gbk;
     if (it != values.end()) {
+      if (f.digits && !AllDigits(it->second)) return Error(ErrorCode::kBadRequest, "is not a number", f.name);
       auto converted = Utf8ToGbk(it->second);
       if (!converted) return Error(ErrorCode::kBadRequest, "cannot be written in GBK", f.name);
       gbk = std::move(*converted);
@@ -48,6 +59,7 @@ Result<StringMap> RecordLayout::Decode(std::string_view record) const {
     } else {
       while (raw.size() > 1 && raw.front() == f.pad) raw.remove_prefix(1);
     }
+    if (f.digits && !AllDigits(raw)) return Error(ErrorCode::kBadRequest, "is not a number", f.name);
     auto utf8 = GbkToUtf8(raw);
     if (!utf8) return Error(ErrorCode::kBadRequest, "is not GBK text", f.name);
     out[f.name] = std::move(*utf8);
@@ -81,12 +93,8 @@ Result<Batch> DecodeBatch(const RecordLayout& head, const RecordLayout& item, st
   auto h = head.Decode(bytes.substr(0, head.width()));
   if (!h) return Error(h.error());
   batch.head = std::move(*h);
-  const std::string& count_text = batch.head[std::string(count_field)];
-  size_t count = 0;
-  for (char c : count_text) {
-    if (c < '0' || c > '9') return Error(ErrorCode::kBadRequest, "is not a number", std::string(count_field));
-    count = count * 10 + static_cast<size_t>(c - '0');
-  }
+  // The head layout's count is a number field: Decode has checked its digits.
+  const size_t count = std::stoull(batch.head[std::string(count_field)]);
   if (count > max_items) {
     return Error(ErrorCode::kTooLarge,
                  std::to_string(count) + " items exceed the limit of " + std::to_string(max_items),

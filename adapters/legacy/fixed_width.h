@@ -1,7 +1,8 @@
 // Fixed-width records, the way the core tax system exchanges them: each field a number of GBK
 // bytes, left-aligned text padded with spaces or right-aligned numbers padded with zeros.
 // Encoding refuses a value that does not fit (never cuts a character in half); decoding
-// refuses a record of the wrong length and bytes that are not GBK, naming the field.
+// refuses a record of the wrong length and bytes that are not GBK, naming the field. Both
+// refuse a number field that holds anything but digits, so callers may parse it safely.
 #ifndef TAXHUB_ADAPTERS_LEGACY_FIXED_WIDTH_H_
 #define TAXHUB_ADAPTERS_LEGACY_FIXED_WIDTH_H_
 
@@ -20,9 +21,12 @@ struct Field {
   size_t width;  // in GBK bytes
   Align align = Align::kLeft;
   char pad = ' ';
+  bool digits = false;  // a number: only 0-9, in both directions
 
-  static Field Text(std::string name, size_t width) { return {std::move(name), width, Align::kLeft, ' '}; }
-  static Field Number(std::string name, size_t width) { return {std::move(name), width, Align::kRight, '0'}; }
+  static Field Text(std::string name, size_t width) { return {std::move(name), width, Align::kLeft, ' ', false}; }
+  static Field Number(std::string name, size_t width) {
+    return {std::move(name), width, Align::kRight, '0', true};
+  }
 };
 
 class RecordLayout {

@@ -11,7 +11,6 @@ Status FramedStandIn::Start() {
   auto server = legacy::FramedServer::Listen(listen_.host, port_ != 0 ? port_ : listen_.port);
   if (!server) return server.error();
   port_ = server->port();
-  delay_ms_ = listen_.delay_ms;
   stopping_ = false;
   acceptor_ = std::thread([this, s = std::move(*server)]() mutable { Serve(std::move(s)); });
   return Status::Ok();

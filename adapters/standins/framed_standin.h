@@ -26,7 +26,7 @@ struct ListenOptions {
 
 class FramedStandIn {
  public:
-  explicit FramedStandIn(ListenOptions listen) : listen_(std::move(listen)) {}
+  explicit FramedStandIn(ListenOptions listen) : listen_(std::move(listen)), delay_ms_(listen_.delay_ms) {}
   virtual ~FramedStandIn();  // derived classes call Stop() in theirs, before their state goes
   FramedStandIn(const FramedStandIn&) = delete;
   FramedStandIn& operator=(const FramedStandIn&) = delete;

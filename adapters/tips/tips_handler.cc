@@ -23,6 +23,20 @@ std::string Digits(std::string_view hex, size_t n) {
   return out;
 }
 
+// A message from this tax bureau's node to TIPS.
+CfxMessage ToTips(const TipsOptions& options, std::string no, const std::string& msg_id, const std::string& date,
+                  std::vector<std::pair<std::string, std::string>> fields) {
+  CfxMessage m;
+  m.src = options.node;
+  m.des = std::string(kTipsNode);
+  m.msg_no = std::move(no);
+  m.msg_id = msg_id;
+  m.msg_ref = msg_id;
+  m.work_date = date;
+  m.fields = std::move(fields);
+  return m;
+}
+
 }  // namespace
 
 std::string TipsHandler::TraNoFor(const std::string& task_id) {
@@ -58,15 +72,7 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
   const std::string msg_id = date + Digits(Sha256Hex({"msg", task.task_id, std::to_string(task.attempt)}), 12);
 
   auto message = [&](const std::string& no, std::vector<std::pair<std::string, std::string>> fields) {
-    CfxMessage m;
-    m.src = options_.node;
-    m.des = std::string(kTipsNode);
-    m.msg_no = no;
-    m.msg_id = msg_id;
-    m.msg_ref = msg_id;
-    m.work_date = date;
-    m.fields = std::move(fields);
-    return m;
+    return ToTips(options_, no, msg_id, date, std::move(fields));
   };
   // One request, one answer, on a fresh connection; nullopt-like error on any failure.
   auto exchange = [&](const CfxMessage& m) -> Result<CfxMessage> {
@@ -131,14 +137,9 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
 
 Result<std::vector<PaymentRecord>> FetchBankDay(const TipsOptions& options, const std::string& tax_org,
                                                 const std::string& entrust_date) {
-  CfxMessage m;
-  m.src = options.node;
-  m.des = std::string(kTipsNode);
-  m.msg_no = "3111";
-  m.msg_id = entrust_date + Digits(Sha256Hex({"3111", tax_org, entrust_date}), 12);
-  m.msg_ref = m.msg_id;
-  m.work_date = entrust_date;
-  m.fields = {{"BatchHead3111/TaxOrgCode", tax_org}, {"BatchHead3111/EntrustDate", entrust_date}};
+  const CfxMessage m = ToTips(options, "3111", entrust_date + Digits(Sha256Hex({"3111", tax_org, entrust_date}), 12),
+                             entrust_date,
+                             {{"BatchHead3111/TaxOrgCode", tax_org}, {"BatchHead3111/EntrustDate", entrust_date}});
   auto bytes = EncodeCfx(m, *options.key);
   if (!bytes) return Error(bytes.error());
   auto answer = legacy::Exchange({options.host, options.port, options.timeout_ms}, *bytes, 8 << 20);

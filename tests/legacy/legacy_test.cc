@@ -59,6 +59,15 @@ TEST(FixedWidth, ProblemsNameTheField) {
   auto not_gbk = kLayout.Decode(bad);
   ASSERT_FALSE(not_gbk.has_value());
   EXPECT_EQ(not_gbk.error().field(), "name");
+  // A number field holds digits only, written or read: callers may parse it without a check.
+  auto not_a_number = kLayout.Encode({{"amount", "12,000"}});
+  ASSERT_FALSE(not_a_number.has_value());
+  EXPECT_EQ(not_a_number.error().field(), "amount");
+  std::string letters = *kLayout.Encode({{"amount", "130050"}});
+  letters[letters.size() - 3] = 'x';
+  auto read = kLayout.Decode(letters);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().field(), "amount");
 }
 
 TEST(Framing, MessagesArriveWholeThoughWrittenInPieces) {
