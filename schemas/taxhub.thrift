@@ -101,6 +101,12 @@ struct ProgressRequest {
   2: string taxpayer_id,             // required: a taxpayer sees only their own requests
 }
 
+struct StageReport {
+  1: string type,                    // as reported: "sms.delivered" …
+  2: i64 at_ms,                      // when the hub recorded it
+  3: map<string, string> details,    // as reported, plus "reporter" (and "observed_at_ms")
+}
+
 struct StageProgress {
   1: i32 index,
   2: string name,
@@ -118,6 +124,7 @@ struct StageProgress {
   14: bool overdue,
   15: map<string, string> outputs,
   16: string queue,                  // human stages: the staff queue
+  17: list<StageReport> reports,     // what the legacy system said afterwards (taxhub.report)
 }
 
 struct ProgressReply {
@@ -131,6 +138,25 @@ struct ProgressReply {
   8: list<StageProgress> stages,
   9: string signer,                  // the signing certificate's subject ("" if unsigned)
   10: i64 verified_at_ms,            // when the hub verified the signature
+}
+
+// ---- taxhub.report: what a legacy system says about a task after its stage was answered --------
+// An SMS gateway's delivery report, a bank's reconciliation finding: recorded as an event
+// ("report.<type>") on the task's request, without changing any state. Reporting the same
+// (task, type, details) again records nothing new and says so.
+
+struct TaskReport {
+  1: string task_id,                 // "<request id>/<stage index>", as in the StageTask
+  2: string type,                    // "sms.delivered", "tips.mismatch" … (a-z 0-9 . _ -)
+  3: string reporter,                // the adapter instance that observed it
+  4: map<string, string> details,
+  5: i64 observed_at_ms,             // when the legacy system said it
+}
+
+struct TaskReportReply {
+  1: optional Error error,
+  2: i64 sequence,                   // the ledger event that records the report
+  3: bool duplicate,                 // true when the same report was already recorded
 }
 
 // ---- stage tasks: hub -> adapter worker -> hub ----------------------------------------------

@@ -78,6 +78,8 @@ TAXHUB_WIRE_TYPE(ProgressRequest)
 TAXHUB_WIRE_TYPE(ProgressReply)
 TAXHUB_WIRE_TYPE(StageTask)
 TAXHUB_WIRE_TYPE(StageResult)
+TAXHUB_WIRE_TYPE(TaskReport)
+TAXHUB_WIRE_TYPE(TaskReportReply)
 #undef TAXHUB_WIRE_TYPE
 
 Error ToWire(const Status& status) {

@@ -53,6 +53,7 @@ namespace taxhub::workflow {
 
 inline constexpr const char* kSubmitService = "taxhub.submit";
 inline constexpr const char* kProgressService = "taxhub.progress";
+inline constexpr const char* kReportService = "taxhub.report";
 
 struct EngineOptions {
   std::string hub_id = "hub-1";
@@ -136,7 +137,7 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // The service names the broker must forward to this engine.
-  static std::set<std::string> Services() { return {kSubmitService, kProgressService}; }
+  static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService}; }
 
   // Binds the link socket; the broker connects to it afterwards.
   Status Bind();
@@ -203,6 +204,8 @@ class Engine {
                  wire::SubmitRequest& request, const std::string& fingerprint,
                  const Verification* verification, wire::SubmitReply& reply, Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
+  Status Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
+                Effects& effects);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
   // Applies `outcome` to the delivery (task_id, token) if it is still the live one.

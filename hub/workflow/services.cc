@@ -1,6 +1,7 @@
-// The hub's own services on the frontend: taxhub.submit and taxhub.progress.
+// The hub's own services on the frontend: taxhub.submit, taxhub.progress and taxhub.report.
 
 #include "hub/base/digest.h"
+#include "hub/base/json_map.h"
 #include "hub/base/log.h"
 #include "hub/broker/link.h"
 #include "hub/workflow/engine.h"
@@ -77,6 +78,10 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
   } else if (service == kProgressService) {
     wire::ProgressReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Progress(txn, body, reply), reply));
+    encoded = wire::Encode(reply);
+  } else if (service == kReportService) {
+    wire::TaskReportReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Report(txn, body, reply, out.effects), reply));
     encoded = wire::Encode(reply);
   } else {
     encoded = wire::EncodeErrorReply(
@@ -284,6 +289,62 @@ Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
                                                            : now > s.deadline_ms);
     reply.stages.push_back(std::move(p));
   }
+  auto events = txn.GetEvents(request.id);
+  if (!events) return events.error();
+  for (const ledger::EventRecord& event : *events) {
+    if (!event.type.starts_with("report.") || event.stage < 0 ||
+        event.stage >= static_cast<int>(reply.stages.size())) {
+      continue;
+    }
+    wire::StageReport report;
+    report.type = event.type.substr(7);
+    report.at_ms = event.at_ms;
+    if (auto details = DecodeJsonMap(event.detail)) report.details = std::move(*details);
+    reply.stages[event.stage].reports.push_back(std::move(report));
+  }
+  return Status::Ok();
+}
+
+Status Engine::Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
+                      Effects& effects) {
+  auto decoded = wire::Decode<wire::TaskReport>(body, options_.limits);
+  if (!decoded) return decoded.error();
+  const wire::TaskReport& report = *decoded;
+  TAXHUB_RETURN_IF_ERROR(ValidateReport(report));
+  const size_t slash = report.task_id.rfind('/');
+  const std::string request_id = report.task_id.substr(0, slash);
+  const int index = std::stoi(report.task_id.substr(slash + 1));
+  auto stages = txn.GetStages(request_id);
+  if (!stages) return stages.error();
+  if (index >= static_cast<int>(stages->size()) || (*stages)[index].service.empty()) {
+    return Status(ErrorCode::kNotFound, "no adapter task " + report.task_id, "task_id");
+  }
+  StringMap details = report.details;
+  details["reporter"] = report.reporter;
+  if (report.observed_at_ms > 0) details["observed_at_ms"] = std::to_string(report.observed_at_ms);
+  const std::string type = "report." + report.type;
+  const std::string detail = EncodeJsonMap(details);
+  // The same report again (a reporter that resends after a lost reply) is recorded once.
+  auto events = txn.GetEvents(request_id);
+  if (!events) return events.error();
+  for (const ledger::EventRecord& event : *events) {
+    if (event.stage == index && event.type == type && event.detail == detail) {
+      reply.sequence = event.seq;
+      reply.duplicate = true;
+      return Status::Ok();
+    }
+  }
+  ledger::EventRecord event;
+  event.request_id = request_id;
+  event.stage = index;
+  event.type = type;
+  event.at_ms = clock_.NowMs();
+  event.detail = detail;
+  auto seq = txn.AppendEvent(event);
+  if (!seq) return seq.error();
+  reply.sequence = *seq;
+  effects.notes.push_back(report.task_id + " " + (*stages)[index].name + " reported " + report.type +
+                          " by " + report.reporter);
   return Status::Ok();
 }
 

@@ -57,6 +57,44 @@ Status ValidateProgress(const wire::ProgressRequest& request) {
   return CheckTaxpayerId(request.taxpayer_id);
 }
 
+Status ValidateReport(const wire::TaskReport& report) {
+  if (report.task_id.empty()) return Status(ErrorCode::kMissingField, "task_id is required", "task_id");
+  const size_t slash = report.task_id.rfind('/');
+  if (slash == std::string::npos || slash + 1 == report.task_id.size() ||
+      report.task_id.find_first_not_of("0123456789", slash + 1) != std::string::npos ||
+      report.task_id.size() - slash > 4) {
+    return Status(ErrorCode::kBadRequest, "task_id must be <request id>/<stage index>", "task_id");
+  }
+  if (Status id = CheckRequestId(report.task_id.substr(0, slash), true); !id.ok()) {
+    return Status(id.code(), "task_id: " + id.message(), "task_id");
+  }
+  if (report.type.empty()) return Status(ErrorCode::kMissingField, "type is required", "type");
+  if (report.type.size() > 64 || !IsTokenText(report.type, "._-")) {
+    return Status(ErrorCode::kBadRequest, "type must be 1-64 characters of a-z 0-9 . _ -", "type");
+  }
+  if (report.reporter.empty()) {
+    return Status(ErrorCode::kMissingField, "reporter is required", "reporter");
+  }
+  if (report.reporter.size() > 128 || !IsValidUtf8(report.reporter)) {
+    return Status(ErrorCode::kBadRequest, "reporter must be UTF-8 of at most 128 bytes", "reporter");
+  }
+  if (report.details.size() > 32) return Status(ErrorCode::kTooLarge, "at most 32 details", "details");
+  for (const auto& [key, value] : report.details) {
+    if (key.empty() || key.size() > 64 || !IsTokenText(key, "._-")) {
+      return Status(ErrorCode::kBadRequest, "detail names are 1-64 characters of a-z 0-9 . _ -",
+                    "details");
+    }
+    if (value.size() > 1024 || !IsValidUtf8(value)) {
+      return Status(ErrorCode::kBadRequest, "detail values are UTF-8 of at most 1024 bytes",
+                    "details." + key);
+    }
+  }
+  if (report.observed_at_ms < 0) {
+    return Status(ErrorCode::kBadRequest, "observed_at_ms must not be negative", "observed_at_ms");
+  }
+  return Status::Ok();
+}
+
 Status ValidateResultFor(const wire::StageResult& result, std::string_view task_id,
                          int64_t token) {
   if (result.task_id != task_id) {

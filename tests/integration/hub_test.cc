@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -215,6 +216,64 @@ TEST_P(HubTest, ARejectionEndsTheRequestAndSkipsLaterStages) {
   EXPECT_EQ(p.stages[1].message, "本期已申报 period already filed");
   EXPECT_EQ(p.stages[2].state, StageState::SKIPPED);
   EXPECT_EQ(handler.CallsFor("R-reject/2"), 0);
+}
+
+// An adapter reports what its legacy system said after the stage was answered (an SMS delivery
+// report): recorded once on the request, shown with the stage, refused with a field when wrong.
+TEST_P(HubTest, ALateReportIsRecordedOnceWithItsStage) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-report")).has_value());
+  ASSERT_EQ(WaitForEnd("R-report").state, RequestState::COMPLETED);
+
+  wire::TaskReport report;
+  report.task_id = "R-report/2";
+  report.type = "sms.delivered";
+  report.reporter = "sms-1";
+  report.details = {{"dlr", "1"}, {"to", "138****8000"}};
+  report.observed_at_ms = 1'796'000'000'000;
+  auto first = client_->Report(report);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_GT(first->sequence, 0);
+  auto again = client_->Report(report);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->sequence, first->sequence);
+
+  auto p = client_->Progress("R-report", kTaxpayer);
+  ASSERT_TRUE(p.has_value());
+  ASSERT_EQ(p->stages[2].reports.size(), 1u);
+  EXPECT_EQ(p->stages[2].reports[0].type, "sms.delivered");
+  EXPECT_EQ(p->stages[2].reports[0].details.at("to"), "138****8000");
+  EXPECT_EQ(p->stages[2].reports[0].details.at("reporter"), "sms-1");
+  EXPECT_EQ(p->stages[2].reports[0].details.at("observed_at_ms"), "1796000000000");
+  EXPECT_TRUE(p->stages[0].reports.empty());
+  EXPECT_EQ(p->state, RequestState::COMPLETED) << "a report changes no state";
+
+  struct Case {
+    std::function<void(wire::TaskReport&)> change;
+    ErrorCode code;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.task_id = "R-report"; }, ErrorCode::kBadRequest, "task_id"},
+      {[](auto& r) { r.task_id = "R-report/x"; }, ErrorCode::kBadRequest, "task_id"},
+      {[](auto& r) { r.task_id = "R-report/7"; }, ErrorCode::kNotFound, "task_id"},
+      {[](auto& r) { r.task_id = "NOPE/0"; }, ErrorCode::kNotFound, "task_id"},
+      {[](auto& r) { r.type = ""; }, ErrorCode::kMissingField, "type"},
+      {[](auto& r) { r.type = "sms delivered"; }, ErrorCode::kBadRequest, "type"},
+      {[](auto& r) { r.reporter = ""; }, ErrorCode::kMissingField, "reporter"},
+      {[](auto& r) { r.details["to"] = std::string("\xff\xfe"); }, ErrorCode::kBadRequest, "details.to"},
+  };
+  for (const Case& c : cases) {
+    wire::TaskReport bad = report;
+    c.change(bad);
+    auto refused = client_->Report(bad);
+    ASSERT_FALSE(refused.has_value()) << bad.task_id << " " << bad.type;
+    EXPECT_EQ(refused.error().code(), c.code) << refused.error().ToString();
+    EXPECT_EQ(refused.error().field(), c.field) << refused.error().ToString();
+  }
 }
 
 TEST_P(HubTest, TwoHundredConcurrentSubmitsAreEachAcceptedExactlyOnce) {

@@ -90,6 +90,7 @@ Result<T> DecodeReply(std::string_view body) {
 template Result<wire::SubmitReply> DecodeReply<wire::SubmitReply>(std::string_view);
 template Result<wire::ProgressReply> DecodeReply<wire::ProgressReply>(std::string_view);
 template Result<wire::ErrorReply> DecodeReply<wire::ErrorReply>(std::string_view);
+template Result<wire::TaskReportReply> DecodeReply<wire::TaskReportReply>(std::string_view);
 
 Result<wire::SubmitReply> HubClient::Submit(const wire::SubmitRequest& request,
                                             int64_t timeout_ms) {
@@ -107,6 +108,12 @@ Result<wire::ProgressReply> HubClient::Progress(const std::string& request_id,
   auto body = mdp_.Call("taxhub.progress", wire::Encode(request), timeout_ms);
   if (!body) return Error(body.error());
   return DecodeReply<wire::ProgressReply>(*body);
+}
+
+Result<wire::TaskReportReply> HubClient::Report(const wire::TaskReport& report, int64_t timeout_ms) {
+  auto body = mdp_.Call("taxhub.report", wire::Encode(report), timeout_ms);
+  if (!body) return Error(body.error());
+  return DecodeReply<wire::TaskReportReply>(*body);
 }
 
 }  // namespace taxhub::client

@@ -88,6 +88,11 @@ void PrintProgress(const wire::ProgressReply& p) {
               << FormatTimeMs(s.started_at_ms) << "  finished " << FormatTimeMs(s.finished_at_ms)
               << "  deadline " << FormatTimeMs(s.deadline_ms) << "\n";
     if (!s.message.empty()) std::cout << "      " << s.code << " " << s.message << "\n";
+    for (const auto& report : s.reports) {
+      std::cout << "      report " << FormatTimeMs(report.at_ms) << "  " << report.type;
+      for (const auto& [key, value] : report.details) std::cout << "  " << key << "=" << value;
+      std::cout << "\n";
+    }
   }
 }
 
