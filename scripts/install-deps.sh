@@ -13,6 +13,7 @@ packages=(
   libpoco-dev libyaml-cpp-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   python3 python3-zmq python3-thrift
+  kannel kannel-extras
 )
 
 missing=()

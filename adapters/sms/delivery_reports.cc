@@ -1,0 +1,165 @@
+#include "adapters/sms/delivery_reports.h"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/URI.h>
+
+#include <zmq.hpp>
+
+#include "adapters/sms/sms_handler.h"
+#include "hub/base/log.h"
+#include "tools/client/mdp_client.h"
+
+namespace taxhub::sms {
+
+std::string ReportType(int kannel_type) {
+  switch (kannel_type) {
+    case 1: return "sms.delivered";
+    case 2: return "sms.undelivered";
+    case 4: return "sms.buffered";
+    case 8: return "sms.smsc_accepted";
+    case 16: return "sms.smsc_rejected";
+    default: return "sms.report";
+  }
+}
+
+class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(DeliveryReports& owner) : owner_(owner) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    auto answer = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& text) {
+      response.setStatus(status);
+      response.setContentType("text/plain; charset=utf-8");
+      response.send() << text << "\n";
+    };
+    try {
+      Poco::URI uri(request.getURI());
+      if (uri.getPath() != "/dlr") return answer(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "no such path");
+      DeliveryReport report;
+      std::string type, ts;
+      for (const auto& [key, value] : uri.getQueryParameters()) {
+        if (key == "task") report.task_id = value;
+        else if (key == "type") type = value;
+        else if (key == "ts") ts = value;
+        else if (key == "reply") report.reply = value.substr(0, 512);
+      }
+      if (report.task_id.empty() || report.task_id.size() > 80) {
+        return answer(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "task: missing or too long");
+      }
+      if (type.empty() || type.size() > 3 || type.find_first_not_of("0123456789") != std::string::npos) {
+        return answer(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "type: not a Kannel report type");
+      }
+      report.type = std::stoi(type);
+      const bool ts_ok = !ts.empty() && ts.size() <= 12 && ts.find_first_not_of("0123456789") == std::string::npos;
+      report.at_ms = ts_ok ? std::stoll(ts) * 1000 : owner_.clock_.NowMs();
+      if (Status added = owner_.outbox_.AddReport(report, owner_.clock_.NowMs()); !added.ok()) {
+        TAXHUB_LOG(kError, "sms") << "delivery report for " << report.task_id << ": " << added.message();
+        return answer(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "not stored");
+      }
+      ++owner_.received_;
+      TAXHUB_LOG(kInfo, "sms") << report.task_id << " " << ReportType(report.type);
+      answer(Poco::Net::HTTPResponse::HTTP_OK, "ok");
+    } catch (const std::exception& e) {
+      answer(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, e.what());
+    }
+  }
+
+ private:
+  DeliveryReports& owner_;
+};
+
+class DeliveryReports::Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(DeliveryReports& owner) : owner_(owner) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(owner_);
+  }
+
+ private:
+  DeliveryReports& owner_;
+};
+
+DeliveryReports::DeliveryReports(DeliveryReportOptions options, Outbox& outbox, const Clock& clock)
+    : options_(std::move(options)), outbox_(outbox), clock_(clock) {}
+
+DeliveryReports::~DeliveryReports() { Stop(); }
+
+Status DeliveryReports::Start() {
+  try {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(
+        options_.listen_host, static_cast<Poco::UInt16>(options_.listen_port)));
+    port_ = socket.address().port();
+    auto params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(4);
+    params->setKeepAlive(true);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, params);
+    server_->start();
+  } catch (const Poco::Exception& e) {
+    return Status(ErrorCode::kUnavailable,
+                  "cannot listen for delivery reports on " + options_.listen_host + ":" +
+                      std::to_string(options_.listen_port) + ": " + e.displayText(),
+                  "dlr-listen");
+  }
+  if (!options_.hub_endpoint.empty()) forwarder_ = std::thread([this] { Forward(); });
+  return Status::Ok();
+}
+
+void DeliveryReports::Stop() {
+  stopping_ = true;
+  if (server_) {
+    server_->stopAll(true);
+    server_.reset();
+  }
+  if (forwarder_.joinable()) forwarder_.join();
+}
+
+void DeliveryReports::Forward() {
+  zmq::context_t context(1);
+  client::HubClient hub(context, options_.hub_endpoint);
+  while (!stopping_) {
+    auto pending = outbox_.PendingReports(100);
+    if (!pending) TAXHUB_LOG(kError, "sms") << pending.error().message();
+    bool stalled = !pending || pending->empty();
+    for (const DeliveryReport& r : pending ? *pending : std::vector<DeliveryReport>{}) {
+      if (stopping_) break;
+      wire::TaskReport report;
+      report.task_id = r.task_id;
+      report.type = ReportType(r.type);
+      report.reporter = options_.reporter;
+      report.observed_at_ms = r.at_ms;
+      report.details["dlr"] = std::to_string(r.type);
+      if (!r.reply.empty()) report.details["smsc_reply"] = r.reply;
+      if (auto message = outbox_.Find(r.task_id); message && message->has_value()) {
+        report.details["to"] = MaskMobile((*message)->to);
+      }
+      auto sent = hub.Report(report, 1000);
+      const bool refused = !sent && (sent.error().code() == ErrorCode::kBadRequest ||
+                                     sent.error().code() == ErrorCode::kNotFound ||
+                                     sent.error().code() == ErrorCode::kMissingField ||
+                                     sent.error().code() == ErrorCode::kTooLarge);
+      if (!sent && !refused) {
+        stalled = true;  // the hub is away: keep it for the next round
+        break;
+      }
+      if (refused) {
+        TAXHUB_LOG(kWarn, "sms") << "the hub refused the report for " << r.task_id << ": "
+                                 << sent.error().ToString();
+      } else {
+        ++forwarded_;
+      }
+      if (Status marked = outbox_.MarkForwarded(r.id); !marked.ok()) {
+        TAXHUB_LOG(kError, "sms") << marked.message();
+      }
+    }
+    if (stalled) std::this_thread::sleep_for(std::chrono::milliseconds(options_.forward_interval_ms));
+  }
+}
+
+}  // namespace taxhub::sms
