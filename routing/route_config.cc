@@ -118,6 +118,7 @@ StageRule ParseStage(const ConfigNode& node, const Defaults& d) {
     s.when = ParsePredicate(*when, {});
     when->Finish();
   }
+  s.on_rejection = node.Bool("on_rejection", false);
   node.Finish();
   return s;
 }

@@ -104,6 +104,7 @@ Result<Plan> RouteTable::PlanFor(std::string_view kind, const StringMap& attribu
     stage.time_limit_ms = rule.time_limit_ms;
     stage.retry = rule.retry;
     if (!rule.when.empty()) stage.when = rule.when.Encode();
+    stage.on_rejection = rule.on_rejection;
     stage.service = rule.service;
     if (!rule.shard_by.empty()) {
       auto value = attributes.find(rule.shard_by);

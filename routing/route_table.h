@@ -52,6 +52,9 @@ struct StageRule {
   double difficulty = 1.0; // human stage: weight in staff workload reports
   int64_t time_limit_ms = 86'400'000;  // 办结时限
   Predicate when;          // the stage runs only if this holds when it comes up
+  // The stage runs only after an earlier stage rejected the request (to tell the taxpayer
+  // why); the others do not run then. The request ends REJECTED once these are done.
+  bool on_rejection = false;
   RetryRule retry;
   int line = 0;
 };
@@ -83,6 +86,7 @@ struct PlannedStage {
   double difficulty = 1.0;
   int64_t time_limit_ms = 0;
   std::string when;        // Predicate::Encode(), empty when unconditional
+  bool on_rejection = false;
   RetryRule retry;
 };
 

@@ -63,6 +63,7 @@ struct PlannedStage {
   5: i64 time_limit_ms,              // 办结时限
   6: string queue,                   // the staff queue of a human stage (service_name is then "")
   7: string condition,               // when the stage runs only under a condition: that condition
+  8: bool on_rejection,              // runs only after an earlier stage rejected the request
 }
 
 struct SubmitReply {

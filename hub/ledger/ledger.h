@@ -76,6 +76,7 @@ struct StageRecord {
   std::string queue;           // human stage: the staff queue
   double difficulty = 1.0;
   std::string condition;       // encoded `when`; "" when unconditional
+  bool on_rejection = false;   // runs only after an earlier stage rejected the request
   StageState state = StageState::kPending;
   int attempt = 0;             // deliveries so far
   int max_attempts = 1;

@@ -15,7 +15,7 @@ constexpr const char* kStageColumns =
     "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
     "message, outputs::text, queue, difficulty, condition, initial_backoff_ms, "
-    "backoff_multiplier, max_backoff_ms, attempt_timeout_ms";
+    "backoff_multiplier, max_backoff_ms, attempt_timeout_ms, on_rejection";
 constexpr const char* kEventColumns =
     "seq, chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash";
 constexpr const char* kRequestColumns =
@@ -68,9 +68,9 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
        "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
        "lease_owner, handler, code, message, outputs, queue, difficulty, condition, "
-       "initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms) VALUES "
-       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-       "$20::jsonb, $21, $22, $23, $24, $25, $26, $27)"},
+       "initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms, on_rejection) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+       "$19, $20::jsonb, $21, $22, $23, $24, $25, $26, $27, $28)"},
       {"update_stage",
        "UPDATE stages SET state = $1, attempt = $2, token = $3, ready_at = $4, started_at = $5, "
        "finished_at = $6, deadline_at = $7, lease_until = $8, lease_owner = $9, handler = $10, "
@@ -178,6 +178,7 @@ Result<StageRecord> ReadStage(const pqxx::row& row) {
   s.backoff_multiplier = row[24].as<double>();
   s.max_backoff_ms = row[25].as<int64_t>();
   s.attempt_timeout_ms = row[26].as<int64_t>();
+  s.on_rejection = row[27].as<bool>();
   return s;
 }
 
@@ -348,7 +349,7 @@ class PostgresTransaction final : public Transaction {
                            s.deadline_ms, s.lease_until_ms, s.lease_owner, s.handler, s.code,
                            s.message, EncodeJsonMap(s.outputs), s.queue, s.difficulty,
                            s.condition, s.initial_backoff_ms, s.backoff_multiplier,
-                           s.max_backoff_ms, s.attempt_timeout_ms);
+                           s.max_backoff_ms, s.attempt_timeout_ms, s.on_rejection);
       return Status::Ok();
     });
   }

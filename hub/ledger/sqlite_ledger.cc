@@ -20,7 +20,7 @@ constexpr const char* kStageColumns =
     "request_id, idx, name, label, service, state, attempt, max_attempts, token, time_limit_ms, "
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
     "message, outputs, queue, difficulty, condition, initial_backoff_ms, backoff_multiplier, "
-    "max_backoff_ms, attempt_timeout_ms";
+    "max_backoff_ms, attempt_timeout_ms, on_rejection";
 constexpr const char* kRequestColumns =
     "id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, state, "
     "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at";
@@ -392,7 +392,7 @@ Status SqliteTransaction::UpdateRequestContent(const RequestRecord& r) {
 
 Status SqliteTransaction::InsertStage(const StageRecord& s) {
   static const std::string sql = std::string("INSERT INTO stages (") + kStageColumns +
-                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, s.request_id).Bind(2, int64_t{s.index}).Bind(3, s.name).Bind(4, s.label);
   stmt.Bind(5, s.service).Bind(6, ToString(s.state)).Bind(7, int64_t{s.attempt});
@@ -402,7 +402,7 @@ Status SqliteTransaction::InsertStage(const StageRecord& s) {
   stmt.Bind(17, s.handler).Bind(18, s.code).Bind(19, s.message).Bind(20, EncodeJsonMap(s.outputs));
   stmt.Bind(21, s.queue).Bind(22, s.difficulty).Bind(23, s.condition);
   stmt.Bind(24, s.initial_backoff_ms).Bind(25, s.backoff_multiplier).Bind(26, s.max_backoff_ms);
-  stmt.Bind(27, s.attempt_timeout_ms);
+  stmt.Bind(27, s.attempt_timeout_ms).Bind(28, int64_t{s.on_rejection ? 1 : 0});
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert stage " + s.task_id());
   return Status::Ok();
 }
@@ -458,6 +458,7 @@ Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
     s.backoff_multiplier = stmt.Real(24);
     s.max_backoff_ms = stmt.Int(25);
     s.attempt_timeout_ms = stmt.Int(26);
+    s.on_rejection = stmt.Int(27) != 0;
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error(ledger_.Fail(what));

@@ -449,10 +449,7 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
       task.payload = (*request)->body;
       task.deadline_ms = stage.deadline_ms;
       task.accepted_at_ms = (*request)->accepted_at_ms;
-      for (const StageRecord& earlier : *stages) {
-        if (earlier.index >= stage.index) break;
-        for (const auto& [key, value] : earlier.outputs) task.inputs[key] = value;
-      }
+      task.inputs = StageInputs(*stages, stage.index);
       TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.dispatched", now,
                                     "attempt " + std::to_string(stage.attempt) + " to " + service));
       out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service,

@@ -29,6 +29,7 @@ std::vector<wire::PlannedStage> Planned(const std::vector<StageRecord>& stages) 
     p.service_name = s.service;
     p.queue = s.queue;
     p.condition = s.condition;
+    p.on_rejection = s.on_rejection;
     p.time_limit_ms = s.time_limit_ms;
     out.push_back(std::move(p));
   }
@@ -186,6 +187,7 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
     stage.queue = planned.queue;
     stage.difficulty = planned.difficulty;
     stage.condition = planned.when;
+    stage.on_rejection = planned.on_rejection;
     stage.state = StageState::kPending;
     stage.max_attempts = planned.retry.max_attempts;
     stage.initial_backoff_ms = planned.retry.initial_backoff_ms;

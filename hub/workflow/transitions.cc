@@ -49,19 +49,26 @@ Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t
   return Record(txn, request_id, -1, type, now_ms, why);
 }
 
-// Whether stages[index]'s `when` holds over the outputs of the stages done before it and the
-// request's attributes.
+// The stage whose refusal ended the request's normal path, if one did.
+const StageRecord* Refusal(const std::vector<StageRecord>& stages) {
+  for (const StageRecord& s : stages) {
+    if (s.state == StageState::kRejected) return &s;
+  }
+  return nullptr;
+}
+
+std::string RefusalText(const StageRecord& s) {
+  return s.name + " rejected [" + s.code + "] " + s.message;
+}
+
+// Whether stages[index]'s `when` holds over the stage's inputs and the request's attributes.
 Result<bool> ConditionHolds(const std::vector<StageRecord>& stages, size_t index,
                             const AttributesLoader& load_attributes) {
   const StageRecord& stage = stages[index];
   if (stage.condition.empty()) return true;
   auto predicate = routing::Predicate::Decode(stage.condition);
   if (!predicate) return Error(predicate.error().WithContext("stage " + stage.task_id()));
-  StringMap outputs;
-  for (size_t i = 0; i < index; ++i) {
-    if (stages[i].state != StageState::kDone) continue;
-    for (const auto& [key, value] : stages[i].outputs) outputs[key] = value;
-  }
+  StringMap outputs = StageInputs(stages, index);
   auto attributes = load_attributes();
   if (!attributes) return Error(attributes.error());
   return predicate->Matches(routing::Facts{&outputs, &*attributes});
@@ -69,10 +76,33 @@ Result<bool> ConditionHolds(const std::vector<StageRecord>& stages, size_t index
 
 }  // namespace
 
+StringMap StageInputs(const std::vector<StageRecord>& stages, size_t index) {
+  StringMap inputs;
+  for (size_t i = 0; i < index && i < stages.size(); ++i) {
+    if (stages[i].state != StageState::kDone && stages[i].state != StageState::kRejected) continue;
+    for (const auto& [key, value] : stages[i].outputs) inputs[key] = value;
+  }
+  if (const StageRecord* refusal = Refusal(stages); refusal && refusal->index < static_cast<int>(index)) {
+    inputs["rejected_stage"] = refusal->name;
+    inputs["rejected_code"] = refusal->code;
+    inputs["rejected_reason"] = refusal->message;
+  }
+  return inputs;
+}
+
 Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t from,
                const AttributesLoader& attributes, int64_t now_ms, Effects& effects) {
+  const StageRecord* refusal = Refusal(stages);
   for (size_t i = from; i < stages.size(); ++i) {
     StageRecord& stage = stages[i];
+    if (stage.on_rejection != (refusal != nullptr)) {
+      stage.state = StageState::kSkipped;
+      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+      TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.skipped", now_ms,
+                                    stage.name + (refusal ? ": the request was rejected"
+                                                          : ": runs only after a rejection")));
+      continue;
+    }
     auto holds = ConditionHolds(stages, i, attributes);
     if (!holds) return holds.error();
     if (!*holds) {
@@ -92,6 +122,10 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
     if (!stage.queue.empty()) effects.notes.push_back(stage.task_id() + " " + stage.name + " waits in " + where);
     return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
                   stage.name + " waits for " + where);
+  }
+  if (refusal) {
+    return Finish(txn, stages, stages.size() - 1, RequestState::kRejected, now_ms, effects,
+                  RefusalText(*refusal));
   }
   return Finish(txn, stages, stages.size() - 1, RequestState::kCompleted, now_ms, effects, "");
 }
@@ -161,10 +195,14 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       stage.finished_at_ms = now_ms;
       stage.outputs = outcome.outputs;
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
-      std::string why = stage.name + " rejected [" + outcome.code + "] " + outcome.message;
-      TAXHUB_RETURN_IF_ERROR(
-          Record(txn, stage.request_id, stage.index, "stage.rejected", now_ms, why));
-      return Finish(txn, stages, index, RequestState::kRejected, now_ms, effects, why);
+      TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.rejected", now_ms,
+                                    RefusalText(stage)));
+      // Stages that tell the taxpayer why still run; without any, the request ends here.
+      const bool notices = std::any_of(stages.begin() + index + 1, stages.end(),
+                                       [](const StageRecord& s) { return s.on_rejection; });
+      if (notices) return Advance(txn, stages, index + 1, attributes, now_ms, effects);
+      return Finish(txn, stages, index, RequestState::kRejected, now_ms, effects,
+                    RefusalText(*Refusal(stages)));
     }
     case Outcome::Kind::kRetry: {
       if (stage.attempt >= stage.max_attempts) {

@@ -1,7 +1,8 @@
 // How a stage outcome moves a request through its plan, written to the ledger in the caller's
 // transaction with one event per change:
 //   SUCCEEDED   stage DONE; the next stage comes up (see Advance), or the request COMPLETED
-//   REJECTED    stage REJECTED, later stages SKIPPED, request REJECTED
+//   REJECTED    stage REJECTED; later stages SKIPPED except those marked on_rejection, which
+//               then run (telling the taxpayer why); the request REJECTED when they are done
 //   RETRY       stage READY again after the stage's backoff, or FAILED — and the request
 //               FAILED, a dead letter — when its attempts are used up
 //   UNDELIVERED the delivery never reached a worker: READY again at once, the attempt not counted
@@ -53,9 +54,15 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<ledger::StageRecord>& 
                     const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
                     Effects& effects);
 
+// What stages[index] sees of the stages before it: the outputs of those done (and of a
+// rejecting one), in stage order; after a rejection also rejected_stage, rejected_code and
+// rejected_reason.
+StringMap StageInputs(const std::vector<ledger::StageRecord>& stages, size_t index);
+
 // Brings up the first stage from `from` on whose `when` holds (stages whose `when` does not
 // hold are SKIPPED): an adapter stage becomes READY for dispatch, a human stage READY in its
-// queue. With no stage left, the request is COMPLETED.
+// queue. After a rejection only on_rejection stages come up; otherwise only the others. With no
+// stage left, the request is COMPLETED, or REJECTED after a rejection.
 Status Advance(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, size_t from,
                const AttributesLoader& attributes, int64_t now_ms, Effects& effects);
 

@@ -40,6 +40,12 @@ routes:
       - {name: review, label: 核查, queue: hall.review, difficulty: 1.5, when: {amount: {">=": 1000000}}}
       - {name: pay, service: t.pay, when: {tax_due: {">": 0}}}
       - {name: notify, service: t.notify}
+  - name: paid-notice
+    match: {kind: tax.pay}
+    stages:
+      - {name: pay, service: t.pay}
+      - {name: notify_paid, service: t.notify}
+      - {name: notify_refusal, service: t.notify, on_rejection: true}
   - name: staff
     match: {kind: staff.task}
     stages:
@@ -255,6 +261,48 @@ TEST_F(RoutingTest, ConditionalStagesRunOnlyWhenTheirConditionHolds) {
   auto missing = client_->Submit(Request("R-noshard", "filing.vat", {{"due", "1"}}));
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().field(), "attributes.tax_office");
+}
+
+// A refusal skips the rest of the normal path but still runs the on_rejection stage, which
+// sees who refused and why; the request ends REJECTED with the refusal's words once it is done.
+// On the normal path the on_rejection stage is skipped.
+TEST_F(RoutingTest, AnOnRejectionStageTellsTheTaxpayerWhy) {
+  ScriptedHandler handler([](const wire::StageTask& task) {
+    if (task.stage == "pay" && task.attributes.at("account") == "empty") {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::REJECTED;
+      r.code = "24007";
+      r.message = "余额不足";
+      r.outputs["tips_result"] = "24007";
+      return r;
+    }
+    wire::StageResult r = Succeeded();
+    if (task.stage == "notify_refusal") {
+      r.outputs["told"] = task.inputs.at("rejected_stage") + " " + task.inputs.at("rejected_code") + " " +
+                          task.inputs.at("rejected_reason") + " " + task.inputs.at("tips_result");
+    }
+    return r;
+  });
+  TestWorkers workers(hub_->backend(), {"t.pay", "t.notify"}, handler);
+  auto reply = client_->Submit(Request("R-short", "tax.pay", {{"account", "empty"}}));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_TRUE(reply->stages[2].on_rejection);
+  ASSERT_TRUE(client_->Submit(Request("R-paid", "tax.pay", {{"account", "full"}})).has_value());
+
+  wire::ProgressReply shorted = WaitForEnd("R-short");
+  ASSERT_EQ(shorted.state, RequestState::REJECTED);
+  EXPECT_EQ(shorted.stages[0].state, StageState::REJECTED);
+  EXPECT_EQ(shorted.stages[1].state, StageState::SKIPPED);
+  EXPECT_EQ(shorted.stages[2].state, StageState::DONE);
+  EXPECT_EQ(shorted.stages[2].outputs.at("told"), "pay 24007 余额不足 24007");
+  EXPECT_GE(shorted.finished_at_ms, shorted.stages[2].finished_at_ms);
+  EXPECT_EQ(handler.CallsFor("R-short/1"), 0);
+
+  wire::ProgressReply paid = WaitForEnd("R-paid");
+  ASSERT_EQ(paid.state, RequestState::COMPLETED);
+  EXPECT_EQ(paid.stages[1].state, StageState::DONE);
+  EXPECT_EQ(paid.stages[2].state, StageState::SKIPPED);
+  EXPECT_EQ(handler.CallsFor("R-paid/2"), 0);
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {

@@ -268,6 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "r.yaml:5: route r.stages[0].retry.max_attempts: must be between 1 and 100, got 0"},
         BadTable{"routes:\n  - name: r\n    match: {kind: k}\n    stages:\n      - {name: s, service: x, retry: {initial_backoff: 1m, max_backoff: 1s}}\n",
                  "r.yaml:5: route r.stages[0].retry.max_backoff: must be at least initial_backoff"},
+        BadTable{"routes:\n  - name: r\n    match: {kind: k}\n    stages:\n      - {name: s, service: x, on_rejection: maybe}\n",
+                 "r.yaml:5: route r.stages[0].on_rejection: expected true or false, got \"maybe\""},
         BadTable{"routes:\n  - name: r\n    match: {kind: k}\n    stages:\n      - {name: s, service: x, colour: red}\n",
                  "r.yaml:5: route r.stages[0].colour: unknown key"},
         BadTable{"routes:\n  - name: r\n    match: {kind: k}\n    stages:\n      - {name: s, service: x}\n      - {name: s, service: y}\n",
