@@ -4,13 +4,15 @@
 #   make build   build only (build/bin)
 #   make bench   benchmarks and the intake load test on SQLite and PostgreSQL
 #   make scale   a 10-million-event PostgreSQL ledger: progress lookup and claim figures
+#   make bench-chain  completed chains/s through file -> TIPS pay -> SMS, with time per stage
+#                (real processes, stand-ins and Kannel; CHAIN_RETURNS=300 by default)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CTEST_JOBS ?= 2
 
-.PHONY: all deps configure build test demo bench scale clean
+.PHONY: all deps configure build test demo bench bench-chain scale clean
 
 all: build
 
@@ -31,6 +33,10 @@ demo: build
 
 bench: build
 	@./scripts/bench.sh
+
+bench-chain: build
+	@$(BUILD_DIR)/bin/chain_e2e_test --gtest_also_run_disabled_tests \
+	    --gtest_filter=MonthTest.DISABLED_ChainThroughput 2>&1 | grep -E '^chain:|FAILED|OK \]'
 
 scale: build
 	@./scripts/ledger-scale.sh

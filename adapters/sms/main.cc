@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   sms::SmsOptions options;
   sms::DeliveryReportOptions reports;
   std::string outbox_file, dlr_url;
+  bool listen_for_reports = false;
   Status parsed = sdk::ParseAdapterFlags(argc, argv, flags, [&](const std::string& flag, const auto& value) {
     if (flag == "--user") {
       options.kannel.username = value();
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
       const size_t colon = hp.rfind(':');
       if (colon == std::string::npos) throw std::invalid_argument("must be HOST:PORT");
       reports.listen_host = hp.substr(0, colon);
-      reports.listen_port = std::stoi(hp.substr(colon + 1));
+      reports.listen_port = std::stoi(hp.substr(colon + 1));  // 0: the OS chooses
+      listen_for_reports = true;
     } else if (flag == "--template") {
       const std::string spec = value();
       const size_t eq = spec.find('=');
@@ -71,7 +73,7 @@ int main(int argc, char** argv) {
   const sigset_t signals = sdk::BlockStopSignals();
   SystemClock clock;
   std::unique_ptr<sms::DeliveryReports> receiver;
-  if (reports.listen_port != 0) {
+  if (listen_for_reports) {
     receiver = std::make_unique<sms::DeliveryReports>(reports, **outbox, clock);
     if (Status started = receiver->Start(); !started.ok()) {
       std::cerr << "taxhub-adapter-sms: " << started.ToString() << "\n";

@@ -50,7 +50,11 @@ void FramedStandIn::ServeConnection(legacy::FramedConnection connection) {
     ++requests_;
     std::string answer = Answer(*request);
     if (int64_t delay = delay_ms_; delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    if (drop_answers_) return;  // the work is done; the answer is lost with the connection
+    int drop_next = drop_next_.load();
+    while (drop_next > 0 && !drop_next_.compare_exchange_weak(drop_next, drop_next - 1)) {
+    }
+    // The work is done; the answer is lost with the connection.
+    if (drop_answers_ || drop_next > 0) return;
     if (!connection.Send(answer).ok()) return;
   }
 }

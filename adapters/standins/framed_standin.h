@@ -39,6 +39,8 @@ class FramedStandIn {
 
   void SetDelay(int64_t ms) { delay_ms_ = ms; }
   void SetDropAnswers(bool drop) { drop_answers_ = drop; }
+  // Drops the answers to the next `count` requests only (the work is still done).
+  void DropNextAnswers(int count) { drop_next_ = count; }
 
  protected:
   // The answer frame for one request frame; called from several connection threads at once.
@@ -52,6 +54,7 @@ class FramedStandIn {
   int port_ = 0;
   std::atomic<int64_t> delay_ms_{0};
   std::atomic<bool> drop_answers_{false};
+  std::atomic<int> drop_next_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
   std::thread acceptor_;

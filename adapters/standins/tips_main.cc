@@ -1,6 +1,7 @@
 // taxhub-standin-tips: the treasury-tax-bank network and a bank, stood in for tests and dev.
 //   taxhub-standin-tips --key BANK.key --tax-bureau-cert BUREAU.pem
 //       [--account NUMBER:BALANCE_YUAN[:frozen] …] [--port N] [--delay MS] [--drop-answers]
+//       [--drop-first N]   (the first N answers are lost after the work is done)
 // Prints its port; on SIGTERM prints the debits it made.
 
 #include <iostream>
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   standins::TipsBankOptions options;
   std::string key_file, bureau_file;
   bool drop = false;
+  int drop_first = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
     else if (arg == "--port") options.listen.port = std::stoi(value());
     else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--drop-answers") drop = true;
+    else if (arg == "--drop-first") drop_first = std::stoi(value());
     else if (arg == "--account") {
       std::string spec = value();
       size_t a = spec.find(':');
@@ -39,7 +42,8 @@ int main(int argc, char** argv) {
   auto bureau = security::Certificate::LoadPemFile(bureau_file);
   if (!key || !bureau) {
     std::cerr << "usage: taxhub-standin-tips --key BANK.key --tax-bureau-cert BUREAU.pem\n"
-                 "       [--account NUMBER:BALANCE[:frozen]] [--port N] [--delay MS] [--drop-answers]\n";
+                 "       [--account NUMBER:BALANCE[:frozen]] [--port N] [--delay MS] [--drop-answers]\n"
+                 "       [--drop-first N]\n";
     return 2;
   }
   options.key = std::make_shared<const security::PrivateKey>(*key);
@@ -47,6 +51,7 @@ int main(int argc, char** argv) {
   const sigset_t signals = taxhub::sdk::BlockStopSignals();
   standins::TipsBank bank(options);
   bank.SetDropAnswers(drop);
+  bank.DropNextAnswers(drop_first);
   if (Status started = bank.Start(); !started.ok()) {
     std::cerr << "taxhub-standin-tips: " << started.ToString() << "\n";
     return 1;
