@@ -17,11 +17,12 @@ std::string_view MismatchName(Mismatch::Kind kind) {
 }
 
 std::vector<Mismatch> Reconcile(const std::vector<PaymentRecord>& bank, const std::vector<PaymentRecord>& ledger) {
-  std::map<std::string, const PaymentRecord*> bank_paid, ledger_paid;
+  std::map<std::string, const PaymentRecord*> bank_paid, ledger_paid, ledger_any;
   for (const auto& p : bank) {
     if (p.debited) bank_paid[p.tra_no] = &p;
   }
   for (const auto& p : ledger) {
+    ledger_any[p.tra_no] = &p;  // whose payment a TraNo is, paid or not
     if (p.debited) ledger_paid[p.tra_no] = &p;
   }
   std::map<std::string, int> all;  // every TraNo either side paid, in order
@@ -31,9 +32,10 @@ std::vector<Mismatch> Reconcile(const std::vector<PaymentRecord>& bank, const st
   for (const auto& [tra_no, sides] : all) {
     const PaymentRecord* b = sides & 1 ? bank_paid[tra_no] : nullptr;
     const PaymentRecord* l = sides & 2 ? ledger_paid[tra_no] : nullptr;
-    const std::string request = l ? l->request_id : "";
+    const auto known = ledger_any.find(tra_no);
+    const std::string request = known != ledger_any.end() ? known->second->request_id : "";
     if (!l) {
-      out.push_back({Mismatch::Kind::kBankOnly, tra_no, "",
+      out.push_back({Mismatch::Kind::kBankOnly, tra_no, request,
                      "the bank debited " + legacy::FromFen(b->amount_fen) + " (voucher " + b->voucher +
                          ") that the ledger does not show paid"});
     } else if (!b) {

@@ -28,14 +28,15 @@ struct Mismatch {
   };
   Kind kind;
   std::string tra_no;
-  std::string request_id;  // when the ledger knows the payment
+  std::string request_id;  // whose payment it is, when the ledger has the task (paid or not)
   std::string detail;      // for operators: both sides' values
 };
 
 std::string_view MismatchName(Mismatch::Kind kind);  // "bank_only", "ledger_only", …
 
 // Every disagreement between the two records of one day, ordered by TraNo. Payments neither
-// side shows as debited are not mismatches (a refusal such as 24007 is the same on both).
+// side shows as debited are not mismatches (a refusal such as 24007 is the same on both); the
+// ledger's unpaid records still name the request a bank-only debit belongs to.
 std::vector<Mismatch> Reconcile(const std::vector<PaymentRecord>& bank, const std::vector<PaymentRecord>& ledger);
 
 }  // namespace taxhub::tips

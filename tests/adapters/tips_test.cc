@@ -238,12 +238,15 @@ TEST(Reconcile, EveryDisagreementIsRaisedAndAgreementIsSilent) {
                                            refused};
   const std::vector<PaymentRecord> ledger = {paid("00000001", 130050, "V1", "R1"), paid("00000003", 700, "V3", "R3"),
                                              paid("00000004", 2500, "V4", "R4"), paid("00000005", 3000, "V9", "R5"),
-                                             refused};
+                                             refused,
+                                             // the ledger has the task but not its result
+                                             PaymentRecord{"00000002", 1000, "", false, "R2"}};
   auto mismatches = Reconcile(bank, ledger);
   ASSERT_EQ(mismatches.size(), 4u);
   EXPECT_EQ(mismatches[0].tra_no, "00000002");
   EXPECT_EQ(mismatches[0].kind, Mismatch::Kind::kBankOnly);
   EXPECT_NE(mismatches[0].detail.find("10.00"), std::string::npos) << mismatches[0].detail;
+  EXPECT_EQ(mismatches[0].request_id, "R2") << "a bank-only debit names the request it belongs to";
   EXPECT_EQ(mismatches[1].kind, Mismatch::Kind::kLedgerOnly);
   EXPECT_EQ(mismatches[1].request_id, "R3");
   EXPECT_EQ(mismatches[2].kind, Mismatch::Kind::kAmount);

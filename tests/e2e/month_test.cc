@@ -20,6 +20,7 @@
 
 #include "adapters/sms/delivery_reports.h"
 #include "adapters/sms/kannel_client.h"
+#include "adapters/tips/tips_handler.h"
 #include "hub/base/clock.h"
 #include "hub/security/crypto.h"
 #include "tests/support/kannel.h"
@@ -115,6 +116,7 @@ class MonthTest : public ::testing::Test {
     kannel_ = KannelGateway::Start(dir_.File("kannel"), &why);
     ASSERT_TRUE(kannel_.has_value()) << why;
     const int core_port = FreePort(), invoice_port = FreePort(), bank_port = FreePort();
+    bank_address_ = "127.0.0.1:" + std::to_string(bank_port);
     std::vector<std::string> core_args = {BinDir() + "/taxhub-standin-filing", "--port", std::to_string(core_port)};
     if (!o.copy_report_check) core_args.push_back("--no-copy-report-check");
     core_ = Process::Start(core_args, dir_.File("core.log"));
@@ -203,7 +205,7 @@ class MonthTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string frontend_, backend_;
+  std::string frontend_, backend_, bank_address_;
   std::optional<KannelGateway> kannel_;
   std::optional<Process> hub_, filing_, invoice_, tips_, sms_, core_, invoices_, bank_;
   zmq::context_t context_{1};
@@ -291,6 +293,37 @@ TEST_F(MonthTest, InvoicesCopyReportReturnPaymentAndAnSmsWithTheVoucher) {
     const std::string all = TextOf(kannel_->Received());
     return all.find("未办结：余额不足") != std::string::npos && all.find("（24007）") != std::string::npos;
   })) << TextOf(kannel_->Received());
+
+  // The day's reconciliation with the bank agrees: one debit on both sides.
+  const std::string date = tips::TipsHandler::EntrustDateFor(vat.accepted_at_ms);
+  auto reconcile = [&] {
+    return RunCommand({BinDir() + "/taxhub-reconcile-tips", "--config", dir_.File("hub.yaml"), "--date", date,
+                       "--legacy", bank_address_, "--key", dir_.File("bureau.key"), "--bank-cert",
+                       dir_.File("bank.pem"), "--hub", frontend_});
+  };
+  auto agreed = reconcile();
+  EXPECT_EQ(agreed.exit_code, 0) << agreed.output;
+  EXPECT_NE(agreed.output.find("1 debits at the bank, 1 payments in the ledger, 0 mismatches"), std::string::npos)
+      << agreed.output;
+  // Someone changes the voucher the ledger holds: the next reconciliation raises it, on the
+  // request's pay stage where operators look.
+  auto forged = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
+                            "UPDATE stages SET outputs = json_set(outputs, '$.voucher', 'V-FORGED') "
+                            "WHERE request_id = 'M-VAT' AND idx = 1;"});
+  ASSERT_EQ(forged.exit_code, 0) << forged.output;
+  auto raised = reconcile();
+  EXPECT_EQ(raised.exit_code, 1) << raised.output;
+  EXPECT_NE(raised.output.find("MISMATCH voucher TraNo " + vat.stages[1].outputs.at("tra_no") + " task M-VAT/1"),
+            std::string::npos)
+      << raised.output;
+  auto reported = client_->Progress("M-VAT", kTaxpayer);
+  ASSERT_TRUE(reported.has_value());
+  bool seen = false;
+  for (const auto& r : reported->stages[1].reports) {
+    seen |= r.type == "tips.mismatch" && r.details.at("kind") == "voucher" &&
+            r.details.at("detail").find("V-FORGED") != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << Hall({"progress", "M-VAT", "--taxpayer", kTaxpayer}).output;
 
   // Exactly one debit for the paid return, although the bank's first answer was lost; one SMS
   // per notice.
