@@ -12,10 +12,10 @@
 int main(int argc, char** argv) {
   using namespace taxhub;
   sdk::AdapterFlags flags;
-  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags);
+  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags, {}, "filing");
   if (!parsed.ok() || flags.process.services.empty() || flags.legacy_port == 0) {
     if (!parsed.ok()) std::cerr << "taxhub-adapter-filing: " << parsed.ToString() << "\n";
-    std::cerr << "usage: taxhub-adapter-filing --legacy HOST:PORT --service NAME [--service …]\n"
+    std::cerr << "usage: taxhub-adapter-filing [--config FILE [--section NAME]] --legacy HOST:PORT --service NAME [--service …]\n"
                  "       [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";
     return 2;
   }

@@ -11,10 +11,10 @@
 int main(int argc, char** argv) {
   using namespace taxhub;
   sdk::AdapterFlags flags;
-  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags);
+  Status parsed = sdk::ParseAdapterFlags(argc, argv, flags, {}, "invoice");
   if (!parsed.ok() || flags.legacy_port == 0) {
     if (!parsed.ok()) std::cerr << "taxhub-adapter-invoice: " << parsed.ToString() << "\n";
-    std::cerr << "usage: taxhub-adapter-invoice --legacy HOST:PORT [--service NAME …]\n"
+    std::cerr << "usage: taxhub-adapter-invoice [--config FILE [--section NAME]] --legacy HOST:PORT [--service NAME …]\n"
                  "       [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";
     return 2;
   }

@@ -18,7 +18,7 @@
 namespace {
 
 int Usage() {
-  std::cerr << "usage: taxhub-adapter-sample --service NAME [--service NAME …] [--endpoint EP]\n"
+  std::cerr << "usage: taxhub-adapter-sample [--config FILE [--section NAME]] --service NAME [--service NAME …] [--endpoint EP]\n"
                "         [--workers N] [--delay MS] [--retry-rate R] [--reject-rate R]\n"
                "         [--heartbeat MS (the hub's broker.heartbeat; default 2500)]\n"
                "         [--name NAME] [--log-level debug|info|warn|error]\n";
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     else if (flag == "--name") options.name = value();
     else return false;
     return true;
-  });
+  }, "sample");
   if (!parsed.ok()) std::cerr << "taxhub-adapter-sample: " << parsed.ToString() << "\n";
   if (!parsed.ok() || flags.process.services.empty()) return Usage();
 

@@ -38,7 +38,18 @@ using ExtraFlag = std::function<bool(const std::string& flag, const std::functio
 
 // Parses argv into `flags`, handing other flags to `extra`. The error names the flag that is
 // unknown, lacks its value or has a bad one. Adapters check what they require afterwards.
-Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const ExtraFlag& extra = {});
+//
+// `--config FILE` reads the adapter's own section of a YAML file first (`section`, or the one
+// `--section NAME` names, e.g. for a second instance); flags given on the command line come
+// after it, so they override single values and add to repeatable ones. Each key is the flag
+// without its dashes:
+//   sms:
+//     legacy: 127.0.0.1:13013          ->  --legacy 127.0.0.1:13013
+//     service: [sms.send]              ->  --service sms.send (once per item)
+//     template: {notify_paid: "您…"}   ->  --template notify_paid=您…  (once per entry)
+// An error from the file names it as file:line: section.key instead of the flag.
+Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const ExtraFlag& extra = {},
+                         const std::string& section = "");
 
 sigset_t BlockStopSignals();
 // Returns the signal that arrived.

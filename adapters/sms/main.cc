@@ -52,11 +52,11 @@ int main(int argc, char** argv) {
       return false;
     }
     return true;
-  });
+  }, "sms");
   if (flags.process.services.empty()) flags.process.services.push_back("sms.send");
   if (!parsed.ok() || flags.legacy_port == 0 || outbox_file.empty() || options.kannel.username.empty()) {
     if (!parsed.ok()) std::cerr << "taxhub-adapter-sms: " << parsed.ToString() << "\n";
-    std::cerr << "usage: taxhub-adapter-sms --legacy SMSBOX_HOST:SENDSMS_PORT --user U --password P\n"
+    std::cerr << "usage: taxhub-adapter-sms [--config FILE [--section NAME]] --legacy SMSBOX_HOST:SENDSMS_PORT --user U --password P\n"
                  "       --outbox FILE [--dlr-listen HOST:PORT --hub FRONTEND_EP] [--template STAGE=TEXT …]\n"
                  "       [--from 12366] [--dlr-url URL] [--confirm-window MS] [--name NAME]\n"
                  "       [--service sms.send] [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";

@@ -21,13 +21,13 @@ int main(int argc, char** argv) {
     else if (flag == "--node") options.node = value();
     else return false;
     return true;
-  });
+  }, "tips");
   if (flags.process.services.empty()) flags.process.services.push_back("tips.pay");
   auto key = security::PrivateKey::LoadPemFile(key_file);
   auto bank = security::Certificate::LoadPemFile(bank_file);
   if (!parsed.ok() || flags.legacy_port == 0 || !key || !bank) {
     if (!parsed.ok()) std::cerr << "taxhub-adapter-tips: " << parsed.ToString() << "\n";
-    std::cerr << "usage: taxhub-adapter-tips --legacy HOST:PORT --key BUREAU.key --bank-cert BANK.pem\n"
+    std::cerr << "usage: taxhub-adapter-tips [--config FILE [--section NAME]] --legacy HOST:PORT --key BUREAU.key --bank-cert BANK.pem\n"
                  "       [--service tips.pay] [--node 12 digits] [--endpoint EP] [--workers N]\n"
                  "       [--timeout MS] [--heartbeat MS]\n";
     if (!key) std::cerr << key.error().ToString() << "\n";

@@ -58,5 +58,60 @@ TEST(AdapterFlags, BadFlagsAreNamed) {
   }
 }
 
+// An adapter's own section of a config file gives its flags; the command line adds to
+// repeatable ones and overrides the rest; a bad key or value names the file, line and key.
+TEST(AdapterFlags, AConfigSectionGivesTheFlags) {
+  const std::string file = ::testing::TempDir() + "/adapters.yaml";
+  FILE* out = fopen(file.c_str(), "w");
+  fputs("filing:\n"
+        "  legacy: 127.0.0.1:7001\n"
+        "  service: [filing.13212000000, invoice.copy_report]\n"
+        "  timeout: 900\n"
+        "sms:\n"
+        "  legacy: 127.0.0.1:13013\n"
+        "  template:\n"
+        "    notify_paid: \"您{period}期税款已缴\"\n"
+        "    notify_refusal: \"未办结：{rejected_reason}\"\n"
+        "broken:\n"
+        "  workers: 0\n"
+        "odd:\n"
+        "  colour: red\n",
+        out);
+  fclose(out);
+  AdapterFlags flags;
+  // Parse() passes no default section (each adapter passes its own name): --section is needed.
+  EXPECT_EQ(Parse({"--config", file}, flags).field(), "--config");
+  Status s = Parse({"--config", file, "--section", "filing", "--service", "filing.13101100000", "--timeout", "2000"},
+                   flags);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(flags.legacy_port, 7001);
+  EXPECT_EQ(flags.process.services,
+            (std::vector<std::string>{"filing.13212000000", "invoice.copy_report", "filing.13101100000"}));
+  EXPECT_EQ(flags.timeout_ms, 2000) << "the command line overrides the file";
+
+  AdapterFlags sms;
+  std::vector<std::string> templates;
+  s = Parse({"--config", file, "--section", "sms"}, sms, [&](const std::string& flag, const auto& value) {
+    if (flag != "--template") return false;
+    templates.push_back(value());
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(templates, (std::vector<std::string>{"notify_paid=您{period}期税款已缴", "notify_refusal=未办结：{rejected_reason}"}));
+
+  AdapterFlags bad;
+  s = Parse({"--config", file, "--section", "broken"}, bad);
+  EXPECT_EQ(s.field(), "broken.workers");
+  EXPECT_NE(s.message().find("adapters.yaml:11: broken.workers: must be at least 1"), std::string::npos) << s.ToString();
+  s = Parse({"--config", file, "--section", "odd"}, bad);
+  EXPECT_EQ(s.field(), "odd.colour");
+  EXPECT_NE(s.message().find("adapters.yaml:13: odd.colour: unknown key"), std::string::npos) << s.ToString();
+  s = Parse({"--config", file, "--section", "nowhere"}, bad);
+  EXPECT_EQ(s.field(), "--config");
+  EXPECT_NE(s.message().find("no section \"nowhere\""), std::string::npos) << s.ToString();
+  s = Parse({"--config", file + ".missing", "--section", "sms"}, bad);
+  EXPECT_EQ(s.field(), "--config");
+}
+
 }  // namespace
 }  // namespace taxhub::sdk
