@@ -11,8 +11,11 @@
 // SIGHUP reloads the routes file: validated completely, then swapped in; requests under way
 // keep the plan they started with.
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -69,7 +72,20 @@ int Run(const std::string& config_file, bool dev) {
   (*hub)->Start();
   std::unique_ptr<app::DevAdapters> adapters;
   std::unique_ptr<app::DevClerk> clerk;
+  std::unique_ptr<app::DevProcesses> processes;
   if (dev) {
+    char self[4096] = {};
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    const std::string bin = n > 0 ? std::filesystem::path(std::string(self, n)).parent_path().string() : ".";
+    processes = std::make_unique<app::DevProcesses>(
+        *config, StringMap{{"data_dir", config->data_dir}, {"config_dir", config->config_dir}, {"bin", bin},
+                           {"frontend", (*hub)->frontend_endpoint()}, {"backend", (*hub)->backend_endpoint()}});
+    if (Status started = processes->Start(); !started.ok()) {
+      std::cerr << "taxhub dev: " << started.ToString() << "\n";
+      processes->Stop();
+      (*hub)->Shutdown();
+      return 1;
+    }
     adapters = std::make_unique<app::DevAdapters>(*config, (*hub)->backend_endpoint());
     adapters->Start();
     clerk = std::make_unique<app::DevClerk>(**hub, config->dev_clerk);
@@ -82,6 +98,9 @@ int Run(const std::string& config_file, bool dev) {
             << (config->ledger.backend == "sqlite" ? " " + config->ledger.sqlite.path : "") << "\n"
             << "  routes: " << config->routes->size() << " from " << config->routes_file << "\n";
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
+  if (processes && processes->size() > 0) {
+    std::cout << "  processes: " << processes->size() << " (logs in " << config->data_dir << ")\n";
+  }
   if (config->security.enabled) {
     std::cout << "  signatures: " << (config->security.require_signatures ? "required" : "checked if present")
               << ", CAs from " << config->security.ca_bundle << "\n";
@@ -97,6 +116,7 @@ int Run(const std::string& config_file, bool dev) {
   if (clerk) clerk->Stop();
   (*hub)->Shutdown();
   if (adapters) adapters->Stop();
+  if (processes) processes->Stop();
   const auto& counters = (*hub)->engine_counters();
   std::cout << "taxhub: stopped; accepted " << counters.accepted << ", completed "
             << counters.completed << ", dispatched " << counters.dispatched << "\n";

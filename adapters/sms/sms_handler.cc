@@ -13,6 +13,7 @@ using wire::StageOutcome;
 // The values a template may use; earlier sources win over later ones.
 StringMap TemplateValues(const wire::StageTask& task) {
   StringMap values = {{"request_id", task.request_id},
+                      {"kind", task.kind},
                       {"taxpayer_id", task.taxpayer_id},
                       {"stage", task.stage}};
   for (const auto& [k, v] : task.inputs) values.emplace(k, v);
@@ -104,7 +105,9 @@ wire::StageResult SmsHandler::Handle(const wire::StageTask& task) {
     return result;
   }
   std::string pattern;
-  if (auto it = options_.templates.find(task.stage); it != options_.templates.end()) {
+  if (auto it = options_.templates.find(task.kind + "." + task.stage); it != options_.templates.end()) {
+    pattern = it->second;
+  } else if (auto it = options_.templates.find(task.stage); it != options_.templates.end()) {
     pattern = it->second;
   } else {
     pattern = Lookup(task, "sms_text");

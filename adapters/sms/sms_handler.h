@@ -1,10 +1,11 @@
 // The sms stage: one text message to the taxpayer's mobile through Kannel, sent at most once
 // per task however often the task comes back.
 //
-// The text comes from the template for the stage (--template notify_paid=…) with {name}
-// placeholders filled from the earlier stages' outputs, the request's attributes, the top-level
-// fields of the application body, and request_id / taxpayer_id / stage; failing a template, from
-// an `sms_text` input or attribute. The number is the `mobile` attribute or input.
+// The text comes from the template for the request kind and stage (--template
+// filing.vat.notify=…), else for the stage (--template notify_paid=…), with {name} placeholders
+// filled from the earlier stages' outputs, the request's attributes, the top-level fields of the
+// application body, and request_id / kind / taxpayer_id / stage; failing a template, from an
+// `sms_text` input or attribute. The number is the `mobile` attribute or input.
 //
 // Outcomes:
 //   202 from smsbox                      SUCCEEDED (outputs: sms_status, sms_to masked, …)
@@ -34,7 +35,7 @@ namespace taxhub::sms {
 struct SmsOptions {
   KannelOptions kannel;
   std::string name = "sms";                       // handler name in results
-  std::map<std::string, std::string> templates;   // stage name -> text with {placeholders}
+  std::map<std::string, std::string> templates;   // "kind.stage" or "stage" -> text with {placeholders}
   int64_t confirm_window_ms = 60'000;
 };
 

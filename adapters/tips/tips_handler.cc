@@ -57,7 +57,8 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
     auto it = task.attributes.find(name);
     return it == task.attributes.end() ? std::string() : it->second;
   };
-  const std::string amount = task.inputs.count("tax_due") ? task.inputs.at("tax_due") : "";
+  // The amount an earlier stage assessed (filing), or the request's own (a payment of arrears).
+  const std::string amount = task.inputs.count("tax_due") ? task.inputs.at("tax_due") : attribute("tax_due");
   if (!IsCfxAmount(amount)) {
     return Outcome(wire::StageOutcome::REJECTED, "BAD_AMOUNT", "tax_due \"" + amount + "\" is not an amount");
   }

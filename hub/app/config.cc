@@ -124,7 +124,7 @@ void ParseSecurity(const ConfigNode& node, HubConfig& config, const std::string&
   node.Finish();
 }
 
-void ParseDev(const ConfigNode& node, HubConfig& config) {
+void ParseDev(const ConfigNode& node, HubConfig& config, const std::string& base_dir) {
   std::vector<DevAdapterConfig>& adapters = config.dev_adapters;
   if (auto list = node.OptionalChild("adapters")) {
     for (const ConfigNode& item : list->Items()) {
@@ -146,6 +146,32 @@ void ParseDev(const ConfigNode& node, HubConfig& config) {
       adapters.push_back(std::move(a));
     }
   }
+  if (auto files = node.OptionalChild("files")) {
+    for (const ConfigNode& item : files->Items()) {
+      DevFileConfig f;
+      f.from = Resolve(item.String("from"), base_dir);
+      f.to = item.String("to");
+      if (auto values = item.OptionalChild("values")) {
+        for (auto& [key, value] : values->Entries()) f.values[key] = value.AsString();
+      }
+      item.Finish();
+      config.dev_files.push_back(std::move(f));
+    }
+  }
+  if (auto processes = node.OptionalChild("processes")) {
+    std::set<std::string> names;
+    for (const ConfigNode& item : processes->Items()) {
+      DevProcessConfig p;
+      p.name = item.String("name");
+      if (p.name.empty() || !IsTokenText(p.name, "._-")) item.Fail("name", "must be letters, digits, . _ or -");
+      if (!names.insert(p.name).second) item.Fail("name", "is used twice");
+      p.command = item.StringList("command");
+      if (p.command.empty()) item.Fail("command", "needs the program and its arguments");
+      p.delay_ms = item.DurationMs("delay", 0);
+      item.Finish();
+      config.dev_processes.push_back(std::move(p));
+    }
+  }
   if (auto clerk = node.OptionalChild("clerk")) {
     config.dev_clerk.enabled = clerk->Bool("enabled", true);
     config.dev_clerk.name = clerk->String("name", config.dev_clerk.name);
@@ -163,7 +189,8 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
-  if (auto n = root.OptionalChild("dev")) ParseDev(*n, config);
+  if (auto n = root.OptionalChild("dev")) ParseDev(*n, config, base_dir);
+  config.config_dir = base_dir;
   root.Finish();
   config.engine.hub_id = config.hub_id;
   if (config.ledger.sqlite.path.empty()) config.ledger.sqlite.path = "ledger.db";

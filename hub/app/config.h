@@ -34,6 +34,24 @@ struct DevAdapterConfig {
   StringMap outputs;        // added to every result (e.g. tax_due)
 };
 
+// A program `taxhub dev` runs next to the hub — a stand-in, a real adapter, Kannel — started in
+// list order after the hub is up and stopped (SIGTERM, then SIGKILL) in reverse order with it.
+// In `command` and in file values, ${data_dir}, ${config_dir}, ${bin} (where the taxhub binary
+// is), ${frontend} and ${backend} are replaced.
+struct DevProcessConfig {
+  std::string name;                  // also its log: data_dir/<name>.log
+  std::vector<std::string> command;
+  int64_t delay_ms = 0;              // wait before starting it (e.g. for a server it connects to)
+};
+
+// A file `taxhub dev` writes before starting the processes: `from` (a template, relative to
+// the config file) with every @KEY@ replaced by values[KEY].
+struct DevFileConfig {
+  std::string from;
+  std::string to;
+  StringMap values;
+};
+
 // A simulated member of hall staff for `taxhub dev`: claims and approves every task in the
 // route table's staff queues once it has waited `delay_ms`.
 struct DevClerkConfig {
@@ -68,6 +86,9 @@ struct HubConfig {
   SecurityConfig security;
   std::vector<DevAdapterConfig> dev_adapters;
   DevClerkConfig dev_clerk;
+  std::vector<DevFileConfig> dev_files;
+  std::vector<DevProcessConfig> dev_processes;
+  std::string config_dir;  // the directory of the config file
 };
 
 // Reads the hub config and the routes file it names; an error in either names its file and line.

@@ -1,6 +1,16 @@
 #include "hub/app/dev.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <iterator>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -68,7 +78,12 @@ Status EnsureDevPki(const std::string& dir, const std::vector<std::string>& taxp
       TAXHUB_RETURN_IF_ERROR(issue(dir + "/taxpayers/" + id + "." + (type == KeyType::kSm2 ? "sm2" : "ecdsa"),
                                    "纳税人 " + id, id));
     }
-    if (type == KeyType::kSm2) TAXHUB_RETURN_IF_ERROR(issue(dir + "/hub", "taxhub dev hub", ""));
+    if (type == KeyType::kSm2) {
+      TAXHUB_RETURN_IF_ERROR(issue(dir + "/hub", "taxhub dev hub", ""));
+      // The tax bureau's and the bank's TIPS signing keys (CFX messages are SM2-signed both ways).
+      TAXHUB_RETURN_IF_ERROR(issue(dir + "/tips-bureau", "TIPS 税务机关 132120000000", ""));
+      TAXHUB_RETURN_IF_ERROR(issue(dir + "/tips-bank", "TIPS 商业银行 102100099996", ""));
+    }
   }
   // ca.pem last: its presence means the PKI is complete.
   return WriteFile(dir + "/ca.pem", bundle, false);
@@ -109,6 +124,105 @@ void DevAdapters::Start() {
 
 void DevAdapters::Stop() {
   for (auto& pool : pools_) pool->Stop();
+}
+
+Result<std::string> ExpandVariables(const std::string& text, const StringMap& variables) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find("${", i);
+    if (open == std::string::npos) {
+      out.append(text, i);
+      break;
+    }
+    const size_t close = text.find('}', open);
+    if (close == std::string::npos) return Error(ErrorCode::kBadRequest, "an unclosed ${ in \"" + text + "\"");
+    const std::string name = text.substr(open + 2, close - open - 2);
+    auto it = variables.find(name);
+    if (it == variables.end()) {
+      return Error(ErrorCode::kBadRequest, "unknown variable ${" + name + "} in \"" + text + "\"", name);
+    }
+    out.append(text, i, open - i);
+    out += it->second;
+    i = close + 1;
+  }
+  return out;
+}
+
+Status DevProcesses::Start() {
+  for (const DevFileConfig& file : config_.dev_files) {
+    std::ifstream in(file.from);
+    if (!in) return Status(ErrorCode::kNotFound, "dev file template " + file.from + " cannot be read");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& [key, raw] : file.values) {
+      auto value = ExpandVariables(raw, variables_);
+      if (!value) return value.error();
+      const std::string marker = "@" + key + "@";
+      for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value->size())) {
+        text.replace(at, marker.size(), *value);
+      }
+    }
+    auto to = ExpandVariables(file.to, variables_);
+    if (!to) return to.error();
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(*to).parent_path(), ec);
+    TAXHUB_RETURN_IF_ERROR(WriteFile(*to, text, false));
+  }
+  for (const DevProcessConfig& process : config_.dev_processes) {
+    std::vector<std::string> argv;
+    for (const auto& arg : process.command) {
+      auto expanded = ExpandVariables(arg, variables_);
+      if (!expanded) return expanded.error().WithContext("dev process " + process.name);
+      argv.push_back(std::move(*expanded));
+    }
+    if (process.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(process.delay_ms));
+    const std::string log = config_.data_dir + "/" + process.name + ".log";
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) return Status(ErrorCode::kUnavailable, "cannot start " + process.name + ": fork failed");
+    if (pid == 0) {
+      // The hub blocks its stop signals for sigwait; the child must not inherit that.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(127);
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      dprintf(2, "taxhub dev: cannot run %s: %s\n", args[0], strerror(errno));
+      _exit(127);
+    }
+    children_.push_back(Child{process.name, pid});
+    TAXHUB_LOG(kInfo, "dev") << process.name << " started (pid " << pid << ", log " << log << ")";
+  }
+  return Status::Ok();
+}
+
+void DevProcesses::Stop() {
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    kill(it->pid, SIGTERM);
+    int status = 0;
+    bool exited = false;
+    for (int waited = 0; waited < 5000 && !exited; waited += 20) {
+      exited = waitpid(it->pid, &status, WNOHANG) == it->pid;
+      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!exited) {
+      kill(it->pid, SIGKILL);
+      waitpid(it->pid, &status, 0);
+    }
+    TAXHUB_LOG(kInfo, "dev") << it->name << " stopped"
+                             << (WIFEXITED(status) ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")"
+                                                   : " (signal " + std::to_string(WTERMSIG(status)) + ")");
+  }
+  children_.clear();
 }
 
 void DevClerk::Start() {

@@ -13,6 +13,7 @@
 #include "adapters/sdk/worker.h"
 #include "hub/app/config.h"
 #include "hub/app/hub.h"
+#include "hub/base/json_map.h"
 
 namespace taxhub::app {
 
@@ -22,7 +23,8 @@ const std::vector<std::string>& DevTaxpayers();
 // Creates, once, a demo PKI under `dir`: an SM2 and an ECDSA P-256 CA (both in ca.pem), the
 // hub's own key and certificate (hub.key, hub.pem), and for each taxpayer an SM2 and an ECDSA
 // key with a certificate naming the taxpayer (taxpayers/<id>.sm2.key, .sm2.pem, .ecdsa.key,
-// .ecdsa.pem). Existing files are kept.
+// .ecdsa.pem), and the SM2 keys the TIPS adapter and the bank stand-in sign CFX messages with
+// (tips-bureau.key/.pem, tips-bank.key/.pem). Existing files are kept.
 Status EnsureDevPki(const std::string& dir, const std::vector<std::string>& taxpayers);
 
 // The sample adapters of the config's dev section, connected to the hub's backend.
@@ -36,6 +38,32 @@ class DevAdapters {
  private:
   std::vector<std::unique_ptr<sample::SampleHandler>> handlers_;
   std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
+};
+
+// ${name} in `text` replaced from `variables`; the error names an unknown variable.
+Result<std::string> ExpandVariables(const std::string& text, const StringMap& variables);
+
+// The programs of the config's dev section (stand-ins, real adapters, Kannel): its files
+// written, then each process started in order, its output in data_dir/<name>.log; stopped in
+// reverse order by PID. Children also get SIGTERM if the hub dies (PR_SET_PDEATHSIG).
+class DevProcesses {
+ public:
+  // `variables`: data_dir, config_dir, bin, frontend, backend.
+  DevProcesses(const HubConfig& config, StringMap variables)
+      : config_(config), variables_(std::move(variables)) {}
+  ~DevProcesses() { Stop(); }
+  Status Start();
+  void Stop();
+  size_t size() const { return children_.size(); }
+
+ private:
+  struct Child {
+    std::string name;
+    pid_t pid;
+  };
+  const HubConfig& config_;
+  StringMap variables_;
+  std::vector<Child> children_;
 };
 
 // Claims and approves every staff task that has waited the configured delay, in every queue of

@@ -154,6 +154,22 @@ TEST_F(SmsTest, ChineseTextArrivesOnceAndItsDeliveryReportsComeBack) {
   EXPECT_EQ(restarted.Handle(Task("SMS-1/2")).outcome, StageOutcome::SUCCEEDED);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(gateway_->Received().size(), 1u);
+
+  // A template for the request kind and stage wins over the stage's own.
+  options_.templates["notify"] = "通用通知{request_id}";
+  options_.templates["payment.tax.notify"] = "缴款{tax_due}元成功，凭证号{voucher}";
+  sms::SmsHandler by_kind(options_, *outbox_, clock_);
+  wire::StageTask payment = Task("SMS-10/1");
+  payment.kind = "payment.tax";
+  payment.stage = "notify";
+  ASSERT_EQ(by_kind.Handle(payment).outcome, StageOutcome::SUCCEEDED);
+  wire::StageTask other = Task("SMS-11/1");
+  other.kind = "registration.new";
+  other.stage = "notify";
+  ASSERT_EQ(by_kind.Handle(other).outcome, StageOutcome::SUCCEEDED);
+  ASSERT_TRUE(Eventually([&] { return gateway_->Received().size() == 3; }));
+  EXPECT_EQ(gateway_->Received()[1].text, "缴款1300.00元成功，凭证号320000000012345678");
+  EXPECT_EQ(gateway_->Received()[2].text, "通用通知SMS-11");
 }
 
 // smsbox takes the request but does not answer in time: whether it will send is unknown, so the

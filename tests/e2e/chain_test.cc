@@ -374,6 +374,70 @@ TEST_F(ChainTest, FileAndPayThroughTheStandIns) {
   EXPECT_NE(bank->Log().find("1 debits"), std::string::npos) << bank->Log();
 }
 
+// taxhub dev runs the programs of its dev section — here a stand-in and the real filing adapter —
+// after writing its files, and stops every one of them by PID when it stops.
+TEST_F(ChainTest, DevModeRunsItsProcessesAndStopsThemAll) {
+  const int legacy_port = FreePort();
+  std::ofstream(dir_.File("template.txt")) << "frontend=@FRONTEND@\n";
+  std::ofstream(dir_.File("routes.yaml"))
+      << "routes:\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+  auto write_config = [&](const std::string& extra_arg) {
+    std::ofstream(config_, std::ios::trunc)
+        << "hub:\n  id: devtest\n  data_dir: " << dir_.path() << "\n  log_level: info\n"
+        << "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_ << "\n  heartbeat: 250ms\n"
+        << "routes: routes.yaml\n"
+           "dev:\n"
+           "  files:\n"
+           "    - {from: template.txt, to: \"${data_dir}/written/out.txt\", values: {FRONTEND: \"${frontend}\"}}\n"
+           "  processes:\n"
+           "    - name: standin-filing\n"
+           "      command: [\"${bin}/taxhub-standin-filing\", --port, \""
+        << legacy_port << "\", --no-copy-report-check" << extra_arg << "]\n"
+        << "    - name: adapter-filing\n"
+           "      command: [\"${bin}/taxhub-adapter-filing\", --legacy, \"127.0.0.1:"
+        << legacy_port << "\", --service, filing.13212000000, --endpoint, \"${backend}\", --heartbeat, \"250\"]\n";
+  };
+  write_config("");
+  auto hub = Process::Start({BinDir() + "/taxhub", "dev", "--config", config_}, dir_.File("dev.log"));
+  ASSERT_TRUE(Eventually([&] { return hub->Log().find("up\n") != std::string::npos; })) << hub->Log();
+  EXPECT_NE(hub->Log().find("processes: 2"), std::string::npos) << hub->Log();
+  std::ifstream written(dir_.File("written/out.txt"));
+  std::string line;
+  std::getline(written, line);
+  EXPECT_EQ(line, "frontend=" + frontend_);
+  std::ofstream(dir_.File("body.json"), std::ios::trunc)
+      << "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"100.00\",\"output_tax\":\"13.00\",\"input_tax\":\"3.00\"}";
+  ASSERT_EQ(Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T", "--body",
+                  dir_.File("body.json"), "--id", "DEV-1", "--attr", "tax_office=13212000000"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(WaitCompleted("DEV-1")) << Hall({"progress", "DEV-1", "--taxpayer", "91310110666007217T"}).output
+                                      << hub->Log();
+  std::vector<pid_t> children;
+  const std::string log = hub->Log();
+  const std::regex started(R"(started \(pid (\d+))");
+  for (std::sregex_iterator it(log.begin(), log.end(), started), end; it != end; ++it) {
+    children.push_back(std::stoi((*it)[1]));
+  }
+  ASSERT_EQ(children.size(), 2u) << log;
+  for (pid_t pid : children) EXPECT_EQ(kill(pid, 0), 0) << "running: " << pid;
+  EXPECT_EQ(hub->Stop(15'000), 0) << hub->Log();
+  for (pid_t pid : children) EXPECT_NE(kill(pid, 0), 0) << "stopped and reaped: " << pid;
+  EXPECT_NE(hub->Log().find("adapter-filing stopped (exit 0)"), std::string::npos) << hub->Log();
+  std::ifstream standin_log(dir_.File("standin-filing.log"));
+  std::string standin((std::istreambuf_iterator<char>(standin_log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(standin.find("1 returns filed"), std::string::npos) << standin;
+
+  // An unknown variable stops dev mode before anything runs, naming it.
+  write_config(", \"${nowhere}\"");
+  auto refused = RunCommand({BinDir() + "/taxhub", "dev", "--config", config_}, 20'000);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("unknown variable ${nowhere}"), std::string::npos) << refused.output;
+}
+
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});
