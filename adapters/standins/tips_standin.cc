@@ -54,7 +54,8 @@ std::string TipsBank::Answer(std::string_view bytes) {
     }
     return sign(reply);
   }
-  const std::string prefix = request->msg_no == "1001" ? "RealHead1001/" : "";
+  // 1001 heads its payment's identity RealHead1001/…; a reversal 1021 names the original's Ori….
+  const std::string prefix = request->msg_no == "1001" ? "RealHead1001/" : request->msg_no == "1021" ? "Ori" : "";
   const std::string org = request->Get(prefix + "TaxOrgCode");
   const std::string date = request->Get(prefix + "EntrustDate");
   const std::string tra_no = request->Get(prefix + "TraNo");
@@ -107,6 +108,7 @@ std::string TipsBank::Answer(std::string_view bytes) {
     reply.fields.emplace_back("TaxVouNo", found != payments_.end() ? found->second.voucher : "");
     reply.fields.emplace_back("Result", found != payments_.end() ? found->second.result : "94052");
     reply.fields.emplace_back("AddWord", found != payments_.end() ? "原交易" : "无此交易 no such transaction");
+    reply.fields.emplace_back("Reversed", found != payments_.end() && found->second.reversed ? "1" : "0");
   } else if (request->msg_no == "1021") {
     head("2021");
     bool reversible = found != payments_.end() && found->second.result == "90000" && !found->second.reversed;

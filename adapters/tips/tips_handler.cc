@@ -5,6 +5,7 @@
 #include "adapters/legacy/framing.h"
 #include "adapters/legacy/values.h"
 #include "adapters/tips/cfx.h"
+#include "hub/base/clock.h"
 #include "hub/base/digest.h"
 
 namespace taxhub::tips {
@@ -97,20 +98,50 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
     }
     return Outcome(wire::StageOutcome::RETRY, result, answer.Get("AddWord"));
   };
+  // Past the stage's time limit a payment whose outcome is unknown is not left to settle some
+  // day: it is reversed (1021, same serial), and a payment the bank never received is not sent.
+  const bool expired = task.deadline_ms > 0 && SystemClock().NowMs() > task.deadline_ms;
+  auto reverse = [&]() -> wire::StageResult {
+    auto answer = exchange(message("1021", {{"OriTaxOrgCode", org}, {"OriEntrustDate", date}, {"OriTraNo", tra_no}}));
+    if (!answer) {
+      return Outcome(wire::StageOutcome::RETRY, "UNKNOWN_OUTCOME",
+                     "past its time limit with its outcome unknown; the reversal got no answer: " +
+                         answer.error().message() + "; it will be sent again");
+    }
+    if (answer->Get("Result") == "90000") {
+      return Outcome(wire::StageOutcome::REJECTED, "PAYMENT_REVERSED",
+                     "缴款超时，已冲正 the payment passed its time limit with its outcome unknown and was "
+                     "reversed at the bank; nothing was taken");
+    }
+    return Outcome(wire::StageOutcome::REJECTED, "PAYMENT_EXPIRED",
+                   "缴款超时 the payment passed its time limit; the bank holds no debit for it (" +
+                       answer->Get("AddWord") + ")");
+  };
   // What became of this payment? Asked after a duplicate or an unknown outcome.
   auto query = [&]() -> wire::StageResult {
     auto answer = exchange(message("1024", {{"TaxOrgCode", org}, {"EntrustDate", date}, {"TraNo", tra_no}}));
     if (!answer) {
+      if (expired) return reverse();
       return Outcome(wire::StageOutcome::RETRY, "UNKNOWN_OUTCOME",
                      "the payment's outcome is unknown and the status query failed: " +
                          answer.error().message() + "; the same serial will be used again");
     }
+    if (answer->Get("Reversed") == "1") {
+      return Outcome(wire::StageOutcome::REJECTED, "PAYMENT_REVERSED",
+                     "缴款已冲正 the payment was reversed at the bank; nothing was taken");
+    }
     if (answer->Get("Result") == "94052") {
+      if (expired) {
+        return Outcome(wire::StageOutcome::REJECTED, "PAYMENT_EXPIRED",
+                       "缴款超时 the payment passed its time limit before the bank received it; not sent again");
+      }
       return Outcome(wire::StageOutcome::RETRY, "NOT_RECEIVED",
                      "the bank has no such payment yet; it will be sent again with the same serial");
     }
     return settle(*answer, "settled by status query");
   };
+  // A redelivery past the time limit settles what the earlier attempts did; it pays nothing new.
+  if (expired && task.attempt > 1) return query();
 
   auto answer = exchange(message(
       "1001", {{"RealHead1001/TaxOrgCode", org},

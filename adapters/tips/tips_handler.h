@@ -3,9 +3,12 @@
 // retry: TaxOrgCode is the request's tax office, EntrustDate the day it was accepted (China
 // time), TraNo eight digits from the stage task id. So a redelivered task is the same payment to
 // the bank (94051), and an unknown outcome — a timeout, a lost answer — is settled by asking the
-// bank for that payment's status (1024), never by paying again.
+// bank for that payment's status (1024), never by paying again. A redelivery past the stage's
+// time limit pays nothing new: it settles by status query, reverses (1021, the same serial) a
+// debit whose outcome is still unknown, and does not send a payment the bank never received.
 //   SUCCEEDED  outputs voucher (TaxVouNo), tax_date, tra_no
-//   REJECTED   24007 insufficient balance, 24004 frozen, 24001 no account — with the bank's words
+//   REJECTED   24007 insufficient balance, 24004 frozen, 24001 no account — with the bank's words;
+//              PAYMENT_REVERSED, PAYMENT_EXPIRED past the time limit
 //   RETRY      the bank or network is down, busy, or the outcome is still unknown
 #ifndef TAXHUB_ADAPTERS_TIPS_TIPS_HANDLER_H_
 #define TAXHUB_ADAPTERS_TIPS_TIPS_HANDLER_H_

@@ -136,6 +136,44 @@ TEST_F(TipsTest, ALostAnswerIsSettledByAStatusQueryNotASecondPayment) {
   EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 1'000);
 }
 
+// A redelivery past the stage's time limit settles what the earlier attempts did and pays
+// nothing new: a debit whose outcome stays unknown is reversed (1021, the same serial), a
+// payment the bank never received is not sent. Either way the request ends REJECTED.
+TEST_F(TipsTest, PastItsTimeLimitAnUnknownPaymentIsReversedNeverPaidAgain) {
+  bank_server_->DropNextAnswers(2);  // the 1001 and the 1024 answers are lost
+  wire::StageResult unknown = handler_->Handle(Pay("R9/3", "10.00"));
+  EXPECT_EQ(unknown.code, "UNKNOWN_OUTCOME");
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - 1'000);
+
+  wire::StageTask late = Pay("R9/3", "10.00");
+  late.attempt = 2;
+  late.deadline_ms = 1'000;  // long past
+  bank_server_->DropNextAnswers(1);  // the status query gets no answer: reverse
+  wire::StageResult reversed = handler_->Handle(late);
+  EXPECT_EQ(reversed.outcome, wire::StageOutcome::REJECTED);
+  EXPECT_EQ(reversed.code, "PAYMENT_REVERSED") << reversed.message;
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000) << "the debit was reversed";
+  late.attempt = 3;  // and once more: the bank's status says reversed
+  wire::StageResult again = handler_->Handle(late);
+  EXPECT_EQ(again.code, "PAYMENT_REVERSED") << again.message;
+  EXPECT_EQ(bank_server_->debits(), 0) << "no debit stands, and none was made again";
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000);
+
+  wire::StageTask never = Pay("R10/3", "20.00");
+  never.attempt = 2;
+  never.deadline_ms = 1'000;
+  wire::StageResult expired = handler_->Handle(never);
+  EXPECT_EQ(expired.outcome, wire::StageOutcome::REJECTED);
+  EXPECT_EQ(expired.code, "PAYMENT_EXPIRED") << expired.message;
+  EXPECT_EQ(bank_server_->debits(), 0) << "a payment the bank never received is not sent late";
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000);
+
+  // The day's reconciliation sees the reversal: the bank holds no debit, nor does the ledger.
+  auto bank = FetchBankDay(tips_, "13212000000", TipsHandler::EntrustDateFor(1'796'000'000'000));
+  ASSERT_TRUE(bank.has_value()) << bank.error().ToString();
+  EXPECT_TRUE(Reconcile(*bank, {{TipsHandler::TraNoFor("R9/3"), 1000, "", false, "R9/3"}}).empty());
+}
+
 TEST_F(TipsTest, TheBanksRefusalsAreRejectionsWithItsWords) {
   wire::StageResult short_funds = handler_->Handle(Pay("R3/3", "1300.00", "6222000033334444"));
   EXPECT_EQ(short_funds.outcome, wire::StageOutcome::REJECTED);
