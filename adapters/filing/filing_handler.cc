@@ -30,10 +30,9 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
   } catch (const std::exception& e) {
     return Result(wire::StageOutcome::REJECTED, "BAD_RETURN", std::string("the return is not JSON: ") + e.what());
   }
-  const bool copy_report = task.stage == "report" || task.kind == "invoice.copy_report";
   std::string period = values["period"];
   period.erase(std::remove(period.begin(), period.end(), '-'), period.end());
-  StringMap record = {{"msg", std::string(copy_report ? kCopyReport : kFile)},
+  StringMap record = {{"msg", std::string(kFile)},
                       {"serial", SerialFor(task.task_id)},
                       {"taxpayer", task.taxpayer_id},
                       {"tax_type", values["tax_type"].empty() ? "10101" : values["tax_type"]},
@@ -67,7 +66,7 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
   wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", (*answer)["message"]);
   auto due = std::stoll((*answer)["tax_due"]);
   ok.outputs["tax_due"] = FromFen(due);
-  ok.outputs[copy_report ? "copy_report_no" : "filing_no"] = (*answer)["filing_no"];
+  ok.outputs["filing_no"] = (*answer)["filing_no"];
   return ok;
 }
 

@@ -1,5 +1,6 @@
-// The filing adapter: files a VAT or corporate income tax return, or reports the month's
-// invoice data (IC-card copy report), with the core tax system; see filing_protocol.h.
+// The filing adapter: files a VAT or corporate income tax return with the core tax system; see
+// filing_protocol.h. (The month's copy report reaches the core system through the invoice
+// system: the invoice adapter.)
 //   SUCCEEDED  outputs tax_due (yuan) and filing_no
 //   REJECTED   the legacy code (E101/E102/E103) and its reason
 //   UNAVAILABLE  the legacy system cannot be reached (LEGACY_DOWN): it never saw the return

@@ -1,7 +1,7 @@
 // The core tax system's filing interface (金税三期 style, *inferred* layout kept in one place):
 // length-framed fixed-width GBK records over TCP, one request and one answer per connection.
 //
-//   request  F001 file a return | C001 IC-card copy report
+//   request  F001 file a return | C001 IC-card copy report (sent by the invoice system)
 //            msg 4 | serial 20 | taxpayer 18 | tax_type 5 | period 6 (YYYYMM) |
 //            sales 15 | output_tax 15 | input_tax 15            (amounts in fen)
 //   answer   result 4 | serial 20 | filing_no 20 | tax_due 15 (fen) | message 60 (GBK)

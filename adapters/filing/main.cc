@@ -1,7 +1,7 @@
-// taxhub-adapter-filing: files returns and copy reports with the core tax system for the hub.
+// taxhub-adapter-filing: files returns with the core tax system for the hub.
 //   taxhub-adapter-filing --legacy HOST:PORT --service NAME [--service …]
 //       [--endpoint tcp://127.0.0.1:5556] [--workers 4] [--timeout MS] [--heartbeat MS]
-// Serve one service per tax office (filing.13212000000 …) and the copy-report service.
+// Serve one service per tax office (filing.13212000000 …).
 
 #include <iostream>
 

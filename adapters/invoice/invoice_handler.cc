@@ -28,7 +28,9 @@ struct Problem {
   std::string field, message;
 };
 
-std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task) {
+// An authentication batch lists the invoices the taxpayer received (buyer defaults to them); a
+// copy report the invoices they issued in the month (seller defaults to them), possibly none.
+std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task, bool copy_report) {
   Poco::JSON::Object::Ptr body;
   try {
     Poco::JSON::Parser parser;
@@ -42,15 +44,17 @@ std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task) {
   std::string period = text(body, "period");
   period.erase(std::remove(period.begin(), period.end(), '-'), period.end());
   if (period.size() != 6 || !AllDigits(period)) return std::unexpected(Problem{"period", "must be YYYY-MM"});
-  Poco::JSON::Array::Ptr invoices = body->getArray("invoices");
-  if (!invoices || invoices->size() == 0) {
+  Poco::JSON::Array::Ptr invoices = body->has("invoices") ? body->getArray("invoices") : nullptr;
+  if (body->has("invoices") && !invoices) return std::unexpected(Problem{"invoices", "must be a list"});
+  if (!copy_report && (!invoices || invoices->size() == 0)) {
     return std::unexpected(Problem{"invoices", "must list at least one invoice"});
   }
+  if (!invoices) invoices = new Poco::JSON::Array;  // a copy report of a month without invoices
   if (invoices->size() > kMaxBatch) {
     return std::unexpected(Problem{"invoices", "at most " + std::to_string(kMaxBatch) + " invoices per batch"});
   }
   legacy::Batch batch;
-  batch.head = {{"msg", std::string(kAuthenticate)},
+  batch.head = {{"msg", std::string(copy_report ? kCopyReport : kAuthenticate)},
                 {"serial", SerialFor(task.task_id)},
                 {"taxpayer", task.taxpayer_id},
                 {"period", period}};
@@ -61,7 +65,8 @@ std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task) {
     StringMap item = {{"code", text(inv, "code")},     {"number", text(inv, "number")},
                       {"date", text(inv, "date")},     {"seller", text(inv, "seller")},
                       {"buyer", text(inv, "buyer")}};
-    if (item["buyer"].empty()) item["buyer"] = task.taxpayer_id;
+    std::string& own = item[copy_report ? "seller" : "buyer"];
+    if (own.empty()) own = task.taxpayer_id;
     item["date"].erase(std::remove(item["date"].begin(), item["date"].end(), '-'), item["date"].end());
     if (!AllDigits(item["code"]) || (item["code"].size() != 10 && item["code"].size() != 12)) {
       return std::unexpected(Problem{at + "code", "an invoice code is 10 or 12 digits"});
@@ -90,7 +95,8 @@ std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task) {
 }  // namespace
 
 wire::StageResult InvoiceHandler::Handle(const wire::StageTask& task) {
-  auto batch = ReadBatch(task);
+  const bool copy_report = task.kind == "invoice.copy_report" || task.stage == "report";
+  auto batch = ReadBatch(task, copy_report);
   if (!batch) {
     return Result(wire::StageOutcome::REJECTED, "BAD_BATCH", batch.error().field + " " + batch.error().message);
   }
@@ -111,8 +117,18 @@ wire::StageResult InvoiceHandler::Handle(const wire::StageTask& task) {
   if (answer->head["serial"] != batch->head["serial"]) {
     return Result(wire::StageOutcome::RETRY, "BAD_RECORD", "the answer is for another serial");
   }
+  if (answer->head["result"] == kCoreUnavailable) {
+    // The invoice system recorded nothing: as if never delivered.
+    return Result(wire::StageOutcome::UNAVAILABLE, "CORE_DOWN", answer->head["message"]);
+  }
   if (answer->head["result"] != kProcessed) {
     return Result(wire::StageOutcome::REJECTED, answer->head["result"], answer->head["message"]);
+  }
+  if (copy_report) {
+    wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, std::string(kProcessed), answer->head["message"]);
+    ok.outputs["copy_report_serial"] = batch->head["serial"];
+    ok.outputs["invoices_reported"] = std::to_string(batch->items.size());
+    return ok;
   }
   if (answer->items.size() != batch->items.size()) {
     return Result(wire::StageOutcome::RETRY, "BAD_RECORD",

@@ -1,5 +1,8 @@
-// The invoice adapter: authenticates a batch of VAT special invoices with the invoice
-// authentication system; see invoice_protocol.h. The hall's payload:
+// The invoice adapter: authenticates a batch of VAT special invoices with the invoice system,
+// and makes the month's IC-card copy report (kind invoice.copy_report, or a stage named
+// report: the invoices the taxpayer issued, seller defaulting to them, none for a month without
+// invoices; SUCCEEDED with copy_report_serial and invoices_reported, UNAVAILABLE CORE_DOWN
+// when the invoice system could not pass it on); see invoice_protocol.h. The hall's payload:
 //   {"period": "2026-10", "invoices": [{"code": "3200261130", "number": "01234567",
 //     "date": "2026-10-15", "amount": "10000.00", "tax": "1300.00", "seller": "9132…",
 //     "buyer": "9131…"}, …]}            (buyer defaults to the requesting taxpayer)

@@ -1,8 +1,12 @@
-// The invoice authentication system's interface (增值税发票认证, *inferred* layout kept in one
-// place): a batch of VAT special invoices in one length-framed GBK message — a head record and
-// one fixed-width record per invoice — answered per invoice.
+// The invoice system's interface (增值税发票系统, *inferred* layout kept in one place): a batch
+// of VAT special invoices in one length-framed GBK message — a head record and one fixed-width
+// record per invoice. Two messages:
+//   A001 authentication (认证): the invoices a taxpayer received, answered per invoice;
+//   A002 IC-card copy report (抄报税): the invoices a taxpayer issued in the month, which the
+//        invoice system passes on to the core tax system (where filing requires it); answered
+//        by the head alone.
 //
-//   request  head  msg 4 (A001) | serial 20 | taxpayer 18 (the buyer) | period 6 | count 4
+//   request  head  msg 4 (A001|A002) | serial 20 | taxpayer 18 | period 6 | count 4
 //            item  code 12 | number 8 | date 8 (YYYYMMDD) | amount 15 | tax 15 (fen) |
 //                  seller 18 | buyer 18
 //   answer   head  result 4 | serial 20 | count 4 | message 60
@@ -10,8 +14,10 @@
 //
 // Per invoice: 01 authenticated 认证相符, 02 already authenticated 重复认证, 03 not found 无此票,
 // 04 mismatch 认证不符 (amount, tax, date, seller or buyer differ from the issued invoice).
-// Batch results: 0000 processed; I199 malformed batch. The serial is derived from the stage task
-// id; a repeated serial gets the first answer again (a retry authenticates nothing twice).
+// Batch results: 0000 processed; I199 malformed batch; I503 (A002) the core tax system could not
+// be reached, nothing recorded; other codes are the core system's refusal. The serial is derived
+// from the stage task id; a repeated serial gets the first answer again (a retry authenticates
+// or reports nothing twice).
 #ifndef TAXHUB_ADAPTERS_INVOICE_INVOICE_PROTOCOL_H_
 #define TAXHUB_ADAPTERS_INVOICE_INVOICE_PROTOCOL_H_
 
@@ -29,6 +35,8 @@ const legacy::RecordLayout& AnswerHead();
 const legacy::RecordLayout& AnswerItem();
 
 inline constexpr std::string_view kAuthenticate = "A001";
+inline constexpr std::string_view kCopyReport = "A002";
+inline constexpr std::string_view kCoreUnavailable = "I503";
 inline constexpr std::string_view kProcessed = "0000";
 inline constexpr size_t kMaxBatch = 500;
 

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
                  "       [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]\n";
     return 2;
   }
-  if (flags.process.services.empty()) flags.process.services.push_back("invoice.authenticate");
+  if (flags.process.services.empty()) flags.process.services = {"invoice.authenticate", "invoice.copy_report"};
   const sigset_t signals = sdk::BlockStopSignals();
   invoice::InvoiceHandler handler({flags.legacy_host, flags.legacy_port, flags.timeout_ms});
   TAXHUB_LOG(kInfo, "invoice") << "authenticating invoices at " << flags.legacy_host << ":"

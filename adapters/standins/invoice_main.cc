@@ -1,5 +1,6 @@
-// taxhub-standin-invoice: the invoice authentication system, stood in for tests and dev.
+// taxhub-standin-invoice: the invoice system, stood in for tests and dev.
 //   taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]
+//       [--core HOST:PORT]   (the core tax system that copy reports are passed on to)
 // FILE lists issued invoices, one "code,number,YYYYMMDD,amount,tax,seller,buyer" per line.
 // Prints its port and runs until SIGTERM or SIGINT.
 
@@ -18,8 +19,15 @@ int main(int argc, char** argv) {
     else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--issued") issued = value();
     else if (arg == "--issue-unknown") options.issue_unknown = true;
-    else {
-      std::cerr << "usage: taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]\n";
+    else if (arg == "--core") {
+      const std::string hp = value();
+      const size_t colon = hp.rfind(':');
+      if (colon == std::string::npos) return 2;
+      options.core.host = hp.substr(0, colon);
+      options.core.port = std::stoi(hp.substr(colon + 1));
+    } else {
+      std::cerr << "usage: taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]\n"
+                   "       [--core HOST:PORT]\n";
       return 2;
     }
   }
@@ -38,7 +46,7 @@ int main(int argc, char** argv) {
   std::cout << "taxhub-standin-invoice listening on 127.0.0.1:" << standin.port() << std::endl;
   taxhub::sdk::WaitForStopSignal(signals);
   standin.Stop();
-  std::cout << "taxhub-standin-invoice: " << standin.authentications() << " invoices authenticated of "
-            << standin.requests() << " requests" << std::endl;
+  std::cout << "taxhub-standin-invoice: " << standin.authentications() << " invoices authenticated, "
+            << standin.copy_reports() << " copy reports, of " << standin.requests() << " requests" << std::endl;
   return 0;
 }

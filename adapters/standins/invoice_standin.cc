@@ -1,5 +1,7 @@
 #include "adapters/standins/invoice_standin.h"
 
+#include "adapters/filing/filing_protocol.h"
+
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -46,10 +48,18 @@ std::string InvoiceStandIn::Answer(std::string_view request) {
   auto batch = legacy::DecodeBatch(iv::RequestHead(), iv::RequestItem(), request, iv::kMaxBatch);
   if (!batch) return reply("I199", "", "报文格式错误 " + batch.error().field());
   const std::string serial = batch->head["serial"];
-  if (batch->head["msg"] != iv::kAuthenticate) return reply("I199", serial, "未知报文 unknown message");
+  if (batch->head["msg"] != iv::kAuthenticate && batch->head["msg"] != iv::kCopyReport) {
+    return reply("I199", serial, "未知报文 unknown message");
+  }
 
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto seen = answers_.find(serial); seen != answers_.end()) return seen->second;
+  if (batch->head["msg"] == iv::kCopyReport) {
+    std::string answer = CopyReport(*batch);
+    std::string result = answer.substr(0, 4);
+    if (result != iv::kCoreUnavailable) answers_[serial] = answer;  // nothing recorded: may come again
+    return answer;
+  }
   std::vector<StringMap> items;
   for (StringMap& inv : batch->items) {
     const std::string key = inv["code"] + inv["number"];
@@ -83,6 +93,40 @@ std::string InvoiceStandIn::Answer(std::string_view request) {
   std::string answer = reply(iv::kProcessed, serial, "认证完成", std::move(items));
   answers_[serial] = answer;
   return answer;
+}
+
+std::string InvoiceStandIn::CopyReport(const legacy::Batch& batch) {
+  auto reply = [&](std::string_view result, const std::string& message) {
+    return *legacy::EncodeBatch(iv::AnswerHead(), iv::AnswerItem(),
+                                legacy::Batch{{{"result", std::string(result)},
+                                               {"serial", batch.head.at("serial")},
+                                               {"message", message}},
+                                              {}});
+  };
+  int64_t amount = 0, tax = 0;
+  for (const StringMap& inv : batch.items) {
+    if (inv.at("seller") != batch.head.at("taxpayer")) return reply("I199", "抄报发票须为本户开具 not issued by the reporter");
+    amount += std::stoll(inv.at("amount"));
+    tax += std::stoll(inv.at("tax"));
+  }
+  if (options_.core.port != 0) {
+    auto record = filing::RequestLayout().Encode({{"msg", std::string(filing::kCopyReport)},
+                                                  {"serial", batch.head.at("serial")},
+                                                  {"taxpayer", batch.head.at("taxpayer")},
+                                                  {"tax_type", "10101"},
+                                                  {"period", batch.head.at("period")},
+                                                  {"sales", std::to_string(amount)},
+                                                  {"output_tax", std::to_string(tax)},
+                                                  {"input_tax", "0"}});
+    if (!record) return reply("I199", "报文格式错误 " + record.error().field());
+    auto bytes = legacy::Exchange(options_.core, *record, 4096);
+    if (!bytes) return reply(iv::kCoreUnavailable, "核心征管系统不可用 core tax system unavailable");
+    auto answer = filing::AnswerLayout().Decode(*bytes);
+    if (!answer) return reply(iv::kCoreUnavailable, "核心征管系统应答错误 bad answer from the core system");
+    if ((*answer)["result"] != filing::kAccepted) return reply((*answer)["result"], (*answer)["message"]);
+  }
+  ++copy_reports_;
+  return reply(iv::kProcessed, "抄报成功 " + std::to_string(batch.items.size()) + " invoices reported");
 }
 
 }  // namespace taxhub::standins

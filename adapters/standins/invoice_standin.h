@@ -1,7 +1,9 @@
-// A stand-in for the invoice authentication system (see adapters/invoice/invoice_protocol.h):
-// knows the invoices issued, authenticates each once for its buyer, and answers like the real
-// one per invoice — authenticated, already authenticated, not found, mismatch. A repeated serial
-// gets its first answer. Faults (slow, dropped answers, down) come from FramedStandIn.
+// A stand-in for the invoice system (see adapters/invoice/invoice_protocol.h): knows the
+// invoices issued, authenticates each once for its buyer, and answers like the real one per
+// invoice — authenticated, already authenticated, not found, mismatch. It takes the month's
+// copy reports and passes each on to the core tax system (a C001 record, see
+// adapters/filing/filing_protocol.h) before answering, as the real one feeds 金税三期. A repeated
+// serial gets its first answer. Faults (slow, dropped answers, down) come from FramedStandIn.
 #ifndef TAXHUB_ADAPTERS_STANDINS_INVOICE_STANDIN_H_
 #define TAXHUB_ADAPTERS_STANDINS_INVOICE_STANDIN_H_
 
@@ -11,6 +13,8 @@
 #include <set>
 #include <string>
 
+#include "adapters/legacy/fixed_width.h"
+#include "adapters/legacy/framing.h"
 #include "adapters/standins/framed_standin.h"
 
 namespace taxhub::standins {
@@ -26,6 +30,8 @@ struct InvoiceOptions {
   // Dev and demo traffic invents its invoices: take an unknown one as issued exactly as
   // presented (then authenticate it) instead of answering "not found".
   bool issue_unknown = false;
+  // The core tax system that copy reports go on to; port 0: none (they are only recorded).
+  legacy::LegacyEndpoint core{"127.0.0.1", 0, 3000};
 };
 
 class InvoiceStandIn final : public FramedStandIn {
@@ -39,12 +45,16 @@ class InvoiceStandIn final : public FramedStandIn {
   Status LoadIssued(const std::string& path);
 
   int authentications() const { return authentications_; }  // invoices newly authenticated
+  int copy_reports() const { return copy_reports_; }        // copy reports taken
 
  private:
   std::string Answer(std::string_view request) override;
 
   InvoiceOptions options_;
+  std::string CopyReport(const legacy::Batch& batch);
+
   std::atomic<int> authentications_{0};
+  std::atomic<int> copy_reports_{0};
   std::mutex mutex_;
   std::map<std::string, IssuedInvoice> issued_;   // code+number
   std::set<std::string> authenticated_;           // code+number

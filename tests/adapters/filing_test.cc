@@ -8,7 +8,9 @@
 
 #include "adapters/filing/filing_handler.h"
 #include "adapters/filing/filing_protocol.h"
+#include "adapters/invoice/invoice_handler.h"
 #include "adapters/standins/filing_standin.h"
+#include "adapters/standins/invoice_standin.h"
 
 namespace taxhub::filing {
 namespace {
@@ -37,10 +39,26 @@ class FilingTest : public ::testing::Test {
     standin_ = std::make_unique<standins::FilingStandIn>(options);
     ASSERT_TRUE(standin_->Start().ok());
     handler_ = std::make_unique<FilingHandler>(FilingHandlerOptions{"127.0.0.1", standin_->port(), 300});
+    // The copy report reaches the core system through the invoice system, as in production.
+    standins::InvoiceOptions invoice_options;
+    invoice_options.core = {"127.0.0.1", standin_->port(), 300};
+    invoice_system_ = std::make_unique<standins::InvoiceStandIn>(invoice_options);
+    ASSERT_TRUE(invoice_system_->Start().ok());
+    invoice_ = std::make_unique<invoice::InvoiceHandler>(invoice::InvoiceHandlerOptions{"127.0.0.1", invoice_system_->port(), 1000});
+  }
+
+  wire::StageResult CopyReport(const std::string& task_id) {
+    wire::StageTask t = Task(task_id, "invoice.copy_report");
+    t.payload = "{\"period\":\"2026-10\",\"invoices\":[{\"code\":\"3200261130\",\"number\":\"00000009\","
+                "\"date\":\"2026-10-09\",\"amount\":\"100000.00\",\"tax\":\"13000.00\","
+                "\"buyer\":\"91320200MA1MXXXX5H\"}]}";
+    return invoice_->Handle(t);
   }
 
   std::unique_ptr<standins::FilingStandIn> standin_;
   std::unique_ptr<FilingHandler> handler_;
+  std::unique_ptr<standins::InvoiceStandIn> invoice_system_;
+  std::unique_ptr<invoice::InvoiceHandler> invoice_;
 };
 
 TEST_F(FilingTest, AVatReturnNeedsTheMonthsCopyReportThenFilesOnce) {
@@ -49,8 +67,10 @@ TEST_F(FilingTest, AVatReturnNeedsTheMonthsCopyReportThenFilesOnce) {
   EXPECT_EQ(early.code, "E103");
   EXPECT_NE(early.message.find("抄报"), std::string::npos) << "the legacy reason, from GBK";
 
-  wire::StageResult report = handler_->Handle(Task("C1/0", "invoice.copy_report"));
-  ASSERT_EQ(report.outcome, wire::StageOutcome::SUCCEEDED) << report.message;
+  wire::StageResult report = CopyReport("C1/0");
+  ASSERT_EQ(report.outcome, wire::StageOutcome::SUCCEEDED) << report.code << " " << report.message;
+  EXPECT_EQ(report.outputs.at("invoices_reported"), "1");
+  EXPECT_EQ(invoice_system_->copy_reports(), 1);
 
   wire::StageResult filed = handler_->Handle(Task("R2/1", "filing.vat"));
   ASSERT_EQ(filed.outcome, wire::StageOutcome::SUCCEEDED) << filed.message;
@@ -71,6 +91,36 @@ TEST_F(FilingTest, AVatReturnNeedsTheMonthsCopyReportThenFilesOnce) {
   EXPECT_EQ(second.code, "E101");
 }
 
+// The invoice system passes the copy report on before answering: with the core system down it
+// records nothing and says so (UNAVAILABLE, no attempt spent), and the retry goes through once.
+TEST_F(FilingTest, ACopyReportWaitsForTheCoreSystem) {
+  standin_->Stop();
+  wire::StageResult down = CopyReport("C9/0");
+  EXPECT_EQ(down.outcome, wire::StageOutcome::UNAVAILABLE);
+  EXPECT_EQ(down.code, "CORE_DOWN") << down.message;
+  EXPECT_EQ(invoice_system_->copy_reports(), 0);
+  ASSERT_TRUE(standin_->Start().ok());
+  EXPECT_EQ(CopyReport("C9/0").outcome, wire::StageOutcome::SUCCEEDED);
+  EXPECT_EQ(CopyReport("C9/0").outcome, wire::StageOutcome::SUCCEEDED) << "a redelivery: the first answer";
+  EXPECT_EQ(invoice_system_->copy_reports(), 1);
+  EXPECT_EQ(handler_->Handle(Task("R9/1", "filing.vat")).outcome, wire::StageOutcome::SUCCEEDED);
+
+  // Only invoices the reporter issued belong in a copy report.
+  wire::StageTask foreign = Task("C10/0", "invoice.copy_report");
+  foreign.payload = "{\"period\":\"2026-11\",\"invoices\":[{\"code\":\"3200261130\",\"number\":\"00000010\","
+                    "\"date\":\"2026-11-09\",\"amount\":\"1.00\",\"tax\":\"0.13\",\"seller\":\"91320200MA1MXXXX5H\","
+                    "\"buyer\":\"91310110666007217T\"}]}";
+  wire::StageResult refused = invoice_->Handle(foreign);
+  EXPECT_EQ(refused.outcome, wire::StageOutcome::REJECTED);
+  EXPECT_EQ(refused.code, "I199");
+  // A month without invoices is still reported.
+  wire::StageTask empty = Task("C11/0", "invoice.copy_report");
+  empty.payload = "{\"period\":\"2026-12\"}";
+  wire::StageResult none = invoice_->Handle(empty);
+  EXPECT_EQ(none.outcome, wire::StageOutcome::SUCCEEDED) << none.code << " " << none.message;
+  EXPECT_EQ(none.outputs.at("invoices_reported"), "0");
+}
+
 TEST_F(FilingTest, ATaxpayerNotRegisteredForTheTaxIsRefused) {
   wire::StageResult r = handler_->Handle(Task("R4/1", "filing.cit", "91350100M000100Y43", "10104"));
   EXPECT_EQ(r.outcome, wire::StageOutcome::REJECTED);
@@ -78,7 +128,7 @@ TEST_F(FilingTest, ATaxpayerNotRegisteredForTheTaxIsRefused) {
 }
 
 TEST_F(FilingTest, ALostAnswerIsRetriedUnderTheSameSerial) {
-  ASSERT_EQ(handler_->Handle(Task("C2/0", "invoice.copy_report")).outcome,
+  ASSERT_EQ(CopyReport("C2/0").outcome,
             wire::StageOutcome::SUCCEEDED);
   standin_->SetDropAnswers(true);  // the legacy system files, the answer is lost
   wire::StageResult lost = handler_->Handle(Task("R5/1", "filing.vat"));
@@ -104,13 +154,13 @@ TEST_F(FilingTest, ADownSystemMeansRetryAndABadReturnMeansRejected) {
   const int port = standin_->port();
   ASSERT_TRUE(standin_->Start().ok());
   EXPECT_EQ(standin_->port(), port);
-  ASSERT_EQ(handler_->Handle(Task("C7/0", "invoice.copy_report")).outcome, wire::StageOutcome::SUCCEEDED);
+  ASSERT_EQ(CopyReport("C7/0").outcome, wire::StageOutcome::SUCCEEDED);
   wire::StageResult up = handler_->Handle(Task("R7/1", "filing.vat"));
   EXPECT_EQ(up.outcome, wire::StageOutcome::SUCCEEDED) << up.code << " " << up.message;
 }
 
 TEST_F(FilingTest, ManyConnectionsAtOnceAndAStopThatWaitsForThem) {
-  ASSERT_EQ(handler_->Handle(Task("C8/0", "invoice.copy_report")).outcome, wire::StageOutcome::SUCCEEDED);
+  ASSERT_EQ(CopyReport("C8/0").outcome, wire::StageOutcome::SUCCEEDED);
   standin_->SetDelay(50);
   std::vector<std::thread> clients;
   std::atomic<int> filed{0}, refused{0};

@@ -166,15 +166,15 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
                                  std::to_string(legacy_port)},
                                 dir_.File("standin.log"));
   auto invoices = Process::Start({BinDir() + "/taxhub-standin-invoice", "--port", std::to_string(invoice_port),
-                                  "--issued", dir_.File("issued.csv")},
+                                  "--issued", dir_.File("issued.csv"), "--core",
+                                  "127.0.0.1:" + std::to_string(legacy_port)},
                                  dir_.File("invoice-standin.log"));
   ASSERT_TRUE(Eventually([&] { return standin->Log().find("listening") != std::string::npos; }));
   ASSERT_TRUE(Eventually([&] { return invoices->Log().find("listening") != std::string::npos; })) << invoices->Log();
   auto hub = StartHub();
   auto adapter = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
                                  "127.0.0.1:" + std::to_string(legacy_port), "--endpoint", backend_,
-                                 "--service", "filing.13212000000", "--service",
-                                 "invoice.copy_report", "--heartbeat", "250"},
+                                 "--service", "filing.13212000000", "--heartbeat", "250"},
                                 dir_.File("adapter.log"));
   auto invoice_adapter = Process::Start({BinDir() + "/taxhub-adapter-invoice", "--legacy",
                                          "127.0.0.1:" + std::to_string(invoice_port), "--endpoint", backend_,
@@ -217,7 +217,7 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   standin->Stop(5000);
   EXPECT_EQ(invoices->Stop(5000), 0);
   EXPECT_NE(standin->Log().find("1 returns filed"), std::string::npos) << standin->Log();
-  EXPECT_NE(invoices->Log().find("1 invoices authenticated"), std::string::npos) << invoices->Log();
+  EXPECT_NE(invoices->Log().find("1 invoices authenticated, 1 copy reports"), std::string::npos) << invoices->Log();
 }
 
 // The core system is down when the returns arrive: the adapter answers UNAVAILABLE (LEGACY_DOWN),

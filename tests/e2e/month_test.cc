@@ -121,7 +121,7 @@ class MonthTest : public ::testing::Test {
     if (!o.copy_report_check) core_args.push_back("--no-copy-report-check");
     core_ = Process::Start(core_args, dir_.File("core.log"));
     invoices_ = Process::Start({BinDir() + "/taxhub-standin-invoice", "--port", std::to_string(invoice_port),
-                                "--issued", dir_.File("issued.csv")},
+                                "--issued", dir_.File("issued.csv"), "--core", "127.0.0.1:" + std::to_string(core_port)},
                                dir_.File("invoice-standin.log"));
     bank_ = Process::Start({BinDir() + "/taxhub-standin-tips", "--port", std::to_string(bank_port), "--key",
                             dir_.File("bank.key"), "--tax-bureau-cert", dir_.File("bureau.pem"), "--account",
@@ -142,7 +142,7 @@ class MonthTest : public ::testing::Test {
       return Process::Start(args, dir_.File(log));
     };
     filing_ = adapter({BinDir() + "/taxhub-adapter-filing", "--legacy", "127.0.0.1:" + std::to_string(core_port),
-                       "--service", "filing.13212000000", "--service", "invoice.copy_report"},
+                       "--service", "filing.13212000000"},
                       "filing.log");
     invoice_ = adapter({BinDir() + "/taxhub-adapter-invoice", "--legacy", "127.0.0.1:" + std::to_string(invoice_port)},
                        "invoice.log");
@@ -235,9 +235,16 @@ TEST_F(MonthTest, InvoicesCopyReportReturnPaymentAndAnSmsWithTheVoucher) {
   auto invoices = WaitForEnd("M-INV");
   ASSERT_EQ(invoices.state, wire::RequestState::COMPLETED) << Logs();
   EXPECT_NE(invoices.stages[0].message.find("2 authenticated"), std::string::npos) << invoices.stages[0].message;
-  // 2. The copy report, which must precede filing.
-  ASSERT_TRUE(Submit("M-COPY", "invoice.copy_report", VatReturn("2026-10", "13000.00", "3900.00")).has_value());
-  ASSERT_EQ(WaitForEnd("M-COPY").state, wire::RequestState::COMPLETED) << Logs();
+  // 2. The IC-card copy report of the invoices it issued, which must precede filing: the invoice
+  // system passes it on to the core system.
+  ASSERT_TRUE(Submit("M-COPY", "invoice.copy_report",
+                     "{\"period\":\"2026-10\",\"invoices\":[{\"code\":\"3100261130\",\"number\":\"00000031\","
+                     "\"date\":\"2026-10-31\",\"amount\":\"100000.00\",\"tax\":\"13000.00\","
+                     "\"buyer\":\"91320200MA1MXXXX5H\"}]}")
+                  .has_value());
+  auto copy = WaitForEnd("M-COPY");
+  ASSERT_EQ(copy.state, wire::RequestState::COMPLETED) << Logs();
+  EXPECT_EQ(copy.stages[0].outputs.at("invoices_reported"), "1");
   // 3. The VAT return: filed, the tax due paid through TIPS, the taxpayer told by SMS.
   ASSERT_TRUE(Submit("M-VAT", "filing.vat", VatReturn("2026-10", "13000.00", "3900.00"),
                      {{"pay_account", kRichAccount}})
@@ -279,7 +286,7 @@ TEST_F(MonthTest, InvoicesCopyReportReturnPaymentAndAnSmsWithTheVoucher) {
   }
 
   // 4. Next month the account is short: REJECTED with the bank's words, and an SMS saying so.
-  ASSERT_TRUE(Submit("M-COPY-11", "invoice.copy_report", VatReturn("2026-11", "13000.00", "3900.00")).has_value());
+  ASSERT_TRUE(Submit("M-COPY-11", "invoice.copy_report", "{\"period\":\"2026-11\"}").has_value());  // none issued
   ASSERT_EQ(WaitForEnd("M-COPY-11").state, wire::RequestState::COMPLETED);
   ASSERT_TRUE(Submit("M-VAT-11", "filing.vat", VatReturn("2026-11", "13000.00", "3900.00"),
                      {{"pay_account", kPoorAccount}})
