@@ -1,6 +1,6 @@
 // taxhub-standin-filing: the core tax system's filing interface, stood in for tests and dev.
 //   taxhub-standin-filing [--port N] [--delay MS] [--unregistered TAXPAYER:TAX_TYPE …]
-//                         [--no-copy-report-check]
+//                         [--no-copy-report-check] [--drop-first N]
 // Prints its port and runs until SIGTERM or SIGINT.
 
 #include <iostream>
@@ -18,9 +18,10 @@ int main(int argc, char** argv) {
     else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--unregistered") options.unregistered.insert(value());
     else if (arg == "--no-copy-report-check") options.require_copy_report = false;
+    else if (arg == "--drop-first") options.listen.drop_first = std::stoi(value());
     else {
-      std::cerr << "usage: taxhub-standin-filing [--port N] [--delay MS] "
-                   "[--unregistered TAXPAYER:TAX_TYPE] [--no-copy-report-check]\n";
+      std::cerr << "usage: taxhub-standin-filing [--port N] [--delay MS] [--drop-first N]\n"
+                   "       [--unregistered TAXPAYER:TAX_TYPE] [--no-copy-report-check]\n";
       return 2;
     }
   }

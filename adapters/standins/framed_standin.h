@@ -22,11 +22,13 @@ struct ListenOptions {
   int port = 0;                  // 0: any free port
   int64_t delay_ms = 0;          // before each answer
   size_t max_request = 1 << 16;  // a longer declared frame closes the connection
+  int drop_first = 0;            // the answers to the first N requests are lost (work done)
 };
 
 class FramedStandIn {
  public:
-  explicit FramedStandIn(ListenOptions listen) : listen_(std::move(listen)), delay_ms_(listen_.delay_ms) {}
+  explicit FramedStandIn(ListenOptions listen)
+      : listen_(std::move(listen)), delay_ms_(listen_.delay_ms), drop_next_(listen_.drop_first) {}
   virtual ~FramedStandIn();  // derived classes call Stop() in theirs, before their state goes
   FramedStandIn(const FramedStandIn&) = delete;
   FramedStandIn& operator=(const FramedStandIn&) = delete;

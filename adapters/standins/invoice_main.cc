@@ -1,6 +1,7 @@
 // taxhub-standin-invoice: the invoice system, stood in for tests and dev.
 //   taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]
 //       [--core HOST:PORT]   (the core tax system that copy reports are passed on to)
+//       [--drop-first N]     (the answers to the first N requests are lost, the work done)
 // FILE lists issued invoices, one "code,number,YYYYMMDD,amount,tax,seller,buyer" per line.
 // Prints its port and runs until SIGTERM or SIGINT.
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
     else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--issued") issued = value();
     else if (arg == "--issue-unknown") options.issue_unknown = true;
+    else if (arg == "--drop-first") options.listen.drop_first = std::stoi(value());
     else if (arg == "--core") {
       const std::string hp = value();
       const size_t colon = hp.rfind(':');
@@ -27,7 +29,7 @@ int main(int argc, char** argv) {
       options.core.port = std::stoi(hp.substr(colon + 1));
     } else {
       std::cerr << "usage: taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]\n"
-                   "       [--core HOST:PORT]\n";
+                   "       [--core HOST:PORT] [--drop-first N]\n";
       return 2;
     }
   }

@@ -16,7 +16,6 @@ int main(int argc, char** argv) {
   standins::TipsBankOptions options;
   std::string key_file, bureau_file;
   bool drop = false;
-  int drop_first = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -25,7 +24,7 @@ int main(int argc, char** argv) {
     else if (arg == "--port") options.listen.port = std::stoi(value());
     else if (arg == "--delay") options.listen.delay_ms = std::stoll(value());
     else if (arg == "--drop-answers") drop = true;
-    else if (arg == "--drop-first") drop_first = std::stoi(value());
+    else if (arg == "--drop-first") options.listen.drop_first = std::stoi(value());
     else if (arg == "--account") {
       std::string spec = value();
       size_t a = spec.find(':');
@@ -51,7 +50,6 @@ int main(int argc, char** argv) {
   const sigset_t signals = taxhub::sdk::BlockStopSignals();
   standins::TipsBank bank(options);
   bank.SetDropAnswers(drop);
-  bank.DropNextAnswers(drop_first);
   if (Status started = bank.Start(); !started.ok()) {
     std::cerr << "taxhub-standin-tips: " << started.ToString() << "\n";
     return 1;
