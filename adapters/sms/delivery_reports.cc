@@ -9,6 +9,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/URI.h>
 
+#include <shared_mutex>
+
 #include <zmq.hpp>
 
 #include "adapters/sms/sms_handler.h"
@@ -28,9 +30,17 @@ std::string ReportType(int kannel_type) {
   }
 }
 
+struct DeliveryReports::Shared {
+  std::shared_mutex mutex;   // handlers hold it shared while they work; Stop() exclusively
+  bool open = true;
+  Outbox* outbox;
+  const Clock* clock;
+  std::atomic<uint64_t> received{0};
+};
+
 class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit Handler(DeliveryReports& owner) : owner_(owner) {}
+  explicit Handler(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
@@ -39,6 +49,8 @@ class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
       response.setContentType("text/plain; charset=utf-8");
       response.send() << text << "\n";
     };
+    std::shared_lock lock(shared_->mutex);
+    if (!shared_->open) return answer(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "stopping");
     try {
       Poco::URI uri(request.getURI());
       if (uri.getPath() != "/dlr") return answer(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "no such path");
@@ -58,12 +70,12 @@ class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
       }
       report.type = std::stoi(type);
       const bool ts_ok = !ts.empty() && ts.size() <= 12 && ts.find_first_not_of("0123456789") == std::string::npos;
-      report.at_ms = ts_ok ? std::stoll(ts) * 1000 : owner_.clock_.NowMs();
-      if (Status added = owner_.outbox_.AddReport(report, owner_.clock_.NowMs()); !added.ok()) {
+      report.at_ms = ts_ok ? std::stoll(ts) * 1000 : shared_->clock->NowMs();
+      if (Status added = shared_->outbox->AddReport(report, shared_->clock->NowMs()); !added.ok()) {
         TAXHUB_LOG(kError, "sms") << "delivery report for " << report.task_id << ": " << added.message();
         return answer(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "not stored");
       }
-      ++owner_.received_;
+      ++shared_->received;
       TAXHUB_LOG(kInfo, "sms") << report.task_id << " " << ReportType(report.type);
       answer(Poco::Net::HTTPResponse::HTTP_OK, "ok");
     } catch (const std::exception& e) {
@@ -72,22 +84,27 @@ class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
-  DeliveryReports& owner_;
+  std::shared_ptr<Shared> shared_;
 };
 
 class DeliveryReports::Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit Factory(DeliveryReports& owner) : owner_(owner) {}
+  explicit Factory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(owner_);
+    return new Handler(shared_);
   }
 
  private:
-  DeliveryReports& owner_;
+  std::shared_ptr<Shared> shared_;
 };
 
 DeliveryReports::DeliveryReports(DeliveryReportOptions options, Outbox& outbox, const Clock& clock)
-    : options_(std::move(options)), outbox_(outbox), clock_(clock) {}
+    : options_(std::move(options)), outbox_(outbox), clock_(clock), shared_(std::make_shared<Shared>()) {
+  shared_->outbox = &outbox_;
+  shared_->clock = &clock_;
+}
+
+uint64_t DeliveryReports::received() const { return shared_->received; }
 
 DeliveryReports::~DeliveryReports() { Stop(); }
 
@@ -99,7 +116,7 @@ Status DeliveryReports::Start() {
     auto params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(4);
     params->setKeepAlive(true);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, params);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(shared_), socket, params);
     server_->start();
   } catch (const Poco::Exception& e) {
     return Status(ErrorCode::kUnavailable,
@@ -113,6 +130,10 @@ Status DeliveryReports::Start() {
 
 void DeliveryReports::Stop() {
   stopping_ = true;
+  {
+    std::unique_lock lock(shared_->mutex);  // waits for handlers at work; later ones find it closed
+    shared_->open = false;
+  }
   if (server_) {
     server_->stopAll(true);
     server_.reset();

@@ -37,21 +37,25 @@ class DeliveryReports {
   Status Start();
   void Stop();
   int port() const { return port_; }
-  uint64_t received() const { return received_; }
+  uint64_t received() const;
   uint64_t forwarded() const { return forwarded_; }
 
  private:
   class Handler;
   class Factory;
+  // What the HTTP handlers use. The server's threads may still run a handler after Stop() has
+  // returned (a connection Kannel keeps alive), so they share this with the object rather than
+  // point at it, and find it closed.
+  struct Shared;
   void Forward();
 
   DeliveryReportOptions options_;
   Outbox& outbox_;
   const Clock& clock_;
+  std::shared_ptr<Shared> shared_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::thread forwarder_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> forwarded_{0};
   int port_ = 0;
 };
