@@ -47,7 +47,8 @@ class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
     auto answer = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& text) {
       response.setStatus(status);
       response.setContentType("text/plain; charset=utf-8");
-      response.send() << text << "\n";
+      const std::string body = text + "\n";
+      response.sendBuffer(body.data(), body.size());  // with Content-Length: the caller need not wait
     };
     std::shared_lock lock(shared_->mutex);
     if (!shared_->open) return answer(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "stopping");
