@@ -160,6 +160,39 @@ struct TaskReportReply {
   3: bool duplicate,                 // true when the same report was already recorded
 }
 
+// ---- events: the PUB socket and taxhub.events ----------------------------------------------
+// Every event a hub appends to its ledger chain is published after its commit as three frames:
+//   [topic = the event type, e.g. "request.completed"] ["<stream>:<seq>"] [Event]
+// The stream is the hub's chain (its hub id); seq is the event's place in it, gap-free and
+// increasing. Heartbeats — topic "hub.heartbeat", ["<stream>:<latest seq>"], an empty frame —
+// say how far the stream has got, so that a subscriber sees a loss even when nothing follows
+// it. taxhub.events replays any part of a stream from the ledger.
+
+struct Event {
+  1: string stream,
+  2: i64 seq,
+  3: string type,                    // the topic
+  4: string request_id,
+  5: i32 stage,                      // -1 when about the request as a whole
+  6: i64 at_ms,
+  7: string detail,                  // words for people; JSON for reports
+  8: string hash,                    // the chain hash of this event (hex)
+}
+
+struct EventsRequest {
+  1: string stream,                  // "" for the answering hub's own
+  2: i64 after_seq,                  // events with seq > after_seq
+  3: i32 limit,                      // 1..1000
+}
+
+struct EventsReply {
+  1: optional Error error,
+  2: string stream,
+  3: list<Event> events,             // in seq order, at most `limit`
+  4: i64 head_seq,                   // the stream's latest seq when it is this hub's own;
+                                     // otherwise the last seq returned (or after_seq)
+}
+
 // ---- stage tasks: hub -> adapter worker -> hub ----------------------------------------------
 
 struct StageTask {

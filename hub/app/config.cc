@@ -46,6 +46,15 @@ void ParseBroker(const ConfigNode& node, broker::BrokerOptions& b) {
   node.Finish();
 }
 
+void ParseEvents(const ConfigNode& node, EventsConfig& e) {
+  e.enabled = true;
+  e.publish = node.String("publish", e.publish);
+  e.heartbeat_ms = node.DurationMs("heartbeat", e.heartbeat_ms);
+  if (e.heartbeat_ms < 50) node.Fail("heartbeat", "must be at least 50ms");
+  e.send_hwm = static_cast<int>(node.Int("send_hwm", e.send_hwm, 100, 100'000'000));
+  node.Finish();
+}
+
 void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
   l.backend = node.String("backend", l.backend);
   if (l.backend != "sqlite" && l.backend != "postgres") {
@@ -189,6 +198,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
+  if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);
   if (auto n = root.OptionalChild("dev")) ParseDev(*n, config, base_dir);
   config.config_dir = base_dir;
   root.Finish();

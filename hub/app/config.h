@@ -23,6 +23,15 @@ struct LedgerConfig {
   ledger::PostgresOptions postgres;
 };
 
+// The event stream (hub/events/publisher.h): published only when the config has an events
+// section.
+struct EventsConfig {
+  bool enabled = false;
+  std::string publish = "tcp://127.0.0.1:5557";
+  int64_t heartbeat_ms = 1000;
+  int send_hwm = 100'000;
+};
+
 // A sample adapter that `taxhub dev` runs inside the hub process.
 struct DevAdapterConfig {
   std::string name;
@@ -84,6 +93,7 @@ struct HubConfig {
   std::string routes_file;  // resolved against the config file's directory
   std::shared_ptr<const routing::RouteTable> routes;
   SecurityConfig security;
+  EventsConfig events;
   std::vector<DevAdapterConfig> dev_adapters;
   DevClerkConfig dev_clerk;
   std::vector<DevFileConfig> dev_files;

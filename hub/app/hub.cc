@@ -74,6 +74,24 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Bind());
   TAXHUB_RETURN_IF_ERROR(hub->engine_->Recover());
 
+  if (c.events.enabled) {
+    auto reader = OpenLedger(c, /*read_only=*/true);
+    if (!reader) return Error(reader.error().WithContext("the event publisher's ledger"));
+    auto txn = hub->ledger_->Begin();
+    if (!txn) return Error(txn.error());
+    const int64_t head = (*txn)->Head().seq;
+    txn->reset();
+    events::PublisherOptions publisher;
+    publisher.endpoint = c.events.publish;
+    publisher.stream = c.hub_id;
+    publisher.heartbeat_ms = c.events.heartbeat_ms;
+    publisher.send_hwm = c.events.send_hwm;
+    hub->publisher_ = std::make_unique<events::Publisher>(hub->context_, publisher, std::move(*reader), head);
+    TAXHUB_RETURN_IF_ERROR(hub->publisher_->Bind());
+    events::Publisher* raw = hub->publisher_.get();
+    hub->ledger_->SetCommitListener([raw](const ledger::ChainHead& head) { raw->Committed(head.seq); });
+  }
+
   options.hub_services = workflow::Engine::Services();
   hub->broker_ = std::make_unique<broker::Broker>(hub->context_, options, link, hub->routes_);
   TAXHUB_RETURN_IF_ERROR(hub->broker_->Bind());
@@ -87,6 +105,7 @@ void Hub::Start() {
   engine_thread_ = std::thread([this] { engine_->Run(); });
   broker_thread_ = std::thread([this] { broker_->Run(); });
   if (verify_pool_) verify_pool_->Start();
+  if (publisher_) publisher_->Start();
 }
 
 Result<int64_t> Hub::ReloadRoutes() {
@@ -112,6 +131,7 @@ void Hub::Shutdown() {
     engine_->BeginDrain();
     engine_thread_.join();
   }
+  if (publisher_) publisher_->Stop();  // after the engine: what it committed last goes out too
   if (broker_thread_.joinable()) {
     broker_->Stop();
     broker_thread_.join();

@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "hub/app/config.h"
+#include "hub/events/publisher.h"
 #include "hub/base/clock.h"
 #include "hub/broker/broker.h"
 #include "hub/ledger/ledger.h"
@@ -44,6 +45,8 @@ class Hub {
 
   const std::string& frontend_endpoint() const { return broker_->frontend_endpoint(); }
   const std::string& backend_endpoint() const { return broker_->backend_endpoint(); }
+  // The event PUB socket; "" when the config publishes no events.
+  std::string events_endpoint() const { return publisher_ ? publisher_->endpoint() : ""; }
   const HubConfig& config() const { return config_; }
   const workflow::EngineCounters& engine_counters() const { return engine_->counters(); }
   const broker::BrokerCounters& broker_counters() const { return broker_->counters(); }
@@ -63,6 +66,7 @@ class Hub {
   std::unique_ptr<broker::Broker> broker_;
   std::unique_ptr<security::SignatureVerifier> verifier_;
   std::unique_ptr<security::VerifyPool> verify_pool_;
+  std::unique_ptr<events::Publisher> publisher_;
   std::thread engine_thread_;
   std::thread broker_thread_;
   bool stopped_ = false;

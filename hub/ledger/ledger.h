@@ -11,6 +11,7 @@
 #define TAXHUB_HUB_LEDGER_LEDGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -216,6 +217,21 @@ class Ledger {
   virtual int NotificationFd() { return -1; }
   // The services other hubs have notified since the last call (never blocks).
   virtual std::vector<std::string> TakeNotifications() { return {}; }
+
+  // Called on the committing thread after each commit that grew this hub's chain, with the
+  // new head: how the event publisher learns there is something to publish. Set it before the
+  // ledger is used from another thread.
+  void SetCommitListener(std::function<void(const ChainHead&)> listener) {
+    commit_listener_ = std::move(listener);
+  }
+
+ protected:
+  void NotifyCommitted(const ChainHead& before, const ChainHead& after) {
+    if (commit_listener_ && after.seq != before.seq) commit_listener_(after);
+  }
+
+ private:
+  std::function<void(const ChainHead&)> commit_listener_;
 };
 
 struct SqliteOptions {

@@ -599,7 +599,11 @@ class PostgresLedger final : public Ledger {
   }
 
   const ChainOptions& chain() const { return chain_; }
-  void Committed(const ChainHead& head) { head_ = head; }
+  void Committed(const ChainHead& head) {
+    const ChainHead before = head_;
+    head_ = head;
+    NotifyCommitted(before, head_);
+  }
   void CommitFailed() { head_valid_ = false; }
 
   Result<std::unique_ptr<Transaction>> Begin() override {

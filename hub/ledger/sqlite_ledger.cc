@@ -171,7 +171,11 @@ class SqliteLedger final : public Ledger {
   }
 
   const ChainOptions& chain() const { return chain_; }
-  void Committed(const ChainHead& head) { head_ = head; }
+  void Committed(const ChainHead& head) {
+    const ChainHead before = head_;
+    head_ = head;
+    NotifyCommitted(before, head_);
+  }
   void CommitFailed() { head_valid_ = false; }
 
   Result<int> SchemaVersion() override {

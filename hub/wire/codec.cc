@@ -80,6 +80,9 @@ TAXHUB_WIRE_TYPE(StageTask)
 TAXHUB_WIRE_TYPE(StageResult)
 TAXHUB_WIRE_TYPE(TaskReport)
 TAXHUB_WIRE_TYPE(TaskReportReply)
+TAXHUB_WIRE_TYPE(Event)
+TAXHUB_WIRE_TYPE(EventsRequest)
+TAXHUB_WIRE_TYPE(EventsReply)
 #undef TAXHUB_WIRE_TYPE
 
 Error ToWire(const Status& status) {

@@ -54,6 +54,7 @@ namespace taxhub::workflow {
 inline constexpr const char* kSubmitService = "taxhub.submit";
 inline constexpr const char* kProgressService = "taxhub.progress";
 inline constexpr const char* kReportService = "taxhub.report";
+inline constexpr const char* kEventsService = "taxhub.events";
 
 struct EngineOptions {
   std::string hub_id = "hub-1";
@@ -137,7 +138,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // The service names the broker must forward to this engine.
-  static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService}; }
+  static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService, kEventsService};
+  }
 
   // Binds the link socket; the broker connects to it afterwards.
   Status Bind();
@@ -206,6 +208,7 @@ class Engine {
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
   Status Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
                 Effects& effects);
+  Status Events(ledger::Transaction& txn, std::string_view body, wire::EventsReply& reply);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
   // Applies `outcome` to the delivery (task_id, token) if it is still the live one.

@@ -1,7 +1,9 @@
-// The hub's own services on the frontend: taxhub.submit, taxhub.progress and taxhub.report.
+// The hub's own services on the frontend: taxhub.submit, taxhub.progress, taxhub.report and
+// taxhub.events.
 
 #include "hub/base/digest.h"
 #include "hub/base/json_map.h"
+#include "hub/events/event_wire.h"
 #include "hub/base/log.h"
 #include "hub/broker/link.h"
 #include "hub/workflow/engine.h"
@@ -79,6 +81,10 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
   } else if (service == kProgressService) {
     wire::ProgressReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Progress(txn, body, reply), reply));
+    encoded = wire::Encode(reply);
+  } else if (service == kEventsService) {
+    wire::EventsReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Events(txn, body, reply), reply));
     encoded = wire::Encode(reply);
   } else if (service == kReportService) {
     wire::TaskReportReply reply;
@@ -304,6 +310,21 @@ Status Engine::Progress(ledger::Transaction& txn, std::string_view body,
     if (auto details = DecodeJsonMap(event.detail)) report.details = std::move(*details);
     reply.stages[event.stage].reports.push_back(std::move(report));
   }
+  return Status::Ok();
+}
+
+Status Engine::Events(ledger::Transaction& txn, std::string_view body, wire::EventsReply& reply) {
+  auto decoded = wire::Decode<wire::EventsRequest>(body, options_.limits);
+  if (!decoded) return decoded.error();
+  TAXHUB_RETURN_IF_ERROR(ValidateEvents(*decoded));
+  const std::string stream = decoded->stream.empty() ? options_.hub_id : decoded->stream;
+  auto scanned = txn.ScanChain(stream, decoded->after_seq, decoded->limit);
+  if (!scanned) return scanned.error();
+  reply.stream = stream;
+  for (const ledger::EventRecord& e : *scanned) reply.events.push_back(events::ToWireEvent(e));
+  reply.head_seq = stream == options_.hub_id ? txn.Head().seq
+                   : scanned->empty()         ? decoded->after_seq
+                                             : scanned->back().chain_seq;
   return Status::Ok();
 }
 

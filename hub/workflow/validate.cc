@@ -57,6 +57,19 @@ Status ValidateProgress(const wire::ProgressRequest& request) {
   return CheckTaxpayerId(request.taxpayer_id);
 }
 
+Status ValidateEvents(const wire::EventsRequest& request) {
+  if (request.stream.size() > 64 || (!request.stream.empty() && !IsTokenText(request.stream, "_-"))) {
+    return Status(ErrorCode::kBadRequest, "stream is a hub id: 1-64 letters, digits, _ or -", "stream");
+  }
+  if (request.after_seq < 0) {
+    return Status(ErrorCode::kBadRequest, "after_seq must not be negative", "after_seq");
+  }
+  if (request.limit < 1 || request.limit > 1000) {
+    return Status(ErrorCode::kBadRequest, "limit must be between 1 and 1000", "limit");
+  }
+  return Status::Ok();
+}
+
 Status ValidateReport(const wire::TaskReport& report) {
   if (report.task_id.empty()) return Status(ErrorCode::kMissingField, "task_id is required", "task_id");
   const size_t slash = report.task_id.rfind('/');

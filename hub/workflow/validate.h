@@ -19,6 +19,8 @@ inline constexpr size_t kMaxAttributeValueLength = 256;
 
 Status ValidateSubmit(const wire::SubmitRequest& request);
 Status ValidateProgress(const wire::ProgressRequest& request);
+// A replay request (taxhub.events).
+Status ValidateEvents(const wire::EventsRequest& request);
 // A report about a task from an adapter (taxhub.report).
 Status ValidateReport(const wire::TaskReport& report);
 // A stage result from an adapter, against the task and delivery it answers.

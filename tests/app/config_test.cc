@@ -75,6 +75,20 @@ TEST(Config, OutOfRangeInteger) {
             "t.yaml:2: broker.liveness: must be between 1 and 100, got 0");
 }
 
+TEST(Config, EventsArePublishedOnlyWithTheirSection) {
+  auto none = Parse(kMinimal);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->events.enabled);
+  auto some = Parse(std::string(kMinimal) + "events:\n  publish: tcp://127.0.0.1:6557\n  heartbeat: 250ms\n");
+  ASSERT_TRUE(some.has_value()) << some.error().ToString();
+  EXPECT_TRUE(some->events.enabled);
+  EXPECT_EQ(some->events.publish, "tcp://127.0.0.1:6557");
+  EXPECT_EQ(some->events.heartbeat_ms, 250);
+  EXPECT_EQ(Error(std::string(kMinimal) + "events:\n  heartbeat: 10ms\n"),
+            "t.yaml:3: events.heartbeat: must be at least 50ms");
+  EXPECT_EQ(Error(std::string(kMinimal) + "events:\n  hwm: 10\n"), "t.yaml:3: events.hwm: unknown key");
+}
+
 TEST(Config, BadBackend) {
   EXPECT_EQ(Error("ledger:\n  backend: oracle\n" + std::string(kMinimal)),
             "t.yaml:2: ledger.backend: must be sqlite or postgres, got \"oracle\"");

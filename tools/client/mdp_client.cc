@@ -91,6 +91,7 @@ template Result<wire::SubmitReply> DecodeReply<wire::SubmitReply>(std::string_vi
 template Result<wire::ProgressReply> DecodeReply<wire::ProgressReply>(std::string_view);
 template Result<wire::ErrorReply> DecodeReply<wire::ErrorReply>(std::string_view);
 template Result<wire::TaskReportReply> DecodeReply<wire::TaskReportReply>(std::string_view);
+template Result<wire::EventsReply> DecodeReply<wire::EventsReply>(std::string_view);
 
 Result<wire::SubmitReply> HubClient::Submit(const wire::SubmitRequest& request,
                                             int64_t timeout_ms) {
