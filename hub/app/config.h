@@ -30,6 +30,7 @@ struct EventsConfig {
   std::string publish = "tcp://127.0.0.1:5557";
   int64_t heartbeat_ms = 1000;
   int send_hwm = 100'000;
+  int send_buffer = 0;  // bytes; 0: the OS default
 };
 
 // A sample adapter that `taxhub dev` runs inside the hub process.

@@ -86,6 +86,7 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
     publisher.stream = c.hub_id;
     publisher.heartbeat_ms = c.events.heartbeat_ms;
     publisher.send_hwm = c.events.send_hwm;
+    publisher.send_buffer = c.events.send_buffer;
     hub->publisher_ = std::make_unique<events::Publisher>(hub->context_, publisher, std::move(*reader), head);
     TAXHUB_RETURN_IF_ERROR(hub->publisher_->Bind());
     events::Publisher* raw = hub->publisher_.get();

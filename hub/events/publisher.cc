@@ -19,6 +19,7 @@ Status Publisher::Bind() {
   try {
     socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pub);
     socket_->set(zmq::sockopt::sndhwm, options_.send_hwm);
+    if (options_.send_buffer > 0) socket_->set(zmq::sockopt::sndbuf, options_.send_buffer);
     socket_->set(zmq::sockopt::linger, 0);
     socket_->bind(options_.endpoint);
     endpoint_ = socket_->get(zmq::sockopt::last_endpoint);

@@ -31,6 +31,7 @@ struct PublisherOptions {
   std::string stream;                              // the hub id: its chain
   int64_t heartbeat_ms = 1000;
   int send_hwm = 100'000;                          // messages queued per subscriber
+  int send_buffer = 0;                             // the kernel's socket buffer (bytes); 0: OS default
 };
 
 class Publisher {

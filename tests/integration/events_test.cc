@@ -7,14 +7,19 @@
 
 #include <zmq_addon.hpp>
 
+#include <atomic>
+#include <iostream>
 #include <iterator>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <set>
 
 #include "hub/events/event_wire.h"
 #include "tests/integration/backends.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
+#include "tools/client/subscriber.h"
 
 namespace taxhub::testing {
 namespace {
@@ -183,6 +188,81 @@ TEST_P(EventsTest, ALateSubscriberReplaysWhatItMissed) {
   }
   EXPECT_TRUE(types.contains("request.accepted"));
   EXPECT_TRUE(types.contains("request.completed"));
+}
+
+// The subscriber library hands every event on once and in order: through a PUB high-water-mark
+// overflow (its handler stalls while hundreds of events go out; what PUB drops comes from the
+// ledger) and across a restart (it resumes after the stored offset).
+TEST_P(EventsTest, ASubscriberHandsOnEveryEventOnceInOrderThroughLossesAndARestart) {
+  hub_.reset();
+  // Small queues all the way, so that the stalled handler makes PUB drop.
+  config_.events.send_hwm = 100;
+  config_.events.send_buffer = 4096;
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok());
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler, 4);
+
+  client::FileOffsetStore offsets(dir_.File("offset"));
+  client::SubscriberOptions options;
+  options.events_endpoint = hub_->hub().events_endpoint();
+  options.hub_endpoint = hub_->frontend();
+  options.stream = "test-hub";
+  options.receive_hwm = 10;
+  options.receive_buffer = 4096;
+  options.replay_batch = 50;
+  std::mutex mutex;
+  std::vector<int64_t> seqs;
+  std::atomic<bool> stalled{false};
+  auto handle = [&](const wire::Event& e) {
+    if (!stalled.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    std::lock_guard lock(mutex);
+    seqs.push_back(e.seq);
+    return Status::Ok();
+  };
+  auto subscriber = std::make_unique<client::Subscriber>(context_, options, offsets, handle);
+  std::thread runner([&] { EXPECT_TRUE(subscriber->Run().ok()); });
+  auto head = [&] {
+    auto page = Replay(0, 1);
+    return page ? page->head_seq : -1;
+  };
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(client_->Submit(Request("SUB-" + std::to_string(i))).has_value());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Progress("SUB-199", "91310110666007217T");
+    return p && p->state == wire::RequestState::COMPLETED;
+  }, 20'000));
+  ASSERT_TRUE(Eventually([&] { return subscriber->offset() == head(); }, 20'000))
+      << subscriber->offset() << " of " << head();
+  subscriber->Stop();
+  runner.join();
+  const int64_t first_run = subscriber->offset();
+  EXPECT_GT(subscriber->counters().gaps, 0u) << "PUB dropped while the handler stalled";
+  EXPECT_GT(subscriber->counters().replayed, 0u);
+  std::cout << "subscriber: " << first_run << " events handled, " << subscriber->counters().gaps.load()
+            << " gaps noticed, " << subscriber->counters().replayed.load() << " replayed from the ledger, "
+            << subscriber->counters().duplicates.load() << " duplicates dropped\n";
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(static_cast<int64_t>(seqs.size()), first_run);
+    for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], static_cast<int64_t>(i) + 1) << "at " << i;
+  }
+
+  // Stopped, the stream moves on; a new subscriber on the same offset takes up exactly there.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client_->Submit(Request("AFTER-" + std::to_string(i))).has_value());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Progress("AFTER-4", "91310110666007217T");
+    return p && p->state == wire::RequestState::COMPLETED;
+  }));
+  subscriber = std::make_unique<client::Subscriber>(context_, options, offsets, handle);
+  std::thread again([&] { EXPECT_TRUE(subscriber->Run().ok()); });
+  ASSERT_TRUE(Eventually([&] { return subscriber->offset() == head(); }, 20'000));
+  subscriber->Stop();
+  again.join();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(static_cast<int64_t>(seqs.size()), head());
+  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], static_cast<int64_t>(i) + 1) << "at " << i;
+  EXPECT_GT(head(), first_run);
 }
 
 TEST_P(EventsTest, ABadReplayRequestIsRefusedNamingTheField) {

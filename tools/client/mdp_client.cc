@@ -111,6 +111,17 @@ Result<wire::ProgressReply> HubClient::Progress(const std::string& request_id,
   return DecodeReply<wire::ProgressReply>(*body);
 }
 
+Result<wire::EventsReply> HubClient::Events(const std::string& stream, int64_t after_seq, int limit,
+                                            int64_t timeout_ms) {
+  wire::EventsRequest request;
+  request.stream = stream;
+  request.after_seq = after_seq;
+  request.limit = limit;
+  auto body = mdp_.Call("taxhub.events", wire::Encode(request), timeout_ms);
+  if (!body) return Error(body.error());
+  return DecodeReply<wire::EventsReply>(*body);
+}
+
 Result<wire::TaskReportReply> HubClient::Report(const wire::TaskReport& report, int64_t timeout_ms) {
   auto body = mdp_.Call("taxhub.report", wire::Encode(report), timeout_ms);
   if (!body) return Error(body.error());

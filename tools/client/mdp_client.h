@@ -44,7 +44,7 @@ class MdpClient {
   std::unique_ptr<zmq::socket_t> socket_;
 };
 
-// taxhub.submit, taxhub.progress and taxhub.report, decoded. A reply carrying an error comes back as that
+// taxhub.submit, taxhub.progress, taxhub.events and taxhub.report, decoded. A reply carrying an error comes back as that
 // error's Status.
 class HubClient {
  public:
@@ -54,6 +54,9 @@ class HubClient {
   // The progress of one of `taxpayer_id`'s own requests.
   Result<wire::ProgressReply> Progress(const std::string& request_id,
                                        const std::string& taxpayer_id, int64_t timeout_ms = 5000);
+  // Events of `stream` after `after_seq` from the ledger (taxhub.events).
+  Result<wire::EventsReply> Events(const std::string& stream, int64_t after_seq, int limit,
+                                   int64_t timeout_ms = 5000);
   // Records what a legacy system said about a task (taxhub.report).
   Result<wire::TaskReportReply> Report(const wire::TaskReport& report, int64_t timeout_ms = 5000);
   MdpClient& mdp() { return mdp_; }
