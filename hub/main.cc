@@ -97,6 +97,9 @@ int Run(const std::string& config_file, bool dev) {
             << "  ledger: " << config->ledger.backend
             << (config->ledger.backend == "sqlite" ? " " + config->ledger.sqlite.path : "") << "\n"
             << "  routes: " << config->routes->size() << " from " << config->routes_file << "\n";
+  if (!(*hub)->events_endpoint().empty()) {
+    std::cout << "  events (PUB, stream " << config->hub_id << "): " << (*hub)->events_endpoint() << "\n";
+  }
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
   if (processes && processes->size() > 0) {
     std::cout << "  processes: " << processes->size() << " (logs in " << config->data_dir << ")\n";

@@ -438,6 +438,34 @@ TEST_F(ChainTest, DevModeRunsItsProcessesAndStopsThemAll) {
   EXPECT_NE(refused.output.find("unknown variable ${nowhere}"), std::string::npos) << refused.output;
 }
 
+// The hall's `events` command follows a running hub's stream with the subscriber library: from
+// the start of the stream, then — on the same offset file — exactly where it left off.
+TEST_F(ChainTest, TheEventStreamCanBeFollowedAndResumed) {
+  const std::string events = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  std::ofstream(config_, std::ios::app) << "events:\n  publish: " << events << "\n  heartbeat: 200ms\n";
+  auto hub = StartHub();
+  EXPECT_NE(hub->Log().find("events (PUB, stream e2e): " + events), std::string::npos) << hub->Log();
+  auto adapter = StartAdapter();
+  ASSERT_EQ(Hall({"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T", "--body",
+                  dir_.File("body.json"), "--id", "EV-1"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(WaitCompleted("EV-1"));
+  auto follow = [&](const std::string& count) {
+    return Hall({"events", "--stream", "e2e", "--events", events, "--offset", dir_.File("offset"), "--count", count});
+  };
+  auto first = follow("5");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("e2e:1  "), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("request.accepted  EV-1"), std::string::npos) << first.output;
+  EXPECT_EQ(std::count(first.output.begin(), first.output.end(), '\n'), 5) << first.output;
+  auto next = follow("1");
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(next.output.rfind("e2e:6  ", 0), 0u) << "resumed after the stored offset: " << next.output;
+  EXPECT_EQ(hub->Stop(10'000), 0);
+  adapter->Stop(5000);
+}
+
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});

@@ -45,6 +45,7 @@ Subscriber::Subscriber(zmq::context_t& context, SubscriberOptions options, Offse
     : context_(context), options_(std::move(options)), offsets_(offsets), handler_(std::move(handler)) {}
 
 Status Subscriber::Take(const wire::Event& event, bool replayed) {
+  if (stopping_) return Status::Ok();
   if (event.seq <= offset_) {
     ++counters_.duplicates;
     return Status::Ok();
@@ -52,7 +53,7 @@ Status Subscriber::Take(const wire::Event& event, bool replayed) {
   if (event.seq > offset_ + 1) {
     ++counters_.gaps;
     TAXHUB_RETURN_IF_ERROR(CatchUp(event.seq - 1));
-    if (event.seq <= offset_) return Status::Ok();  // the replay went past it
+    if (event.seq <= offset_ || stopping_) return Status::Ok();  // the replay went past it
   }
   TAXHUB_RETURN_IF_ERROR(handler_(event));
   offset_ = event.seq;
@@ -75,6 +76,7 @@ Status Subscriber::CatchUp(int64_t until) {
       return Status::Ok();
     }
     for (const wire::Event& e : page->events) {
+      if (stopping_) return Status::Ok();
       if (e.seq != offset_ + 1) {
         return Status(ErrorCode::kInternal, "the ledger's stream " + options_.stream + " jumps from " +
                                                 std::to_string(offset_) + " to " + std::to_string(e.seq));

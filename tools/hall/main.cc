@@ -3,6 +3,7 @@
 //   taxhub-hall progress ID [--taxpayer T]
 //   taxhub-hall load --clients N --requests M [--inflight K] [--kind K]
 //   taxhub-hall demo [--seconds N] [--rate R]
+//   taxhub-hall events --stream HUB_ID [--events EP] [--offset FILE] [--count N] [--topic PREFIX]
 // Every command takes --endpoint (default tcp://127.0.0.1:5555).
 
 #include <unistd.h>
@@ -21,6 +22,7 @@
 
 #include "hub/base/clock.h"
 #include "tools/client/mdp_client.h"
+#include "tools/client/subscriber.h"
 #include "tools/hall/samples.h"
 
 namespace taxhub::hall {
@@ -54,6 +56,10 @@ int Usage() {
          "      and latency p50/p99\n"
          "  demo [--seconds N] [--rate R] [--pki DIR]\n"
          "      submits sample applications (R per second) and follows them to the end\n"
+         "  events --stream HUB_ID [--events EP] [--offset FILE] [--count N] [--topic PREFIX]\n"
+         "      follows the hub's event stream (default tcp://127.0.0.1:5557), every event once\n"
+         "      and in order from the stored offset (replaying losses from the ledger); stops\n"
+         "      after N events or on Ctrl-C\n"
          "  --pki DIR signs with the demo keys taxhub dev writes (var/dev/pki)\n";
   return 2;
 }
@@ -343,6 +349,51 @@ int Demo(const Args& args, zmq::context_t& context) {
   return 0;
 }
 
+int Events(const Args& args, zmq::context_t& context) {
+  const std::string stream = args.Get("stream");
+  if (stream.empty()) return Usage();
+  client::SubscriberOptions options;
+  options.events_endpoint = args.Get("events", "tcp://127.0.0.1:5557");
+  options.hub_endpoint = args.Get("endpoint", "tcp://127.0.0.1:5555");
+  options.stream = stream;
+  const long long count = args.Int("count", 0);
+  const std::string topic = args.Get("topic");
+  const std::string offset_file = args.Get("offset");
+  client::FileOffsetStore file(offset_file);
+  struct MemoryOffset final : client::OffsetStore {
+    Result<int64_t> Load() override { return offset; }
+    Status Save(int64_t o) override {
+      offset = o;
+      return Status::Ok();
+    }
+    int64_t offset = 0;
+  } memory;
+  client::OffsetStore& offsets = offset_file.empty() ? static_cast<client::OffsetStore&>(memory) : file;
+  long long seen = 0;
+  std::unique_ptr<client::Subscriber> subscriber;
+  subscriber = std::make_unique<client::Subscriber>(context, options, offsets, [&](const wire::Event& e) {
+    if (topic.empty() || e.type.rfind(topic, 0) == 0) {
+      std::cout << e.stream << ":" << e.seq << "  " << FormatTimeMs(e.at_ms) << "  " << e.type << "  "
+                << (e.request_id.empty() ? "-" : e.request_id)
+                << (e.stage >= 0 ? "/" + std::to_string(e.stage) : "") << "  " << e.detail << std::endl;
+    }
+    if (count > 0 && ++seen >= count) subscriber->Stop();
+    return Status::Ok();
+  });
+  std::thread watch([&] {
+    while (!g_interrupted && !(count > 0 && seen >= count)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    subscriber->Stop();
+  });
+  Status run = subscriber->Run();
+  g_interrupted = true;
+  watch.join();
+  if (!run.ok()) {
+    std::cerr << "taxhub-hall events: " << run.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace taxhub::hall
 
@@ -368,6 +419,7 @@ int main(int argc, char** argv) {
     if (args.command == "progress") return Progress(args, context);
     if (args.command == "load") return Load(args, context);
     if (args.command == "demo") return Demo(args, context);
+    if (args.command == "events") return Events(args, context);
   } catch (const std::exception& e) {
     std::cerr << "taxhub-hall: " << e.what() << "\n";
     return 2;
