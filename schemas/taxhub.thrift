@@ -141,6 +141,39 @@ struct ProgressReply {
   10: i64 verified_at_ms,            // when the hub verified the signature
 }
 
+// ---- taxhub.rate and taxhub.complain: the taxpayer's say on how a request was handled --------
+
+struct RateRequest {
+  1: string request_id,
+  2: string taxpayer_id,             // a taxpayer rates their own requests only
+  3: i32 stage,                      // a DONE stage of it
+  4: i32 score,                      // 1 (poor) .. 5 (excellent)
+  5: string comment,                 // optional, at most 500 bytes of UTF-8
+}
+
+struct RateReply {
+  1: optional Error error,
+  2: string handler,                 // who handled the stage rated
+  3: i64 rated_at_ms,
+}
+
+// A complaint against a stage (and so its handler) or the request as a whole (stage -1): it
+// starts a request of kind complaint.service on its own workflow, linked both ways.
+struct ComplainRequest {
+  1: string request_id,              // the request complained about
+  2: string taxpayer_id,
+  3: i32 stage,                      // -1: the request as a whole
+  4: string text,                    // 1..2000 bytes of UTF-8
+  5: string complaint_id,            // idempotency key; generated when empty
+}
+
+struct ComplainReply {
+  1: optional Error error,
+  2: string complaint_id,            // the complaint's own request id (follow it with progress)
+  3: string handler,                 // who is complained about ("" for the request as a whole)
+  4: bool duplicate,
+}
+
 // ---- taxhub.report: what a legacy system says about a task after its stage was answered --------
 // An SMS gateway's delivery report, a bank's reconciliation finding: recorded as an event
 // ("report.<type>") on the task's request, without changing any state. Reporting the same

@@ -55,6 +55,8 @@ inline constexpr const char* kSubmitService = "taxhub.submit";
 inline constexpr const char* kProgressService = "taxhub.progress";
 inline constexpr const char* kReportService = "taxhub.report";
 inline constexpr const char* kEventsService = "taxhub.events";
+inline constexpr const char* kRateService = "taxhub.rate";
+inline constexpr const char* kComplainService = "taxhub.complain";
 
 struct EngineOptions {
   std::string hub_id = "hub-1";
@@ -138,7 +140,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // The service names the broker must forward to this engine.
-  static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService, kEventsService};
+  static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService, kEventsService, kRateService,
+            kComplainService};
   }
 
   // Binds the link socket; the broker connects to it afterwards.
@@ -209,6 +212,10 @@ class Engine {
   Status Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
                 Effects& effects);
   Status Events(ledger::Transaction& txn, std::string_view body, wire::EventsReply& reply);
+  // feedback.cc
+  Status Rate(ledger::Transaction& txn, std::string_view body, wire::RateReply& reply);
+  Status Complain(ledger::Transaction& txn, std::string_view body, wire::ComplainReply& reply,
+                  Effects& effects);
   Status HandleResult(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status HandleLost(ledger::Transaction& txn, Inbound& item, Outbox& out);
   // Applies `outcome` to the delivery (task_id, token) if it is still the live one.

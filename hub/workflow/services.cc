@@ -82,6 +82,14 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     wire::ProgressReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Progress(txn, body, reply), reply));
     encoded = wire::Encode(reply);
+  } else if (service == kRateService) {
+    wire::RateReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Rate(txn, body, reply), reply));
+    encoded = wire::Encode(reply);
+  } else if (service == kComplainService) {
+    wire::ComplainReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Complain(txn, body, reply, out.effects), reply));
+    encoded = wire::Encode(reply);
   } else if (service == kEventsService) {
     wire::EventsReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Events(txn, body, reply), reply));

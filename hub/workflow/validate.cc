@@ -57,6 +57,35 @@ Status ValidateProgress(const wire::ProgressRequest& request) {
   return CheckTaxpayerId(request.taxpayer_id);
 }
 
+Status ValidateRate(const wire::RateRequest& request) {
+  TAXHUB_RETURN_IF_ERROR(CheckRequestId(request.request_id, true));
+  TAXHUB_RETURN_IF_ERROR(CheckTaxpayerId(request.taxpayer_id));
+  if (request.stage < 0) return Status(ErrorCode::kBadRequest, "stage must be a stage index", "stage");
+  if (request.score < 1 || request.score > 5) {
+    return Status(ErrorCode::kBadRequest, "score must be 1 to 5", "score");
+  }
+  if (request.comment.size() > 500 || !IsValidUtf8(request.comment)) {
+    return Status(ErrorCode::kBadRequest, "comment must be UTF-8 of at most 500 bytes", "comment");
+  }
+  return Status::Ok();
+}
+
+Status ValidateComplain(const wire::ComplainRequest& request) {
+  TAXHUB_RETURN_IF_ERROR(CheckRequestId(request.request_id, true));
+  TAXHUB_RETURN_IF_ERROR(CheckTaxpayerId(request.taxpayer_id));
+  if (request.stage < -1) {
+    return Status(ErrorCode::kBadRequest, "stage must be a stage index, or -1 for the whole request", "stage");
+  }
+  if (request.text.empty()) return Status(ErrorCode::kMissingField, "text is required", "text");
+  if (request.text.size() > 2000 || !IsValidUtf8(request.text)) {
+    return Status(ErrorCode::kBadRequest, "text must be UTF-8 of at most 2000 bytes", "text");
+  }
+  if (Status id = CheckRequestId(request.complaint_id, false); !id.ok()) {
+    return Status(id.code(), "complaint_id: " + id.message(), "complaint_id");
+  }
+  return Status::Ok();
+}
+
 Status ValidateEvents(const wire::EventsRequest& request) {
   if (request.stream.size() > 64 || (!request.stream.empty() && !IsTokenText(request.stream, "_-"))) {
     return Status(ErrorCode::kBadRequest, "stream is a hub id: 1-64 letters, digits, _ or -", "stream");

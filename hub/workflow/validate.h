@@ -19,6 +19,9 @@ inline constexpr size_t kMaxAttributeValueLength = 256;
 
 Status ValidateSubmit(const wire::SubmitRequest& request);
 Status ValidateProgress(const wire::ProgressRequest& request);
+// The taxpayer's rating of a stage (taxhub.rate) and complaint (taxhub.complain).
+Status ValidateRate(const wire::RateRequest& request);
+Status ValidateComplain(const wire::ComplainRequest& request);
 // A replay request (taxhub.events).
 Status ValidateEvents(const wire::EventsRequest& request);
 // A report about a task from an adapter (taxhub.report).

@@ -51,6 +51,10 @@ routes:
     stages:
       - {name: verify, label: 核查, queue: hall.verify, time_limit: 1d}
       - {name: notify, service: t.notify}
+  - name: complaint
+    match: {kind: complaint.*}
+    stages:
+      - {name: handle, label: 处理, queue: hall.complaint, difficulty: 2.0, time_limit: 15d}
   - name: urgent
     match: {kind: staff.urgent}
     stages:
@@ -303,6 +307,89 @@ TEST_F(RoutingTest, AnOnRejectionStageTellsTheTaxpayerWhy) {
   EXPECT_EQ(paid.stages[1].state, StageState::DONE);
   EXPECT_EQ(paid.stages[2].state, StageState::SKIPPED);
   EXPECT_EQ(handler.CallsFor("R-paid/2"), 0);
+}
+
+// A taxpayer rates a finished stage once (1-5); a complaint against a stage becomes a request of
+// its own in the complaint desk's queue, linked to the stage and its handler both ways.
+TEST_F(RoutingTest, TaxpayersRateStagesOnceAndComplaintsStartTheirOwnWorkflow) {
+  ScriptedHandler handler([](const wire::StageTask&) { return Succeeded("clerk-7"); });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("R-rate", "single")).has_value());
+  ASSERT_EQ(WaitForEnd("R-rate").state, RequestState::COMPLETED);
+  auto call = [&](const char* service, const std::string& body) { return client_->mdp().Call(service, body); };
+  auto rate = [&](int stage, int score, const std::string& taxpayer = "91310110666007217T") {
+    wire::RateRequest r;
+    r.request_id = "R-rate";
+    r.taxpayer_id = taxpayer;
+    r.stage = stage;
+    r.score = score;
+    r.comment = "办理很快";
+    auto body = call("taxhub.rate", wire::Encode(r));
+    if (!body) return Result<wire::RateReply>(std::unexpected(body.error()));
+    return client::DecodeReply<wire::RateReply>(*body);
+  };
+  auto rated = rate(0, 5);
+  ASSERT_TRUE(rated.has_value()) << rated.error().ToString();
+  EXPECT_EQ(rated->handler, "clerk-7");
+  EXPECT_EQ(rate(0, 4).error().code(), ErrorCode::kConflict) << "once per stage";
+  EXPECT_EQ(rate(0, 5, "91350100M000100Y43").error().code(), ErrorCode::kNotFound) << "another taxpayer's";
+  EXPECT_EQ(rate(0, 6).error().field(), "score");
+  EXPECT_EQ(rate(3, 5).error().field(), "stage");
+  // A stage still waiting cannot be rated.
+  ASSERT_TRUE(client_->Submit(Request("R-wait-rate", "staff.task")).has_value());
+  wire::RateRequest waiting;
+  waiting.request_id = "R-wait-rate";
+  waiting.taxpayer_id = "91310110666007217T";
+  waiting.stage = 0;
+  waiting.score = 3;
+  auto early = client::DecodeReply<wire::RateReply>(*call("taxhub.rate", wire::Encode(waiting)));
+  ASSERT_FALSE(early.has_value());
+  EXPECT_EQ(early.error().field(), "stage");
+
+  wire::ComplainRequest complaint;
+  complaint.request_id = "R-rate";
+  complaint.taxpayer_id = "91310110666007217T";
+  complaint.stage = 0;
+  complaint.text = "窗口人员态度不好 rude at the counter";
+  complaint.complaint_id = "CMP-1";
+  auto filed = client::DecodeReply<wire::ComplainReply>(*call("taxhub.complain", wire::Encode(complaint)));
+  ASSERT_TRUE(filed.has_value()) << filed.error().ToString();
+  EXPECT_EQ(filed->complaint_id, "CMP-1");
+  EXPECT_EQ(filed->handler, "clerk-7");
+  EXPECT_FALSE(filed->duplicate);
+  auto again = client::DecodeReply<wire::ComplainReply>(*call("taxhub.complain", wire::Encode(complaint)));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->duplicate) << "the same complaint sent twice is one complaint";
+  // The complaint waits at the complaint desk, naming what it is about.
+  auto desk = hub_->hub().engine().QueueTasks("hall.complaint", 10);
+  ASSERT_TRUE(desk.has_value());
+  ASSERT_EQ(desk->size(), 1u);
+  EXPECT_EQ((*desk)[0].request_id, "CMP-1");
+  auto progress = client_->Progress("CMP-1", "91310110666007217T");
+  ASSERT_TRUE(progress.has_value());
+  EXPECT_EQ(progress->kind, "complaint.service");
+  // And the complained-about request records the link, once.
+  auto stream = client_->Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value());
+  int links = 0, ratings = 0;
+  for (const auto& e : stream->events) {
+    if (e.request_id != "R-rate") continue;
+    if (e.type == "stage.complained") {
+      ++links;
+      EXPECT_NE(e.detail.find("CMP-1"), std::string::npos) << e.detail;
+      EXPECT_NE(e.detail.find("clerk-7"), std::string::npos) << e.detail;
+    }
+    if (e.type == "stage.rated") {
+      ++ratings;
+      EXPECT_NE(e.detail.find("\"score\":\"5\""), std::string::npos) << e.detail;
+    }
+  }
+  EXPECT_EQ(links, 1);
+  EXPECT_EQ(ratings, 1);
+  complaint.text = "";
+  auto empty = client::DecodeReply<wire::ComplainReply>(*call("taxhub.complain", wire::Encode(complaint)));
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().field(), "text");
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {

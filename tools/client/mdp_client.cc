@@ -92,6 +92,8 @@ template Result<wire::ProgressReply> DecodeReply<wire::ProgressReply>(std::strin
 template Result<wire::ErrorReply> DecodeReply<wire::ErrorReply>(std::string_view);
 template Result<wire::TaskReportReply> DecodeReply<wire::TaskReportReply>(std::string_view);
 template Result<wire::EventsReply> DecodeReply<wire::EventsReply>(std::string_view);
+template Result<wire::RateReply> DecodeReply<wire::RateReply>(std::string_view);
+template Result<wire::ComplainReply> DecodeReply<wire::ComplainReply>(std::string_view);
 
 Result<wire::SubmitReply> HubClient::Submit(const wire::SubmitRequest& request,
                                             int64_t timeout_ms) {
