@@ -38,6 +38,18 @@ struct DeliveryReports::Shared {
   std::atomic<uint64_t> received{0};
 };
 
+namespace {
+
+// At most `max` bytes, cut before a character rather than inside one.
+std::string TruncateUtf8(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+}  // namespace
+
 class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
  public:
   explicit Handler(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
@@ -61,7 +73,7 @@ class DeliveryReports::Handler final : public Poco::Net::HTTPRequestHandler {
         if (key == "task") report.task_id = value;
         else if (key == "type") type = value;
         else if (key == "ts") ts = value;
-        else if (key == "reply") report.reply = value.substr(0, 512);
+        else if (key == "reply") report.reply = TruncateUtf8(value, 512);
       }
       if (report.task_id.empty() || report.task_id.size() > 80) {
         return answer(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "task: missing or too long");
@@ -171,7 +183,7 @@ void DeliveryReports::Forward() {
         break;
       }
       if (refused) {
-        TAXHUB_LOG(kWarn, "sms") << "the hub refused the report for " << r.task_id << ": "
+        TAXHUB_LOG(kError, "sms") << "the hub refused the report for " << r.task_id << "; dropped: "
                                  << sent.error().ToString();
       } else {
         ++forwarded_;

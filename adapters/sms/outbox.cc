@@ -133,16 +133,21 @@ Status Outbox::AddReport(const DeliveryReport& r, int64_t now_ms) {
   if (!insert.ok()) return rollback(insert.Error());
   insert.Bind(1, r.task_id).Bind(2, static_cast<int64_t>(r.type)).Bind(3, r.at_ms).Bind(4, r.reply);
   if (insert.Step() != SQLITE_DONE) return rollback(insert.Error());
-  // Any report proves the message went out: an unconfirmed send becomes accepted.
+  // Delivered (1), buffered (4) or taken by the SMSC (8) proves the message went out: an
+  // unconfirmed send becomes accepted. Undelivered (2) and SMSC-rejected (16) are recorded only.
+  const bool went_out = r.type == 1 || r.type == 4 || r.type == 8;
   Statement update(db_,
-                   "UPDATE messages SET last_report = ?, updated_at_ms = ?, state = ?, "
-                   "accepted_at_ms = CASE WHEN accepted_at_ms = 0 THEN ? ELSE accepted_at_ms END "
+                   "UPDATE messages SET last_report = ?, updated_at_ms = ?, "
+                   "state = CASE WHEN ? THEN ? ELSE state END, "
+                   "accepted_at_ms = CASE WHEN ? AND accepted_at_ms = 0 THEN ? ELSE accepted_at_ms END "
                    "WHERE task_id = ?");
   if (!update.ok()) return rollback(update.Error());
-  update.Bind(1, static_cast<int64_t>(r.type)).Bind(2, now_ms);
-  update.Bind(3, static_cast<int64_t>(MessageState::kAccepted)).Bind(4, now_ms).Bind(5, r.task_id);
+  update.Bind(1, static_cast<int64_t>(r.type)).Bind(2, now_ms).Bind(3, int64_t{went_out});
+  update.Bind(4, static_cast<int64_t>(MessageState::kAccepted)).Bind(5, int64_t{went_out}).Bind(6, now_ms);
+  update.Bind(7, r.task_id);
   if (update.Step() != SQLITE_DONE) return rollback(update.Error());
-  return Exec("COMMIT");
+  if (Status committed = Exec("COMMIT"); !committed.ok()) return rollback(committed);
+  return Status::Ok();
 }
 
 Result<std::vector<DeliveryReport>> Outbox::PendingReports(int limit) {

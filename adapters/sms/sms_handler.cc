@@ -154,7 +154,9 @@ wire::StageResult SmsHandler::Send(const wire::StageTask& task, const std::strin
       case MessageState::kSending:
       case MessageState::kUnconfirmed:
         if (now - message.updated_at_ms < options_.confirm_window_ms) {
-          return sdk::MakeResult(StageOutcome::RETRY, options_.name, "SMS_UNCONFIRMED",
+          // Nothing new is sent while we wait, so the wait spends no attempt (UNAVAILABLE): a
+          // window longer than the stage's retries must not turn the notice into a dead letter.
+          return sdk::MakeResult(StageOutcome::UNAVAILABLE, options_.name, "SMS_UNCONFIRMED",
                                  "sent at " + FormatTimeMs(message.updated_at_ms) +
                                      " without an answer; waiting for its delivery report before sending again");
         }

@@ -13,9 +13,10 @@
 //                                        request's business is done; the notice cannot be sent
 //   smsbox unreachable, 5xx, 403         UNAVAILABLE: nothing was sent, no attempt spent
 //   other 4xx, no template, bad template RETRY with a code, ending as a dead letter to fix
-//   sent but no answer (timeout)         RETRY SMS_UNCONFIRMED; later attempts wait for a
-//                                        delivery report (which proves it went out) and send
-//                                        again only after `confirm_window_ms` without one
+//   sent but no answer (timeout)         RETRY SMS_UNCONFIRMED; later deliveries wait for a
+//                                        delivery report (which proves it went out) — answering
+//                                        UNAVAILABLE SMS_UNCONFIRMED meanwhile, no attempt spent —
+//                                        and send again only after `confirm_window_ms` without one
 #ifndef TAXHUB_ADAPTERS_SMS_SMS_HANDLER_H_
 #define TAXHUB_ADAPTERS_SMS_SMS_HANDLER_H_
 

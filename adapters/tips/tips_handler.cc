@@ -113,6 +113,11 @@ wire::StageResult TipsHandler::Handle(const wire::StageTask& task) {
                      "缴款超时，已冲正 the payment passed its time limit with its outcome unknown and was "
                      "reversed at the bank; nothing was taken");
     }
+    if (answer->Get("Result") != "94052") {
+      // The bank did not reverse, and does not say there is nothing to reverse: still unknown.
+      return Outcome(wire::StageOutcome::RETRY, answer->Get("Result"),
+                     "the reversal was not made: " + answer->Get("AddWord") + "; it will be asked again");
+    }
     return Outcome(wire::StageOutcome::REJECTED, "PAYMENT_EXPIRED",
                    "缴款超时 the payment passed its time limit; the bank holds no debit for it (" +
                        answer->Get("AddWord") + ")");

@@ -183,7 +183,7 @@ TEST_F(SmsTest, AnUnansweredSendIsNeverSentTwice) {
   EXPECT_EQ(first.outcome, StageOutcome::RETRY);
   EXPECT_EQ(first.code, "SMS_UNCONFIRMED") << first.message;
   auto second = handler.Handle(Task("SMS-2/2"));
-  EXPECT_EQ(second.outcome, StageOutcome::RETRY);
+  EXPECT_EQ(second.outcome, StageOutcome::UNAVAILABLE) << "waiting spends no attempt";
   EXPECT_EQ(second.code, "SMS_UNCONFIRMED");
   auto stored = outbox_->Find("SMS-2/2");
   ASSERT_TRUE(stored.has_value() && stored->has_value());
@@ -257,6 +257,20 @@ TEST_F(SmsTest, WhatCannotBeSentSaysWhy) {
   EXPECT_EQ(get("/elsewhere"), 404);
   EXPECT_EQ(get("/dlr?task=SMS-9%2F2&type=8&ts=1796000000"), 200);
   EXPECT_EQ(ReportTypes("SMS-9/2"), (std::vector<int>{8}));
+
+  // Only a report that the message went out confirms an unanswered send; an SMSC rejection
+  // (16) is recorded, and the send stays unconfirmed.
+  sms::Message unanswered;
+  unanswered.task_id = "SMS-12/2";
+  unanswered.to = "13800138000";
+  unanswered.text = "x";
+  unanswered.state = sms::MessageState::kUnconfirmed;
+  unanswered.sends = 1;
+  ASSERT_TRUE(outbox_->Save(unanswered, clock_.NowMs()).ok());
+  EXPECT_EQ(get("/dlr?task=SMS-12%2F2&type=16&reply=%E6%8B%92%E7%BB%9D"), 200);
+  EXPECT_EQ((*outbox_->Find("SMS-12/2"))->state, sms::MessageState::kUnconfirmed);
+  EXPECT_EQ(get("/dlr?task=SMS-12%2F2&type=8"), 200);
+  EXPECT_EQ((*outbox_->Find("SMS-12/2"))->state, sms::MessageState::kAccepted);
 }
 
 }  // namespace

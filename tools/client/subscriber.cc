@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -119,7 +120,12 @@ Status Subscriber::Run() {
   auto last_heard = std::chrono::steady_clock::now();
   while (!stopping_) {
     zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal: look at stopping_ again
+      return Status(ErrorCode::kUnavailable, std::string("polling the event stream: ") + e.what());
+    }
     if (!(item.revents & ZMQ_POLLIN)) {
       if (std::chrono::steady_clock::now() - last_heard > std::chrono::milliseconds(options_.silence_ms)) {
         TAXHUB_RETURN_IF_ERROR(settle(CatchUp(0)));  // no heartbeat: the hub may be gone; ask the ledger

@@ -369,7 +369,7 @@ int Events(const Args& args, zmq::context_t& context) {
     int64_t offset = 0;
   } memory;
   client::OffsetStore& offsets = offset_file.empty() ? static_cast<client::OffsetStore&>(memory) : file;
-  long long seen = 0;
+  std::atomic<long long> seen{0};
   std::unique_ptr<client::Subscriber> subscriber;
   subscriber = std::make_unique<client::Subscriber>(context, options, offsets, [&](const wire::Event& e) {
     if (topic.empty() || e.type.rfind(topic, 0) == 0) {

@@ -52,7 +52,9 @@ Result<std::map<std::string, std::vector<tips::PaymentRecord>>> LedgerDay(ledger
       if (tips::TipsHandler::EntrustDateFor(request.accepted_at_ms) != date) continue;
       auto stages = (*txn)->GetStages(request.id);
       if (!stages) return Error(stages.error());
-      std::string tax_due;
+      // The amount an earlier stage assessed, else the request's own (as the TIPS adapter pays).
+      auto own_due = request.attributes.find("tax_due");
+      std::string tax_due = own_due == request.attributes.end() ? "" : own_due->second;
       for (const ledger::StageRecord& stage : *stages) {
         if (stage.service != service) {
           if (auto due = stage.outputs.find("tax_due"); due != stage.outputs.end()) tax_due = due->second;
