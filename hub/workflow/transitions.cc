@@ -144,8 +144,9 @@ Status ReturnForCorrection(ledger::Transaction& txn, std::vector<StageRecord>& s
   TAXHUB_RETURN_IF_ERROR(
       txn.UpdateRequestState(stage.request_id, RequestState::kReturned, now_ms, 0));
   effects.notes.push_back(stage.request_id + " returned to the taxpayer by " + staff + ": " + reason);
+  // JSON, like other events read by programs (staff performance counts returns per staff).
   return Record(txn, stage.request_id, stage.index, "request.returned", now_ms,
-                "returned at " + stage.name + " by " + staff + ": " + reason);
+                EncodeJsonMap({{"stage", stage.name}, {"staff", staff}, {"reason", reason}}));
 }
 
 Status ResumeAfterCorrection(ledger::Transaction& txn, std::vector<StageRecord>& stages,

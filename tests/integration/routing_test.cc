@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "hub/app/staff_performance.h"
 #include "hub/app/verify_ledger.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
@@ -390,6 +391,71 @@ TEST_F(RoutingTest, TaxpayersRateStagesOnceAndComplaintsStartTheirOwnWorkflow) {
   auto empty = client::DecodeReply<wire::ComplainReply>(*call("taxhub.complain", wire::Encode(complaint)));
   ASSERT_FALSE(empty.has_value());
   EXPECT_EQ(empty.error().field(), "text");
+}
+
+// Managers' staff performance from the ledger: tasks and workload per person, rejections and
+// returns, and what taxpayers said about them (ratings, complaints), within a period.
+TEST_F(RoutingTest, StaffPerformanceIsReadFromTheLedger) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.notify"}, handler);
+  workflow::Engine& engine = hub_->hub().engine();
+  for (const char* id : {"P-1", "P-2", "P-3", "P-4"}) ASSERT_TRUE(client_->Submit(Request(id, "staff.task")).has_value());
+  auto decide = [&](const std::string& id, const std::string& staff, workflow::Decision d, const std::string& why) {
+    ASSERT_TRUE(engine.ClaimTask(id + "/0", staff).ok());
+    ASSERT_TRUE(engine.CompleteTask(id + "/0", staff, d, why).ok());
+  };
+  decide("P-1", "王晓明", workflow::Decision::kApprove, "");
+  decide("P-2", "王晓明", workflow::Decision::kApprove, "");
+  decide("P-3", "李娜", workflow::Decision::kReject, "不符合条件");
+  decide("P-4", "李娜", workflow::Decision::kReturn, "请补正");
+  wire::SubmitRequest corrected = Request("P-4", "staff.task");
+  corrected.body = "{\"id\":\"P-4\",\"fixed\":true}";
+  ASSERT_TRUE(client_->Submit(corrected).has_value());
+  decide("P-4", "王晓明", workflow::Decision::kApprove, "");
+  for (const char* id : {"P-1", "P-2", "P-4"}) ASSERT_EQ(WaitForEnd(id).state, RequestState::COMPLETED) << id;
+  auto say = [&](const char* service, const std::string& body) { return client_->mdp().Call(service, body).has_value(); };
+  for (auto [id, score] : std::vector<std::pair<std::string, int>>{{"P-1", 5}, {"P-2", 3}}) {
+    wire::RateRequest r;
+    r.request_id = id;
+    r.taxpayer_id = "91310110666007217T";
+    r.stage = 0;
+    r.score = score;
+    ASSERT_TRUE(say("taxhub.rate", wire::Encode(r)));
+  }
+  wire::ComplainRequest c;
+  c.request_id = "P-3";
+  c.taxpayer_id = "91310110666007217T";
+  c.stage = 0;
+  c.text = "拒绝理由不清楚";
+  ASSERT_TRUE(say("taxhub.complain", wire::Encode(c)));
+
+  auto ledger = app::OpenLedger(config_, /*read_only=*/true);
+  ASSERT_TRUE(ledger.has_value());
+  auto report = app::StaffPerformanceReport(**ledger, 0, SystemClock().NowMs() + 1000);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  ASSERT_EQ(report->size(), 2u);
+  const app::StaffPerformance& li = (*report)[0].staff == "李娜" ? (*report)[0] : (*report)[1];
+  const app::StaffPerformance& wang = (*report)[0].staff == "王晓明" ? (*report)[0] : (*report)[1];
+  EXPECT_EQ(wang.tasks, 3);
+  EXPECT_DOUBLE_EQ(wang.workload, 3.0);
+  EXPECT_EQ(wang.rejected, 0);
+  EXPECT_EQ(wang.returned, 0);
+  EXPECT_EQ(wang.ratings, 2);
+  EXPECT_DOUBLE_EQ(wang.average_rating, 4.0);
+  EXPECT_EQ(wang.complaints, 0);
+  EXPECT_GE(wang.average_handling_ms, 0);
+  EXPECT_EQ(li.tasks, 1);
+  EXPECT_EQ(li.rejected, 1);
+  EXPECT_EQ(li.returned, 1);
+  EXPECT_DOUBLE_EQ(li.return_rate, 0.5);
+  EXPECT_EQ(li.complaints, 1);
+  EXPECT_DOUBLE_EQ(li.complaint_rate, 1.0);
+  EXPECT_EQ(li.ratings, 0);
+  EXPECT_EQ(li.overdue + wang.overdue, 0);
+  // Another period holds nothing.
+  auto before = app::StaffPerformanceReport(**ledger, 0, 1000);
+  ASSERT_TRUE(before.has_value());
+  EXPECT_TRUE(before->empty());
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {
