@@ -56,6 +56,35 @@ void ParseEvents(const ConfigNode& node, EventsConfig& e) {
   node.Finish();
 }
 
+// calendar: {holidays: [2026-10-01, …], workdays: [2026-10-10, …], deadlines: {2026-10: 2026-10-26}}
+void ParseCalendar(const ConfigNode& node, obligations::WorkCalendar& calendar) {
+  auto days = [&](const char* key) {
+    std::set<std::chrono::sys_days> out;
+    if (auto list = node.OptionalChild(key)) {
+      for (const ConfigNode& item : list->Items()) {
+        auto date = obligations::ParseDate(item.AsString());
+        if (!date) item.FailHere(date.error().message());
+        out.insert(std::chrono::sys_days(*date));
+      }
+    }
+    return out;
+  };
+  std::set<std::chrono::sys_days> holidays = days("holidays");
+  std::set<std::chrono::sys_days> workdays = days("workdays");
+  std::map<obligations::Month, obligations::Date> deadlines;
+  if (auto published = node.OptionalChild("deadlines")) {
+    for (auto& [month_text, value] : published->Entries()) {
+      auto month = obligations::ParseMonth(month_text);
+      if (!month) value.FailHere(month.error().message());
+      auto date = obligations::ParseDate(value.AsString());
+      if (!date) value.FailHere(date.error().message());
+      deadlines[*month] = *date;
+    }
+  }
+  node.Finish();
+  calendar = obligations::WorkCalendar(std::move(holidays), std::move(workdays), std::move(deadlines));
+}
+
 void ParseLedger(const ConfigNode& node, LedgerConfig& l) {
   l.backend = node.String("backend", l.backend);
   if (l.backend != "sqlite" && l.backend != "postgres") {
@@ -200,6 +229,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);
+  if (auto n = root.OptionalChild("calendar")) ParseCalendar(*n, config.calendar);
   if (auto n = root.OptionalChild("dev")) ParseDev(*n, config, base_dir);
   config.config_dir = base_dir;
   root.Finish();

@@ -13,6 +13,8 @@
 #include "hub/workflow/engine.h"
 #include "routing/route_table.h"
 
+#include "hub/obligations/calendar.h"
+
 namespace taxhub::app {
 
 struct LedgerConfig {
@@ -95,6 +97,7 @@ struct HubConfig {
   std::shared_ptr<const routing::RouteTable> routes;
   SecurityConfig security;
   EventsConfig events;
+  obligations::WorkCalendar calendar;  // the tax calendar; no holidays without a calendar section
   std::vector<DevAdapterConfig> dev_adapters;
   DevClerkConfig dev_clerk;
   std::vector<DevFileConfig> dev_files;

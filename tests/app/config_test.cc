@@ -89,6 +89,24 @@ TEST(Config, EventsArePublishedOnlyWithTheirSection) {
   EXPECT_EQ(Error(std::string(kMinimal) + "events:\n  hwm: 10\n"), "t.yaml:3: events.hwm: unknown key");
 }
 
+TEST(Config, TheTaxCalendarComesFromItsSection) {
+  auto config = Parse(std::string(kMinimal) +
+                      "calendar:\n"
+                      "  holidays: [2026-10-01, 2026-10-02, 2026-10-03, 2026-10-04, 2026-10-05, 2026-10-06, "
+                      "2026-10-07, 2026-10-08]\n"
+                      "  workdays: [2026-10-10]\n"
+                      "  deadlines: {2026-11: 2026-11-17}\n");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  using obligations::FormatDate;
+  using obligations::ParseMonth;
+  EXPECT_EQ(FormatDate(config->calendar.FilingDeadline(*ParseMonth("2026-10"))), "2026-10-23");
+  EXPECT_EQ(FormatDate(config->calendar.FilingDeadline(*ParseMonth("2026-11"))), "2026-11-17");
+  EXPECT_EQ(Error(std::string(kMinimal) + "calendar:\n  holidays: [2026-10-01, 2026-02-30]\n"),
+            "t.yaml:3: calendar.holidays[1]: no such day: 2026-02-30");
+  EXPECT_EQ(Error(std::string(kMinimal) + "calendar:\n  deadlines: {2026-13: 2026-12-01}\n"),
+            "t.yaml:3: calendar.deadlines.2026-13: expected a month such as 2026-10, got \"2026-13\"");
+}
+
 TEST(Config, BadBackend) {
   EXPECT_EQ(Error("ledger:\n  backend: oracle\n" + std::string(kMinimal)),
             "t.yaml:2: ledger.backend: must be sqlite or postgres, got \"oracle\"");
