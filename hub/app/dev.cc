@@ -202,11 +202,34 @@ Status DevProcesses::Start() {
     children_.push_back(Child{process.name, pid});
     TAXHUB_LOG(kInfo, "dev") << process.name << " started (pid " << pid << ", log " << log << ")";
   }
+  if (!children_.empty()) {
+    watching_ = true;
+    watcher_ = std::thread([this] { Watch(); });
+  }
   return Status::Ok();
 }
 
+void DevProcesses::Watch() {
+  while (watching_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard lock(mutex_);
+    for (Child& child : children_) {
+      int status = 0;
+      if (child.exited || waitpid(child.pid, &status, WNOHANG) != child.pid) continue;
+      child.exited = true;
+      TAXHUB_LOG(kWarn, "dev") << child.name << " exited on its own ("
+                               << (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                                     : "signal " + std::to_string(WTERMSIG(status)))
+                               << "); see " << config_.data_dir << "/" << child.name << ".log";
+    }
+  }
+}
+
 void DevProcesses::Stop() {
+  watching_ = false;
+  if (watcher_.joinable()) watcher_.join();
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    if (it->exited) continue;
     kill(it->pid, SIGTERM);
     int status = 0;
     bool exited = false;

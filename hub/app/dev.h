@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +46,8 @@ Result<std::string> ExpandVariables(const std::string& text, const StringMap& va
 
 // The programs of the config's dev section (stand-ins, real adapters, Kannel): its files
 // written, then each process started in order, its output in data_dir/<name>.log; stopped in
-// reverse order by PID. Children also get SIGTERM if the hub dies (PR_SET_PDEATHSIG).
+// reverse order by PID. Children also get SIGTERM if the hub dies (PR_SET_PDEATHSIG); one that
+// exits on its own is reported in the hub's log at once, naming its log file.
 class DevProcesses {
  public:
   // `variables`: data_dir, config_dir, bin, frontend, backend.
@@ -60,10 +62,16 @@ class DevProcesses {
   struct Child {
     std::string name;
     pid_t pid;
+    bool exited = false;
   };
+  void Watch();
+
   const HubConfig& config_;
   StringMap variables_;
-  std::vector<Child> children_;
+  std::mutex mutex_;
+  std::vector<Child> children_;  // guarded by mutex_ once the watcher runs
+  std::atomic<bool> watching_{false};
+  std::thread watcher_;
 };
 
 // Claims and approves every staff task that has waited the configured delay, in every queue of

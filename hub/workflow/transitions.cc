@@ -214,6 +214,9 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
                           " attempts: " + outcome.message;
         TAXHUB_RETURN_IF_ERROR(
             Record(txn, stage.request_id, stage.index, "stage.failed", now_ms, why));
+        // A notice of a refusal that could not be sent leaves a dead letter to replay; its
+        // reason still says that the application itself was refused.
+        if (const StageRecord* refusal = Refusal(stages)) why += " (after " + RefusalText(*refusal) + ")";
         return Finish(txn, stages, index, RequestState::kFailed, now_ms, effects, why);
       }
       int64_t delay = BackoffMs(stage, stage.attempt);

@@ -398,12 +398,19 @@ TEST_F(ChainTest, DevModeRunsItsProcessesAndStopsThemAll) {
         << legacy_port << "\", --no-copy-report-check" << extra_arg << "]\n"
         << "    - name: adapter-filing\n"
            "      command: [\"${bin}/taxhub-adapter-filing\", --legacy, \"127.0.0.1:"
-        << legacy_port << "\", --service, filing.13212000000, --endpoint, \"${backend}\", --heartbeat, \"250\"]\n";
+        << legacy_port << "\", --service, filing.13212000000, --endpoint, \"${backend}\", --heartbeat, \"250\"]\n"
+        << "    - name: short-lived\n"
+           "      command: [/bin/false]\n";
   };
   write_config("");
   auto hub = Process::Start({BinDir() + "/taxhub", "dev", "--config", config_}, dir_.File("dev.log"));
   ASSERT_TRUE(Eventually([&] { return hub->Log().find("up\n") != std::string::npos; })) << hub->Log();
-  EXPECT_NE(hub->Log().find("processes: 2"), std::string::npos) << hub->Log();
+  EXPECT_NE(hub->Log().find("processes: 3"), std::string::npos) << hub->Log();
+  // One that exits by itself is reported at once, naming its log.
+  EXPECT_TRUE(Eventually([&] {
+    return hub->Log().find("short-lived exited on its own (exit 1); see " + dir_.path() + "/short-lived.log") !=
+           std::string::npos;
+  })) << hub->Log();
   std::ifstream written(dir_.File("written/out.txt"));
   std::string line;
   std::getline(written, line);
@@ -422,7 +429,8 @@ TEST_F(ChainTest, DevModeRunsItsProcessesAndStopsThemAll) {
   for (std::sregex_iterator it(log.begin(), log.end(), started), end; it != end; ++it) {
     children.push_back(std::stoi((*it)[1]));
   }
-  ASSERT_EQ(children.size(), 2u) << log;
+  ASSERT_EQ(children.size(), 3u) << log;
+  children.pop_back();  // the short-lived one, already reaped
   for (pid_t pid : children) EXPECT_EQ(kill(pid, 0), 0) << "running: " << pid;
   EXPECT_EQ(hub->Stop(15'000), 0) << hub->Log();
   for (pid_t pid : children) EXPECT_NE(kill(pid, 0), 0) << "stopped and reaped: " << pid;

@@ -281,6 +281,13 @@ TEST_F(RoutingTest, AnOnRejectionStageTellsTheTaxpayerWhy) {
       r.outputs["tips_result"] = "24007";
       return r;
     }
+    if (task.stage == "notify_refusal" && task.request_id == "R-unsent") {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::RETRY;
+      r.code = "SMS_REFUSED";
+      r.message = "the gateway refuses";
+      return r;
+    }
     wire::StageResult r = Succeeded();
     if (task.stage == "notify_refusal") {
       r.outputs["told"] = task.inputs.at("rejected_stage") + " " + task.inputs.at("rejected_code") + " " +
@@ -308,6 +315,21 @@ TEST_F(RoutingTest, AnOnRejectionStageTellsTheTaxpayerWhy) {
   EXPECT_EQ(paid.stages[1].state, StageState::DONE);
   EXPECT_EQ(paid.stages[2].state, StageState::SKIPPED);
   EXPECT_EQ(handler.CallsFor("R-paid/2"), 0);
+
+  // A notice that cannot be sent leaves a dead letter whose reason still names the refusal.
+  ASSERT_TRUE(client_->Submit(Request("R-unsent", "tax.pay", {{"account", "empty"}})).has_value());
+  ASSERT_EQ(WaitForEnd("R-unsent").state, RequestState::FAILED);
+  auto letters = hub_->hub().engine().DeadLetters(10);
+  ASSERT_TRUE(letters.has_value());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].stage, "notify_refusal");
+  auto stream = client_->Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value());
+  std::string failed;
+  for (const auto& e : stream->events) {
+    if (e.request_id == "R-unsent" && e.type == "request.failed") failed = e.detail;
+  }
+  EXPECT_NE(failed.find("after pay rejected [24007] 余额不足"), std::string::npos) << failed;
 }
 
 // A taxpayer rates a finished stage once (1-5); a complaint against a stage becomes a request of
