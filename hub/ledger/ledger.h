@@ -126,6 +126,24 @@ struct EventRecord {
   std::string hash;
 };
 
+// Something a taxpayer must do by a date, fed by adapters' stage outputs; met when a request
+// of its kind for its period completes.
+struct ObligationRecord {
+  std::string id;            // "<taxpayer>/<kind>/<period>"
+  std::string taxpayer_id;
+  std::string kind;          // "filing.vat", "invoice.copy_report" …
+  std::string period;        // "2026-10"
+  std::string due_date;      // "2026-11-16"
+  bool met = false;
+  StringMap attributes;      // e.g. mobile, for the reminder
+  int64_t created_at_ms = 0;
+  int64_t met_at_ms = 0;
+  int64_t due_reminded_at_ms = 0;
+  int64_t overdue_reminded_at_ms = 0;
+};
+
+enum class Reminder { kDue, kOverdue };
+
 struct ChainInfo {
   std::string chain;
   std::string algorithm;
@@ -199,6 +217,18 @@ class Transaction {
                                                      int64_t after_chain_seq, int limit) = 0;
   virtual Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) = 0;
   virtual Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) = 0;
+
+  // Obligations. Adding one that exists changes nothing (false).
+  virtual Result<bool> AddObligation(const ObligationRecord& obligation) = 0;
+  // True when it was open and is met now.
+  virtual Result<bool> MeetObligation(std::string_view id, int64_t now_ms) = 0;
+  // Open obligations due from `from_date` to `to_date` (inclusive, YYYY-MM-DD) whose `which`
+  // reminder has not gone out, by due date.
+  virtual Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
+                                                                    std::string_view to_date, int limit) = 0;
+  // Claims the `which` reminder of `id`: true for the one transaction that does, ever.
+  virtual Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) = 0;
+  virtual Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) = 0;
 
   virtual Status Commit() = 0;
 };

@@ -16,6 +16,9 @@ constexpr const char* kStageColumns =
     "ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
     "message, outputs::text, queue, difficulty, condition, initial_backoff_ms, "
     "backoff_multiplier, max_backoff_ms, attempt_timeout_ms, on_rejection";
+constexpr const char* kObligationColumns =
+    "id, taxpayer_id, kind, period, due_date, met, attributes, created_at, met_at, due_reminded_at, "
+    "overdue_reminded_at";
 constexpr const char* kEventColumns =
     "seq, chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash";
 constexpr const char* kRequestColumns =
@@ -122,6 +125,24 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
       {"notify_ready", "SELECT pg_notify('taxhub_ready', $1)"},
       {"scan_requests",
        std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id > $1 ORDER BY id LIMIT $2"},
+      {"add_obligation",
+       std::string("INSERT INTO obligations (") + kObligationColumns +
+           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"},
+      {"meet_obligation", "UPDATE obligations SET met = TRUE, met_at = $1 WHERE id = $2 AND NOT met"},
+      {"obligations_due",
+       std::string("SELECT ") + kObligationColumns +
+           " FROM obligations WHERE NOT met AND due_reminded_at = 0 AND due_date >= $1 AND due_date <= $2 "
+           "ORDER BY due_date, id LIMIT $3"},
+      {"obligations_overdue",
+       std::string("SELECT ") + kObligationColumns +
+           " FROM obligations WHERE NOT met AND overdue_reminded_at = 0 AND due_date >= $1 AND due_date <= $2 "
+           "ORDER BY due_date, id LIMIT $3"},
+      {"mark_due_reminded",
+       "UPDATE obligations SET due_reminded_at = $1 WHERE id = $2 AND due_reminded_at = 0"},
+      {"mark_overdue_reminded",
+       "UPDATE obligations SET overdue_reminded_at = $1 WHERE id = $2 AND overdue_reminded_at = 0"},
+      {"obligations_of",
+       std::string("SELECT ") + kObligationColumns + " FROM obligations WHERE taxpayer_id = $1 ORDER BY due_date, id"},
   };
   return statements;
 }
@@ -180,6 +201,28 @@ Result<StageRecord> ReadStage(const pqxx::row& row) {
   s.attempt_timeout_ms = row[26].as<int64_t>();
   s.on_rejection = row[27].as<bool>();
   return s;
+}
+
+Result<std::vector<ObligationRecord>> ReadObligations(const pqxx::result& rows) {
+  std::vector<ObligationRecord> out;
+  for (const auto& row : rows) {
+    ObligationRecord o;
+    o.id = row[0].as<std::string>();
+    o.taxpayer_id = row[1].as<std::string>();
+    o.kind = row[2].as<std::string>();
+    o.period = row[3].as<std::string>();
+    o.due_date = row[4].as<std::string>();
+    o.met = row[5].as<bool>();
+    auto attributes = DecodeJsonMap(row[6].as<std::string>());
+    if (!attributes) return Error(attributes.error().WithContext("obligation " + o.id));
+    o.attributes = std::move(*attributes);
+    o.created_at_ms = row[7].as<int64_t>();
+    o.met_at_ms = row[8].as<int64_t>();
+    o.due_reminded_at_ms = row[9].as<int64_t>();
+    o.overdue_reminded_at_ms = row[10].as<int64_t>();
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 Result<RequestRecord> ReadRequest(const pqxx::row& row) {
@@ -464,6 +507,43 @@ class PostgresTransaction final : public Transaction {
                                        pqxx::binarystring(row[5]).str()});
       }
       return out;
+    });
+  }
+
+  Result<bool> AddObligation(const ObligationRecord& o) override {
+    return Guard("add obligation", [&]() -> Result<bool> {
+      auto r = work_->exec_prepared("add_obligation", o.id, o.taxpayer_id, o.kind, o.period, o.due_date, o.met,
+                                    EncodeJsonMap(o.attributes), o.created_at_ms, o.met_at_ms,
+                                    o.due_reminded_at_ms, o.overdue_reminded_at_ms);
+      return r.affected_rows() == 1;
+    });
+  }
+
+  Result<bool> MeetObligation(std::string_view id, int64_t now_ms) override {
+    return Guard("meet obligation", [&]() -> Result<bool> {
+      return work_->exec_prepared("meet_obligation", now_ms, std::string(id)).affected_rows() == 1;
+    });
+  }
+
+  Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
+                                                            std::string_view to_date, int limit) override {
+    return Guard("obligations to remind", [&]() -> Result<std::vector<ObligationRecord>> {
+      return ReadObligations(work_->exec_prepared(which == Reminder::kDue ? "obligations_due" : "obligations_overdue",
+                                                  std::string(from_date), std::string(to_date), limit));
+    });
+  }
+
+  Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override {
+    return Guard("mark reminded", [&]() -> Result<bool> {
+      return work_->exec_prepared(which == Reminder::kDue ? "mark_due_reminded" : "mark_overdue_reminded", now_ms,
+                                  std::string(id))
+                 .affected_rows() == 1;
+    });
+  }
+
+  Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override {
+    return Guard("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
+      return ReadObligations(work_->exec_prepared("obligations_of", std::string(taxpayer_id)));
     });
   }
 

@@ -96,6 +96,12 @@ class SqliteTransaction final : public Transaction {
                                              int limit) override;
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
+  Result<bool> AddObligation(const ObligationRecord& o) override;
+  Result<bool> MeetObligation(std::string_view id, int64_t now_ms) override;
+  Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
+                                                            std::string_view to_date, int limit) override;
+  Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override;
+  Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override;
   Status Commit() override;
 
  private:
@@ -244,6 +250,7 @@ class SqliteLedger final : public Ledger {
   }
 
   void EndTransaction() { in_transaction_ = false; }
+  int Changes() const { return sqlite3_changes(db_); }
 
  private:
   sqlite3* db_;
@@ -642,6 +649,84 @@ Result<std::vector<RequestRecord>> SqliteTransaction::ScanRequests(std::string_v
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, after_id).Bind(2, int64_t{limit});
   return ReadRequests(stmt, "scan requests");
+}
+
+constexpr const char* kObligationColumns =
+    "id, taxpayer_id, kind, period, due_date, met, attributes, created_at, met_at, due_reminded_at, "
+    "overdue_reminded_at";
+
+Result<std::vector<ObligationRecord>> ReadObligations(Statement& stmt, SqliteLedger& ledger) {
+  std::vector<ObligationRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    ObligationRecord o;
+    o.id = stmt.Text(0);
+    o.taxpayer_id = stmt.Text(1);
+    o.kind = stmt.Text(2);
+    o.period = stmt.Text(3);
+    o.due_date = stmt.Text(4);
+    o.met = stmt.Int(5) != 0;
+    auto attributes = DecodeJsonMap(stmt.Text(6));
+    if (!attributes) return Error(attributes.error().WithContext("obligation " + o.id));
+    o.attributes = std::move(*attributes);
+    o.created_at_ms = stmt.Int(7);
+    o.met_at_ms = stmt.Int(8);
+    o.due_reminded_at_ms = stmt.Int(9);
+    o.overdue_reminded_at_ms = stmt.Int(10);
+    out.push_back(std::move(o));
+  }
+  if (rc != SQLITE_DONE) return Error(ledger.Fail("read obligations"));
+  return out;
+}
+
+Result<bool> SqliteTransaction::AddObligation(const ObligationRecord& o) {
+  static const std::string sql = std::string("INSERT INTO obligations (") + kObligationColumns +
+                                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, o.id).Bind(2, o.taxpayer_id).Bind(3, o.kind).Bind(4, o.period).Bind(5, o.due_date);
+  stmt.Bind(6, int64_t{o.met ? 1 : 0}).Bind(7, EncodeJsonMap(o.attributes)).Bind(8, o.created_at_ms);
+  stmt.Bind(9, o.met_at_ms).Bind(10, o.due_reminded_at_ms).Bind(11, o.overdue_reminded_at_ms);
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("add obligation " + o.id));
+  return ledger_.Changes() == 1;
+}
+
+Result<bool> SqliteTransaction::MeetObligation(std::string_view id, int64_t now_ms) {
+  Statement stmt = ledger_.Prepare("UPDATE obligations SET met = 1, met_at = ? WHERE id = ? AND met = 0");
+  stmt.Bind(1, now_ms).Bind(2, id);
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("meet obligation"));
+  return ledger_.Changes() == 1;
+}
+
+Result<std::vector<ObligationRecord>> SqliteTransaction::ObligationsToRemind(Reminder which,
+                                                                             std::string_view from_date,
+                                                                             std::string_view to_date, int limit) {
+  static const std::string due = std::string("SELECT ") + kObligationColumns +
+                                 " FROM obligations WHERE met = 0 AND due_reminded_at = 0 AND due_date >= ? "
+                                 "AND due_date <= ? ORDER BY due_date, id LIMIT ?";
+  static const std::string overdue = std::string("SELECT ") + kObligationColumns +
+                                     " FROM obligations WHERE met = 0 AND overdue_reminded_at = 0 AND "
+                                     "due_date >= ? AND due_date <= ? ORDER BY due_date, id LIMIT ?";
+  Statement stmt = ledger_.Prepare(which == Reminder::kDue ? due.c_str() : overdue.c_str());
+  stmt.Bind(1, from_date).Bind(2, to_date).Bind(3, int64_t{limit});
+  return ReadObligations(stmt, ledger_);
+}
+
+Result<bool> SqliteTransaction::MarkReminded(std::string_view id, Reminder which, int64_t now_ms) {
+  Statement stmt = ledger_.Prepare(
+      which == Reminder::kDue
+          ? "UPDATE obligations SET due_reminded_at = ? WHERE id = ? AND due_reminded_at = 0"
+          : "UPDATE obligations SET overdue_reminded_at = ? WHERE id = ? AND overdue_reminded_at = 0");
+  stmt.Bind(1, now_ms).Bind(2, id);
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("mark reminded"));
+  return ledger_.Changes() == 1;
+}
+
+Result<std::vector<ObligationRecord>> SqliteTransaction::ObligationsOf(std::string_view taxpayer_id) {
+  static const std::string sql = std::string("SELECT ") + kObligationColumns +
+                                 " FROM obligations WHERE taxpayer_id = ? ORDER BY due_date, id";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, taxpayer_id);
+  return ReadObligations(stmt, ledger_);
 }
 
 }  // namespace

@@ -260,6 +260,52 @@ TEST_P(LedgerConformance, EventsKeepTheirOrder) {
   for (size_t i = 1; i < events->size(); ++i) EXPECT_GT((*events)[i].seq, (*events)[i - 1].seq);
 }
 
+// Obligations: added once, met once, and each reminder claimed by exactly one transaction.
+TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
+  auto txn = Begin();
+  auto obligation = [](const std::string& period, const std::string& due) {
+    ledger::ObligationRecord o;
+    o.id = "91310110666007217T/filing.vat/" + period;
+    o.taxpayer_id = "91310110666007217T";
+    o.kind = "filing.vat";
+    o.period = period;
+    o.due_date = due;
+    o.attributes = {{"mobile", "13800138000"}};
+    o.created_at_ms = 1;
+    return o;
+  };
+  EXPECT_TRUE(*txn->AddObligation(obligation("2026-10", "2026-11-16")));
+  EXPECT_FALSE(*txn->AddObligation(obligation("2026-10", "2026-12-31"))) << "exists: unchanged";
+  EXPECT_TRUE(*txn->AddObligation(obligation("2026-09", "2026-10-23")));
+  EXPECT_TRUE(*txn->AddObligation(obligation("2026-11", "2026-12-15")));
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto due = txn->ObligationsToRemind(ledger::Reminder::kDue, "2026-11-14", "2026-11-16", 10);
+  ASSERT_TRUE(due.has_value()) << due.error().ToString();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].due_date, "2026-11-16") << "kept from the first add";
+  EXPECT_EQ((*due)[0].attributes.at("mobile"), "13800138000");
+  EXPECT_TRUE(*txn->MarkReminded((*due)[0].id, ledger::Reminder::kDue, 5));
+  EXPECT_FALSE(*txn->MarkReminded((*due)[0].id, ledger::Reminder::kDue, 6)) << "claimed once";
+  EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kDue, "2026-11-14", "2026-11-16", 10)->empty());
+  auto overdue = txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10);
+  ASSERT_EQ(overdue->size(), 1u);
+  EXPECT_EQ((*overdue)[0].period, "2026-09");
+  EXPECT_TRUE(*txn->MeetObligation((*overdue)[0].id, 7));
+  EXPECT_FALSE(*txn->MeetObligation((*overdue)[0].id, 8));
+  EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10)->empty())
+      << "a met obligation is not overdue";
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto all = txn->ObligationsOf("91310110666007217T");
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].period, "2026-09");
+  EXPECT_TRUE((*all)[0].met);
+  EXPECT_EQ((*all)[1].due_reminded_at_ms, 5);
+}
+
 TEST_P(LedgerConformance, DataSurvivesReopening) {
   auto txn = Begin();
   Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
