@@ -124,6 +124,13 @@ void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
   node.Finish();
 }
 
+void ParseReminders(const ConfigNode& node, workflow::EngineOptions& e) {
+  e.reminder_days_before = static_cast<int>(node.Int("days_before", e.reminder_days_before, 0, 60));
+  e.reminder_interval_ms = node.DurationMs("interval", e.reminder_interval_ms);
+  if (e.reminder_interval_ms != 0 && e.reminder_interval_ms < 50) node.Fail("interval", "must be at least 50ms (0: off)");
+  node.Finish();
+}
+
 void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
   l.max_message_bytes = node.Bytes("thrift_max_message", l.max_message_bytes);
   l.max_string_bytes = static_cast<int32_t>(node.Bytes("thrift_max_string", l.max_string_bytes));
@@ -226,6 +233,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("ledger")) ParseLedger(*n, config.ledger);
   if (auto n = root.OptionalChild("engine")) ParseEngine(*n, config.engine);
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
+  if (auto n = root.OptionalChild("reminders")) ParseReminders(*n, config.engine);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);

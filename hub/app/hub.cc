@@ -40,6 +40,7 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   if (!c.routes) return Error(ErrorCode::kBadRequest, "no route table", "routes");
   workflow::EngineOptions engine_options = c.engine;
   engine_options.checkpoint_interval_ms = c.ledger.checkpoint_interval_ms;
+  engine_options.calendar = std::make_shared<const obligations::WorkCalendar>(c.calendar);
   broker::BrokerOptions options = c.broker;
   if (c.security.enabled && !c.security.hub_key.empty()) {
     auto key = security::PrivateKey::LoadPemFile(c.security.hub_key);

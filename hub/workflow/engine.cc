@@ -304,6 +304,9 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
   const std::string service = stages[index].service;
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
+  if (outcome.kind == Outcome::Kind::kSucceeded && outcome.outputs.contains("obligations")) {
+    TAXHUB_RETURN_IF_ERROR(TakeObligations(txn, request_id, outcome.outputs));
+  }
   if (!service.empty()) {
     if (outcome.kind == Outcome::Kind::kUndelivered) {
       effects.undelivered.insert(service);
@@ -316,7 +319,10 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
     auto finished = std::all_of(stages.begin(), stages.end(), [](const StageRecord& s) {
       return s.state == StageState::kDone || s.state == StageState::kSkipped;
     });
-    if (finished && outcome.kind == Outcome::Kind::kSucceeded) ++counters_.completed;
+    if (finished && outcome.kind == Outcome::Kind::kSucceeded) {
+      ++counters_.completed;
+      TAXHUB_RETURN_IF_ERROR(MeetObligations(txn, request_id));
+    }
   }
   return Status::Ok();
 }
@@ -470,6 +476,10 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
 void Engine::Tick() {
   const int64_t now = clock_.NowMs();
   next_tick_ms_ = now + options_.tick_ms;
+  if (options_.reminder_interval_ms > 0 && now >= next_reminders_ms_) {
+    next_reminders_ms_ = now + options_.reminder_interval_ms;
+    SendReminders();
+  }
   if (now >= next_maintenance_ms_) {
     next_maintenance_ms_ = now + 6 * 3'600'000;
     if (Status maintained = ledger_.Maintain(); !maintained.ok()) {

@@ -44,6 +44,7 @@
 #include "hub/base/status.h"
 #include "hub/broker/mdp.h"
 #include "hub/ledger/ledger.h"
+#include "hub/obligations/calendar.h"
 #include "hub/security/crypto.h"
 #include "hub/wire/codec.h"
 #include "hub/workflow/transitions.h"
@@ -71,6 +72,13 @@ struct EngineOptions {
   std::shared_ptr<const security::PrivateKey> checkpoint_key;  // null: no checkpoints
   std::string checkpoint_certificate;                           // DER
   int64_t checkpoint_interval_ms = 60'000;
+  // Obligations (reminders.cc): an adapter stage may output `obligations`, a JSON list of
+  // {kind, period, due_date?}; a completed request of that kind meets the one for its period.
+  // Every interval, open obligations due within `reminder_days_before` days get a
+  // reminder.due event, past their date a reminder.overdue event — once each, ever.
+  int reminder_days_before = 2;
+  int64_t reminder_interval_ms = 60'000;  // 0: no reminders
+  std::shared_ptr<const obligations::WorkCalendar> calendar;  // due dates of monthly returns
 };
 
 // The digest that says "same request": kind, taxpayer, attributes and body, not the signature
@@ -236,6 +244,10 @@ class Engine {
   void ObserveHealth(const std::string& service, bool healthy, int64_t now);
   void Tick();
   void WriteCheckpoint();
+  // reminders.cc
+  Status TakeObligations(ledger::Transaction& txn, const std::string& request_id, const StringMap& outputs);
+  Status MeetObligations(ledger::Transaction& txn, const std::string& request_id);
+  void SendReminders();
 
   Status RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work);
   void ProcessCommands();
@@ -259,6 +271,7 @@ class Engine {
   int64_t next_tick_ms_ = 0;
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_maintenance_ms_ = 0;
+  int64_t next_reminders_ms_ = 0;
   int64_t checkpointed_seq_ = 0;
   uint64_t id_sequence_ = 0;
 

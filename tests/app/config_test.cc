@@ -107,6 +107,15 @@ TEST(Config, TheTaxCalendarComesFromItsSection) {
             "t.yaml:3: calendar.deadlines.2026-13: expected a month such as 2026-10, got \"2026-13\"");
 }
 
+TEST(Config, Reminders) {
+  auto config = Parse(std::string(kMinimal) + "reminders:\n  days_before: 3\n  interval: 30s\n");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  EXPECT_EQ(config->engine.reminder_days_before, 3);
+  EXPECT_EQ(config->engine.reminder_interval_ms, 30'000);
+  EXPECT_EQ(Error(std::string(kMinimal) + "reminders:\n  interval: 10ms\n"),
+            "t.yaml:3: reminders.interval: must be at least 50ms (0: off)");
+}
+
 TEST(Config, BadBackend) {
   EXPECT_EQ(Error("ledger:\n  backend: oracle\n" + std::string(kMinimal)),
             "t.yaml:2: ledger.backend: must be sqlite or postgres, got \"oracle\"");

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "hub/app/staff_performance.h"
+#include "hub/obligations/calendar.h"
 #include "hub/app/verify_ledger.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
@@ -478,6 +479,80 @@ TEST_F(RoutingTest, StaffPerformanceIsReadFromTheLedger) {
   auto before = app::StaffPerformanceReport(**ledger, 0, 1000);
   ASSERT_TRUE(before.has_value());
   EXPECT_TRUE(before->empty());
+}
+
+// Obligations come from an adapter's outputs and are met by the request that files them; the
+// scheduler sends "due soon" and "overdue" reminders once each — across a restart too.
+TEST_F(RoutingTest, ObligationsGetOneReminderEachAndAFilingMeetsThem) {
+  const std::string routes = std::string(kRoutes) +
+                             "  - name: registration\n    match: {kind: registration.new}\n"
+                             "    stages: [{name: register, service: t.register}]\n"
+                             "  - name: simple-return\n    match: {kind: filing.simple}\n"
+                             "    stages: [{name: file, service: t.one}]\n";
+  auto restart = [&](int64_t reminder_interval_ms) {
+    hub_.reset();
+    config_ = TestHubConfig(dir_, "sqlite", "", routes);
+    config_.engine.reminder_interval_ms = reminder_interval_ms;
+    hub_ = std::make_unique<TestHub>(config_);
+    ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+    client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  };
+  restart(0);  // no reminders while the obligations are being set up
+  const int64_t now = SystemClock().NowMs();
+  auto day = [&](int offset) {
+    return obligations::FormatDate(obligations::Date(std::chrono::floor<std::chrono::days>(
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now)) + std::chrono::hours(8) +
+        std::chrono::days(offset))));
+  };
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    wire::StageResult r = Succeeded();
+    if (task.stage == "register") {
+      r.outputs["obligations"] = "[{\"kind\":\"filing.simple\",\"period\":\"P-DUE\",\"due_date\":\"" + day(1) +
+                                 "\"},{\"kind\":\"filing.simple\",\"period\":\"P-LATE\",\"due_date\":\"" + day(-3) +
+                                 "\"},{\"kind\":\"filing.simple\",\"period\":\"P-MET\",\"due_date\":\"" + day(-1) +
+                                 "\"},{\"kind\":\"filing.simple\",\"period\":\"P-FAR\",\"due_date\":\"" + day(30) +
+                                 "\"},{\"kind\":\"filing.simple\"}]";
+    }
+    return r;
+  });
+  {
+    TestWorkers workers(hub_->backend(), {"t.register", "t.one"}, handler);
+    wire::SubmitRequest registration = Request("REG-1", "registration.new", {{"mobile", "13800138000"}});
+    ASSERT_TRUE(client_->Submit(registration).has_value());
+    ASSERT_EQ(WaitForEnd("REG-1").state, RequestState::COMPLETED);
+    wire::SubmitRequest filing = Request("FILE-MET", "filing.simple");
+    filing.body = "{\"period\":\"P-MET\"}";
+    ASSERT_TRUE(client_->Submit(filing).has_value());
+    ASSERT_EQ(WaitForEnd("FILE-MET").state, RequestState::COMPLETED);
+  }
+  auto count = [&](const std::string& type, const std::string& period) {
+    auto stream = client_->Events("", 0, 1000);
+    int n = 0;
+    for (const auto& e : stream ? stream->events : std::vector<wire::Event>{}) {
+      if (e.type == type && e.request_id == "91310110666007217T/filing.simple/" + period) ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("obligation.added", "P-DUE"), 1);
+  EXPECT_EQ(count("obligation.met", "P-MET"), 1);
+  restart(100);
+  ASSERT_TRUE(Eventually([&] { return count("reminder.due", "P-DUE") == 1 && count("reminder.overdue", "P-LATE") == 1; }))
+      << count("reminder.due", "P-DUE") << " " << count("reminder.overdue", "P-LATE");
+  restart(100);  // another run of the scheduler after a restart sends nothing again
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(count("reminder.due", "P-DUE"), 1);
+  EXPECT_EQ(count("reminder.overdue", "P-LATE"), 1);
+  EXPECT_EQ(count("reminder.overdue", "P-MET"), 0) << "met: no reminder";
+  EXPECT_EQ(count("reminder.due", "P-FAR"), 0) << "not due within two days";
+  auto stream = client_->Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value());
+  bool refused = false, has_mobile = false;
+  for (const auto& e : stream->events) {
+    refused |= e.type == "obligation.refused" && e.request_id == "REG-1";
+    has_mobile |= e.type == "reminder.due" && e.detail.find("13800138000") != std::string::npos;
+  }
+  EXPECT_TRUE(refused) << "the obligation without a period is refused with a reason";
+  EXPECT_TRUE(has_mobile) << "the reminder carries the number to send it to";
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {

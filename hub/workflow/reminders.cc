@@ -1,0 +1,161 @@
+// Obligations and their reminders (see EngineOptions). An obligation's id is
+// "<taxpayer>/<kind>/<period>", so the adapter that reports it again, or the hub that replays a
+// stage, adds nothing twice; a reminder is claimed in the ledger in the same transaction that
+// records its event, so it goes out once across restarts and across hubs.
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <chrono>
+
+#include "hub/base/json_map.h"
+#include "hub/base/log.h"
+#include "hub/workflow/engine.h"
+
+namespace taxhub::workflow {
+namespace {
+
+constexpr const char* kLog = "reminders";
+
+// Today in China time (UTC+8), the calendar the deadlines are kept in.
+obligations::Date ChinaDate(int64_t now_ms) {
+  using namespace std::chrono;
+  return obligations::Date(floor<days>(sys_time<milliseconds>(milliseconds(now_ms)) + hours(8)));
+}
+
+std::string PlusDays(obligations::Date date, int n) {
+  return obligations::FormatDate(obligations::Date(std::chrono::sys_days(date) + std::chrono::days(n)));
+}
+
+std::string ObligationId(const std::string& taxpayer, const std::string& kind, const std::string& period) {
+  return taxpayer + "/" + kind + "/" + period;
+}
+
+// The "period" of a request: its attribute, else the body's top-level field.
+std::string PeriodOf(const ledger::RequestRecord& request) {
+  if (auto it = request.attributes.find("period"); it != request.attributes.end()) return it->second;
+  try {
+    Poco::JSON::Parser parser;
+    auto body = parser.parse(request.body).extract<Poco::JSON::Object::Ptr>();
+    if (body->has("period")) return body->getValue<std::string>("period");
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
+}  // namespace
+
+Status Engine::TakeObligations(ledger::Transaction& txn, const std::string& request_id, const StringMap& outputs) {
+  auto request = txn.GetRequest(request_id);
+  if (!request) return request.error();
+  if (!request->has_value()) return Status::Ok();
+  const ledger::RequestRecord& r = **request;
+  const int64_t now = clock_.NowMs();
+  std::vector<std::string> problems;
+  try {
+    Poco::JSON::Parser parser;
+    auto list = parser.parse(outputs.at("obligations")).extract<Poco::JSON::Array::Ptr>();
+    for (size_t i = 0; i < list->size(); ++i) {
+      auto item = list->getObject(static_cast<unsigned>(i));
+      const std::string at = "obligations[" + std::to_string(i) + "]";
+      if (!item || !item->has("kind") || !item->has("period")) {
+        problems.push_back(at + ": needs kind and period");
+        continue;
+      }
+      ledger::ObligationRecord o;
+      o.taxpayer_id = r.taxpayer_id;
+      o.kind = item->getValue<std::string>("kind");
+      o.period = item->getValue<std::string>("period");
+      o.id = ObligationId(o.taxpayer_id, o.kind, o.period);
+      if (item->has("due_date")) {
+        auto due = obligations::ParseDate(item->getValue<std::string>("due_date"));
+        if (!due) {
+          problems.push_back(at + ".due_date: " + due.error().message());
+          continue;
+        }
+        o.due_date = obligations::FormatDate(*due);
+      } else {
+        // A monthly return for a period is due by the filing deadline of the month after it.
+        auto period = obligations::ParseMonth(o.period);
+        if (!period || !options_.calendar) {
+          problems.push_back(at + ": no due_date, and the period is not a month of the tax calendar");
+          continue;
+        }
+        o.due_date = obligations::FormatDate(options_.calendar->FilingDeadline(*period + std::chrono::months(1)));
+      }
+      if (auto mobile = r.attributes.find("mobile"); mobile != r.attributes.end()) {
+        o.attributes["mobile"] = mobile->second;
+      }
+      o.created_at_ms = now;
+      auto added = txn.AddObligation(o);
+      if (!added) return added.error();
+      if (*added) {
+        TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.added", now,
+                                      EncodeJsonMap({{"taxpayer_id", o.taxpayer_id}, {"kind", o.kind},
+                                                     {"period", o.period}, {"due_date", o.due_date},
+                                                     {"from_request", request_id}})));
+      }
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(std::string("not a JSON list: ") + e.what());
+  }
+  for (const std::string& problem : problems) {
+    TAXHUB_RETURN_IF_ERROR(Record(txn, request_id, -1, "obligation.refused", now, problem));
+  }
+  return Status::Ok();
+}
+
+Status Engine::MeetObligations(ledger::Transaction& txn, const std::string& request_id) {
+  auto request = txn.GetRequest(request_id);
+  if (!request) return request.error();
+  if (!request->has_value()) return Status::Ok();
+  const ledger::RequestRecord& r = **request;
+  const std::string period = PeriodOf(r);
+  if (period.empty()) return Status::Ok();
+  const std::string id = ObligationId(r.taxpayer_id, r.kind, period);
+  auto met = txn.MeetObligation(id, clock_.NowMs());
+  if (!met) return met.error();
+  if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, id, -1, "obligation.met", clock_.NowMs(), "by " + request_id));
+  return Status::Ok();
+}
+
+void Engine::SendReminders() {
+  const int64_t now = clock_.NowMs();
+  const obligations::Date today = ChinaDate(now);
+  auto txn = ledger_.Begin();
+  if (!txn) return;
+  int sent = 0;
+  auto remind = [&](ledger::Reminder which, const std::string& from, const std::string& to) -> Status {
+    auto due = (*txn)->ObligationsToRemind(which, from, to, 500);
+    if (!due) return due.error();
+    for (const ledger::ObligationRecord& o : *due) {
+      auto claimed = (*txn)->MarkReminded(o.id, which, now);
+      if (!claimed) return claimed.error();
+      if (!*claimed) continue;  // another hub sent it
+      StringMap detail = {{"taxpayer_id", o.taxpayer_id}, {"kind", o.kind}, {"period", o.period},
+                          {"due_date", o.due_date}};
+      if (auto mobile = o.attributes.find("mobile"); mobile != o.attributes.end()) detail["mobile"] = mobile->second;
+      TAXHUB_RETURN_IF_ERROR(Record(**txn, o.id, -1,
+                                    which == ledger::Reminder::kDue ? "reminder.due" : "reminder.overdue", now,
+                                    EncodeJsonMap(detail)));
+      ++sent;
+    }
+    return Status::Ok();
+  };
+  Status status = remind(ledger::Reminder::kDue, obligations::FormatDate(today),
+                         PlusDays(today, options_.reminder_days_before));
+  if (status.ok()) status = remind(ledger::Reminder::kOverdue, "0000-01-01", PlusDays(today, -1));
+  if (!status.ok()) {
+    TAXHUB_LOG(kWarn, kLog) << "reminders: " << status.ToString();
+    return;
+  }
+  if (sent == 0) return;
+  if (Status committed = (*txn)->Commit(); !committed.ok()) {
+    TAXHUB_LOG(kWarn, kLog) << "reminders not recorded: " << committed.ToString();
+    return;
+  }
+  TAXHUB_LOG(kInfo, kLog) << sent << " reminders recorded";
+}
+
+}  // namespace taxhub::workflow
