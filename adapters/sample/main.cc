@@ -21,7 +21,7 @@ int Usage() {
   std::cerr << "usage: taxhub-adapter-sample [--config FILE [--section NAME]] --service NAME [--service NAME …] [--endpoint EP]\n"
                "         [--workers N] [--delay MS] [--retry-rate R] [--reject-rate R]\n"
                "         [--heartbeat MS (the hub's broker.heartbeat; default 2500)]\n"
-               "         [--name NAME] [--log-level debug|info|warn|error]\n";
+               "         [--name NAME] [--output NAME=VALUE …] [--log-level debug|info|warn|error]\n";
   return 2;
 }
 
@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
     else if (flag == "--retry-rate") options.retry_rate = std::stod(value());
     else if (flag == "--reject-rate") options.reject_rate = std::stod(value());
     else if (flag == "--name") options.name = value();
+    else if (flag == "--output") {  // NAME=VALUE added to every result
+      const std::string spec = value();
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("must be NAME=VALUE");
+      options.outputs[spec.substr(0, eq)] = spec.substr(eq + 1);
+    }
     else return false;
     return true;
   }, "sample");

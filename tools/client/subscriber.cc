@@ -45,6 +45,8 @@ Subscriber::Subscriber(zmq::context_t& context, SubscriberOptions options, Offse
                        Handler handler)
     : context_(context), options_(std::move(options)), offsets_(offsets), handler_(std::move(handler)) {}
 
+Subscriber::~Subscriber() = default;
+
 Status Subscriber::Take(const wire::Event& event, bool replayed) {
   if (stopping_) return Status::Ok();
   if (event.seq <= offset_) {

@@ -68,6 +68,7 @@ class Subscriber {
   using Handler = std::function<Status(const wire::Event&)>;
 
   Subscriber(zmq::context_t& context, SubscriberOptions options, OffsetStore& offsets, Handler handler);
+  ~Subscriber();
 
   // Catches up, then follows the stream until Stop() or a handler error.
   Status Run();
