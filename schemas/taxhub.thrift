@@ -174,6 +174,29 @@ struct ComplainReply {
   4: bool duplicate,
 }
 
+// ---- taxhub.items: the taxpayer's "my tax area" (我的办税区) -----------------------------------
+
+struct ItemsRequest {
+  1: string taxpayer_id,
+  2: string taxpayer_type,           // the hall's profile of the user: general, small_scale …
+  3: string industry,                // industry code (GB/T 4754), e.g. "5191"
+}
+
+struct Item {
+  1: string type,                    // obligation | reminder | notice
+  2: string title,
+  3: string text,
+  4: string due_date,                // obligations and reminders: YYYY-MM-DD
+  5: string state,                   // obligation: open | overdue; reminder: due | overdue
+  6: i64 at_ms,                      // when it was recorded or published
+  7: string ref,                     // the obligation id, or the notice's name
+}
+
+struct ItemsReply {
+  1: optional Error error,
+  2: list<Item> items,               // obligations by due date, then reminders, then notices
+}
+
 // ---- taxhub.report: what a legacy system says about a task after its stage was answered --------
 // An SMS gateway's delivery report, a bank's reconciliation finding: recorded as an event
 // ("report.<type>") on the task's request, without changing any state. Reporting the same

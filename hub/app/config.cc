@@ -131,6 +131,29 @@ void ParseReminders(const ConfigNode& node, workflow::EngineOptions& e) {
   node.Finish();
 }
 
+// notices: [{name, title, text, taxpayer_types: [general], industries: ["51"], from: 2026-11-01,
+//            until: 2026-12-31}]  — dates are China midnight; until is exclusive.
+void ParseNotices(const ConfigNode& list, std::vector<workflow::PolicyNotice>& notices) {
+  auto midnight = [](const ConfigNode& item, const char* key) -> int64_t {
+    if (!item.Has(key)) return 0;
+    auto date = obligations::ParseDate(item.String(key));
+    if (!date) item.Fail(key, date.error().message());
+    return (std::chrono::sys_days(*date).time_since_epoch() - std::chrono::hours(8)) / std::chrono::milliseconds(1);
+  };
+  for (const ConfigNode& item : list.Items()) {
+    workflow::PolicyNotice n;
+    n.name = item.String("name");
+    n.title = item.String("title");
+    n.text = item.String("text", "");
+    for (const auto& t : item.StringList("taxpayer_types")) n.taxpayer_types.insert(t);
+    for (const auto& i : item.StringList("industries")) n.industries.insert(i);
+    n.from_ms = midnight(item, "from");
+    n.until_ms = midnight(item, "until");
+    item.Finish();
+    notices.push_back(std::move(n));
+  }
+}
+
 void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
   l.max_message_bytes = node.Bytes("thrift_max_message", l.max_message_bytes);
   l.max_string_bytes = static_cast<int32_t>(node.Bytes("thrift_max_string", l.max_string_bytes));
@@ -234,6 +257,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("engine")) ParseEngine(*n, config.engine);
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
   if (auto n = root.OptionalChild("reminders")) ParseReminders(*n, config.engine);
+  if (auto n = root.OptionalChild("notices")) ParseNotices(*n, config.engine.notices);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);

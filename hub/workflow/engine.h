@@ -58,6 +58,18 @@ inline constexpr const char* kReportService = "taxhub.report";
 inline constexpr const char* kEventsService = "taxhub.events";
 inline constexpr const char* kRateService = "taxhub.rate";
 inline constexpr const char* kComplainService = "taxhub.complain";
+inline constexpr const char* kItemsService = "taxhub.items";
+
+// A policy notice for "my tax area", shown to the taxpayers it targets while it is current.
+struct PolicyNotice {
+  std::string name;
+  std::string title;
+  std::string text;
+  std::set<std::string> taxpayer_types;  // empty: every type
+  std::set<std::string> industries;      // industry code prefixes; empty: every industry
+  int64_t from_ms = 0;
+  int64_t until_ms = 0;                  // 0: no end
+};
 
 struct EngineOptions {
   std::string hub_id = "hub-1";
@@ -79,6 +91,7 @@ struct EngineOptions {
   int reminder_days_before = 2;
   int64_t reminder_interval_ms = 60'000;  // 0: no reminders
   std::shared_ptr<const obligations::WorkCalendar> calendar;  // due dates of monthly returns
+  std::vector<PolicyNotice> notices;                          // for taxhub.items
 };
 
 // The digest that says "same request": kind, taxpayer, attributes and body, not the signature
@@ -149,7 +162,7 @@ class Engine {
 
   // The service names the broker must forward to this engine.
   static std::set<std::string> Services() { return {kSubmitService, kProgressService, kReportService, kEventsService, kRateService,
-            kComplainService};
+            kComplainService, kItemsService};
   }
 
   // Binds the link socket; the broker connects to it afterwards.
@@ -245,6 +258,7 @@ class Engine {
   void Tick();
   void WriteCheckpoint();
   // reminders.cc
+  Status Items(ledger::Transaction& txn, std::string_view body, wire::ItemsReply& reply);
   Status TakeObligations(ledger::Transaction& txn, const std::string& request_id, const StringMap& outputs);
   Status MeetObligations(ledger::Transaction& txn, const std::string& request_id);
   void SendReminders();

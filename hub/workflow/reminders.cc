@@ -7,11 +7,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "hub/base/json_map.h"
 #include "hub/base/log.h"
 #include "hub/workflow/engine.h"
+#include "hub/workflow/validate.h"
 
 namespace taxhub::workflow {
 namespace {
@@ -117,6 +119,54 @@ Status Engine::MeetObligations(ledger::Transaction& txn, const std::string& requ
   auto met = txn.MeetObligation(id, clock_.NowMs());
   if (!met) return met.error();
   if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, id, -1, "obligation.met", clock_.NowMs(), "by " + request_id));
+  return Status::Ok();
+}
+
+Status Engine::Items(ledger::Transaction& txn, std::string_view body, wire::ItemsReply& reply) {
+  auto decoded = wire::Decode<wire::ItemsRequest>(body, options_.limits);
+  if (!decoded) return decoded.error();
+  TAXHUB_RETURN_IF_ERROR(ValidateItems(*decoded));
+  const int64_t now = clock_.NowMs();
+  const std::string today = obligations::FormatDate(ChinaDate(now));
+  auto owed = txn.ObligationsOf(decoded->taxpayer_id);
+  if (!owed) return owed.error();
+  std::vector<wire::Item> reminders;
+  for (const ledger::ObligationRecord& o : *owed) {
+    if (o.met) continue;
+    wire::Item item;
+    item.type = "obligation";
+    item.title = o.kind + " " + o.period;
+    item.due_date = o.due_date;
+    item.state = o.due_date < today ? "overdue" : "open";
+    item.at_ms = o.created_at_ms;
+    item.ref = o.id;
+    reply.items.push_back(item);
+    for (auto [at, state] : {std::pair{o.due_reminded_at_ms, "due"}, std::pair{o.overdue_reminded_at_ms, "overdue"}}) {
+      if (at == 0) continue;
+      wire::Item reminder = item;
+      reminder.type = "reminder";
+      reminder.state = state;
+      reminder.at_ms = at;
+      reminders.push_back(std::move(reminder));
+    }
+  }
+  reply.items.insert(reply.items.end(), reminders.begin(), reminders.end());
+  for (const PolicyNotice& n : options_.notices) {
+    if (now < n.from_ms || (n.until_ms > 0 && now >= n.until_ms)) continue;
+    if (!n.taxpayer_types.empty() && !n.taxpayer_types.contains(decoded->taxpayer_type)) continue;
+    if (!n.industries.empty() &&
+        std::none_of(n.industries.begin(), n.industries.end(),
+                     [&](const std::string& prefix) { return decoded->industry.starts_with(prefix); })) {
+      continue;
+    }
+    wire::Item item;
+    item.type = "notice";
+    item.title = n.title;
+    item.text = n.text;
+    item.at_ms = n.from_ms;
+    item.ref = n.name;
+    reply.items.push_back(std::move(item));
+  }
   return Status::Ok();
 }
 

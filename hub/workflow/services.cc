@@ -82,6 +82,10 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     wire::ProgressReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Progress(txn, body, reply), reply));
     encoded = wire::Encode(reply);
+  } else if (service == kItemsService) {
+    wire::ItemsReply reply;
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Items(txn, body, reply), reply));
+    encoded = wire::Encode(reply);
   } else if (service == kRateService) {
     wire::RateReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Rate(txn, body, reply), reply));

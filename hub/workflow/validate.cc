@@ -86,6 +86,17 @@ Status ValidateComplain(const wire::ComplainRequest& request) {
   return Status::Ok();
 }
 
+Status ValidateItems(const wire::ItemsRequest& request) {
+  TAXHUB_RETURN_IF_ERROR(CheckTaxpayerId(request.taxpayer_id));
+  if (request.taxpayer_type.size() > 32 || !IsTokenText(request.taxpayer_type, "_-")) {
+    return Status(ErrorCode::kBadRequest, "taxpayer_type is at most 32 letters, digits, _ or -", "taxpayer_type");
+  }
+  if (request.industry.size() > 8 || request.industry.find_first_not_of("0123456789") != std::string::npos) {
+    return Status(ErrorCode::kBadRequest, "industry is an industry code of at most 8 digits", "industry");
+  }
+  return Status::Ok();
+}
+
 Status ValidateEvents(const wire::EventsRequest& request) {
   if (request.stream.size() > 64 || (!request.stream.empty() && !IsTokenText(request.stream, "_-"))) {
     return Status(ErrorCode::kBadRequest, "stream is a hub id: 1-64 letters, digits, _ or -", "stream");

@@ -22,6 +22,7 @@ Status ValidateProgress(const wire::ProgressRequest& request);
 // The taxpayer's rating of a stage (taxhub.rate) and complaint (taxhub.complain).
 Status ValidateRate(const wire::RateRequest& request);
 Status ValidateComplain(const wire::ComplainRequest& request);
+Status ValidateItems(const wire::ItemsRequest& request);
 // A replay request (taxhub.events).
 Status ValidateEvents(const wire::EventsRequest& request);
 // A report about a task from an adapter (taxhub.report).

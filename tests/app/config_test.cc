@@ -116,6 +116,18 @@ TEST(Config, Reminders) {
             "t.yaml:3: reminders.interval: must be at least 50ms (0: off)");
 }
 
+TEST(Config, PolicyNotices) {
+  auto config = Parse(std::string(kMinimal) +
+                      "notices:\n  - {name: relief, title: 减免, taxpayer_types: [small_scale], industries: [\"51\"],"
+                      " from: 2026-11-01, until: 2027-01-01}\n");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  ASSERT_EQ(config->engine.notices.size(), 1u);
+  EXPECT_EQ(config->engine.notices[0].from_ms, 1'793'462'400'000) << "2026-11-01 00:00 China time";
+  EXPECT_TRUE(config->engine.notices[0].taxpayer_types.contains("small_scale"));
+  EXPECT_EQ(Error(std::string(kMinimal) + "notices:\n  - {name: n, title: t, from: soon}\n"),
+            "t.yaml:3: notices[0].from: expected a date such as 2026-10-08, got \"soon\"");
+}
+
 TEST(Config, BadBackend) {
   EXPECT_EQ(Error("ledger:\n  backend: oracle\n" + std::string(kMinimal)),
             "t.yaml:2: ledger.backend: must be sqlite or postgres, got \"oracle\"");

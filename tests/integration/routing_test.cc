@@ -493,6 +493,10 @@ TEST_F(RoutingTest, ObligationsGetOneReminderEachAndAFilingMeetsThem) {
     hub_.reset();
     config_ = TestHubConfig(dir_, "sqlite", "", routes);
     config_.engine.reminder_interval_ms = reminder_interval_ms;
+    config_.engine.notices = {
+        workflow::PolicyNotice{"vat-relief", "小规模纳税人减免增值税", "月销售额10万元以下免征", {"small_scale"}, {}, 0, 0},
+        workflow::PolicyNotice{"wholesale-guide", "批发业发票指引", "…", {"general"}, {"51"}, 0, 0},
+        workflow::PolicyNotice{"expired", "过期通知", "", {}, {}, 0, 1000}};
     hub_ = std::make_unique<TestHub>(config_);
     ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
     client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
@@ -553,6 +557,26 @@ TEST_F(RoutingTest, ObligationsGetOneReminderEachAndAFilingMeetsThem) {
   }
   EXPECT_TRUE(refused) << "the obligation without a period is refused with a reason";
   EXPECT_TRUE(has_mobile) << "the reminder carries the number to send it to";
+
+  // "My tax area": what is still owed, the reminders sent, and the notices meant for this
+  // taxpayer's type and industry.
+  wire::ItemsRequest ask;
+  ask.taxpayer_id = "91310110666007217T";
+  ask.taxpayer_type = "general";
+  ask.industry = "5191";
+  auto body = client_->mdp().Call("taxhub.items", wire::Encode(ask));
+  ASSERT_TRUE(body.has_value());
+  auto items = client::DecodeReply<wire::ItemsReply>(*body);
+  ASSERT_TRUE(items.has_value()) << items.error().ToString();
+  std::vector<std::string> seen;
+  for (const auto& i : items->items) seen.push_back(i.type + ":" + i.ref.substr(i.ref.rfind('/') + 1) + ":" + i.state);
+  EXPECT_EQ(seen, (std::vector<std::string>{"obligation:P-LATE:overdue", "obligation:P-DUE:open",
+                                            "obligation:P-FAR:open", "reminder:P-LATE:overdue",
+                                            "reminder:P-DUE:due", "notice:wholesale-guide:"}));
+  ask.taxpayer_id = "not-a-taxpayer";
+  auto refused_items = client::DecodeReply<wire::ItemsReply>(*client_->mdp().Call("taxhub.items", wire::Encode(ask)));
+  ASSERT_FALSE(refused_items.has_value());
+  EXPECT_EQ(refused_items.error().field(), "taxpayer_id");
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {

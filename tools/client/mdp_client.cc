@@ -94,6 +94,7 @@ template Result<wire::TaskReportReply> DecodeReply<wire::TaskReportReply>(std::s
 template Result<wire::EventsReply> DecodeReply<wire::EventsReply>(std::string_view);
 template Result<wire::RateReply> DecodeReply<wire::RateReply>(std::string_view);
 template Result<wire::ComplainReply> DecodeReply<wire::ComplainReply>(std::string_view);
+template Result<wire::ItemsReply> DecodeReply<wire::ItemsReply>(std::string_view);
 
 Result<wire::SubmitReply> HubClient::Submit(const wire::SubmitRequest& request,
                                             int64_t timeout_ms) {
