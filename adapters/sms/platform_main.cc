@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     else if (flag == "--password") options.kannel.password = value();
     else if (flag == "--from") options.kannel.from = value();
     else if (flag == "--outbox") outbox_file = value();
+    else if (flag == "--confirm-window") options.confirm_window_ms = std::stoll(value());
     else if (flag == "--dlr-listen") {
       const std::string hp = value();
       const size_t colon = hp.rfind(':');
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
     if (!parsed.ok()) std::cerr << "taxhub-sms-platform: " << parsed.ToString() << "\n";
     std::cerr << "usage: taxhub-sms-platform --stream HUB_ID --events EP --hub FRONTEND_EP --offset FILE\n"
                  "       --legacy SMSBOX_HOST:PORT --user U --password P --outbox FILE\n"
-                 "       --template TOPIC=TEXT [--template …] [--dlr-listen HOST:PORT] [--from N] [--timeout MS]\n";
+                 "       --template TOPIC=TEXT [--template …] [--dlr-listen HOST:PORT] [--from N] [--timeout MS]\n"
+                 "       [--confirm-window MS]\n";
     return 2;
   }
   options.kannel.host = flags.legacy_host;

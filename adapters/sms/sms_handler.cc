@@ -152,6 +152,20 @@ wire::StageResult SmsHandler::Send(const wire::StageTask& task, const std::strin
       case MessageState::kAccepted:
         return Accepted(message);  // sent before; a report or a 202 said so
       case MessageState::kSending:
+        // The process stopped in the middle of this send: smsbox may have taken it. Waiting
+        // for a report can confirm it; without one it is not sent again (at most once).
+        if (now - message.updated_at_ms >= options_.confirm_window_ms) {
+          TAXHUB_LOG(kError, "sms") << task.task_id << ": the send was cut off by a stop at "
+                                    << FormatTimeMs(message.updated_at_ms)
+                                    << " and never confirmed; not sent again";
+          auto unknown = sdk::MakeResult(StageOutcome::SUCCEEDED, options_.name, "SMS_UNKNOWN",
+                                         "the send was cut off by a stop of the adapter and never confirmed; "
+                                         "not sent again, so that it is not sent twice");
+          unknown.outputs["sms_status"] = "unknown";
+          unknown.outputs["sms_to"] = MaskMobile(message.to);
+          return unknown;
+        }
+        [[fallthrough]];
       case MessageState::kUnconfirmed:
         if (now - message.updated_at_ms < options_.confirm_window_ms) {
           // Nothing new is sent while we wait, so the wait spends no attempt (UNAVAILABLE): a

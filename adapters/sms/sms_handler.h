@@ -17,6 +17,9 @@
 //                                        delivery report (which proves it went out) — answering
 //                                        UNAVAILABLE SMS_UNCONFIRMED meanwhile, no attempt spent —
 //                                        and send again only after `confirm_window_ms` without one
+//                                        (smsbox answered nothing, so the request died with it)
+//   a send cut off by a stop of the      waits for a report the same way; without one it is not
+//   adapter itself                       sent again: SUCCEEDED, sms_status=unknown (at most once)
 #ifndef TAXHUB_ADAPTERS_SMS_SMS_HANDLER_H_
 #define TAXHUB_ADAPTERS_SMS_SMS_HANDLER_H_
 

@@ -271,6 +271,25 @@ TEST_F(SmsTest, WhatCannotBeSentSaysWhy) {
   EXPECT_EQ((*outbox_->Find("SMS-12/2"))->state, sms::MessageState::kUnconfirmed);
   EXPECT_EQ(get("/dlr?task=SMS-12%2F2&type=8"), 200);
   EXPECT_EQ((*outbox_->Find("SMS-12/2"))->state, sms::MessageState::kAccepted);
+
+  // A send cut off by a stop of the adapter itself: waited for, then never sent again.
+  options_.confirm_window_ms = 2000;
+  sms::SmsHandler after_crash(options_, *outbox_, clock_);
+  sms::Message cut;
+  cut.task_id = "SMS-13/2";
+  cut.to = "13800138000";
+  cut.text = "x";
+  cut.state = sms::MessageState::kSending;
+  cut.sends = 1;
+  ASSERT_TRUE(outbox_->Save(cut, clock_.NowMs()).ok());
+  EXPECT_EQ(after_crash.Handle(Task("SMS-13/2")).outcome, StageOutcome::UNAVAILABLE) << "inside the window: wait";
+  ASSERT_TRUE(outbox_->Save(cut, clock_.NowMs() - 5000).ok());
+  auto given_up = after_crash.Handle(Task("SMS-13/2"));
+  EXPECT_EQ(given_up.outcome, StageOutcome::SUCCEEDED);
+  EXPECT_EQ(given_up.code, "SMS_UNKNOWN");
+  EXPECT_EQ(given_up.outputs.at("sms_status"), "unknown");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(gateway_->Received().empty()) << "at most once: not sent again";
 }
 
 }  // namespace

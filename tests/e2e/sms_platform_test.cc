@@ -62,7 +62,8 @@ TEST(SmsPlatform, EveryReminderBecomesOneSmsThroughAKillOfThePlatform) {
   auto platform_argv = std::vector<std::string>{
       BinDir() + "/taxhub-sms-platform", "--stream", "smsp", "--events", events, "--hub", frontend, "--offset",
       dir.File("platform.offset"), "--legacy", kannel->sendsms_address(), "--user", KannelGateway::kUser,
-      "--password", KannelGateway::kPassword, "--outbox", dir.File("platform-outbox.db"), "--template",
+      "--password", KannelGateway::kPassword, "--outbox", dir.File("platform-outbox.db"), "--confirm-window", "3000",
+      "--template",
       "reminder.due=【国家税务总局】您{period}期增值税申报将于{due_date}到期，请及时办理。"};
   auto platform = Process::Start(platform_argv, dir.File("platform.log"));
   const std::vector<std::string> taxpayers = {"91310110666007217T", "91350100M000100Y43", "91310115591693856A",
