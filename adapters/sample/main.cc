@@ -37,11 +37,9 @@ int main(int argc, char** argv) {
     else if (flag == "--retry-rate") options.retry_rate = std::stod(value());
     else if (flag == "--reject-rate") options.reject_rate = std::stod(value());
     else if (flag == "--name") options.name = value();
-    else if (flag == "--output") {  // NAME=VALUE added to every result
-      const std::string spec = value();
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("must be NAME=VALUE");
-      options.outputs[spec.substr(0, eq)] = spec.substr(eq + 1);
+    else if (flag == "--output") {
+      auto [key, text] = sdk::ParseAssignment(value(), "NAME=VALUE");
+      options.outputs[key] = text;  // the last one given wins
     }
     else return false;
     return true;

@@ -1,6 +1,7 @@
 #include "adapters/sdk/process.h"
 
 #include <memory>
+#include <tuple>
 #include <stdexcept>
 
 #include "adapters/sdk/worker.h"
@@ -95,11 +96,7 @@ Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const Extra
       } else if (flag == "--timeout") {
         flags.timeout_ms = std::stoi(value());
       } else if (flag == "--legacy") {
-        const std::string hp = value();
-        const size_t colon = hp.rfind(':');
-        if (colon == std::string::npos) throw std::invalid_argument("must be HOST:PORT");
-        flags.legacy_host = hp.substr(0, colon);
-        flags.legacy_port = std::stoi(hp.substr(colon + 1));
+        std::tie(flags.legacy_host, flags.legacy_port) = ParseHostPort(value());
       } else if (flag == "--log-level") {
         auto level = ParseLogLevel(value());
         if (!level) throw std::invalid_argument("must be debug, info, warn or error");
@@ -112,6 +109,18 @@ Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const Extra
     }
   }
   return Status::Ok();
+}
+
+std::pair<std::string, int> ParseHostPort(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw std::invalid_argument("must be HOST:PORT");
+  return {text.substr(0, colon), std::stoi(text.substr(colon + 1))};
+}
+
+std::pair<std::string, std::string> ParseAssignment(const std::string& text, const std::string& shape) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) throw std::invalid_argument("must be " + shape);
+  return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
 sigset_t BlockStopSignals() {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/sdk/handler.h"
@@ -50,6 +51,12 @@ using ExtraFlag = std::function<bool(const std::string& flag, const std::functio
 // An error from the file names it as file:line: section.key instead of the flag.
 Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const ExtraFlag& extra = {},
                          const std::string& section = "");
+
+// Flag values of a common shape; both throw std::invalid_argument saying the shape expected.
+// "HOST:PORT"
+std::pair<std::string, int> ParseHostPort(const std::string& text);
+// "NAME=VALUE" with a name; `shape` names it in the error ("must be STAGE=TEXT").
+std::pair<std::string, std::string> ParseAssignment(const std::string& text, const std::string& shape);
 
 sigset_t BlockStopSignals();
 // Returns the signal that arrived.

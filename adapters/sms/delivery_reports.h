@@ -37,6 +37,8 @@ class DeliveryReports {
   Status Start();
   void Stop();
   int port() const { return port_; }
+  // The dlr-url base Kannel calls back (http://HOST:PORT/dlr), once started.
+  std::string url() const { return "http://" + options_.listen_host + ":" + std::to_string(port_) + "/dlr"; }
   uint64_t received() const;
   uint64_t forwarded() const { return forwarded_; }
 

@@ -6,6 +6,7 @@
 //       [--service sms.send] [--endpoint EP] [--workers N] [--timeout MS] [--heartbeat MS]
 
 #include <iostream>
+#include <tuple>
 
 #include "adapters/sdk/process.h"
 #include "adapters/sms/delivery_reports.h"
@@ -37,17 +38,11 @@ int main(int argc, char** argv) {
     } else if (flag == "--confirm-window") {
       options.confirm_window_ms = std::stoll(value());
     } else if (flag == "--dlr-listen") {
-      const std::string hp = value();
-      const size_t colon = hp.rfind(':');
-      if (colon == std::string::npos) throw std::invalid_argument("must be HOST:PORT");
-      reports.listen_host = hp.substr(0, colon);
-      reports.listen_port = std::stoi(hp.substr(colon + 1));  // 0: the OS chooses
+      std::tie(reports.listen_host, reports.listen_port) = sdk::ParseHostPort(value());  // port 0: any
       listen_for_reports = true;
     } else if (flag == "--template") {
-      const std::string spec = value();
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("must be STAGE=TEXT");
-      options.templates[spec.substr(0, eq)] = spec.substr(eq + 1);
+      auto [key, text] = sdk::ParseAssignment(value(), "STAGE=TEXT");
+      options.templates[key] = text;  // the last one given wins
     } else {
       return false;
     }
@@ -79,9 +74,7 @@ int main(int argc, char** argv) {
       std::cerr << "taxhub-adapter-sms: " << started.ToString() << "\n";
       return 1;
     }
-    options.kannel.dlr_url = dlr_url.empty() ? "http://" + reports.listen_host + ":" +
-                                                   std::to_string(receiver->port()) + "/dlr"
-                                             : dlr_url;
+    options.kannel.dlr_url = dlr_url.empty() ? receiver->url() : dlr_url;
   }
   sms::SmsHandler handler(options, **outbox, clock);
   TAXHUB_LOG(kInfo, "sms") << "sending through smsbox at " << options.kannel.host << ":"

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "adapters/sdk/process.h"
 #include "adapters/sms/delivery_reports.h"
@@ -42,17 +43,11 @@ int main(int argc, char** argv) {
     else if (flag == "--outbox") outbox_file = value();
     else if (flag == "--confirm-window") options.confirm_window_ms = std::stoll(value());
     else if (flag == "--dlr-listen") {
-      const std::string hp = value();
-      const size_t colon = hp.rfind(':');
-      if (colon == std::string::npos) throw std::invalid_argument("must be HOST:PORT");
-      reports.listen_host = hp.substr(0, colon);
-      reports.listen_port = std::stoi(hp.substr(colon + 1));
+      std::tie(reports.listen_host, reports.listen_port) = sdk::ParseHostPort(value());
       listen_for_reports = true;
     } else if (flag == "--template") {
-      const std::string spec = value();
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("must be TOPIC=TEXT");
-      options.templates[spec.substr(0, eq)] = spec.substr(eq + 1);
+      auto [key, text] = sdk::ParseAssignment(value(), "TOPIC=TEXT");
+      options.templates[key] = text;  // the last one given wins
     } else {
       return false;
     }
@@ -85,7 +80,7 @@ int main(int argc, char** argv) {
       std::cerr << "taxhub-sms-platform: " << started.ToString() << "\n";
       return 1;
     }
-    options.kannel.dlr_url = "http://" + reports.listen_host + ":" + std::to_string(receiver->port()) + "/dlr";
+    options.kannel.dlr_url = receiver->url();
   }
   sms::SmsHandler sender(options, **outbox, clock);
   uint64_t sent = 0, passed = 0;

@@ -6,6 +6,7 @@
 // Prints its port and runs until SIGTERM or SIGINT.
 
 #include <iostream>
+#include <tuple>
 
 #include "adapters/sdk/process.h"
 #include "adapters/standins/invoice_standin.h"
@@ -22,11 +23,12 @@ int main(int argc, char** argv) {
     else if (arg == "--issue-unknown") options.issue_unknown = true;
     else if (arg == "--drop-first") options.listen.drop_first = std::stoi(value());
     else if (arg == "--core") {
-      const std::string hp = value();
-      const size_t colon = hp.rfind(':');
-      if (colon == std::string::npos) return 2;
-      options.core.host = hp.substr(0, colon);
-      options.core.port = std::stoi(hp.substr(colon + 1));
+      try {
+        std::tie(options.core.host, options.core.port) = taxhub::sdk::ParseHostPort(value());
+      } catch (const std::exception& e) {
+        std::cerr << "taxhub-standin-invoice: --core " << e.what() << "\n";
+        return 2;
+      }
     } else {
       std::cerr << "usage: taxhub-standin-invoice [--port N] [--delay MS] [--issued FILE] [--issue-unknown]\n"
                    "       [--core HOST:PORT] [--drop-first N]\n";

@@ -17,47 +17,42 @@ Result<std::vector<StaffPerformance>> StaffPerformanceReport(ledger::Ledger& led
   auto in_period = [&](int64_t at) { return at >= from_ms && at < to_ms; };
   auto txn = ledger.Begin();
   if (!txn) return Error(txn.error());
-  std::string after;
-  for (;;) {
-    auto page = (*txn)->ScanRequests(after, 500);
-    if (!page) return Error(page.error());
-    if (page->empty()) break;
-    after = page->back().id;
-    for (const ledger::RequestRecord& request : *page) {
-      auto stages = (*txn)->GetStages(request.id);
-      if (!stages) return Error(stages.error());
-      for (const ledger::StageRecord& s : *stages) {
-        if (s.queue.empty() || s.handler.empty() || !in_period(s.finished_at_ms)) continue;
-        if (s.state != ledger::StageState::kDone && s.state != ledger::StageState::kRejected) continue;
-        Totals& t = staff[s.handler];
-        ++t.p.tasks;
-        t.p.workload += s.difficulty;
-        t.handling_ms += s.finished_at_ms - s.ready_at_ms;
-        if (s.deadline_ms > 0 && s.finished_at_ms > s.deadline_ms) ++t.p.overdue;
-        if (s.state == ledger::StageState::kRejected) ++t.p.rejected;
-      }
-      auto events = (*txn)->GetEvents(request.id);
-      if (!events) return Error(events.error());
-      for (const ledger::EventRecord& e : *events) {
-        if (!in_period(e.at_ms)) continue;
-        const bool returned = e.type == "request.returned";
-        if (!returned && e.type != "stage.rated" && e.type != "stage.complained") continue;
-        auto detail = DecodeJsonMap(e.detail);
-        if (!detail) continue;  // an event written before it carried JSON
-        const std::string who = (*detail)[returned ? "staff" : "handler"];
-        if (who.empty()) continue;
-        Totals& t = staff[who];
-        if (returned) {
-          ++t.p.returned;
-        } else if (e.type == "stage.complained") {
-          ++t.p.complaints;
-        } else {
-          ++t.p.ratings;
-          t.rating_sum += std::atoi((*detail)["score"].c_str());
-        }
+  Status walked = ledger::ForEachRequest(**txn, [&](const ledger::RequestRecord& request) -> Status {
+    auto stages = (*txn)->GetStages(request.id);
+    if (!stages) return stages.error();
+    for (const ledger::StageRecord& s : *stages) {
+      if (s.queue.empty() || s.handler.empty() || !in_period(s.finished_at_ms)) continue;
+      if (s.state != ledger::StageState::kDone && s.state != ledger::StageState::kRejected) continue;
+      Totals& t = staff[s.handler];
+      ++t.p.tasks;
+      t.p.workload += s.difficulty;
+      t.handling_ms += s.finished_at_ms - s.ready_at_ms;
+      if (s.deadline_ms > 0 && s.finished_at_ms > s.deadline_ms) ++t.p.overdue;
+      if (s.state == ledger::StageState::kRejected) ++t.p.rejected;
+    }
+    auto events = (*txn)->GetEvents(request.id);
+    if (!events) return events.error();
+    for (const ledger::EventRecord& e : *events) {
+      if (!in_period(e.at_ms)) continue;
+      const bool returned = e.type == "request.returned";
+      if (!returned && e.type != "stage.rated" && e.type != "stage.complained") continue;
+      auto detail = DecodeJsonMap(e.detail);
+      if (!detail) continue;  // an event written before it carried JSON
+      const std::string who = (*detail)[returned ? "staff" : "handler"];
+      if (who.empty()) continue;
+      Totals& t = staff[who];
+      if (returned) {
+        ++t.p.returned;
+      } else if (e.type == "stage.complained") {
+        ++t.p.complaints;
+      } else {
+        ++t.p.ratings;
+        t.rating_sum += std::atoi((*detail)["score"].c_str());
       }
     }
-  }
+    return Status::Ok();
+  });
+  if (!walked.ok()) return Error(walked);
   std::vector<StaffPerformance> out;
   for (auto& [name, t] : staff) {
     StaffPerformance p = t.p;

@@ -77,18 +77,11 @@ class Checker {
   }
 
   Status Requests() {
-    std::string after;
-    while (true) {
-      auto page = txn_.ScanRequests(after, kPage);
-      if (!page) return page.error();
-      for (const ledger::RequestRecord& r : *page) {
-        ++report_.requests;
-        Request(r);
-        after = r.id;
-      }
-      if (static_cast<int>(page->size()) < kPage) break;
-    }
-    return Status::Ok();
+    return ledger::ForEachRequest(txn_, [&](const ledger::RequestRecord& r) {
+      ++report_.requests;
+      Request(r);
+      return Status::Ok();
+    }, kPage);
   }
 
  private:

@@ -233,6 +233,10 @@ class Transaction {
   virtual Status Commit() = 0;
 };
 
+// Every request in id order, read a page at a time; stops at the first error of `visit`.
+Status ForEachRequest(Transaction& txn, const std::function<Status(const RequestRecord&)>& visit,
+                      int page_size = 500);
+
 class Ledger {
  public:
   virtual ~Ledger() = default;

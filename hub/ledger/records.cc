@@ -59,4 +59,16 @@ std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id)
   return std::make_pair(std::string(task_id.substr(0, slash)), index);
 }
 
+Status ForEachRequest(Transaction& txn, const std::function<Status(const RequestRecord&)>& visit,
+                      int page_size) {
+  std::string after;
+  for (;;) {
+    auto page = txn.ScanRequests(after, page_size);
+    if (!page) return page.error();
+    for (const RequestRecord& request : *page) TAXHUB_RETURN_IF_ERROR(visit(request));
+    if (static_cast<int>(page->size()) < page_size) return Status::Ok();
+    after = page->back().id;
+  }
+}
+
 }  // namespace taxhub::ledger

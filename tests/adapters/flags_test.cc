@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/sdk/process.h"
@@ -55,6 +57,20 @@ TEST(AdapterFlags, BadFlagsAreNamed) {
     EXPECT_FALSE(s.ok()) << c.field;
     EXPECT_EQ(s.code(), ErrorCode::kBadRequest);
     EXPECT_EQ(s.field(), c.field);
+  }
+}
+
+TEST(AdapterFlags, HostPortAndAssignmentValues) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:7001"), (std::pair<std::string, int>{"127.0.0.1", 7001}));
+  EXPECT_THROW(ParseHostPort("localhost"), std::invalid_argument);
+  EXPECT_THROW(ParseHostPort(":7001"), std::invalid_argument);
+  EXPECT_EQ(ParseAssignment("notify=您好=再见", "STAGE=TEXT"),
+            (std::pair<std::string, std::string>{"notify", "您好=再见"}));
+  try {
+    ParseAssignment("=x", "STAGE=TEXT");
+    ADD_FAILURE() << "a value without a name";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "must be STAGE=TEXT");
   }
 }
 

@@ -11,10 +11,12 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <zmq.hpp>
 
 #include "adapters/legacy/values.h"
+#include "adapters/sdk/process.h"
 #include "adapters/tips/reconcile.h"
 #include "adapters/tips/tips_handler.h"
 #include "hub/app/config.h"
@@ -42,36 +44,31 @@ Result<std::map<std::string, std::vector<tips::PaymentRecord>>> LedgerDay(ledger
   std::map<std::string, std::vector<tips::PaymentRecord>> day;
   auto txn = ledger.Begin();
   if (!txn) return Error(txn.error());
-  std::string after;
-  for (;;) {
-    auto page = (*txn)->ScanRequests(after, 500);
-    if (!page) return Error(page.error());
-    if (page->empty()) break;
-    after = page->back().id;
-    for (const ledger::RequestRecord& request : *page) {
-      if (tips::TipsHandler::EntrustDateFor(request.accepted_at_ms) != date) continue;
-      auto stages = (*txn)->GetStages(request.id);
-      if (!stages) return Error(stages.error());
-      // The amount an earlier stage assessed, else the request's own (as the TIPS adapter pays).
-      auto own_due = request.attributes.find("tax_due");
-      std::string tax_due = own_due == request.attributes.end() ? "" : own_due->second;
-      for (const ledger::StageRecord& stage : *stages) {
-        if (stage.service != service) {
-          if (auto due = stage.outputs.find("tax_due"); due != stage.outputs.end()) tax_due = due->second;
-          continue;
-        }
-        if (stage.state == ledger::StageState::kSkipped || stage.state == ledger::StageState::kPending) continue;
-        tips::PaymentRecord p;
-        p.tra_no = tips::TipsHandler::TraNoFor(stage.task_id());
-        p.amount_fen = legacy::ToFen(tax_due).value_or(0);
-        p.debited = stage.state == ledger::StageState::kDone;
-        if (auto voucher = stage.outputs.find("voucher"); voucher != stage.outputs.end()) p.voucher = voucher->second;
-        p.request_id = stage.task_id();  // the task, so that a report can name its stage
-        auto office = request.attributes.find("tax_office");
-        day[office == request.attributes.end() ? "" : office->second].push_back(std::move(p));
+  Status walked = ledger::ForEachRequest(**txn, [&](const ledger::RequestRecord& request) -> Status {
+    if (tips::TipsHandler::EntrustDateFor(request.accepted_at_ms) != date) return Status::Ok();
+    auto stages = (*txn)->GetStages(request.id);
+    if (!stages) return stages.error();
+    // The amount an earlier stage assessed, else the request's own (as the TIPS adapter pays).
+    auto own_due = request.attributes.find("tax_due");
+    std::string tax_due = own_due == request.attributes.end() ? "" : own_due->second;
+    for (const ledger::StageRecord& stage : *stages) {
+      if (stage.service != service) {
+        if (auto due = stage.outputs.find("tax_due"); due != stage.outputs.end()) tax_due = due->second;
+        continue;
       }
+      if (stage.state == ledger::StageState::kSkipped || stage.state == ledger::StageState::kPending) continue;
+      tips::PaymentRecord p;
+      p.tra_no = tips::TipsHandler::TraNoFor(stage.task_id());
+      p.amount_fen = legacy::ToFen(tax_due).value_or(0);
+      p.debited = stage.state == ledger::StageState::kDone;
+      if (auto voucher = stage.outputs.find("voucher"); voucher != stage.outputs.end()) p.voucher = voucher->second;
+      p.request_id = stage.task_id();  // the task, so that a report can name its stage
+      auto office = request.attributes.find("tax_office");
+      day[office == request.attributes.end() ? "" : office->second].push_back(std::move(p));
     }
-  }
+    return Status::Ok();
+  });
+  if (!walked.ok()) return Error(walked);
   return day;
 }
 
@@ -97,13 +94,15 @@ int main(int argc, char** argv) {
     else if (flag == "--timeout") options.timeout_ms = std::atoi(value.c_str());
     else return Usage(flag + ": unknown flag");
   }
-  const size_t colon = legacy.rfind(':');
   if (config_file.empty() || date.size() != 8 || date.find_first_not_of("0123456789") != std::string::npos ||
-      colon == std::string::npos) {
+      legacy.empty()) {
     return Usage("--config, --date YYYYMMDD and --legacy HOST:PORT are required");
   }
-  options.host = legacy.substr(0, colon);
-  options.port = std::atoi(legacy.c_str() + colon + 1);
+  try {
+    std::tie(options.host, options.port) = sdk::ParseHostPort(legacy);
+  } catch (const std::exception& e) {
+    return Usage(std::string("--legacy: ") + e.what());
+  }
   auto key = security::PrivateKey::LoadPemFile(key_file);
   auto bank_cert = security::Certificate::LoadPemFile(bank_file);
   if (!key || !bank_cert) return Usage(!key ? key.error().ToString() : bank_cert.error().ToString());
