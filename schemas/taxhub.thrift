@@ -183,18 +183,18 @@ struct ItemsRequest {
 }
 
 struct Item {
-  1: string type,                    // obligation | reminder | notice
+  1: string type,                    // obligation | reminder | alert | notice
   2: string title,
   3: string text,
   4: string due_date,                // obligations and reminders: YYYY-MM-DD
-  5: string state,                   // obligation: open | overdue; reminder: due | overdue
+  5: string state,                   // obligation: open | overdue; reminder: due | overdue; alert: its period
   6: i64 at_ms,                      // when it was recorded or published
-  7: string ref,                     // the obligation id, or the notice's name
+  7: string ref,                     // the obligation or alert id, or the notice's name
 }
 
 struct ItemsReply {
   1: optional Error error,
-  2: list<Item> items,               // obligations by due date, then reminders, then notices
+  2: list<Item> items,               // obligations by due date, then reminders, alerts (newest first), notices
 }
 
 // ---- taxhub.report: what a legacy system says about a task after its stage was answered --------

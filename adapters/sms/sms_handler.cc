@@ -48,32 +48,6 @@ bool IsMobileNumber(const std::string& mobile) {
   return mobile.find_first_not_of("0123456789") == std::string::npos;
 }
 
-Result<std::string> RenderTemplate(const std::string& text, const StringMap& values) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t open = text.find('{', i);
-    if (open == std::string::npos) {
-      out.append(text, i);
-      break;
-    }
-    out.append(text, i, open - i);
-    const size_t close = text.find('}', open);
-    if (close == std::string::npos) {
-      return Error(ErrorCode::kBadRequest, "an unclosed { in the template", "template");
-    }
-    const std::string name = text.substr(open + 1, close - open - 1);
-    auto it = values.find(name);
-    if (it == values.end() || it->second.empty()) {
-      return Error(ErrorCode::kMissingField, "the template needs {" + name + "}, which has no value",
-                   name);
-    }
-    out += it->second;
-    i = close + 1;
-  }
-  return out;
-}
-
 size_t CountCharacters(const std::string& utf8) {
   size_t n = 0;
   for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;

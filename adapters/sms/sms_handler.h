@@ -33,6 +33,7 @@
 #include "adapters/sms/outbox.h"
 #include "hub/base/clock.h"
 #include "hub/base/json_map.h"
+#include "hub/base/text.h"
 
 namespace taxhub::sms {
 
@@ -47,8 +48,6 @@ struct SmsOptions {
 std::string MaskMobile(const std::string& mobile);
 // A mainland mobile number: 11 digits, 1[3-9]…
 bool IsMobileNumber(const std::string& mobile);
-// Fills {name} placeholders from `values`; the error names a placeholder without a value.
-Result<std::string> RenderTemplate(const std::string& text, const StringMap& values);
 // Characters in UTF-8 text, and the SMS parts it takes as UCS-2 (70 alone, 67 per part).
 size_t CountCharacters(const std::string& utf8);
 int UcsParts(size_t characters);

@@ -154,6 +154,51 @@ void ParseNotices(const ConfigNode& list, std::vector<workflow::PolicyNotice>& n
   }
 }
 
+// risk: [{name, type: zero_run | above_history | rejections, title, text, kind, output, months,
+//         min_history, factor, min_value, count, days}]  — see hub/obligations/risk.h.
+void ParseRisk(const ConfigNode& list, std::vector<obligations::RiskRule>& rules) {
+  using Type = obligations::RiskRule::Type;
+  static const std::map<std::string, Type> kTypes = {
+      {"zero_run", Type::kZeroRun}, {"above_history", Type::kAboveHistory}, {"rejections", Type::kRejections}};
+  std::set<std::string> names;
+  for (const ConfigNode& item : list.Items()) {
+    obligations::RiskRule r;
+    r.name = item.String("name");
+    if (!IsTokenText(r.name, "_-.") || r.name.size() > 64) item.Fail("name", "must be 1-64 of [A-Za-z0-9_-.]");
+    if (!names.insert(r.name).second) item.Fail("name", "\"" + r.name + "\" is used twice");
+    const std::string type = item.String("type");
+    auto t = kTypes.find(type);
+    if (t == kTypes.end()) item.Fail("type", "must be zero_run, above_history or rejections");
+    r.type = t->second;
+    r.title = item.String("title");
+    r.text = item.String("text");
+    StringMap placeholders = {{"period", "x"}, {"months", "x"}, {"value", "x"}, {"from", "x"}};
+    if (r.type == Type::kRejections) {
+      r.count = static_cast<int>(item.Int("count", r.count, 1, 1000));
+      r.days = static_cast<int>(item.Int("days", r.days, 1, 366));
+      placeholders = {{"period", "x"}, {"count", "x"}, {"days", "x"}};
+    } else {
+      r.kind = item.String("kind");
+      r.output = item.String("output");
+      r.months = static_cast<int>(item.Int("months", r.months, 1, 36));
+      if (r.type == Type::kAboveHistory) {
+        r.min_history = static_cast<int>(item.Int("min_history", std::min(r.min_history, r.months), 1, r.months));
+        r.factor = item.Double("factor", r.factor, 1.0, 1e6);
+        r.min_value = item.Double("min_value", r.min_value, 0, 1e15);
+        placeholders.erase("from");
+        placeholders.insert({{"mean", "x"}, {"history", "x"}});
+      }
+    }
+    if (auto rendered = RenderTemplate(r.text, placeholders); !rendered) {
+      item.Fail("text", rendered.error().field() == "template"
+                            ? rendered.error().message()
+                            : "{" + rendered.error().field() + "} is not a placeholder of a " + type + " rule");
+    }
+    item.Finish();
+    rules.push_back(std::move(r));
+  }
+}
+
 void ParseLimits(const ConfigNode& node, wire::CodecLimits& l) {
   l.max_message_bytes = node.Bytes("thrift_max_message", l.max_message_bytes);
   l.max_string_bytes = static_cast<int32_t>(node.Bytes("thrift_max_string", l.max_string_bytes));
@@ -258,6 +303,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("limits")) ParseLimits(*n, config.engine.limits);
   if (auto n = root.OptionalChild("reminders")) ParseReminders(*n, config.engine);
   if (auto n = root.OptionalChild("notices")) ParseNotices(*n, config.engine.notices);
+  if (auto n = root.OptionalChild("risk")) ParseRisk(*n, config.engine.risk_rules);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);

@@ -49,4 +49,30 @@ bool IsTokenText(std::string_view text, std::string_view extra) {
   return true;
 }
 
+Result<std::string> RenderTemplate(const std::string& text, const StringMap& values) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find('{', i);
+    if (open == std::string::npos) {
+      out.append(text, i);
+      break;
+    }
+    out.append(text, i, open - i);
+    const size_t close = text.find('}', open);
+    if (close == std::string::npos) {
+      return Error(ErrorCode::kBadRequest, "an unclosed { in the template", "template");
+    }
+    const std::string name = text.substr(open + 1, close - open - 1);
+    auto it = values.find(name);
+    if (it == values.end() || it->second.empty()) {
+      return Error(ErrorCode::kMissingField, "the template needs {" + name + "}, which has no value",
+                   name);
+    }
+    out += it->second;
+    i = close + 1;
+  }
+  return out;
+}
+
 }  // namespace taxhub

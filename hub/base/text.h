@@ -2,7 +2,11 @@
 #ifndef TAXHUB_HUB_BASE_TEXT_H_
 #define TAXHUB_HUB_BASE_TEXT_H_
 
+#include <string>
 #include <string_view>
+
+#include "hub/base/json_map.h"
+#include "hub/base/status.h"
 
 namespace taxhub {
 
@@ -12,6 +16,9 @@ bool IsValidUtf8(std::string_view text);
 
 // Every character in [A-Za-z0-9] or in `extra`.
 bool IsTokenText(std::string_view text, std::string_view extra);
+
+// Fills {name} placeholders from `values`; the error names a placeholder without a value.
+Result<std::string> RenderTemplate(const std::string& text, const StringMap& values);
 
 }  // namespace taxhub
 

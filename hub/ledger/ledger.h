@@ -144,6 +144,27 @@ struct ObligationRecord {
 
 enum class Reminder { kDue, kOverdue };
 
+// One number a risk rule watches, per taxpayer and month (see risk.h).
+struct FigureRecord {
+  std::string taxpayer_id;
+  std::string name;        // "<request kind>.<output>", e.g. "filing.vat.tax_due"
+  std::string period;      // "2026-10"
+  std::string value;       // as reported, e.g. "0.00"
+  std::string request_id;  // the request whose stage reported it
+  int64_t at_ms = 0;
+};
+
+// A risk alert raised to a taxpayer, once per rule and period.
+struct AlertRecord {
+  std::string id;          // "<taxpayer>/<rule>/<period>"
+  std::string taxpayer_id;
+  std::string rule;
+  std::string period;
+  std::string text;        // what the taxpayer is told
+  std::string detail;      // the figures behind it, JSON
+  int64_t raised_at_ms = 0;
+};
+
 struct ChainInfo {
   std::string chain;
   std::string algorithm;
@@ -229,6 +250,18 @@ class Transaction {
   // Claims the `which` reminder of `id`: true for the one transaction that does, ever.
   virtual Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) = 0;
   virtual Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) = 0;
+
+  // Risk figures: the latest report of a figure for a period replaces the one before.
+  virtual Status PutFigure(const FigureRecord& figure) = 0;
+  // A taxpayer's figure `name` for periods up to `up_to_period`, newest first.
+  virtual Result<std::vector<FigureRecord>> FiguresOf(std::string_view taxpayer_id, std::string_view name,
+                                                      std::string_view up_to_period, int limit) = 0;
+  // How many of a taxpayer's requests accepted since `since_ms` are in `state`.
+  virtual Result<int64_t> CountRequests(std::string_view taxpayer_id, RequestState state, int64_t since_ms) = 0;
+  // Raises an alert: true for the one transaction that does, ever (its id is the claim).
+  virtual Result<bool> RaiseAlert(const AlertRecord& alert) = 0;
+  // A taxpayer's alerts, newest first.
+  virtual Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) = 0;
 
   virtual Status Commit() = 0;
 };

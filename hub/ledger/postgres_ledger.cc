@@ -143,6 +143,21 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "UPDATE obligations SET overdue_reminded_at = $1 WHERE id = $2 AND overdue_reminded_at = 0"},
       {"obligations_of",
        std::string("SELECT ") + kObligationColumns + " FROM obligations WHERE taxpayer_id = $1 ORDER BY due_date, id"},
+      {"put_figure",
+       "INSERT INTO figures (taxpayer_id, name, period, value, request_id, at) VALUES ($1, $2, $3, $4, $5, $6) "
+       "ON CONFLICT (taxpayer_id, name, period) DO UPDATE SET value = excluded.value, "
+       "request_id = excluded.request_id, at = excluded.at"},
+      {"figures_of",
+       "SELECT taxpayer_id, name, period, value, request_id, at FROM figures WHERE taxpayer_id = $1 AND name = $2 "
+       "AND period <= $3 ORDER BY period DESC LIMIT $4"},
+      {"count_requests",
+       "SELECT count(*) FROM requests WHERE taxpayer_id = $1 AND accepted_at >= $2 AND state = $3"},
+      {"raise_alert",
+       "INSERT INTO alerts (id, taxpayer_id, rule, period, text, detail, raised_at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING"},
+      {"alerts_of",
+       "SELECT id, taxpayer_id, rule, period, text, detail, raised_at FROM alerts WHERE taxpayer_id = $1 "
+       "ORDER BY raised_at DESC, id LIMIT $2"},
   };
   return statements;
 }
@@ -544,6 +559,54 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override {
     return Guard("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
       return ReadObligations(work_->exec_prepared("obligations_of", std::string(taxpayer_id)));
+    });
+  }
+
+  Status PutFigure(const FigureRecord& f) override {
+    return Guard("put figure", [&]() -> Status {
+      work_->exec_prepared("put_figure", f.taxpayer_id, f.name, f.period, f.value, f.request_id, f.at_ms);
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<FigureRecord>> FiguresOf(std::string_view taxpayer_id, std::string_view name,
+                                              std::string_view up_to_period, int limit) override {
+    return Guard("figures", [&]() -> Result<std::vector<FigureRecord>> {
+      std::vector<FigureRecord> out;
+      for (const auto& row : work_->exec_prepared("figures_of", std::string(taxpayer_id), std::string(name),
+                                                  std::string(up_to_period), limit)) {
+        out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                       row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<int64_t>()});
+      }
+      return out;
+    });
+  }
+
+  Result<int64_t> CountRequests(std::string_view taxpayer_id, RequestState state, int64_t since_ms) override {
+    return Guard("count requests", [&]() -> Result<int64_t> {
+      return work_->exec_prepared1("count_requests", std::string(taxpayer_id), since_ms,
+                                   std::string(ToString(state)))[0]
+          .as<int64_t>();
+    });
+  }
+
+  Result<bool> RaiseAlert(const AlertRecord& a) override {
+    return Guard("raise alert", [&]() -> Result<bool> {
+      return work_->exec_prepared("raise_alert", a.id, a.taxpayer_id, a.rule, a.period, a.text, a.detail,
+                                  a.raised_at_ms)
+                 .affected_rows() == 1;
+    });
+  }
+
+  Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) override {
+    return Guard("alerts", [&]() -> Result<std::vector<AlertRecord>> {
+      std::vector<AlertRecord> out;
+      for (const auto& row : work_->exec_prepared("alerts_of", std::string(taxpayer_id), limit)) {
+        out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                       row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
+                       row[6].as<int64_t>()});
+      }
+      return out;
     });
   }
 

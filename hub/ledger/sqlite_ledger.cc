@@ -102,6 +102,12 @@ class SqliteTransaction final : public Transaction {
                                                             std::string_view to_date, int limit) override;
   Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override;
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override;
+  Status PutFigure(const FigureRecord& figure) override;
+  Result<std::vector<FigureRecord>> FiguresOf(std::string_view taxpayer_id, std::string_view name,
+                                              std::string_view up_to_period, int limit) override;
+  Result<int64_t> CountRequests(std::string_view taxpayer_id, RequestState state, int64_t since_ms) override;
+  Result<bool> RaiseAlert(const AlertRecord& alert) override;
+  Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) override;
   Status Commit() override;
 
  private:
@@ -727,6 +733,63 @@ Result<std::vector<ObligationRecord>> SqliteTransaction::ObligationsOf(std::stri
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, taxpayer_id);
   return ReadObligations(stmt, ledger_);
+}
+
+Status SqliteTransaction::PutFigure(const FigureRecord& f) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO figures (taxpayer_id, name, period, value, request_id, at) VALUES (?,?,?,?,?,?) "
+      "ON CONFLICT (taxpayer_id, name, period) DO UPDATE SET value = excluded.value, "
+      "request_id = excluded.request_id, at = excluded.at");
+  stmt.Bind(1, f.taxpayer_id).Bind(2, f.name).Bind(3, f.period).Bind(4, f.value).Bind(5, f.request_id).Bind(6, f.at_ms);
+  if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("put figure");
+  return Status::Ok();
+}
+
+Result<std::vector<FigureRecord>> SqliteTransaction::FiguresOf(std::string_view taxpayer_id, std::string_view name,
+                                                               std::string_view up_to_period, int limit) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT taxpayer_id, name, period, value, request_id, at FROM figures WHERE taxpayer_id = ? AND name = ? "
+      "AND period <= ? ORDER BY period DESC LIMIT ?");
+  stmt.Bind(1, taxpayer_id).Bind(2, name).Bind(3, up_to_period).Bind(4, int64_t{limit});
+  std::vector<FigureRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Text(4), stmt.Int(5)});
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("figures"));
+  return out;
+}
+
+Result<int64_t> SqliteTransaction::CountRequests(std::string_view taxpayer_id, RequestState state, int64_t since_ms) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT count(*) FROM requests WHERE taxpayer_id = ? AND accepted_at >= ? AND state = ?");
+  stmt.Bind(1, taxpayer_id).Bind(2, since_ms).Bind(3, ToString(state));
+  if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("count requests"));
+  return stmt.Int(0);
+}
+
+Result<bool> SqliteTransaction::RaiseAlert(const AlertRecord& a) {
+  Statement stmt = ledger_.Prepare(
+      "INSERT INTO alerts (id, taxpayer_id, rule, period, text, detail, raised_at) VALUES (?,?,?,?,?,?,?) "
+      "ON CONFLICT (id) DO NOTHING");
+  stmt.Bind(1, a.id).Bind(2, a.taxpayer_id).Bind(3, a.rule).Bind(4, a.period).Bind(5, a.text).Bind(6, a.detail);
+  stmt.Bind(7, a.raised_at_ms);
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("raise alert " + a.id));
+  return ledger_.Changes() == 1;
+}
+
+Result<std::vector<AlertRecord>> SqliteTransaction::AlertsOf(std::string_view taxpayer_id, int limit) {
+  Statement stmt = ledger_.Prepare(
+      "SELECT id, taxpayer_id, rule, period, text, detail, raised_at FROM alerts WHERE taxpayer_id = ? "
+      "ORDER BY raised_at DESC, id LIMIT ?");
+  stmt.Bind(1, taxpayer_id).Bind(2, int64_t{limit});
+  std::vector<AlertRecord> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Text(4), stmt.Text(5), stmt.Int(6)});
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("alerts"));
+  return out;
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ namespace {
 constexpr const char* kLog = "engine";
 constexpr int64_t kDrainQuietMs = 200;
 
+using ledger::RequestState;
 using ledger::StageRecord;
 using ledger::StageState;
 using mdp::MakeFrames;
@@ -46,6 +47,9 @@ Engine::Engine(zmq::context_t& context, std::string link_endpoint, ledger::Ledge
       clock_(clock),
       options_(std::move(options)) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  for (const obligations::RiskRule& rule : options_.risk_rules) {
+    if (!rule.output.empty()) risk_outputs_.insert(rule.output);
+  }
 }
 
 Engine::~Engine() {
@@ -302,11 +306,9 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
     return (*request)->attributes;
   };
   const std::string service = stages[index].service;
+  const size_t ended_before = effects.ended.size();
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
-  if (outcome.kind == Outcome::Kind::kSucceeded && outcome.outputs.contains("obligations")) {
-    TAXHUB_RETURN_IF_ERROR(TakeObligations(txn, request_id, outcome.outputs));
-  }
   if (!service.empty()) {
     if (outcome.kind == Outcome::Kind::kUndelivered) {
       effects.undelivered.insert(service);
@@ -315,14 +317,26 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
           outcome.kind != Outcome::Kind::kRetry && outcome.kind != Outcome::Kind::kUnavailable;
     }
   }
-  if (stages.back().state == StageState::kDone || stages.back().state == StageState::kSkipped) {
-    auto finished = std::all_of(stages.begin(), stages.end(), [](const StageRecord& s) {
-      return s.state == StageState::kDone || s.state == StageState::kSkipped;
-    });
-    if (finished && outcome.kind == Outcome::Kind::kSucceeded) {
-      ++counters_.completed;
-      TAXHUB_RETURN_IF_ERROR(MeetObligations(txn, request_id));
-    }
+  // What the outcome means for the taxpayer's obligations and risk figures, in the same
+  // transaction; the request is read only when something needs it.
+  const bool ended = effects.ended.size() > ended_before;
+  if (ended && effects.ended.back().second == RequestState::kCompleted) ++counters_.completed;
+  const bool reported = outcome.kind == Outcome::Kind::kSucceeded;
+  const bool obligations = reported && outcome.outputs.contains("obligations");
+  const bool figures = reported && std::any_of(risk_outputs_.begin(), risk_outputs_.end(), [&](const std::string& o) {
+                         return outcome.outputs.contains(o);
+                       });
+  if (!ended && !obligations && !figures) return Status::Ok();
+  auto request = txn.GetRequest(request_id);
+  if (!request) return request.error();
+  if (!request->has_value()) return Status::Ok();
+  const ledger::RequestRecord& r = **request;
+  if (obligations) TAXHUB_RETURN_IF_ERROR(TakeObligations(txn, r, outcome.outputs));
+  if (figures) TAXHUB_RETURN_IF_ERROR(RecordFigures(txn, r, outcome.outputs));
+  if (ended) {
+    const RequestState state = effects.ended.back().second;
+    if (state == RequestState::kCompleted) TAXHUB_RETURN_IF_ERROR(MeetObligations(txn, r));
+    if (state == RequestState::kRejected) TAXHUB_RETURN_IF_ERROR(CheckRejections(txn, r));
   }
   return Status::Ok();
 }

@@ -45,6 +45,7 @@
 #include "hub/broker/mdp.h"
 #include "hub/ledger/ledger.h"
 #include "hub/obligations/calendar.h"
+#include "hub/obligations/risk.h"
 #include "hub/security/crypto.h"
 #include "hub/wire/codec.h"
 #include "hub/workflow/transitions.h"
@@ -92,7 +93,13 @@ struct EngineOptions {
   int64_t reminder_interval_ms = 60'000;  // 0: no reminders
   std::shared_ptr<const obligations::WorkCalendar> calendar;  // due dates of monthly returns
   std::vector<PolicyNotice> notices;                          // for taxhub.items
+  // Risk rules (risk.h, workflow/risk.cc): evaluated when a stage reports a figure they watch
+  // or a request is rejected; each alert is raised once (alert.raised, and in taxhub.items).
+  std::vector<obligations::RiskRule> risk_rules;
 };
+
+// The period ("2026-10") a request is about: its attribute, else the body's top-level field.
+std::string PeriodOf(const ledger::RequestRecord& request);
 
 // The digest that says "same request": kind, taxpayer, attributes and body, not the signature
 // (ECDSA signatures differ each time the same body is signed).
@@ -259,9 +266,14 @@ class Engine {
   void WriteCheckpoint();
   // reminders.cc
   Status Items(ledger::Transaction& txn, std::string_view body, wire::ItemsReply& reply);
-  Status TakeObligations(ledger::Transaction& txn, const std::string& request_id, const StringMap& outputs);
-  Status MeetObligations(ledger::Transaction& txn, const std::string& request_id);
+  Status TakeObligations(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
+  Status MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& request);
   void SendReminders();
+  // risk.cc
+  Status RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
+  Status CheckRejections(ledger::Transaction& txn, const ledger::RequestRecord& request);
+  Status RaiseAlert(ledger::Transaction& txn, const obligations::RiskRule& rule,
+                    const ledger::RequestRecord& request, const obligations::Finding& finding);
 
   Status RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work);
   void ProcessCommands();
@@ -282,6 +294,7 @@ class Engine {
   std::map<std::string, int64_t> in_flight_;  // task id -> token, delivered and unanswered
   std::map<std::string, Circuit> circuits_;
   std::map<std::string, int64_t> route_versions_;  // digest -> version, once committed
+  std::set<std::string> risk_outputs_;              // the stage outputs risk rules watch
   int64_t next_tick_ms_ = 0;
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_maintenance_ms_ = 0;

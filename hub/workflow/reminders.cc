@@ -34,7 +34,8 @@ std::string ObligationId(const std::string& taxpayer, const std::string& kind, c
   return taxpayer + "/" + kind + "/" + period;
 }
 
-// The "period" of a request: its attribute, else the body's top-level field.
+}  // namespace
+
 std::string PeriodOf(const ledger::RequestRecord& request) {
   if (auto it = request.attributes.find("period"); it != request.attributes.end()) return it->second;
   try {
@@ -46,13 +47,8 @@ std::string PeriodOf(const ledger::RequestRecord& request) {
   return "";
 }
 
-}  // namespace
-
-Status Engine::TakeObligations(ledger::Transaction& txn, const std::string& request_id, const StringMap& outputs) {
-  auto request = txn.GetRequest(request_id);
-  if (!request) return request.error();
-  if (!request->has_value()) return Status::Ok();
-  const ledger::RequestRecord& r = **request;
+Status Engine::TakeObligations(ledger::Transaction& txn, const ledger::RequestRecord& r, const StringMap& outputs) {
+  const std::string& request_id = r.id;
   const int64_t now = clock_.NowMs();
   std::vector<std::string> problems;
   try {
@@ -108,17 +104,13 @@ Status Engine::TakeObligations(ledger::Transaction& txn, const std::string& requ
   return Status::Ok();
 }
 
-Status Engine::MeetObligations(ledger::Transaction& txn, const std::string& request_id) {
-  auto request = txn.GetRequest(request_id);
-  if (!request) return request.error();
-  if (!request->has_value()) return Status::Ok();
-  const ledger::RequestRecord& r = **request;
+Status Engine::MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& r) {
   const std::string period = PeriodOf(r);
   if (period.empty()) return Status::Ok();
   const std::string id = ObligationId(r.taxpayer_id, r.kind, period);
   auto met = txn.MeetObligation(id, clock_.NowMs());
   if (!met) return met.error();
-  if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, id, -1, "obligation.met", clock_.NowMs(), "by " + request_id));
+  if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, id, -1, "obligation.met", clock_.NowMs(), "by " + r.id));
   return Status::Ok();
 }
 
@@ -151,6 +143,21 @@ Status Engine::Items(ledger::Transaction& txn, std::string_view body, wire::Item
     }
   }
   reply.items.insert(reply.items.end(), reminders.begin(), reminders.end());
+  auto alerts = txn.AlertsOf(decoded->taxpayer_id, 50);
+  if (!alerts) return alerts.error();
+  for (const ledger::AlertRecord& a : *alerts) {
+    wire::Item item;
+    item.type = "alert";
+    item.title = a.rule;
+    for (const obligations::RiskRule& rule : options_.risk_rules) {
+      if (rule.name == a.rule && !rule.title.empty()) item.title = rule.title;
+    }
+    item.text = a.text;
+    item.state = a.period;
+    item.at_ms = a.raised_at_ms;
+    item.ref = a.id;
+    reply.items.push_back(std::move(item));
+  }
   for (const PolicyNotice& n : options_.notices) {
     if (now < n.from_ms || (n.until_ms > 0 && now >= n.until_ms)) continue;
     if (!n.taxpayer_types.empty() && !n.taxpayer_types.contains(decoded->taxpayer_type)) continue;

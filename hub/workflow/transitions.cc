@@ -41,6 +41,7 @@ Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t
   }
   const std::string& request_id = stages[index].request_id;
   TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestState(request_id, final_state, now_ms, now_ms));
+  effects.ended.emplace_back(request_id, final_state);
   std::string type = final_state == RequestState::kCompleted  ? "request.completed"
                      : final_state == RequestState::kRejected ? "request.rejected"
                                                               : "request.failed";

@@ -43,6 +43,9 @@ struct Effects {
   std::map<std::string, bool> service_health; // service -> last outcome was healthy
   std::set<std::string> undelivered;          // services a task could not be handed to
   std::map<std::string, int64_t> route_versions;  // route table digest -> recorded version
+  // Requests that ended, in the order they did: what follows an end in the same transaction
+  // (obligations met, risk rules) looks here.
+  std::vector<std::pair<std::string, ledger::RequestState>> ended;
 };
 
 // The request's envelope attributes, loaded only when a `when` needs them.

@@ -30,13 +30,13 @@ TEST(SmsText, TemplatesMasksAndParts) {
   EXPECT_FALSE(sms::IsMobileNumber("12800138000"));
   EXPECT_FALSE(sms::IsMobileNumber("1380013800"));
   EXPECT_FALSE(sms::IsMobileNumber("1380013800x"));
-  auto text = sms::RenderTemplate("您{period}期税款{tax_due}元已缴", {{"period", "2026-10"}, {"tax_due", "1300.00"}});
+  auto text = RenderTemplate("您{period}期税款{tax_due}元已缴", {{"period", "2026-10"}, {"tax_due", "1300.00"}});
   ASSERT_TRUE(text.has_value());
   EXPECT_EQ(*text, "您2026-10期税款1300.00元已缴");
-  auto missing = sms::RenderTemplate("凭证号{voucher}", {{"period", "2026-10"}});
+  auto missing = RenderTemplate("凭证号{voucher}", {{"period", "2026-10"}});
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().field(), "voucher");
-  EXPECT_FALSE(sms::RenderTemplate("凭证号{voucher", {}).has_value());
+  EXPECT_FALSE(RenderTemplate("凭证号{voucher", {}).has_value());
   EXPECT_EQ(sms::CountCharacters("您好ab"), 4u);
   EXPECT_EQ(sms::UcsParts(70), 1);
   EXPECT_EQ(sms::UcsParts(71), 2);

@@ -128,6 +128,34 @@ TEST(Config, PolicyNotices) {
             "t.yaml:3: notices[0].from: expected a date such as 2026-10-08, got \"soon\"");
 }
 
+TEST(Config, RiskRules) {
+  auto config = Parse(std::string(kMinimal) +
+                      "risk:\n"
+                      "  - {name: zero_filings, type: zero_run, kind: filing.vat, output: tax_due, months: 3,"
+                      " title: 连续零申报, text: \"{from}至{period}\"}\n"
+                      "  - {name: surge, type: above_history, kind: invoice.copy_report, output: invoices_reported,"
+                      " months: 6, factor: 4, min_value: 100, title: t, text: \"{value} {mean}\"}\n"
+                      "  - {name: refusals, type: rejections, count: 4, days: 10, title: t, text: \"{count}\"}\n");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  const auto& rules = config->engine.risk_rules;
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].figure(), "filing.vat.tax_due");
+  EXPECT_EQ(rules[1].type, obligations::RiskRule::Type::kAboveHistory);
+  EXPECT_EQ(rules[1].min_history, 3);
+  EXPECT_DOUBLE_EQ(rules[1].factor, 4);
+  EXPECT_EQ(rules[2].count, 4);
+  EXPECT_EQ(rules[2].days, 10);
+  const std::string rule = "risk:\n  - {name: r, type: rejections, title: t, text: ";
+  EXPECT_EQ(Error(std::string(kMinimal) + rule + "\"{mean}\"}\n"),
+            "t.yaml:3: risk[0].text: {mean} is not a placeholder of a rejections rule");
+  EXPECT_EQ(Error(std::string(kMinimal) + rule + "\"{count\"}\n"),
+            "t.yaml:3: risk[0].text: an unclosed { in the template");
+  EXPECT_EQ(Error(std::string(kMinimal) + "risk:\n  - {name: r, type: sometimes, title: t, text: x}\n"),
+            "t.yaml:3: risk[0].type: must be zero_run, above_history or rejections");
+  EXPECT_EQ(Error(std::string(kMinimal) + "risk:\n  - {name: r, type: zero_run, title: t, text: x, output: o}\n"),
+            "t.yaml:3: risk[0].kind: is required");
+}
+
 TEST(Config, BadBackend) {
   EXPECT_EQ(Error("ledger:\n  backend: oracle\n" + std::string(kMinimal)),
             "t.yaml:2: ledger.backend: must be sqlite or postgres, got \"oracle\"");

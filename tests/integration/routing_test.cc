@@ -10,6 +10,7 @@
 
 #include "hub/app/staff_performance.h"
 #include "hub/obligations/calendar.h"
+#include "hub/obligations/risk.h"
 #include "hub/app/verify_ledger.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
@@ -577,6 +578,124 @@ TEST_F(RoutingTest, ObligationsGetOneReminderEachAndAFilingMeetsThem) {
   auto refused_items = client::DecodeReply<wire::ItemsReply>(*client_->mdp().Call("taxhub.items", wire::Encode(ask)));
   ASSERT_FALSE(refused_items.has_value());
   EXPECT_EQ(refused_items.error().field(), "taxpayer_id");
+}
+
+// Risk rules read the taxpayer's record in the ledger: three zero returns running, invoices far
+// above the months before, three rejections in the window — each raised once as alert.raised
+// (with the number to text) and shown in "my tax area".
+TEST_F(RoutingTest, RiskAlertsAreRaisedOnceFromTheTaxpayersRecord) {
+  const std::string routes = std::string(kRoutes) +
+                             "  - name: simple-return\n    match: {kind: filing.simple}\n"
+                             "    stages: [{name: file, service: t.one}]\n"
+                             "  - name: copy-report\n    match: {kind: invoice.report}\n"
+                             "    stages: [{name: report, service: t.one}]\n"
+                             "  - name: refused\n    match: {kind: t.refused}\n"
+                             "    stages: [{name: check, service: t.one}]\n";
+  hub_.reset();
+  config_ = TestHubConfig(dir_, "sqlite", "", routes);
+  using Type = obligations::RiskRule::Type;
+  obligations::RiskRule zero{"zero_filings", Type::kZeroRun, "连续零申报", "您{from}至{period}连续零申报", "filing.simple",
+                             "tax_due"};
+  obligations::RiskRule surge{"invoice_surge", Type::kAboveHistory, "发票用量异常",
+                              "您{period}开票{value}份，远高于此前月均{mean}份", "invoice.report", "invoices"};
+  surge.months = 6;
+  surge.factor = 3;
+  surge.min_value = 50;
+  obligations::RiskRule refusals{"repeated_rejections", Type::kRejections, "多次被拒", "近{days}日{count}笔申请被拒", "", ""};
+  config_.engine.risk_rules = {zero, surge, refusals};
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+
+  // The stand-in system reports what the body says: {"period": …, "figure": …}.
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    if (task.kind == "t.refused") {
+      wire::StageResult r;
+      r.outcome = wire::StageOutcome::REJECTED;
+      r.code = "E101";
+      r.message = "refused";
+      return r;
+    }
+    wire::StageResult r = Succeeded();
+    const std::string body = task.payload;
+    const size_t at = body.find("\"figure\":\"") + 10;
+    r.outputs[task.kind == "filing.simple" ? "tax_due" : "invoices"] = body.substr(at, body.find('"', at) - at);
+    return r;
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler);
+  int n = 0;
+  auto run = [&](const std::string& kind, const std::string& period, const std::string& figure,
+                 const std::string& taxpayer = "91310110666007217T") {
+    wire::SubmitRequest r = Request("RISK-" + std::to_string(++n), kind, {{"mobile", "13800138000"}});
+    r.taxpayer_id = taxpayer;
+    r.body = "{\"period\":\"" + period + "\",\"figure\":\"" + figure + "\"}";
+    EXPECT_TRUE(client_->Submit(r).has_value());
+    auto end = client_->Progress(r.request_id, taxpayer);
+    EXPECT_TRUE(Eventually([&] {
+      end = client_->Progress(r.request_id, taxpayer);
+      return end && end->state != RequestState::IN_PROGRESS && end->state != RequestState::ACCEPTED;
+    }));
+  };
+  auto alerts = [&](const std::string& rule) {
+    std::vector<wire::Event> found;
+    auto stream = client_->Events("", 0, 1000);
+    for (const auto& e : stream ? stream->events : std::vector<wire::Event>{}) {
+      if (e.type == "alert.raised" && e.request_id.find("/" + rule + "/") != std::string::npos) found.push_back(e);
+    }
+    return found;
+  };
+
+  run("filing.simple", "2026-07", "10.00");
+  run("filing.simple", "2026-08", "0.00");
+  run("filing.simple", "2026-09", "0.00");
+  EXPECT_TRUE(alerts("zero_filings").empty()) << "two zero months are not three";
+  run("filing.simple", "2026-10", "0.00");
+  ASSERT_EQ(alerts("zero_filings").size(), 1u);
+  const wire::Event zero_alert = alerts("zero_filings")[0];
+  EXPECT_EQ(zero_alert.request_id, "91310110666007217T/zero_filings/2026-10");
+  EXPECT_NE(zero_alert.detail.find("您2026-08至2026-10连续零申报"), std::string::npos) << zero_alert.detail;
+  EXPECT_NE(zero_alert.detail.find("13800138000"), std::string::npos) << "the number to text";
+  run("filing.simple", "2026-10", "0.00");  // a corrected return for the same month
+  EXPECT_EQ(alerts("zero_filings").size(), 1u) << "raised once per period";
+
+  for (auto [period, count] : {std::pair{"2026-07", "20"}, {"2026-08", "30"}, {"2026-09", "25"}}) {
+    run("invoice.report", period, count);
+  }
+  run("invoice.report", "2026-10", "70");  // not above 3 × 25
+  EXPECT_TRUE(alerts("invoice_surge").empty());
+  run("invoice.report", "2026-11", "300");
+  run("invoice.report", "2026-11", "300", "91350100M000100Y43");  // no history: no judgement
+  ASSERT_EQ(alerts("invoice_surge").size(), 1u);
+  EXPECT_NE(alerts("invoice_surge")[0].detail.find("您2026-11开票300份，远高于此前月均36.25份"), std::string::npos)
+      << alerts("invoice_surge")[0].detail;
+
+  run("t.refused", "2026-11", "0");
+  run("t.refused", "2026-11", "0");
+  EXPECT_TRUE(alerts("repeated_rejections").empty());
+  run("t.refused", "2026-11", "0");
+  run("t.refused", "2026-11", "0");
+  ASSERT_EQ(alerts("repeated_rejections").size(), 1u) << "raised at the third, once in the month";
+  EXPECT_NE(alerts("repeated_rejections")[0].detail.find("近30日3笔申请被拒"), std::string::npos);
+
+  run("filing.simple", "2026-11", "a lot");
+  bool refused = false;
+  auto stream = client_->Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value());
+  for (const auto& e : stream->events) {
+    refused |= e.type == "figure.refused" && e.detail.find("tax_due is not a number") != std::string::npos;
+  }
+  EXPECT_TRUE(refused) << "a figure the rule cannot read is kept in the request's history";
+
+  wire::ItemsRequest ask;
+  ask.taxpayer_id = "91310110666007217T";
+  ask.taxpayer_type = "general";
+  auto items = client::DecodeReply<wire::ItemsReply>(*client_->mdp().Call("taxhub.items", wire::Encode(ask)));
+  ASSERT_TRUE(items.has_value()) << items.error().ToString();
+  std::vector<std::string> seen;
+  for (const auto& i : items->items) {
+    if (i.type == "alert") seen.push_back(i.title + ":" + i.state);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"多次被拒:2026-11", "发票用量异常:2026-11", "连续零申报:2026-10"}));
 }
 
 TEST_F(RoutingTest, StaffClaimFirstWinsAndCompletionMovesTheRequestOn) {

@@ -306,6 +306,60 @@ TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   EXPECT_EQ((*all)[1].due_reminded_at_ms, 5);
 }
 
+// Risk rules' figures replace one another per period and read newest first; an alert is raised
+// once; rejected requests are counted per taxpayer since a time.
+TEST_P(LedgerConformance, FiguresAlertsAndRequestCountsForRiskRules) {
+  const std::string tp = "91310110666007217T";
+  auto txn = Begin();
+  for (auto [period, value] : {std::pair{"2026-08", "0.00"}, {"2026-09", "12.50"}, {"2026-10", "0.00"}}) {
+    ASSERT_TRUE(txn->PutFigure({tp, "filing.vat.tax_due", period, value, "R-" + std::string(period), 1}).ok());
+  }
+  ASSERT_TRUE(txn->PutFigure({tp, "filing.vat.tax_due", "2026-09", "0.00", "R-corrected", 2}).ok());
+  ASSERT_TRUE(txn->PutFigure({tp, "invoice.copy_report.invoices_reported", "2026-10", "7", "R-c", 2}).ok());
+  ASSERT_TRUE(txn->PutFigure({"91320000MA1ABCDE1X", "filing.vat.tax_due", "2026-10", "9.00", "R-o", 2}).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto figures = txn->FiguresOf(tp, "filing.vat.tax_due", "2026-09", 10);
+  ASSERT_TRUE(figures.has_value()) << figures.error().ToString();
+  ASSERT_EQ(figures->size(), 2u) << "up to the period asked, this figure and taxpayer only";
+  EXPECT_EQ((*figures)[0].period, "2026-09");
+  EXPECT_EQ((*figures)[0].value, "0.00") << "the later report replaced the first";
+  EXPECT_EQ((*figures)[0].request_id, "R-corrected");
+  EXPECT_EQ((*figures)[1].period, "2026-08");
+  EXPECT_EQ(txn->FiguresOf(tp, "filing.vat.tax_due", "2026-12", 1)->front().period, "2026-10");
+
+  ledger::AlertRecord alert{tp + "/zero_filings/2026-10", tp, "zero_filings", "2026-10", "连续三个月零申报",
+                            "{\"months\":3}", 50};
+  EXPECT_TRUE(*txn->RaiseAlert(alert));
+  alert.raised_at_ms = 60;
+  EXPECT_FALSE(*txn->RaiseAlert(alert)) << "raised once";
+  alert.id = tp + "/zero_filings/2026-11";
+  alert.period = "2026-11";
+  EXPECT_TRUE(*txn->RaiseAlert(alert));
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto alerts = txn->AlertsOf(tp, 10);
+  ASSERT_TRUE(alerts.has_value()) << alerts.error().ToString();
+  ASSERT_EQ(alerts->size(), 2u);
+  EXPECT_EQ((*alerts)[0].period, "2026-11") << "newest first";
+  EXPECT_EQ((*alerts)[1].raised_at_ms, 50);
+  EXPECT_EQ((*alerts)[1].text, "连续三个月零申报");
+  EXPECT_EQ((*alerts)[1].detail, "{\"months\":3}");
+  EXPECT_TRUE(txn->AlertsOf("91320000MA1ABCDE1X", 10)->empty());
+
+  for (int i = 0; i < 4; ++i) {
+    RequestRecord r = Request("RJ" + std::to_string(i));
+    r.accepted_at_ms = 1000 * (i + 1);
+    r.state = i == 3 ? RequestState::kCompleted : RequestState::kRejected;
+    ASSERT_TRUE(txn->InsertRequest(r).ok());
+  }
+  EXPECT_EQ(*txn->CountRequests(tp, RequestState::kRejected, 0), 3);
+  EXPECT_EQ(*txn->CountRequests(tp, RequestState::kRejected, 2000), 2) << "accepted since 2000";
+  EXPECT_EQ(*txn->CountRequests(tp, RequestState::kCompleted, 0), 1);
+  EXPECT_EQ(*txn->CountRequests("91320000MA1ABCDE1X", RequestState::kRejected, 0), 0);
+}
+
 TEST_P(LedgerConformance, DataSurvivesReopening) {
   auto txn = Begin();
   Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
