@@ -5,9 +5,12 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <ctime>
+#include <vector>
 
 #include "adapters/filing/filing_protocol.h"
 #include "adapters/legacy/framing.h"
+#include "adapters/sdk/obligations.h"
 
 namespace taxhub::filing {
 namespace {
@@ -19,6 +22,41 @@ wire::StageResult Result(wire::StageOutcome::type outcome, std::string code, std
 }  // namespace
 
 wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
+  return task.kind == "registration.new" ? Register(task) : File(task);
+}
+
+std::optional<StringMap> FilingHandler::Send(const StringMap& record, wire::StageResult& failed) {
+  auto request = RequestLayout().Encode(record);
+  if (!request) {
+    failed = Result(wire::StageOutcome::REJECTED, "BAD_RETURN", request.error().ToString());
+    return std::nullopt;
+  }
+  auto bytes = legacy::Exchange(options_, *request, 4096);
+  if (!bytes) {
+    // Never delivered: nothing happened there (UNAVAILABLE spends no attempt). Delivered but
+    // unanswered: it may have acted, so a normal retry under the same serial.
+    failed = bytes.error().field() == "connect"
+                 ? Result(wire::StageOutcome::UNAVAILABLE, "LEGACY_DOWN", bytes.error().message())
+                 : Result(wire::StageOutcome::RETRY, "LEGACY_TIMEOUT", bytes.error().message());
+    return std::nullopt;
+  }
+  auto answer = AnswerLayout().Decode(*bytes);
+  if (!answer) {
+    failed = Result(wire::StageOutcome::RETRY, "BAD_RECORD", answer.error().ToString());
+    return std::nullopt;
+  }
+  if ((*answer)["serial"] != record.at("serial")) {
+    failed = Result(wire::StageOutcome::RETRY, "BAD_RECORD", "the answer is for another serial");
+    return std::nullopt;
+  }
+  if ((*answer)["result"] != kAccepted) {
+    failed = Result(wire::StageOutcome::REJECTED, (*answer)["result"], (*answer)["message"]);
+    return std::nullopt;
+  }
+  return std::move(*answer);
+}
+
+wire::StageResult FilingHandler::File(const wire::StageTask& task) {
   // The return itself, as the hall submitted it (JSON with amounts in yuan).
   StringMap values;
   try {
@@ -43,30 +81,73 @@ wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
     record[amount] = std::to_string(*fen);
   }
   if (period.size() != 6) return Result(wire::StageOutcome::REJECTED, "BAD_RETURN", "period must be YYYY-MM");
-  auto request = RequestLayout().Encode(record);
-  if (!request) return Result(wire::StageOutcome::REJECTED, "BAD_RETURN", request.error().ToString());
-
-  auto bytes = legacy::Exchange(options_, *request, 4096);
-  if (!bytes) {
-    // Never delivered: nothing happened there (UNAVAILABLE spends no attempt). Delivered but
-    // unanswered: it may have acted, so a normal retry under the same serial.
-    if (bytes.error().field() == "connect") {
-      return Result(wire::StageOutcome::UNAVAILABLE, "LEGACY_DOWN", bytes.error().message());
-    }
-    return Result(wire::StageOutcome::RETRY, "LEGACY_TIMEOUT", bytes.error().message());
-  }
-  auto answer = AnswerLayout().Decode(*bytes);
-  if (!answer) return Result(wire::StageOutcome::RETRY, "BAD_RECORD", answer.error().ToString());
-  if ((*answer)["serial"] != record["serial"]) {
-    return Result(wire::StageOutcome::RETRY, "BAD_RECORD", "the answer is for another serial");
-  }
-  if ((*answer)["result"] != kAccepted) {
-    return Result(wire::StageOutcome::REJECTED, (*answer)["result"], (*answer)["message"]);
-  }
+  wire::StageResult failed;
+  auto answer = Send(record, failed);
+  if (!answer) return failed;
   wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", (*answer)["message"]);
   auto due = std::stoll((*answer)["tax_due"]);
   ok.outputs["tax_due"] = FromFen(due);
   ok.outputs["filing_no"] = (*answer)["filing_no"];
+  // Filing one period makes the next one owed.
+  if (const TaxTypeReturn* r = ReturnFor(record["tax_type"])) {
+    ok.outputs["obligations"] = sdk::ObligationsJson({{std::string(r->kind), AddMonths(period, r->months)}});
+  }
+  return ok;
+}
+
+wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
+  std::vector<std::string> tax_types;
+  std::string start;
+  try {
+    Poco::JSON::Parser parser;
+    auto body = parser.parse(task.payload).extract<Poco::JSON::Object::Ptr>();
+    if (auto list = body->getArray("tax_types")) {
+      for (size_t i = 0; i < list->size(); ++i) tax_types.push_back(list->getElement<std::string>(static_cast<unsigned>(i)));
+    }
+    if (body->has("start")) start = body->getValue<std::string>("start");
+  } catch (const std::exception& e) {
+    return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", std::string("the registration is not JSON: ") + e.what());
+  }
+  if (tax_types.empty()) tax_types = {"10101"};
+  if (start.empty()) {
+    // The month the hall accepted the registration, China time.
+    const std::time_t at = static_cast<std::time_t>(task.accepted_at_ms / 1000 + 8 * 3600);
+    std::tm tm{};
+    gmtime_r(&at, &tm);
+    char month[16];
+    std::strftime(month, sizeof month, "%Y-%m", &tm);
+    start = month;
+  }
+  if (AddMonths(start, 0).empty()) {
+    return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", "start must be YYYY-MM");
+  }
+  std::vector<sdk::Owed> due;
+  std::string recognised;
+  for (size_t i = 0; i < tax_types.size(); ++i) {
+    const std::string& tax_type = tax_types[i];
+    if (tax_type.size() != 5 || tax_type.find_first_not_of("0123456789") != std::string::npos) {
+      return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION",
+                    "tax_types[" + std::to_string(i) + "] is not a 5-digit levy code");
+    }
+    std::string month = AddMonths(start, 0);
+    month.erase(4, 1);
+    wire::StageResult failed;
+    auto answer = Send({{"msg", std::string(kRecognise)},
+                        {"serial", SerialFor(task.task_id + "/" + tax_type)},
+                        {"taxpayer", task.taxpayer_id},
+                        {"tax_type", tax_type},
+                        {"period", month},
+                        {"sales", "0"},
+                        {"output_tax", "0"},
+                        {"input_tax", "0"}},
+                       failed);
+    if (!answer) return failed;
+    recognised += (recognised.empty() ? "" : ",") + tax_type;
+    if (const TaxTypeReturn* r = ReturnFor(tax_type)) due.push_back({std::string(r->kind), PeriodContaining(*r, start)});
+  }
+  wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", "税种认定成功");
+  ok.outputs["tax_types"] = recognised;
+  ok.outputs["obligations"] = sdk::ObligationsJson(due);
   return ok;
 }
 

@@ -22,4 +22,19 @@ const legacy::RecordLayout& AnswerLayout() {
 
 std::string SerialFor(std::string_view task_id) { return legacy::SerialFor("filing", task_id); }
 
+const TaxTypeReturn* ReturnFor(std::string_view tax_type) {
+  static const TaxTypeReturn kReturns[] = {{"10101", "filing.vat", 1}, {"10104", "filing.cit", 3}};
+  for (const TaxTypeReturn& r : kReturns) {
+    if (r.tax_type == tax_type) return &r;
+  }
+  return nullptr;
+}
+
+std::string PeriodContaining(const TaxTypeReturn& r, std::string_view month) {
+  const std::string normal = AddMonths(month, 0);
+  if (normal.empty() || r.months == 1) return normal;
+  const int m = std::stoi(normal.substr(5, 2));
+  return AddMonths(normal, (r.months - m % r.months) % r.months);
+}
+
 }  // namespace taxhub::filing

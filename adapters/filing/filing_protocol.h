@@ -1,7 +1,9 @@
 // The core tax system's filing interface (金税三期 style, *inferred* layout kept in one place):
 // length-framed fixed-width GBK records over TCP, one request and one answer per connection.
 //
-//   request  F001 file a return | C001 IC-card copy report (sent by the invoice system)
+//   request  F001 file a return | C001 IC-card copy report (sent by the invoice system) |
+//            T001 tax type recognition (税种认定) at registration: from `period` on, the
+//            taxpayer files returns of `tax_type`
 //            msg 4 | serial 20 | taxpayer 18 | tax_type 5 | period 6 (YYYYMM) |
 //            sales 15 | output_tax 15 | input_tax 15            (amounts in fen)
 //   answer   result 4 | serial 20 | filing_no 20 | tax_due 15 (fen) | message 60 (GBK)
@@ -25,11 +27,27 @@ const legacy::RecordLayout& AnswerLayout();
 
 inline constexpr std::string_view kFile = "F001";
 inline constexpr std::string_view kCopyReport = "C001";
+inline constexpr std::string_view kRecognise = "T001";
 inline constexpr std::string_view kAccepted = "0000";
+
+// The returns the hub knows of a tax type: the request kind that files them and how many months
+// a period spans (VAT monthly, corporate income tax prepaid quarterly). A period is named by
+// its last month.
+struct TaxTypeReturn {
+  std::string_view tax_type;
+  std::string_view kind;
+  int months;
+};
+const TaxTypeReturn* ReturnFor(std::string_view tax_type);
+
+// The period of `r` that contains `month` (YYYY-MM): quarters end in March, June, September and
+// December.
+std::string PeriodContaining(const TaxTypeReturn& r, std::string_view month);
 
 // The legacy serial for a stage task (see legacy::SerialFor).
 std::string SerialFor(std::string_view task_id);
 
+using legacy::AddMonths;
 using legacy::FromFen;
 using legacy::ToFen;
 

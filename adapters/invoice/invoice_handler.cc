@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "adapters/invoice/invoice_protocol.h"
+#include "adapters/sdk/obligations.h"
 #include "adapters/legacy/framing.h"
 
 namespace taxhub::invoice {
@@ -128,6 +129,8 @@ wire::StageResult InvoiceHandler::Handle(const wire::StageTask& task) {
     wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, std::string(kProcessed), answer->head["message"]);
     ok.outputs["copy_report_serial"] = batch->head["serial"];
     ok.outputs["invoices_reported"] = std::to_string(batch->items.size());
+    // Reporting one month makes the next month's report owed.
+    ok.outputs["obligations"] = sdk::ObligationsJson({{task.kind, legacy::AddMonths(batch->head["period"], 1)}});
     return ok;
   }
   if (answer->items.size() != batch->items.size()) {

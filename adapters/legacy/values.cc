@@ -1,6 +1,8 @@
 #include "adapters/legacy/values.h"
 
 #include <cctype>
+#include <cstdio>
+#include <string>
 
 #include "hub/base/digest.h"
 
@@ -34,6 +36,20 @@ std::optional<int64_t> ToFen(std::string_view yuan) {
 std::string FromFen(int64_t fen) {
   std::string cents = std::to_string(fen % 100);
   return std::to_string(fen / 100) + "." + (cents.size() == 1 ? "0" + cents : cents);
+}
+
+std::string AddMonths(std::string_view period, int months) {
+  std::string digits;
+  for (char c : period) {
+    if (c != '-') digits += c;
+  }
+  if (digits.size() != 6 || digits.find_first_not_of("0123456789") != std::string::npos) return "";
+  const int month = std::stoi(digits.substr(4, 2));
+  if (month < 1 || month > 12) return "";
+  const int total = std::stoi(digits.substr(0, 4)) * 12 + (month - 1) + months;
+  char out[16];
+  std::snprintf(out, sizeof out, "%04d-%02d", total / 12, total % 12 + 1);
+  return out;
 }
 
 }  // namespace taxhub::legacy

@@ -19,6 +19,9 @@ std::string SerialFor(std::string_view system, std::string_view task_id, size_t 
 std::optional<int64_t> ToFen(std::string_view yuan);
 std::string FromFen(int64_t fen);  // 130050 -> "1300.50"
 
+// "2026-10" (or "202610") + n months -> "2027-01"; "" for anything that is not such a month.
+std::string AddMonths(std::string_view period, int months);
+
 }  // namespace taxhub::legacy
 
 #endif  // TAXHUB_ADAPTERS_LEGACY_VALUES_H_

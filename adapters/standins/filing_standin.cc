@@ -27,12 +27,16 @@ std::string FilingStandIn::Answer(std::string_view request) {
   std::string reply;
   const std::string who = f.at("taxpayer");
   const std::string period = f.at("period");
-  if (f.at("msg") == filing::kCopyReport) {
+  const std::string registration = who + ":" + f.at("tax_type");
+  if (f.at("msg") == filing::kRecognise) {
+    registered_.insert(registration);
+    reply = answer(filing::kAccepted, serial, "TR" + period + who.substr(0, 8), 0, "税种认定成功 recognised");
+  } else if (f.at("msg") == filing::kCopyReport) {
     copy_reports_.insert(who + ":" + period);
     reply = answer(filing::kAccepted, serial, "C" + period + who.substr(0, 8), 0, "抄报成功");
   } else if (f.at("msg") != filing::kFile) {
     reply = answer("E199", serial, "", 0, "未知报文 unknown message");
-  } else if (options_.unregistered.contains(who + ":" + f.at("tax_type"))) {
+  } else if (options_.unregistered.contains(registration) && !registered_.contains(registration)) {
     reply = answer("E102", serial, "", 0, "纳税人未登记该税种 not registered for this tax");
   } else if (filed_.contains(who + ":" + f.at("tax_type") + ":" + period)) {
     reply = answer("E101", serial, "", 0, "本期已申报 period already filed");

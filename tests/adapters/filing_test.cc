@@ -70,11 +70,14 @@ TEST_F(FilingTest, AVatReturnNeedsTheMonthsCopyReportThenFilesOnce) {
   wire::StageResult report = CopyReport("C1/0");
   ASSERT_EQ(report.outcome, wire::StageOutcome::SUCCEEDED) << report.code << " " << report.message;
   EXPECT_EQ(report.outputs.at("invoices_reported"), "1");
+  EXPECT_EQ(report.outputs.at("obligations"), "[{\"kind\":\"invoice.copy_report\",\"period\":\"2026-11\"}]");
   EXPECT_EQ(invoice_system_->copy_reports(), 1);
 
   wire::StageResult filed = handler_->Handle(Task("R2/1", "filing.vat"));
   ASSERT_EQ(filed.outcome, wire::StageOutcome::SUCCEEDED) << filed.message;
   EXPECT_EQ(filed.outputs.at("tax_due"), "1300.50");
+  EXPECT_EQ(filed.outputs.at("obligations"), "[{\"kind\":\"filing.vat\",\"period\":\"2026-11\"}]")
+      << "filing October makes November owed";
   const std::string number = filed.outputs.at("filing_no");
 
   // The same task delivered again (after a lost answer, say) is the same filing.
@@ -125,6 +128,57 @@ TEST_F(FilingTest, ATaxpayerNotRegisteredForTheTaxIsRefused) {
   wire::StageResult r = handler_->Handle(Task("R4/1", "filing.cit", "91350100M000100Y43", "10104"));
   EXPECT_EQ(r.outcome, wire::StageOutcome::REJECTED);
   EXPECT_EQ(r.code, "E102");
+}
+
+// Registration: the core system recognises the tax types (税种认定), after which their returns
+// are accepted; the first period of each is owed — VAT monthly, corporate income tax by quarter.
+TEST_F(FilingTest, RegistrationRecognisesTaxTypesAndOwesTheirFirstReturns) {
+  wire::StageTask registration = Task("REG1/2", "registration.new", "91350100M000100Y43");
+  registration.stage = "record";
+  registration.payload = "{\"name\":\"示范企业\",\"tax_types\":[\"10101\",\"10104\",\"10111\"],\"start\":\"2026-11\"}";
+  wire::StageResult r = handler_->Handle(registration);
+  ASSERT_EQ(r.outcome, wire::StageOutcome::SUCCEEDED) << r.code << " " << r.message;
+  EXPECT_EQ(r.outputs.at("tax_types"), "10101,10104,10111");
+  EXPECT_EQ(r.outputs.at("obligations"),
+            "[{\"kind\":\"filing.vat\",\"period\":\"2026-11\"},{\"kind\":\"filing.cit\",\"period\":\"2026-12\"}]")
+      << "stamp duty (10111) is recognised but has no return the hub knows";
+  wire::StageResult cit = handler_->Handle(Task("R5/1", "filing.cit", "91350100M000100Y43", "10104"));
+  ASSERT_EQ(cit.outcome, wire::StageOutcome::SUCCEEDED) << cit.code << " " << cit.message << " (E102 before)";
+  EXPECT_EQ(cit.outputs.at("obligations"), "[{\"kind\":\"filing.cit\",\"period\":\"2027-01\"}]")
+      << "the next quarter's prepayment";
+
+  // Without a start, the month the hall accepted the registration (China time).
+  registration.task_id = "REG2/2";
+  registration.payload = "{}";
+  registration.accepted_at_ms = 1'798'761'600'000 - 3'600'000;  // 2026-12-31 23:00 UTC = 2027-01-01 07:00 CST
+  r = handler_->Handle(registration);
+  ASSERT_EQ(r.outcome, wire::StageOutcome::SUCCEEDED);
+  EXPECT_EQ(r.outputs.at("obligations"), "[{\"kind\":\"filing.vat\",\"period\":\"2027-01\"}]");
+
+  registration.payload = "{\"tax_types\":[\"VAT\"]}";
+  r = handler_->Handle(registration);
+  EXPECT_EQ(r.outcome, wire::StageOutcome::REJECTED);
+  EXPECT_EQ(r.message, "tax_types[0] is not a 5-digit levy code");
+  registration.payload = "{\"start\":\"2026-13\"}";
+  EXPECT_EQ(handler_->Handle(registration).code, "BAD_REGISTRATION");
+  standin_->Stop();
+  registration.payload = "{}";
+  EXPECT_EQ(handler_->Handle(registration).outcome, wire::StageOutcome::UNAVAILABLE);
+}
+
+TEST(FilingProtocol, PeriodsOfTaxTypes) {
+  EXPECT_EQ(AddMonths("2026-10", 1), "2026-11");
+  EXPECT_EQ(AddMonths("202612", 1), "2027-01");
+  EXPECT_EQ(AddMonths("2026-01", -1), "2025-12");
+  EXPECT_EQ(AddMonths("2026-13", 0), "");
+  EXPECT_EQ(AddMonths("2026/10", 0), "");
+  const TaxTypeReturn* cit = ReturnFor("10104");
+  ASSERT_NE(cit, nullptr);
+  EXPECT_EQ(PeriodContaining(*cit, "2026-11"), "2026-12");
+  EXPECT_EQ(PeriodContaining(*cit, "2026-12"), "2026-12");
+  EXPECT_EQ(PeriodContaining(*cit, "2027-01"), "2027-03");
+  EXPECT_EQ(PeriodContaining(*ReturnFor("10101"), "2027-01"), "2027-01");
+  EXPECT_EQ(ReturnFor("10111"), nullptr);
 }
 
 TEST_F(FilingTest, ALostAnswerIsRetriedUnderTheSameSerial) {

@@ -161,7 +161,10 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
          "    stages: [{name: report, label: 抄报, service: invoice.copy_report, time_limit: 1d}]\n"
          "  - name: vat\n"
          "    match: {kind: filing.vat}\n"
-         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n"
+         "  - name: registration\n"
+         "    match: {kind: registration.new}\n"
+         "    stages: [{name: record, label: 登记, service: core.register, time_limit: 1h}]\n";
   auto standin = Process::Start({BinDir() + "/taxhub-standin-filing", "--port",
                                  std::to_string(legacy_port)},
                                 dir_.File("standin.log"));
@@ -174,7 +177,7 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   auto hub = StartHub();
   auto adapter = Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy",
                                  "127.0.0.1:" + std::to_string(legacy_port), "--endpoint", backend_,
-                                 "--service", "filing.13212000000", "--heartbeat", "250"},
+                                 "--service", "filing.13212000000", "--service", "core.register", "--heartbeat", "250"},
                                 dir_.File("adapter.log"));
   auto invoice_adapter = Process::Start({BinDir() + "/taxhub-adapter-invoice", "--legacy",
                                          "127.0.0.1:" + std::to_string(invoice_port), "--endpoint", backend_,
@@ -203,6 +206,15 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   auto progress = [&](const std::string& id) {
     return Hall({"progress", id, "--taxpayer", "91310110666007217T"}).output;
   };
+  // Registration: the core system recognises VAT from October, so October's return is owed.
+  std::ofstream(dir_.File("registration.json")) << "{\"tax_types\":[\"10101\"],\"start\":\"2026-10\"}";
+  ASSERT_EQ(Hall({"submit", "--kind", "registration.new", "--taxpayer", "91310110666007217T", "--body",
+                  dir_.File("registration.json"), "--id", "REG-10"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(WaitCompleted("REG-10")) << adapter->Log();
+  auto items = [&] { return Hall({"items", "--taxpayer", "91310110666007217T"}).output; };
+  EXPECT_NE(items().find("obligation\tfiling.vat 2026-10"), std::string::npos) << items();
   ASSERT_EQ(submit("VAT-EARLY", "filing.vat").exit_code, 0);
   ASSERT_TRUE(Eventually([&] { return progress("VAT-EARLY").find("REJECTED") != std::string::npos; }))
       << progress("VAT-EARLY") << adapter->Log();
@@ -211,6 +223,11 @@ TEST_F(ChainTest, FilingThroughTheLegacyStandIn) {
   EXPECT_TRUE(WaitCompleted("COPY-10"));
   ASSERT_EQ(submit("VAT-10", "filing.vat").exit_code, 0);
   EXPECT_TRUE(WaitCompleted("VAT-10")) << progress("VAT-10");
+  // Filing October met its obligation and owes November's; the copy report owes November's too.
+  const std::string area = items();
+  EXPECT_EQ(area.find("filing.vat 2026-10"), std::string::npos) << area;
+  EXPECT_NE(area.find("obligation\tfiling.vat 2026-11"), std::string::npos) << area;
+  EXPECT_NE(area.find("obligation\tinvoice.copy_report 2026-11"), std::string::npos) << area;
   EXPECT_EQ(hub->Stop(10'000), 0);
   adapter->Stop(5000);
   invoice_adapter->Stop(5000);

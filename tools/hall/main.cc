@@ -51,6 +51,8 @@ int Usage() {
          "  submit --kind K --taxpayer T --body FILE [--id ID] [--attr key=value …]\n"
          "      [--key KEY.pem --cert CERT.pem]   sign the body (SM2 or ECDSA key)\n"
          "  progress REQUEST_ID --taxpayer T      (a taxpayer sees their own requests)\n"
+         "  items --taxpayer T [--type TYPE] [--industry CODE]\n"
+         "      the taxpayer's \"my tax area\": obligations, reminders, alerts, notices\n"
          "  load --clients N --requests M [--inflight K] [--kind K] [--pki DIR]\n"
          "      submits M requests from N clients (K in flight each) and prints accepted/s\n"
          "      and latency p50/p99\n"
@@ -166,6 +168,29 @@ int Progress(const Args& args, zmq::context_t& context) {
     return 1;
   }
   PrintProgress(*reply);
+  return 0;
+}
+
+int Items(const Args& args, zmq::context_t& context) {
+  if (!args.positional.empty()) return Usage();
+  client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
+  wire::ItemsRequest ask;
+  ask.taxpayer_id = args.Get("taxpayer");
+  ask.taxpayer_type = args.Get("type", "general");
+  ask.industry = args.Get("industry", "");
+  auto body = hub.mdp().Call("taxhub.items", wire::Encode(ask));
+  auto reply = body ? client::DecodeReply<wire::ItemsReply>(*body) : Result<wire::ItemsReply>(Error(body.error()));
+  if (!reply) {
+    std::cerr << reply.error().ToString() << "\n";
+    return 1;
+  }
+  for (const wire::Item& item : reply->items) {
+    std::cout << item.type << "\t" << item.title;
+    if (!item.due_date.empty()) std::cout << "\tdue " << item.due_date;
+    if (!item.state.empty()) std::cout << "\t" << item.state;
+    if (!item.text.empty()) std::cout << "\t" << item.text;
+    std::cout << "\t" << item.ref << "\n";
+  }
   return 0;
 }
 
@@ -417,6 +442,7 @@ int main(int argc, char** argv) {
   try {
     if (args.command == "submit") return Submit(args, context);
     if (args.command == "progress") return Progress(args, context);
+    if (args.command == "items") return Items(args, context);
     if (args.command == "load") return Load(args, context);
     if (args.command == "demo") return Demo(args, context);
     if (args.command == "events") return Events(args, context);

@@ -54,7 +54,7 @@ wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override) 
   } else if (request.kind == "registration.new") {
     std::snprintf(body, sizeof body,
                   "{\"name\":\"泰州示范企业%llu有限公司\",\"legal_person\":\"张三\","
-                  "\"address\":\"江苏省泰州市海陵区\",\"industry\":\"5191\"}",
+                  "\"address\":\"江苏省泰州市海陵区\",\"industry\":\"5191\",\"tax_types\":[\"10101\",\"10104\"]}",
                   static_cast<unsigned long long>(n));
   } else {
     std::snprintf(body, sizeof body, "{\"service\":\"%s\",\"seq\":%llu}", request.kind.c_str(),
