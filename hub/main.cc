@@ -79,7 +79,8 @@ int Run(const std::string& config_file, bool dev) {
     const std::string bin = n > 0 ? std::filesystem::path(std::string(self, n)).parent_path().string() : ".";
     processes = std::make_unique<app::DevProcesses>(
         *config, StringMap{{"data_dir", config->data_dir}, {"config_dir", config->config_dir}, {"bin", bin},
-                           {"frontend", (*hub)->frontend_endpoint()}, {"backend", (*hub)->backend_endpoint()}});
+                           {"frontend", (*hub)->frontend_endpoint()}, {"backend", (*hub)->backend_endpoint()},
+                           {"hub_id", config->hub_id}, {"events", config->events.publish}});
     if (Status started = processes->Start(); !started.ok()) {
       std::cerr << "taxhub dev: " << started.ToString() << "\n";
       processes->Stop();

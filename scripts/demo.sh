@@ -28,3 +28,5 @@ done
 # The hub requires signatures: the hall signs with the demo keys taxhub dev made.
 for _ in $(seq 1 100); do [[ -f var/dev/pki/ca.pem ]] && break; sleep 0.1; done
 "$BIN/taxhub-hall" demo --seconds "${DEMO_SECONDS:-0}" --rate "${DEMO_RATE:-4}" --pki var/dev/pki
+echo "— my tax area of 91310110666007217T (taxhub-hall items):"
+"$BIN/taxhub-hall" items --taxpayer 91310110666007217T || true

@@ -241,8 +241,10 @@ class Transaction {
 
   // Obligations. Adding one that exists changes nothing (false).
   virtual Result<bool> AddObligation(const ObligationRecord& obligation) = 0;
-  // True when it was open and is met now.
-  virtual Result<bool> MeetObligation(std::string_view id, int64_t now_ms) = 0;
+  // Meets obligation `o` (id, taxpayer, kind, period): true when it was open and is met now. One
+  // not owed yet is kept as met, so that an obligation reported after its return was filed
+  // (a late filing of an earlier period, say) is not owed again.
+  virtual Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) = 0;
   // Open obligations due from `from_date` to `to_date` (inclusive, YYYY-MM-DD) whose `which`
   // reminder has not gone out, by due date.
   virtual Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,

@@ -129,6 +129,9 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        std::string("INSERT INTO obligations (") + kObligationColumns +
            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"},
       {"meet_obligation", "UPDATE obligations SET met = TRUE, met_at = $1 WHERE id = $2 AND NOT met"},
+      {"keep_met_obligation",
+       "INSERT INTO obligations (id, taxpayer_id, kind, period, due_date, met, created_at, met_at) "
+       "VALUES ($1, $2, $3, $4, '', TRUE, $5, $5) ON CONFLICT (id) DO NOTHING"},
       {"obligations_due",
        std::string("SELECT ") + kObligationColumns +
            " FROM obligations WHERE NOT met AND due_reminded_at = 0 AND due_date >= $1 AND due_date <= $2 "
@@ -534,9 +537,11 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  Result<bool> MeetObligation(std::string_view id, int64_t now_ms) override {
+  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) override {
     return Guard("meet obligation", [&]() -> Result<bool> {
-      return work_->exec_prepared("meet_obligation", now_ms, std::string(id)).affected_rows() == 1;
+      if (work_->exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1) return true;
+      work_->exec_prepared("keep_met_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
+      return false;
     });
   }
 

@@ -97,7 +97,7 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
   Result<bool> AddObligation(const ObligationRecord& o) override;
-  Result<bool> MeetObligation(std::string_view id, int64_t now_ms) override;
+  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) override;
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
                                                             std::string_view to_date, int limit) override;
   Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override;
@@ -696,11 +696,17 @@ Result<bool> SqliteTransaction::AddObligation(const ObligationRecord& o) {
   return ledger_.Changes() == 1;
 }
 
-Result<bool> SqliteTransaction::MeetObligation(std::string_view id, int64_t now_ms) {
-  Statement stmt = ledger_.Prepare("UPDATE obligations SET met = 1, met_at = ? WHERE id = ? AND met = 0");
-  stmt.Bind(1, now_ms).Bind(2, id);
-  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("meet obligation"));
-  return ledger_.Changes() == 1;
+Result<bool> SqliteTransaction::MeetObligation(const ObligationRecord& o, int64_t now_ms) {
+  Statement meet = ledger_.Prepare("UPDATE obligations SET met = 1, met_at = ? WHERE id = ? AND met = 0");
+  meet.Bind(1, now_ms).Bind(2, o.id);
+  if (meet.Step() != SQLITE_DONE) return Error(ledger_.Fail("meet obligation"));
+  if (ledger_.Changes() == 1) return true;
+  Statement keep = ledger_.Prepare(
+      "INSERT INTO obligations (id, taxpayer_id, kind, period, due_date, met, created_at, met_at) "
+      "VALUES (?, ?, ?, ?, '', 1, ?, ?) ON CONFLICT (id) DO NOTHING");
+  keep.Bind(1, o.id).Bind(2, o.taxpayer_id).Bind(3, o.kind).Bind(4, o.period).Bind(5, now_ms).Bind(6, now_ms);
+  if (keep.Step() != SQLITE_DONE) return Error(ledger_.Fail("keep met obligation"));
+  return false;
 }
 
 Result<std::vector<ObligationRecord>> SqliteTransaction::ObligationsToRemind(Reminder which,

@@ -107,10 +107,14 @@ Status Engine::TakeObligations(ledger::Transaction& txn, const ledger::RequestRe
 Status Engine::MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& r) {
   const std::string period = PeriodOf(r);
   if (period.empty()) return Status::Ok();
-  const std::string id = ObligationId(r.taxpayer_id, r.kind, period);
-  auto met = txn.MeetObligation(id, clock_.NowMs());
+  ledger::ObligationRecord o;
+  o.id = ObligationId(r.taxpayer_id, r.kind, period);
+  o.taxpayer_id = r.taxpayer_id;
+  o.kind = r.kind;
+  o.period = period;
+  auto met = txn.MeetObligation(o, clock_.NowMs());
   if (!met) return met.error();
-  if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, id, -1, "obligation.met", clock_.NowMs(), "by " + r.id));
+  if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.met", clock_.NowMs(), "by " + r.id));
   return Status::Ok();
 }
 

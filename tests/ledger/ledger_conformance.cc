@@ -292,8 +292,8 @@ TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   auto overdue = txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10);
   ASSERT_EQ(overdue->size(), 1u);
   EXPECT_EQ((*overdue)[0].period, "2026-09");
-  EXPECT_TRUE(*txn->MeetObligation((*overdue)[0].id, 7));
-  EXPECT_FALSE(*txn->MeetObligation((*overdue)[0].id, 8));
+  EXPECT_TRUE(*txn->MeetObligation((*overdue)[0], 7));
+  EXPECT_FALSE(*txn->MeetObligation((*overdue)[0], 8));
   EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10)->empty())
       << "a met obligation is not overdue";
   ASSERT_TRUE(txn->Commit().ok());
@@ -304,6 +304,15 @@ TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   EXPECT_EQ((*all)[0].period, "2026-09");
   EXPECT_TRUE((*all)[0].met);
   EXPECT_EQ((*all)[1].due_reminded_at_ms, 5);
+
+  // A return filed before its obligation was reported: kept as met, so the report adds nothing.
+  txn.reset();
+  txn = Begin();
+  ledger::ObligationRecord early = obligation("2026-12", "2027-01-15");
+  EXPECT_FALSE(*txn->MeetObligation(early, 9)) << "nothing was owed";
+  EXPECT_FALSE(*txn->AddObligation(early)) << "already met";
+  EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kDue, "2027-01-01", "2027-01-31", 10)->empty());
+  ASSERT_TRUE(txn->Commit().ok());
 }
 
 // Risk rules' figures replace one another per period and read newest first; an alert is raised
