@@ -15,6 +15,7 @@
 #include "hub/app/config.h"
 #include "hub/app/hub.h"
 #include "hub/app/verify_ledger.h"
+#include "hub/obligations/calendar.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/test_hub.h"
@@ -72,7 +73,13 @@ class MultiHubTest : public ::testing::Test {
            "routes:\n"
            "  - name: two\n"
            "    match: {kind: two.stage}\n"
-           "    stages: [{name: a, service: m.a, time_limit: 1h}, {name: b, service: m.b, time_limit: 1h}]\n";
+           "    stages: [{name: a, service: m.a, time_limit: 1h}, {name: b, service: m.b, time_limit: 1h}]\n"
+           "  - name: owe\n"
+           "    match: {kind: registration.new}\n"
+           "    stages: [{name: register, service: m.owe, time_limit: 1h}]\n"
+           "  - name: zero\n"
+           "    match: {kind: filing.zero}\n"
+           "    stages: [{name: file, service: m.file, time_limit: 1h}]\n";
     for (const char* id : {"hub-a", "hub-b"}) {
       Endpoints& e = endpoints_[id];
       e.frontend = "tcp://127.0.0.1:" + std::to_string(FreePort());
@@ -83,6 +90,9 @@ class MultiHubTest : public ::testing::Test {
           << ", heartbeat: 250ms}\n"
           << "ledger:\n  backend: postgres\n  postgres: {dsn: \"" << dsn_ << "\"}\n"
           << "engine: {tick: 1s, drain_timeout: 2s}\n"
+          << "reminders: {interval: 50ms}\n"
+          << "risk:\n  - {name: zero_return, type: zero_run, kind: filing.zero, output: tax_due, months: 1,"
+             " title: 零申报, text: \"{period}零申报\"}\n"
           << "routes: routes.yaml\n";
     }
   }
@@ -209,6 +219,104 @@ TEST_F(MultiHubTest, AThousandRequestsSurviveKillNineOfOneHub) {
   EXPECT_EQ(report->requests, kRequests);
   std::cout << "multi-hub: " << legacy.deliveries() << " deliveries for " << 2 * kRequests
             << " stage side effects; " << report->events << " events in 2 chains\n";
+}
+
+// Both hubs run the reminder scheduler over the same obligations, and results that raise the
+// same alert are resolved on both at once: each reminder and the alert go out once in all.
+TEST_F(MultiHubTest, TwoHubsSendEachReminderAndAlertOnce) {
+  auto a = StartHub("hub-a");
+  auto b = StartHub("hub-b");
+  const int64_t now = SystemClock().NowMs();
+  auto day = [&](int offset) {
+    return obligations::FormatDate(obligations::Date(std::chrono::floor<std::chrono::days>(
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now)) + std::chrono::hours(8) +
+        std::chrono::days(offset))));
+  };
+  // Stage outputs are at most 4 KiB: 40 obligations per registration, 10 registrations.
+  constexpr int kRegistrations = 10, kDue = 30, kOverdue = 10;
+  ScriptedHandler owe([&](const wire::StageTask& task) {
+    wire::StageResult r = Succeeded();
+    if (task.kind == "filing.zero") {
+      r.outputs["tax_due"] = "0.00";
+      return r;
+    }
+    std::string list = "[";
+    for (int i = 0; i < kDue + kOverdue; ++i) {
+      list += std::string(i ? "," : "") + "{\"kind\":\"filing.x\",\"period\":\"" + task.request_id + "-" +
+              std::to_string(i) + "\",\"due_date\":\"" + day(i < kDue ? 1 : -1) + "\"}";
+    }
+    r.outputs["obligations"] = list + "]";
+    return r;
+  });
+  TestWorkers workers_a(endpoints_["hub-a"].backend, {"m.owe", "m.file"}, owe, 2);
+  TestWorkers workers_b(endpoints_["hub-b"].backend, {"m.owe", "m.file"}, owe, 2);
+  client::HubClient to_a(context_, endpoints_["hub-a"].frontend);
+  client::HubClient to_b(context_, endpoints_["hub-b"].frontend);
+  ASSERT_TRUE(Eventually([&] { return to_b.mdp().Call("mmi.service", "taxhub.submit", 500, 0).has_value(); }));
+  // 20 returns of the same zero month, half through each hub: one alert.
+  for (int n = 0; n < 20; ++n) {
+    wire::SubmitRequest r = Request("Z-" + std::to_string(n));
+    r.kind = "filing.zero";
+    r.body = "{\"period\":\"2026-10\"}";
+    ASSERT_TRUE((n % 2 ? to_a : to_b).Submit(r).has_value());
+  }
+  for (int n = 0; n < kRegistrations; ++n) {
+    wire::SubmitRequest r = Request("REG-" + std::to_string(n));
+    r.kind = "registration.new";
+    ASSERT_TRUE((n % 2 ? to_a : to_b).Submit(r).has_value());
+  }
+
+  app::HubConfig config;
+  config.ledger.backend = "postgres";
+  config.ledger.postgres.dsn = dsn_;
+  auto ledger = app::OpenLedger(config, /*read_only=*/true);
+  ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
+  std::map<std::string, int> due, overdue;
+  std::map<std::string, int> by_hub, types;
+  int alerts = 0;
+  auto scan = [&] {
+    due.clear();
+    overdue.clear();
+    by_hub.clear();
+    types.clear();
+    alerts = 0;
+    auto txn = (*ledger)->Begin();
+    if (!txn) return false;
+    auto chains = (*txn)->Chains();
+    if (!chains) return false;
+    for (const auto& chain : *chains) {
+      for (int64_t after = 0;;) {
+        auto events = (*txn)->ScanChain(chain.chain, after, 1000);
+        if (!events || events->empty()) break;
+        for (const auto& e : *events) {
+          ++types[e.type + " " + e.detail.substr(0, 60)];
+          if (e.type == "reminder.due") ++due[e.request_id], ++by_hub[chain.chain];
+          if (e.type == "reminder.overdue") ++overdue[e.request_id], ++by_hub[chain.chain];
+          if (e.type == "alert.raised") ++alerts;
+        }
+        after = events->back().chain_seq;
+      }
+    }
+    return static_cast<int>(due.size()) == kRegistrations * kDue &&
+           static_cast<int>(overdue.size()) == kRegistrations * kOverdue;
+  };
+  ASSERT_TRUE(Eventually(scan, 30'000)) << due.size() << " due, " << overdue.size() << " overdue reminded; events: " << [&] {
+    std::string all;
+    for (const auto& [t, n] : types) all += t + " ×" + std::to_string(n) + "\n";
+    return all;
+  }();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // more scheduler rounds on both hubs
+  ASSERT_TRUE(scan());
+  for (const auto& [id, n] : due) ASSERT_EQ(n, 1) << id << " reminded twice";
+  for (const auto& [id, n] : overdue) ASSERT_EQ(n, 1) << id << " reminded overdue twice";
+  EXPECT_EQ(alerts, 1) << "the zero month alerted once, from either hub";
+  for (auto* hub : {&a, &b}) {
+    EXPECT_EQ((*hub)->Log().find("reminders"), std::string::npos) << "a scheduler round failed:\n" << (*hub)->Log();
+  }
+  std::cout << "multi-hub reminders: hub-a sent " << by_hub["hub-a"] << ", hub-b " << by_hub["hub-b"] << " of "
+            << kRegistrations * (kDue + kOverdue) << "\n";
+  EXPECT_EQ(a->Stop(10'000), 0);
+  EXPECT_EQ(b->Stop(10'000), 0);
 }
 
 }  // namespace
