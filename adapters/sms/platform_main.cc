@@ -3,6 +3,7 @@
 //   taxhub-sms-platform --stream HUB_ID --events EP --hub FRONTEND_EP --offset FILE
 //       --legacy SMSBOX_HOST:SENDSMS_PORT --user U --password P --outbox FILE
 //       --template TOPIC=TEXT [--template …]  [--dlr-listen HOST:PORT] [--from 12366] [--timeout MS]
+//       [--receive-hwm N] [--receive-buffer BYTES]   (how much of the live stream it queues)
 // Every event comes once and in order (tools/client/subscriber.h); each SMS is keyed by the
 // event's stream and seq in the outbox, so an event handed on again after a crash (between the
 // send and the saved offset) is not sent twice. Topics without a template are passed over.
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     else if (flag == "--from") options.kannel.from = value();
     else if (flag == "--outbox") outbox_file = value();
     else if (flag == "--confirm-window") options.confirm_window_ms = std::stoll(value());
+    else if (flag == "--receive-hwm") subscriber_options.receive_hwm = std::stoi(value());
+    else if (flag == "--receive-buffer") subscriber_options.receive_buffer = std::stoi(value());
     else if (flag == "--dlr-listen") {
       std::tie(reports.listen_host, reports.listen_port) = sdk::ParseHostPort(value());
       listen_for_reports = true;
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: taxhub-sms-platform --stream HUB_ID --events EP --hub FRONTEND_EP --offset FILE\n"
                  "       --legacy SMSBOX_HOST:PORT --user U --password P --outbox FILE\n"
                  "       --template TOPIC=TEXT [--template …] [--dlr-listen HOST:PORT] [--from N] [--timeout MS]\n"
-                 "       [--confirm-window MS]\n";
+                 "       [--confirm-window MS] [--receive-hwm N] [--receive-buffer BYTES]\n";
     return 2;
   }
   options.kannel.host = flags.legacy_host;
@@ -133,7 +136,9 @@ int main(int argc, char** argv) {
   }
   stopper.join();
   if (receiver) receiver->Stop();
+  const client::SubscriberCounters& c = subscriber.counters();
   std::cout << "taxhub-sms-platform: " << sent << " SMS sent, " << passed << " events passed over, offset "
-            << subscriber.offset() << std::endl;
+            << subscriber.offset() << "; " << c.gaps << " gaps, " << c.replayed << " events replayed from the ledger, "
+            << c.duplicates << " duplicates dropped" << std::endl;
   return run.ok() ? 0 : 1;
 }

@@ -51,7 +51,8 @@ void ParseEvents(const ConfigNode& node, EventsConfig& e) {
   e.publish = node.String("publish", e.publish);
   e.heartbeat_ms = node.DurationMs("heartbeat", e.heartbeat_ms);
   if (e.heartbeat_ms < 50) node.Fail("heartbeat", "must be at least 50ms");
-  e.send_hwm = static_cast<int>(node.Int("send_hwm", e.send_hwm, 100, 100'000'000));
+  // Events past a slow subscriber's queue are dropped for it; it replays them from the ledger.
+  e.send_hwm = static_cast<int>(node.Int("send_hwm", e.send_hwm, 1, 100'000'000));
   e.send_buffer = static_cast<int>(node.Bytes("send_buffer", e.send_buffer));
   node.Finish();
 }

@@ -55,6 +55,8 @@ Status Subscriber::Take(const wire::Event& event, bool replayed) {
   }
   if (event.seq > offset_ + 1) {
     ++counters_.gaps;
+    TAXHUB_LOG(kInfo, "subscriber") << "gap: event " << event.seq << " after " << offset_
+                                    << "; replaying the rest from the ledger";
     TAXHUB_RETURN_IF_ERROR(CatchUp(event.seq - 1));
     if (event.seq <= offset_ || stopping_) return Status::Ok();  // the replay went past it
   }
@@ -144,6 +146,8 @@ Status Subscriber::Run() {
     if (frames[0].to_string_view() == events::kHeartbeatTopic) {
       if (position->seq > offset_) {
         ++counters_.gaps;
+        TAXHUB_LOG(kInfo, "subscriber") << "gap: the heartbeat says " << position->seq << ", handled " << offset_
+                                        << "; replaying the rest from the ledger";
         TAXHUB_RETURN_IF_ERROR(settle(CatchUp(position->seq)));
       }
       continue;
