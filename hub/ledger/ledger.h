@@ -221,6 +221,11 @@ class Transaction {
   virtual Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) = 0;
   // Every DISPATCHED stage leased by `owner` (a hub id).
   virtual Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) = 0;
+  // READY or DISPATCHED stages whose deadline passed before `now_ms` and that have not been
+  // reported overdue, earliest deadline first.
+  virtual Result<std::vector<StageRecord>> OverdueStages(int64_t now_ms, int limit) = 0;
+  // Claims the overdue report of a stage: true for the one transaction that does, ever.
+  virtual Result<bool> MarkOverdue(std::string_view request_id, int index, int64_t now_ms) = 0;
 
   // Appends to this connection's chain; returns the global seq.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;

@@ -104,6 +104,11 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        std::string("SELECT ") + kStageColumns +
            " FROM stages WHERE state = 'DISPATCHED' AND lease_until < $1 ORDER BY lease_until "
            "LIMIT $2 FOR UPDATE SKIP LOCKED"},
+      {"overdue_stages",
+       std::string("SELECT ") + kStageColumns +
+           " FROM stages WHERE overdue_at = 0 AND state IN ('READY', 'DISPATCHED') AND deadline_at > 0 "
+           "AND deadline_at < $1 ORDER BY deadline_at LIMIT $2 FOR UPDATE SKIP LOCKED"},
+      {"mark_overdue", "UPDATE stages SET overdue_at = $1 WHERE request_id = $2 AND idx = $3 AND overdue_at = 0"},
       {"leases_of", std::string("SELECT ") + kStageColumns +
                         " FROM stages WHERE state = 'DISPATCHED' AND lease_owner = $1 "
                         "FOR UPDATE SKIP LOCKED"},
@@ -467,6 +472,18 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override {
     return Guard("leases of owner", [&]() -> Result<std::vector<StageRecord>> {
       return ReadStages(work_->exec_prepared("leases_of", std::string(owner)));
+    });
+  }
+
+  Result<std::vector<StageRecord>> OverdueStages(int64_t now_ms, int limit) override {
+    return Guard("overdue stages", [&]() -> Result<std::vector<StageRecord>> {
+      return ReadStages(work_->exec_prepared("overdue_stages", now_ms, limit));
+    });
+  }
+
+  Result<bool> MarkOverdue(std::string_view request_id, int index, int64_t now_ms) override {
+    return Guard("mark overdue", [&]() -> Result<bool> {
+      return work_->exec_prepared("mark_overdue", now_ms, std::string(request_id), index).affected_rows() == 1;
     });
   }
 

@@ -86,6 +86,8 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<StageRecord>> QueueStages(std::string_view queue, int limit) override;
   Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) override;
   Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override;
+  Result<std::vector<StageRecord>> OverdueStages(int64_t now_ms, int limit) override;
+  Result<bool> MarkOverdue(std::string_view request_id, int index, int64_t now_ms) override;
   Result<int64_t> AppendEvent(const EventRecord& event) override;
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override;
   ChainHead Head() const override { return head_; }
@@ -534,6 +536,22 @@ Result<std::vector<StageRecord>> SqliteTransaction::QueueStages(std::string_view
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, queue).Bind(2, int64_t{limit});
   return ReadStages(stmt, "queue stages");
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::OverdueStages(int64_t now_ms, int limit) {
+  static const std::string sql = std::string("SELECT ") + kStageColumns +
+                                 " FROM stages WHERE overdue_at = 0 AND state IN ('READY', 'DISPATCHED') "
+                                 "AND deadline_at > 0 AND deadline_at < ? ORDER BY deadline_at LIMIT ?";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, now_ms).Bind(2, int64_t{limit});
+  return ReadStages(stmt, "overdue stages");
+}
+
+Result<bool> SqliteTransaction::MarkOverdue(std::string_view request_id, int index, int64_t now_ms) {
+  Statement stmt = ledger_.Prepare("UPDATE stages SET overdue_at = ? WHERE request_id = ? AND idx = ? AND overdue_at = 0");
+  stmt.Bind(1, now_ms).Bind(2, request_id).Bind(3, int64_t{index});
+  if (stmt.Step() != SQLITE_DONE) return Error(ledger_.Fail("mark overdue"));
+  return ledger_.Changes() == 1;
 }
 
 Result<std::vector<StageRecord>> SqliteTransaction::ExpiredLeases(int64_t now_ms, int limit) {

@@ -494,6 +494,7 @@ void Engine::Tick() {
     next_reminders_ms_ = now + options_.reminder_interval_ms;
     SendReminders();
   }
+  ReportOverdueStages();
   if (now >= next_maintenance_ms_) {
     next_maintenance_ms_ = now + 6 * 3'600'000;
     if (Status maintained = ledger_.Maintain(); !maintained.ok()) {
@@ -515,6 +516,29 @@ void Engine::Tick() {
     if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
   if (Announce(**txn, out.effects).ok() && (*txn)->Commit().ok()) Deliver(out);
+}
+
+void Engine::ReportOverdueStages() {
+  const int64_t now = clock_.NowMs();
+  auto txn = ledger_.Begin();
+  if (!txn) return;
+  auto late = (*txn)->OverdueStages(now, 256);
+  if (!late || late->empty()) return;
+  int reported = 0;
+  for (const StageRecord& s : *late) {
+    auto claimed = (*txn)->MarkOverdue(s.request_id, s.index, now);
+    if (!claimed) return;
+    if (!*claimed) continue;
+    // For managers and the dashboard: where the request waits, and who holds it.
+    const StringMap detail = {{"stage", s.name},          {"label", s.label},
+                              {"queue", s.queue},         {"service", s.service},
+                              {"handler", s.handler},     {"state", std::string(ledger::ToString(s.state))},
+                              {"deadline_ms", std::to_string(s.deadline_ms)},
+                              {"late_ms", std::to_string(now - s.deadline_ms)}};
+    if (!Record(**txn, s.request_id, s.index, "stage.overdue", now, EncodeJsonMap(detail)).ok()) return;
+    ++reported;
+  }
+  if (reported > 0 && (*txn)->Commit().ok()) TAXHUB_LOG(kInfo, kLog) << reported << " stages overdue";
 }
 
 void Engine::WriteCheckpoint() {

@@ -269,6 +269,8 @@ class Engine {
   Status TakeObligations(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
   Status MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& request);
   void SendReminders();
+  // Records stage.overdue, once, for each stage still waiting or under way past its deadline.
+  void ReportOverdueStages();
   // risk.cc
   Status RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
   Status CheckRejections(ledger::Transaction& txn, const ledger::RequestRecord& request);

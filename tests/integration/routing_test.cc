@@ -819,6 +819,22 @@ TEST_F(RoutingTest, AStaffTaskPastItsTimeLimitIsOverdue) {
   auto p = client_->Progress("R-late-staff", "91310110666007217T");
   ASSERT_TRUE(p.has_value());
   EXPECT_TRUE(p->stages[0].overdue);
+  // Reported once as stage.overdue (on the event stream too), however many ticks pass.
+  auto overdue_events = [&] {
+    int n = 0;
+    auto stream = client_->Events("", 0, 1000);
+    for (const auto& e : stream ? stream->events : std::vector<wire::Event>{}) {
+      if (e.type == "stage.overdue" && e.request_id == "R-late-staff") {
+        ++n;
+        EXPECT_NE(e.detail.find("\"queue\":\"hall.urgent\""), std::string::npos) << e.detail;
+      }
+      EXPECT_FALSE(e.type == "stage.overdue" && e.request_id != "R-late-staff") << e.request_id;
+    }
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return overdue_events() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(overdue_events(), 1);
 }
 
 TEST_F(RoutingTest, RetryTimersLiveInTheLedgerAcrossARestart) {

@@ -237,6 +237,35 @@ TEST_P(LedgerConformance, ExpiredLeasesAndLeasesOfAnOwner) {
   EXPECT_EQ((*of_hub2)[0].request_id, "B");
 }
 
+// Stages waiting or under way past their deadline are listed until their overdue report is
+// claimed, once; finished and not-yet-ready stages never are.
+TEST_P(LedgerConformance, OverdueStagesAreReportedOnce) {
+  auto txn = Begin();
+  auto with_deadline = [](StageRecord s, int64_t deadline) {
+    s.deadline_ms = deadline;
+    return s;
+  };
+  Put(*txn, "L1", {with_deadline(Stage("L1", 0, "filing", StageState::kReady), 2000)});
+  Put(*txn, "L2", {with_deadline(Stage("L2", 0, "filing", StageState::kDone), 1000)});
+  Put(*txn, "L3", {with_deadline(Stage("L3", 0, "filing", StageState::kDispatched), 1500),
+                   Stage("L3", 1, "sms", StageState::kPending)});
+  Put(*txn, "L4", {with_deadline(Stage("L4", 0, "filing", StageState::kReady), 9000)});
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto late = txn->OverdueStages(5000, 10);
+  ASSERT_TRUE(late.has_value()) << late.error().ToString();
+  ASSERT_EQ(late->size(), 2u);
+  EXPECT_EQ((*late)[0].request_id, "L3") << "earliest deadline first";
+  EXPECT_EQ((*late)[1].request_id, "L1");
+  EXPECT_TRUE(*txn->MarkOverdue("L3", 0, 5000));
+  EXPECT_FALSE(*txn->MarkOverdue("L3", 0, 5001)) << "claimed once";
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  late = txn->OverdueStages(5000, 10);
+  ASSERT_EQ(late->size(), 1u);
+  EXPECT_EQ((*late)[0].request_id, "L1");
+}
+
 TEST_P(LedgerConformance, EventsKeepTheirOrder) {
   auto txn = Begin();
   Put(*txn, "R1", {});
