@@ -183,6 +183,53 @@ TEST(Config, MissingFileIsNamed) {
 }
 
 // The shipped configuration files must always load.
+// The shipped calendar holds 2026 as the State Council and the SAT published it: every monthly
+// deadline is the published one, and the rule's days off and exchanged workdays are right.
+TEST(Config, ShippedCalendarHasThePublished2026Deadlines) {
+  auto config = LoadHubConfig(testing::SourceDir() + "/config/hub.yaml");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  using std::chrono::month;
+  using std::chrono::year;
+  const unsigned published[] = {20, 24, 16, 20, 22, 15, 15, 17, 15, 26, 16, 15};
+  for (unsigned m = 1; m <= 12; ++m) {
+    const obligations::Date deadline = config->calendar.FilingDeadline(year(2026) / month(m));
+    EXPECT_EQ(deadline, year(2026) / month(m) / std::chrono::day(published[m - 1])) << "month " << m;
+  }
+  const obligations::WorkCalendar& c = config->calendar;
+  EXPECT_FALSE(c.IsWorkday(year(2026) / month(10) / std::chrono::day(7)));
+  EXPECT_TRUE(c.IsWorkday(year(2026) / month(10) / std::chrono::day(10))) << "a Saturday worked in exchange";
+  EXPECT_FALSE(c.IsWorkday(year(2026) / month(2) / std::chrono::day(23)));
+  EXPECT_TRUE(c.IsWorkday(year(2026) / month(2) / std::chrono::day(24)));
+
+  // Without the published table the rule is the fallback (a year not yet published): in 2026 it
+  // is right in 9 months and early in 3 (Jan 19, May 20, Oct 22), never late — a reminder from
+  // it may come early, never after the deadline.
+  obligations::WorkCalendar rule_only(
+      [&] {
+        std::set<std::chrono::sys_days> days;
+        for (std::chrono::sys_days d = std::chrono::sys_days(year(2026) / 1 / 1); d < std::chrono::sys_days(year(2027) / 1 / 1);
+             d += std::chrono::days(1)) {
+          if (c.IsHoliday(d)) days.insert(d);
+        }
+        return days;
+      }(),
+      [&] {
+        std::set<std::chrono::sys_days> days;
+        for (const char* d : {"2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"}) {
+          days.insert(std::chrono::sys_days(*obligations::ParseDate(d)));
+        }
+        return days;
+      }());
+  int same = 0;
+  for (unsigned m = 1; m <= 12; ++m) {
+    const obligations::Date rule = rule_only.FilingDeadline(year(2026) / month(m));
+    const obligations::Date sat = year(2026) / month(m) / std::chrono::day(published[m - 1]);
+    EXPECT_LE(std::chrono::sys_days(rule), std::chrono::sys_days(sat)) << "month " << m;
+    same += rule == sat;
+  }
+  EXPECT_EQ(same, 9);
+}
+
 TEST(Config, ShippedFilesAreValid) {
   for (const char* name : {"config/hub.yaml", "config/dev.yaml"}) {
     auto config = LoadHubConfig(testing::SourceDir() + "/" + name);
