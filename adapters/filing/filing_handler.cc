@@ -19,10 +19,22 @@ wire::StageResult Result(wire::StageOutcome::type outcome, std::string code, std
   return sdk::MakeResult(outcome, "core-filing", std::move(code), std::move(message));
 }
 
+// The month the hall accepted the request, China time: "2026-11".
+std::string AcceptedMonth(const wire::StageTask& task) {
+  const std::time_t at = static_cast<std::time_t>(task.accepted_at_ms / 1000 + 8 * 3600);
+  std::tm tm{};
+  gmtime_r(&at, &tm);
+  char month[16];
+  std::strftime(month, sizeof month, "%Y-%m", &tm);
+  return month;
+}
+
 }  // namespace
 
 wire::StageResult FilingHandler::Handle(const wire::StageTask& task) {
-  return task.kind == "registration.new" ? Register(task) : File(task);
+  if (task.kind == "registration.new") return Register(task);
+  if (task.kind == "registration.cancel") return Deregister(task);
+  return File(task);
 }
 
 std::optional<StringMap> FilingHandler::Send(const StringMap& record, wire::StageResult& failed) {
@@ -109,15 +121,7 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
     return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", std::string("the registration is not JSON: ") + e.what());
   }
   if (tax_types.empty()) tax_types = {"10101"};
-  if (start.empty()) {
-    // The month the hall accepted the registration, China time.
-    const std::time_t at = static_cast<std::time_t>(task.accepted_at_ms / 1000 + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&at, &tm);
-    char month[16];
-    std::strftime(month, sizeof month, "%Y-%m", &tm);
-    start = month;
-  }
+  if (start.empty()) start = AcceptedMonth(task);
   if (AddMonths(start, 0).empty()) {
     return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", "start must be YYYY-MM");
   }
@@ -148,6 +152,26 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
   wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", "税种认定成功");
   ok.outputs["tax_types"] = recognised;
   ok.outputs["obligations"] = sdk::ObligationsJson(due);
+  return ok;
+}
+
+wire::StageResult FilingHandler::Deregister(const wire::StageTask& task) {
+  std::string month = AcceptedMonth(task);
+  wire::StageResult failed;
+  auto answer = Send({{"msg", std::string(kDeregister)},
+                      {"serial", SerialFor(task.task_id)},
+                      {"taxpayer", task.taxpayer_id},
+                      {"tax_type", "00000"},
+                      {"period", month.substr(0, 4) + month.substr(5, 2)},
+                      {"sales", "0"},
+                      {"output_tax", "0"},
+                      {"input_tax", "0"}},
+                     failed);
+  if (!answer) return failed;
+  wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", (*answer)["message"]);
+  ok.outputs["deregistration_no"] = (*answer)["filing_no"];
+  // The invoices the taxpayer still holds must be cancelled (发票缴销).
+  ok.outputs["obligations"] = sdk::ObligationsJson({{"invoice.cancel", month}});
   return ok;
 }
 

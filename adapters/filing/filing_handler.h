@@ -2,7 +2,9 @@
 // filing_protocol.h. (The month's copy report reaches the core system through the invoice
 // system: the invoice adapter.) For a registration (kind registration.new, the core.register
 // stage) it has the core system recognise the tax types the taxpayer files (body tax_types,
-// default VAT, from month `start`, default the month of acceptance).
+// default VAT, from month `start`, default the month of acceptance); for a deregistration
+// (registration.cancel, core.deregister) it closes the taxpayer there and owes the cancelling
+// of the unused invoices (invoice.cancel) for the month.
 //   SUCCEEDED  a return: outputs tax_due (yuan), filing_no, and `obligations`, the next period's
 //              return of the tax type; a registration: tax_types and `obligations`, the first
 //              period's return of each tax type the hub knows (see ReturnFor)
@@ -32,6 +34,7 @@ class FilingHandler final : public sdk::Handler {
  private:
   wire::StageResult File(const wire::StageTask& task);
   wire::StageResult Register(const wire::StageTask& task);
+  wire::StageResult Deregister(const wire::StageTask& task);
   // Sends one record; nullopt with `failed` set when there is no accepted answer.
   std::optional<StringMap> Send(const StringMap& record, wire::StageResult& failed);
 

@@ -3,7 +3,8 @@
 //
 //   request  F001 file a return | C001 IC-card copy report (sent by the invoice system) |
 //            T001 tax type recognition (税种认定) at registration: from `period` on, the
-//            taxpayer files returns of `tax_type`
+//            taxpayer files returns of `tax_type` | T002 deregistration (注销): no return of any
+//            tax type is accepted from the taxpayer afterwards
 //            msg 4 | serial 20 | taxpayer 18 | tax_type 5 | period 6 (YYYYMM) |
 //            sales 15 | output_tax 15 | input_tax 15            (amounts in fen)
 //   answer   result 4 | serial 20 | filing_no 20 | tax_due 15 (fen) | message 60 (GBK)
@@ -28,6 +29,7 @@ const legacy::RecordLayout& AnswerLayout();
 inline constexpr std::string_view kFile = "F001";
 inline constexpr std::string_view kCopyReport = "C001";
 inline constexpr std::string_view kRecognise = "T001";
+inline constexpr std::string_view kDeregister = "T002";
 inline constexpr std::string_view kAccepted = "0000";
 
 // The returns the hub knows of a tax type: the request kind that files them and how many months

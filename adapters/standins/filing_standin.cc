@@ -30,13 +30,18 @@ std::string FilingStandIn::Answer(std::string_view request) {
   const std::string registration = who + ":" + f.at("tax_type");
   if (f.at("msg") == filing::kRecognise) {
     registered_.insert(registration);
+    deregistered_.erase(who);
     reply = answer(filing::kAccepted, serial, "TR" + period + who.substr(0, 8), 0, "税种认定成功 recognised");
+  } else if (f.at("msg") == filing::kDeregister) {
+    deregistered_.insert(who);
+    reply = answer(filing::kAccepted, serial, "TD" + period + who.substr(0, 8), 0, "注销登记成功 deregistered");
   } else if (f.at("msg") == filing::kCopyReport) {
     copy_reports_.insert(who + ":" + period);
     reply = answer(filing::kAccepted, serial, "C" + period + who.substr(0, 8), 0, "抄报成功");
   } else if (f.at("msg") != filing::kFile) {
     reply = answer("E199", serial, "", 0, "未知报文 unknown message");
-  } else if (options_.unregistered.contains(registration) && !registered_.contains(registration)) {
+  } else if (deregistered_.contains(who) ||
+             (options_.unregistered.contains(registration) && !registered_.contains(registration))) {
     reply = answer("E102", serial, "", 0, "纳税人未登记该税种 not registered for this tax");
   } else if (filed_.contains(who + ":" + f.at("tax_type") + ":" + period)) {
     reply = answer("E101", serial, "", 0, "本期已申报 period already filed");

@@ -1,5 +1,5 @@
 // A stand-in for the core tax system's filing interface (see adapters/filing/filing_protocol.h):
-// keeps filed periods, tax-type registrations (T001 recognises one) and the month's copy reports, assesses the tax
+// keeps filed periods, tax-type registrations (T001 recognises one, T002 deregisters the taxpayer) and the month's copy reports, assesses the tax
 // due, refuses like the real one (E101 already filed, E102 not registered, E103 no copy
 // report), answers a repeated serial with its first answer, and can be told to be slow, to drop
 // answers after doing the work, or to be down.
@@ -41,6 +41,7 @@ class FilingStandIn final : public FramedStandIn {
   std::map<std::string, std::string> filed_;         // taxpayer:tax_type:period -> filing no
   std::set<std::string> copy_reports_;               // taxpayer:period
   std::set<std::string> registered_;                 // taxpayer:tax_type recognised by T001
+  std::set<std::string> deregistered_;               // taxpayers deregistered by T002
 };
 
 }  // namespace taxhub::standins

@@ -161,6 +161,18 @@ TEST_F(FilingTest, RegistrationRecognisesTaxTypesAndOwesTheirFirstReturns) {
   EXPECT_EQ(r.message, "tax_types[0] is not a 5-digit levy code");
   registration.payload = "{\"start\":\"2026-13\"}";
   EXPECT_EQ(handler_->Handle(registration).code, "BAD_REGISTRATION");
+
+  // Deregistration: no return is accepted afterwards, and the unused invoices must be cancelled.
+  wire::StageTask deregistration = registration;
+  deregistration.task_id = "DEREG1/2";
+  deregistration.kind = "registration.cancel";
+  deregistration.accepted_at_ms = 1'798'761'600'000 - 3'600'000;
+  r = handler_->Handle(deregistration);
+  ASSERT_EQ(r.outcome, wire::StageOutcome::SUCCEEDED) << r.code << " " << r.message;
+  EXPECT_EQ(r.outputs.at("obligations"), "[{\"kind\":\"invoice.cancel\",\"period\":\"2027-01\"}]");
+  wire::StageResult late = handler_->Handle(Task("R6/1", "filing.cit", "91350100M000100Y43", "10104"));
+  EXPECT_EQ(late.code, "E102") << "deregistered";
+
   standin_->Stop();
   registration.payload = "{}";
   EXPECT_EQ(handler_->Handle(registration).outcome, wire::StageOutcome::UNAVAILABLE);

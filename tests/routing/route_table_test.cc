@@ -302,7 +302,8 @@ TEST(RouteTable, ShippedRoutesCoverTheHallsServices) {
   for (const char* kind :
        {"registration.new", "qualification.general_taxpayer", "filing.vat", "filing.cit",
         "invoice.authenticate", "invoice.copy_report", "invoice.purchase", "invoice.issue_on_behalf",
-        "refund.apply", "payment.tax", "complaint.file", "relief.reconsideration"}) {
+        "refund.apply", "payment.tax", "complaint.file", "relief.reconsideration", "registration.cancel",
+        "invoice.cancel"}) {
     auto plan = (*table)->PlanFor(kind, attrs);
     EXPECT_TRUE(plan.has_value()) << kind << ": " << plan.error().ToString();
   }
