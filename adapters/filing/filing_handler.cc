@@ -85,7 +85,9 @@ wire::StageResult FilingHandler::File(const wire::StageTask& task) {
   StringMap record = {{"msg", std::string(kFile)},
                       {"serial", SerialFor(task.task_id)},
                       {"taxpayer", task.taxpayer_id},
-                      {"tax_type", values["tax_type"].empty() ? "10101" : values["tax_type"]},
+                      {"tax_type", !values["tax_type"].empty()        ? values["tax_type"]
+                                   : ReturnForKind(task.kind) != nullptr ? std::string(ReturnForKind(task.kind)->tax_type)
+                                                                         : "10101"},
                       {"period", period}};
   for (const char* amount : {"sales", "output_tax", "input_tax"}) {
     auto fen = ToFen(values[amount].empty() ? "0" : values[amount]);
@@ -100,9 +102,13 @@ wire::StageResult FilingHandler::File(const wire::StageTask& task) {
   auto due = std::stoll((*answer)["tax_due"]);
   ok.outputs["tax_due"] = FromFen(due);
   ok.outputs["filing_no"] = (*answer)["filing_no"];
-  // Filing one period makes the next one owed.
+  // What was declared, for risk rules (a return with no sales is a zero return, 零申报).
+  ok.outputs["sales"] = FromFen(std::stoll(record["sales"]));
+  // This period's return is filed (whatever becomes of the payment), and the next one is owed.
   if (const TaxTypeReturn* r = ReturnFor(record["tax_type"])) {
-    ok.outputs["obligations"] = sdk::ObligationsJson({{std::string(r->kind), AddMonths(period, r->months)}});
+    const std::string filed = PeriodContaining(*r, period);
+    ok.outputs["obligations_met"] = sdk::ObligationsJson({{std::string(r->kind), filed}});
+    ok.outputs["obligations"] = sdk::ObligationsJson({{std::string(r->kind), AddMonths(filed, r->months)}});
   }
   return ok;
 }
@@ -113,6 +119,9 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
   try {
     Poco::JSON::Parser parser;
     auto body = parser.parse(task.payload).extract<Poco::JSON::Object::Ptr>();
+    if (body->has("tax_types") && !body->isArray("tax_types")) {
+      return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", "tax_types must be a list of levy codes");
+    }
     if (auto list = body->getArray("tax_types")) {
       for (size_t i = 0; i < list->size(); ++i) tax_types.push_back(list->getElement<std::string>(static_cast<unsigned>(i)));
     }

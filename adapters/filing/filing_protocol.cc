@@ -22,10 +22,20 @@ const legacy::RecordLayout& AnswerLayout() {
 
 std::string SerialFor(std::string_view task_id) { return legacy::SerialFor("filing", task_id); }
 
+namespace {
+const TaxTypeReturn kReturns[] = {{"10101", "filing.vat", 1}, {"10104", "filing.cit", 3}};
+}  // namespace
+
 const TaxTypeReturn* ReturnFor(std::string_view tax_type) {
-  static const TaxTypeReturn kReturns[] = {{"10101", "filing.vat", 1}, {"10104", "filing.cit", 3}};
   for (const TaxTypeReturn& r : kReturns) {
     if (r.tax_type == tax_type) return &r;
+  }
+  return nullptr;
+}
+
+const TaxTypeReturn* ReturnForKind(std::string_view kind) {
+  for (const TaxTypeReturn& r : kReturns) {
+    if (r.kind == kind) return &r;
   }
   return nullptr;
 }

@@ -41,6 +41,7 @@ struct TaxTypeReturn {
   int months;
 };
 const TaxTypeReturn* ReturnFor(std::string_view tax_type);
+const TaxTypeReturn* ReturnForKind(std::string_view kind);
 
 // The period of `r` that contains `month` (YYYY-MM): quarters end in March, June, September and
 // December.

@@ -246,10 +246,10 @@ class Transaction {
 
   // Obligations. Adding one that exists changes nothing (false).
   virtual Result<bool> AddObligation(const ObligationRecord& obligation) = 0;
-  // Meets obligation `o` (id, taxpayer, kind, period): true when it was open and is met now. One
-  // not owed yet is kept as met, so that an obligation reported after its return was filed
-  // (a late filing of an earlier period, say) is not owed again.
-  virtual Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) = 0;
+  // Meets obligation `o` (id, taxpayer, kind, period): true when it was open and is met now.
+  // With `keep_if_absent`, one not owed yet is kept as met, so that an obligation reported after
+  // its return was filed (a late filing of an earlier period, say) is not owed again.
+  virtual Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) = 0;
   // Open obligations due from `from_date` to `to_date` (inclusive, YYYY-MM-DD) whose `which`
   // reminder has not gone out, by due date.
   virtual Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
@@ -258,6 +258,10 @@ class Transaction {
   virtual Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) = 0;
   virtual Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) = 0;
 
+  // Holds `key` until this transaction ends, so that transactions that read and then write what
+  // belongs to one key (a taxpayer's risk figures) do so one after another — across hubs on
+  // PostgreSQL (an advisory lock); SQLite has one writer and needs nothing.
+  virtual Status LockKey(std::string_view key) = 0;
   // Risk figures: the latest report of a figure for a period replaces the one before.
   virtual Status PutFigure(const FigureRecord& figure) = 0;
   // A taxpayer's figure `name` for periods up to `up_to_period`, newest first.

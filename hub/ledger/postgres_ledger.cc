@@ -134,9 +134,12 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        std::string("INSERT INTO obligations (") + kObligationColumns +
            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"},
       {"meet_obligation", "UPDATE obligations SET met = TRUE, met_at = $1 WHERE id = $2 AND NOT met"},
-      {"keep_met_obligation",
+      // One statement, so that an obligation another hub is adding right now is waited for and
+      // then met, not missed: xmax <> 0 marks a row that existed (and was open).
+      {"meet_or_keep_obligation",
        "INSERT INTO obligations (id, taxpayer_id, kind, period, due_date, met, created_at, met_at) "
-       "VALUES ($1, $2, $3, $4, '', TRUE, $5, $5) ON CONFLICT (id) DO NOTHING"},
+       "VALUES ($1, $2, $3, $4, '', TRUE, $5, $5) ON CONFLICT (id) DO UPDATE SET met = TRUE, "
+       "met_at = EXCLUDED.met_at WHERE NOT obligations.met RETURNING (xmax <> 0) AS existed"},
       {"obligations_due",
        std::string("SELECT ") + kObligationColumns +
            " FROM obligations WHERE NOT met AND due_reminded_at = 0 AND due_date >= $1 AND due_date <= $2 "
@@ -151,6 +154,7 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "UPDATE obligations SET overdue_reminded_at = $1 WHERE id = $2 AND overdue_reminded_at = 0"},
       {"obligations_of",
        std::string("SELECT ") + kObligationColumns + " FROM obligations WHERE taxpayer_id = $1 ORDER BY due_date, id"},
+      {"lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"},
       {"put_figure",
        "INSERT INTO figures (taxpayer_id, name, period, value, request_id, at) VALUES ($1, $2, $3, $4, $5, $6) "
        "ON CONFLICT (taxpayer_id, name, period) DO UPDATE SET value = excluded.value, "
@@ -554,11 +558,11 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) override {
+  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override {
     return Guard("meet obligation", [&]() -> Result<bool> {
-      if (work_->exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1) return true;
-      work_->exec_prepared("keep_met_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
-      return false;
+      if (!keep_if_absent) return work_->exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1;
+      pqxx::result r = work_->exec_prepared("meet_or_keep_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
+      return !r.empty() && r[0][0].as<bool>();
     });
   }
 
@@ -581,6 +585,13 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override {
     return Guard("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
       return ReadObligations(work_->exec_prepared("obligations_of", std::string(taxpayer_id)));
+    });
+  }
+
+  Status LockKey(std::string_view key) override {
+    return Guard("lock key", [&]() -> Status {
+      work_->exec_prepared("lock_key", std::string(key));
+      return Status::Ok();
     });
   }
 

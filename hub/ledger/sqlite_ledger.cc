@@ -99,11 +99,12 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
   Result<bool> AddObligation(const ObligationRecord& o) override;
-  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms) override;
+  Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override;
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
                                                             std::string_view to_date, int limit) override;
   Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override;
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override;
+  Status LockKey(std::string_view) override { return Status::Ok(); }
   Status PutFigure(const FigureRecord& figure) override;
   Result<std::vector<FigureRecord>> FiguresOf(std::string_view taxpayer_id, std::string_view name,
                                               std::string_view up_to_period, int limit) override;
@@ -714,11 +715,12 @@ Result<bool> SqliteTransaction::AddObligation(const ObligationRecord& o) {
   return ledger_.Changes() == 1;
 }
 
-Result<bool> SqliteTransaction::MeetObligation(const ObligationRecord& o, int64_t now_ms) {
+Result<bool> SqliteTransaction::MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) {
   Statement meet = ledger_.Prepare("UPDATE obligations SET met = 1, met_at = ? WHERE id = ? AND met = 0");
   meet.Bind(1, now_ms).Bind(2, o.id);
   if (meet.Step() != SQLITE_DONE) return Error(ledger_.Fail("meet obligation"));
   if (ledger_.Changes() == 1) return true;
+  if (!keep_if_absent) return false;
   Statement keep = ledger_.Prepare(
       "INSERT INTO obligations (id, taxpayer_id, kind, period, due_date, met, created_at, met_at) "
       "VALUES (?, ?, ?, ?, '', 1, ?, ?) ON CONFLICT (id) DO NOTHING");

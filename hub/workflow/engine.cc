@@ -259,6 +259,9 @@ void Engine::ApplyEffects(Effects& effects) {
     if (auto it = circuits_.find(service); it != circuits_.end()) it->second.probing = false;
   }
   route_versions_.insert(effects.route_versions.begin(), effects.route_versions.end());
+  for (const auto& [request_id, state] : effects.ended) {
+    if (state == RequestState::kCompleted) ++counters_.completed;  // counted once it is committed
+  }
   for (const auto& note : effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
 
@@ -320,9 +323,9 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
   // What the outcome means for the taxpayer's obligations and risk figures, in the same
   // transaction; the request is read only when something needs it.
   const bool ended = effects.ended.size() > ended_before;
-  if (ended && effects.ended.back().second == RequestState::kCompleted) ++counters_.completed;
   const bool reported = outcome.kind == Outcome::Kind::kSucceeded;
-  const bool obligations = reported && outcome.outputs.contains("obligations");
+  const bool obligations =
+      reported && (outcome.outputs.contains("obligations") || outcome.outputs.contains("obligations_met"));
   const bool figures = reported && std::any_of(risk_outputs_.begin(), risk_outputs_.end(), [&](const std::string& o) {
                          return outcome.outputs.contains(o);
                        });

@@ -86,7 +86,9 @@ struct EngineOptions {
   std::string checkpoint_certificate;                           // DER
   int64_t checkpoint_interval_ms = 60'000;
   // Obligations (reminders.cc): an adapter stage may output `obligations`, a JSON list of
-  // {kind, period, due_date?}; a completed request of that kind meets the one for its period.
+  // {kind, period, due_date?}, and `obligations_met` ({kind, period}: done by this stage, kept
+  // as met if nothing was owed yet); a completed request of that kind meets the one owed for
+  // its period.
   // Every interval, open obligations due within `reminder_days_before` days get a
   // reminder.due event, past their date a reminder.overdue event — once each, ever.
   int reminder_days_before = 2;
@@ -100,6 +102,8 @@ struct EngineOptions {
 
 // The period ("2026-10") a request is about: its attribute, else the body's top-level field.
 std::string PeriodOf(const ledger::RequestRecord& request);
+// "202610" -> "2026-10"; anything else as it is.
+std::string NormalPeriod(const std::string& period);
 
 // The digest that says "same request": kind, taxpayer, attributes and body, not the signature
 // (ECDSA signatures differ each time the same body is signed).

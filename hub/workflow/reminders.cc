@@ -36,6 +36,13 @@ std::string ObligationId(const std::string& taxpayer, const std::string& kind, c
 
 }  // namespace
 
+std::string NormalPeriod(const std::string& period) {
+  if (period.size() == 6 && period.find_first_not_of("0123456789") == std::string::npos) {
+    return period.substr(0, 4) + "-" + period.substr(4);
+  }
+  return period;
+}
+
 std::string PeriodOf(const ledger::RequestRecord& request) {
   if (auto it = request.attributes.find("period"); it != request.attributes.end()) return it->second;
   try {
@@ -51,52 +58,65 @@ Status Engine::TakeObligations(ledger::Transaction& txn, const ledger::RequestRe
   const std::string& request_id = r.id;
   const int64_t now = clock_.NowMs();
   std::vector<std::string> problems;
-  try {
-    Poco::JSON::Parser parser;
-    auto list = parser.parse(outputs.at("obligations")).extract<Poco::JSON::Array::Ptr>();
-    for (size_t i = 0; i < list->size(); ++i) {
-      auto item = list->getObject(static_cast<unsigned>(i));
-      const std::string at = "obligations[" + std::to_string(i) + "]";
-      if (!item || !item->has("kind") || !item->has("period")) {
-        problems.push_back(at + ": needs kind and period");
-        continue;
-      }
-      ledger::ObligationRecord o;
-      o.taxpayer_id = r.taxpayer_id;
-      o.kind = item->getValue<std::string>("kind");
-      o.period = item->getValue<std::string>("period");
-      o.id = ObligationId(o.taxpayer_id, o.kind, o.period);
-      if (item->has("due_date")) {
-        auto due = obligations::ParseDate(item->getValue<std::string>("due_date"));
-        if (!due) {
-          problems.push_back(at + ".due_date: " + due.error().message());
+  // `obligations`: owed from now on; `obligations_met`: done by this stage (a return accepted
+  // by the core system is filed, whatever later stages make of the request).
+  for (const char* output : {"obligations", "obligations_met"}) {
+    auto text = outputs.find(output);
+    if (text == outputs.end()) continue;
+    const bool meet = std::string_view(output) == "obligations_met";
+    try {
+      Poco::JSON::Parser parser;
+      auto list = parser.parse(text->second).extract<Poco::JSON::Array::Ptr>();
+      for (size_t i = 0; i < list->size(); ++i) {
+        auto item = list->getObject(static_cast<unsigned>(i));
+        const std::string at = std::string(output) + "[" + std::to_string(i) + "]";
+        if (!item || !item->has("kind") || !item->has("period")) {
+          problems.push_back(at + ": needs kind and period");
           continue;
         }
-        o.due_date = obligations::FormatDate(*due);
-      } else {
-        // A monthly return for a period is due by the filing deadline of the month after it.
-        auto period = obligations::ParseMonth(o.period);
-        if (!period || !options_.calendar) {
-          problems.push_back(at + ": no due_date, and the period is not a month of the tax calendar");
+        ledger::ObligationRecord o;
+        o.taxpayer_id = r.taxpayer_id;
+        o.kind = item->getValue<std::string>("kind");
+        o.period = NormalPeriod(item->getValue<std::string>("period"));
+        o.id = ObligationId(o.taxpayer_id, o.kind, o.period);
+        if (meet) {
+          auto met = txn.MeetObligation(o, now, /*keep_if_absent=*/true);
+          if (!met) return met.error();
+          if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.met", now, "by " + request_id));
           continue;
         }
-        o.due_date = obligations::FormatDate(options_.calendar->FilingDeadline(*period + std::chrono::months(1)));
+        if (item->has("due_date")) {
+          auto due = obligations::ParseDate(item->getValue<std::string>("due_date"));
+          if (!due) {
+            problems.push_back(at + ".due_date: " + due.error().message());
+            continue;
+          }
+          o.due_date = obligations::FormatDate(*due);
+        } else {
+          // A monthly return for a period is due by the filing deadline of the month after it.
+          auto period = obligations::ParseMonth(o.period);
+          if (!period || !options_.calendar) {
+            problems.push_back(at + ": no due_date, and the period is not a month of the tax calendar");
+            continue;
+          }
+          o.due_date = obligations::FormatDate(options_.calendar->FilingDeadline(*period + std::chrono::months(1)));
+        }
+        if (auto mobile = r.attributes.find("mobile"); mobile != r.attributes.end()) {
+          o.attributes["mobile"] = mobile->second;
+        }
+        o.created_at_ms = now;
+        auto added = txn.AddObligation(o);
+        if (!added) return added.error();
+        if (*added) {
+          TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.added", now,
+                                        EncodeJsonMap({{"taxpayer_id", o.taxpayer_id}, {"kind", o.kind},
+                                                       {"period", o.period}, {"due_date", o.due_date},
+                                                       {"from_request", request_id}})));
+        }
       }
-      if (auto mobile = r.attributes.find("mobile"); mobile != r.attributes.end()) {
-        o.attributes["mobile"] = mobile->second;
-      }
-      o.created_at_ms = now;
-      auto added = txn.AddObligation(o);
-      if (!added) return added.error();
-      if (*added) {
-        TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.added", now,
-                                      EncodeJsonMap({{"taxpayer_id", o.taxpayer_id}, {"kind", o.kind},
-                                                     {"period", o.period}, {"due_date", o.due_date},
-                                                     {"from_request", request_id}})));
-      }
+    } catch (const std::exception& e) {
+      problems.push_back(std::string(output) + ": not a JSON list of objects: " + e.what());
     }
-  } catch (const std::exception& e) {
-    problems.push_back(std::string("not a JSON list: ") + e.what());
   }
   for (const std::string& problem : problems) {
     TAXHUB_RETURN_IF_ERROR(Record(txn, request_id, -1, "obligation.refused", now, problem));
@@ -105,14 +125,15 @@ Status Engine::TakeObligations(ledger::Transaction& txn, const ledger::RequestRe
 }
 
 Status Engine::MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& r) {
-  const std::string period = PeriodOf(r);
+  const std::string period = NormalPeriod(PeriodOf(r));
   if (period.empty()) return Status::Ok();
   ledger::ObligationRecord o;
   o.id = ObligationId(r.taxpayer_id, r.kind, period);
   o.taxpayer_id = r.taxpayer_id;
   o.kind = r.kind;
   o.period = period;
-  auto met = txn.MeetObligation(o, clock_.NowMs());
+  // Only what is owed: a request of a kind nobody owes leaves no row behind.
+  auto met = txn.MeetObligation(o, clock_.NowMs(), /*keep_if_absent=*/false);
   if (!met) return met.error();
   if (*met) TAXHUB_RETURN_IF_ERROR(Record(txn, o.id, -1, "obligation.met", clock_.NowMs(), "by " + r.id));
   return Status::Ok();

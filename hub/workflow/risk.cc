@@ -39,6 +39,9 @@ Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestReco
       TAXHUB_RETURN_IF_ERROR(Record(txn, r.id, -1, "figure.refused", now, rule.name + ": " + why));
       continue;
     }
+    // Another hub may be recording a figure of this taxpayer right now: one after the other, so
+    // that each sees the other's month.
+    TAXHUB_RETURN_IF_ERROR(txn.LockKey("risk:" + r.taxpayer_id));
     TAXHUB_RETURN_IF_ERROR(
         txn.PutFigure({r.taxpayer_id, rule.figure(), obligations::FormatMonth(*period), reported->second, r.id, now}));
     auto stored = txn.FiguresOf(r.taxpayer_id, rule.figure(), obligations::FormatMonth(*period), rule.months_needed());
@@ -60,6 +63,7 @@ Status Engine::CheckRejections(ledger::Transaction& txn, const ledger::RequestRe
   const int64_t now = clock_.NowMs();
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.type != obligations::RiskRule::Type::kRejections) continue;
+    TAXHUB_RETURN_IF_ERROR(txn.LockKey("risk:" + r.taxpayer_id));
     auto rejected = txn.CountRequests(r.taxpayer_id, ledger::RequestState::kRejected,
                                       now - int64_t{rule.days} * 86'400'000);
     if (!rejected) return rejected.error();

@@ -78,6 +78,8 @@ TEST_F(FilingTest, AVatReturnNeedsTheMonthsCopyReportThenFilesOnce) {
   EXPECT_EQ(filed.outputs.at("tax_due"), "1300.50");
   EXPECT_EQ(filed.outputs.at("obligations"), "[{\"kind\":\"filing.vat\",\"period\":\"2026-11\"}]")
       << "filing October makes November owed";
+  EXPECT_EQ(filed.outputs.at("obligations_met"), "[{\"kind\":\"filing.vat\",\"period\":\"2026-10\"}]");
+  EXPECT_EQ(filed.outputs.at("sales"), "100000.00");
   const std::string number = filed.outputs.at("filing_no");
 
   // The same task delivered again (after a lost answer, say) is the same filing.
@@ -144,7 +146,9 @@ TEST_F(FilingTest, RegistrationRecognisesTaxTypesAndOwesTheirFirstReturns) {
       << "stamp duty (10111) is recognised but has no return the hub knows";
   wire::StageResult cit = handler_->Handle(Task("R5/1", "filing.cit", "91350100M000100Y43", "10104"));
   ASSERT_EQ(cit.outcome, wire::StageOutcome::SUCCEEDED) << cit.code << " " << cit.message << " (E102 before)";
-  EXPECT_EQ(cit.outputs.at("obligations"), "[{\"kind\":\"filing.cit\",\"period\":\"2027-01\"}]")
+  EXPECT_EQ(cit.outputs.at("obligations_met"), "[{\"kind\":\"filing.cit\",\"period\":\"2026-12\"}]")
+      << "October is in the quarter that ends in December";
+  EXPECT_EQ(cit.outputs.at("obligations"), "[{\"kind\":\"filing.cit\",\"period\":\"2027-03\"}]")
       << "the next quarter's prepayment";
 
   // Without a start, the month the hall accepted the registration (China time).
@@ -159,6 +163,8 @@ TEST_F(FilingTest, RegistrationRecognisesTaxTypesAndOwesTheirFirstReturns) {
   r = handler_->Handle(registration);
   EXPECT_EQ(r.outcome, wire::StageOutcome::REJECTED);
   EXPECT_EQ(r.message, "tax_types[0] is not a 5-digit levy code");
+  registration.payload = "{\"tax_types\":\"10101\"}";
+  EXPECT_EQ(handler_->Handle(registration).message, "tax_types must be a list of levy codes");
   registration.payload = "{\"start\":\"2026-13\"}";
   EXPECT_EQ(handler_->Handle(registration).code, "BAD_REGISTRATION");
 

@@ -321,8 +321,8 @@ TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   auto overdue = txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10);
   ASSERT_EQ(overdue->size(), 1u);
   EXPECT_EQ((*overdue)[0].period, "2026-09");
-  EXPECT_TRUE(*txn->MeetObligation((*overdue)[0], 7));
-  EXPECT_FALSE(*txn->MeetObligation((*overdue)[0], 8));
+  EXPECT_TRUE(*txn->MeetObligation((*overdue)[0], 7, false));
+  EXPECT_FALSE(*txn->MeetObligation((*overdue)[0], 8, true));
   EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kOverdue, "0000-01-01", "2026-11-13", 10)->empty())
       << "a met obligation is not overdue";
   ASSERT_TRUE(txn->Commit().ok());
@@ -338,8 +338,14 @@ TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   txn.reset();
   txn = Begin();
   ledger::ObligationRecord early = obligation("2026-12", "2027-01-15");
-  EXPECT_FALSE(*txn->MeetObligation(early, 9)) << "nothing was owed";
+  ledger::ObligationRecord unrelated = obligation("2027-02", "2027-03-15");
+  EXPECT_FALSE(*txn->MeetObligation(unrelated, 9, false)) << "nothing owed, nothing kept";
+  EXPECT_TRUE(*txn->AddObligation(unrelated));
+  EXPECT_FALSE(*txn->MeetObligation(early, 9, true)) << "nothing was owed";
   EXPECT_FALSE(*txn->AddObligation(early)) << "already met";
+  ledger::ObligationRecord open = obligation("2027-03", "2027-04-15");
+  EXPECT_TRUE(*txn->AddObligation(open));
+  EXPECT_TRUE(*txn->MeetObligation(open, 10, true)) << "owed, and met now";
   EXPECT_TRUE(txn->ObligationsToRemind(ledger::Reminder::kDue, "2027-01-01", "2027-01-31", 10)->empty());
   ASSERT_TRUE(txn->Commit().ok());
 }
