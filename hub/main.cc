@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "hub/app/config.h"
+#include "hub/admin/admin_server.h"
+#include "hub/admin/tokens.h"
 #include "hub/app/dev.h"
 #include "hub/app/hub.h"
 #include "hub/app/verify_ledger.h"
@@ -70,6 +72,23 @@ int Run(const std::string& config_file, bool dev) {
     return 1;
   }
   (*hub)->Start();
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (config->admin.enabled) {
+    if (dev) {
+      if (Status key = admin::TokenKey::CreateIfMissing(config->admin.token_key); !key.ok()) {
+        std::cerr << "taxhub: admin token key: " << key.ToString() << "\n";
+        (*hub)->Shutdown();
+        return 1;
+      }
+    }
+    auto started = admin::AdminServer::Start(**hub, clock);
+    if (!started) {
+      std::cerr << "taxhub: " << started.error().ToString() << "\n";
+      (*hub)->Shutdown();
+      return 1;
+    }
+    admin_server = std::move(*started);
+  }
   std::unique_ptr<app::DevAdapters> adapters;
   std::unique_ptr<app::DevClerk> clerk;
   std::unique_ptr<app::DevProcesses> processes;
@@ -101,6 +120,10 @@ int Run(const std::string& config_file, bool dev) {
   if (!(*hub)->events_endpoint().empty()) {
     std::cout << "  events (PUB, stream " << config->hub_id << "): " << (*hub)->events_endpoint() << "\n";
   }
+  if (admin_server) {
+    std::cout << "  admin endpoint: " << (admin_server->https() ? "https" : "http") << "://" << config->admin.listen_host
+              << ":" << admin_server->port() << " (tokens: taxhubctl token --key " << config->admin.token_key << ")\n";
+  }
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
   if (processes && processes->size() > 0) {
     std::cout << "  processes: " << processes->size() << " (logs in " << config->data_dir << ")\n";
@@ -118,6 +141,7 @@ int Run(const std::string& config_file, bool dev) {
   }
   TAXHUB_LOG(kInfo, "hub") << "signal " << strsignal(signal) << ": draining";
   if (clerk) clerk->Stop();
+  if (admin_server) admin_server->Stop();
   (*hub)->Shutdown();
   if (adapters) adapters->Stop();
   if (processes) processes->Stop();

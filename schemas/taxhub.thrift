@@ -29,6 +29,8 @@ enum ErrorCode {
   UNTRUSTED_CERT = 17,   // no chain to a trusted CA, or a certificate not fit for signing
   SIGNER_MISMATCH = 18,  // the certificate's subject does not carry the request's taxpayer id
   BAD_TAXPAYER_ID = 19,  // neither a valid unified social credit code nor a resident id
+  UNAUTHENTICATED = 20,  // admin endpoint: no valid token
+  FORBIDDEN = 21,        // admin endpoint: the role may not do this
 }
 
 struct Error {

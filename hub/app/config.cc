@@ -57,6 +57,39 @@ void ParseEvents(const ConfigNode& node, EventsConfig& e) {
   node.Finish();
 }
 
+std::string Resolve(const std::string& path, const std::string& base_dir);
+
+void ParseAdmin(const ConfigNode& node, AdminConfig& a, const std::string& base_dir, const std::string& data_dir) {
+  a.enabled = true;
+  const std::string listen = node.String("listen", a.listen_host + ":" + std::to_string(a.listen_port));
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) node.Fail("listen", "expected HOST:PORT, got \"" + listen + "\"");
+  a.listen_host = listen.substr(0, colon);
+  try {
+    size_t used = 0;
+    a.listen_port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || a.listen_port < 0 || a.listen_port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    node.Fail("listen", "expected HOST:PORT, got \"" + listen + "\"");
+  }
+  a.max_body_bytes = node.Bytes("max_body", a.max_body_bytes);
+  if (a.max_body_bytes < 1024) node.Fail("max_body", "must be at least 1KiB");
+  a.threads = static_cast<int>(node.Int("threads", a.threads, 1, 256));
+  a.queue = static_cast<int>(node.Int("queue", a.queue, 1, 10'000));
+  a.timeout_ms = node.DurationMs("timeout", a.timeout_ms);
+  if (a.timeout_ms < 100) node.Fail("timeout", "must be at least 100ms");
+  a.tls_certificate = Resolve(node.String("tls_certificate", ""), base_dir);
+  a.tls_key = Resolve(node.String("tls_key", ""), base_dir);
+  if (a.tls_certificate.empty() != a.tls_key.empty()) {
+    node.Fail(a.tls_certificate.empty() ? "tls_certificate" : "tls_key", "tls_certificate and tls_key go together");
+  }
+  // Given: relative to the config file; by default in the data directory (dev mode makes it).
+  a.token_key = node.Has("token_key") ? Resolve(node.String("token_key"), base_dir) : data_dir + "/pki/admin-token.key";
+  a.token_issuer = node.String("token_issuer", a.token_issuer);
+  a.token_audience = node.String("token_audience", a.token_audience);
+  node.Finish();
+}
+
 // calendar: {holidays: [2026-10-01, …], workdays: [2026-10-10, …], deadlines: {2026-10: 2026-10-26}}
 void ParseCalendar(const ConfigNode& node, obligations::WorkCalendar& calendar) {
   auto days = [&](const char* key) {
@@ -308,6 +341,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);
+  if (auto n = root.OptionalChild("admin")) ParseAdmin(*n, config.admin, base_dir, config.data_dir);
   if (auto n = root.OptionalChild("calendar")) ParseCalendar(*n, config.calendar);
   if (auto n = root.OptionalChild("dev")) ParseDev(*n, config, base_dir);
   config.config_dir = base_dir;

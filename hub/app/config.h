@@ -35,6 +35,23 @@ struct EventsConfig {
   int send_buffer = 0;  // bytes; 0: the OS default
 };
 
+// The admin endpoint (hub/admin): HTTP(S) on `listen`, bearer JWTs verified with `token_key`.
+// Without an admin section there is none.
+struct AdminConfig {
+  bool enabled = false;
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;                  // 0: any free port (tests)
+  int64_t max_body_bytes = 1 << 20;        // larger requests: 413
+  int threads = 8;                         // the bounded pool serving requests
+  int queue = 64;                          // connections waiting for a thread
+  int64_t timeout_ms = 10'000;             // reading a request, writing an answer
+  std::string tls_certificate;             // PEM; with tls_key, HTTPS only (TLS 1.2 or later)
+  std::string tls_key;
+  std::string token_key;                   // PEM EC P-256 key (public, or private) for ES256 tokens
+  std::string token_issuer = "taxhub";
+  std::string token_audience = "taxhub-admin";
+};
+
 // A sample adapter that `taxhub dev` runs inside the hub process.
 struct DevAdapterConfig {
   std::string name;
@@ -97,6 +114,7 @@ struct HubConfig {
   std::shared_ptr<const routing::RouteTable> routes;
   SecurityConfig security;
   EventsConfig events;
+  AdminConfig admin;
   obligations::WorkCalendar calendar;  // the tax calendar; no holidays without a calendar section
   std::vector<DevAdapterConfig> dev_adapters;
   DevClerkConfig dev_clerk;

@@ -24,6 +24,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUntrustedCert: return "UNTRUSTED_CERT";
     case ErrorCode::kSignerMismatch: return "SIGNER_MISMATCH";
     case ErrorCode::kBadTaxpayerId: return "BAD_TAXPAYER_ID";
+    case ErrorCode::kUnauthenticated: return "UNAUTHENTICATED";
+    case ErrorCode::kForbidden: return "FORBIDDEN";
   }
   return "UNKNOWN";
 }

@@ -35,6 +35,8 @@ enum class ErrorCode : int {
   kUntrustedCert = 17,
   kSignerMismatch = 18,
   kBadTaxpayerId = 19,
+  kUnauthenticated = 20,  // no valid credentials (admin endpoint: 401)
+  kForbidden = 21,        // valid, but not allowed (403)
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

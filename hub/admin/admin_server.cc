@@ -1,0 +1,587 @@
+#include "hub/admin/admin_server.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+
+#include <functional>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "hub/admin/tokens.h"
+#include "hub/app/hub.h"
+#include "hub/app/staff_performance.h"
+#include "hub/app/verify_ledger.h"
+#include "hub/base/log.h"
+
+namespace taxhub::admin {
+namespace {
+
+constexpr const char* kLog = "admin";
+using Poco::Net::HTTPResponse;
+using JsonObject = Poco::JSON::Object;
+using JsonArray = Poco::JSON::Array;
+
+// What a handler answers: a status and a JSON body (or text, for /metrics).
+struct Answer {
+  HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+};
+
+std::string Stringify(const JsonObject& object) {
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
+HTTPResponse::HTTPStatus StatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kUnauthenticated: return HTTPResponse::HTTP_UNAUTHORIZED;
+    case ErrorCode::kForbidden: return HTTPResponse::HTTP_FORBIDDEN;
+    case ErrorCode::kNotFound: return HTTPResponse::HTTP_NOT_FOUND;
+    case ErrorCode::kConflict:
+    case ErrorCode::kTaken: return HTTPResponse::HTTP_CONFLICT;
+    case ErrorCode::kTooLarge: return HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case ErrorCode::kUnavailable: return HTTPResponse::HTTP_SERVICE_UNAVAILABLE;
+    case ErrorCode::kTimeout: return HTTPResponse::HTTP_GATEWAY_TIMEOUT;
+    case ErrorCode::kInternal: return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
+    default: return HTTPResponse::HTTP_BAD_REQUEST;
+  }
+}
+
+// {"error": {"code": "FORBIDDEN", "message": "…", "field": "…"}}
+Answer Failure(const Status& status) {
+  JsonObject error;
+  error.set("code", std::string(ErrorCodeName(status.code())));
+  error.set("message", status.message());
+  error.set("field", status.field());
+  JsonObject body;
+  body.set("error", error);
+  return {StatusFor(status.code()), Stringify(body)};
+}
+
+Answer Json(const JsonObject& object, HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK) {
+  return {status, Stringify(object)};
+}
+
+// One API call as the handlers see it.
+struct Call {
+  std::string method;
+  std::vector<std::string> path;  // decoded segments: /api/v1/tasks/R1%2F2/claim -> api v1 tasks R1/2 claim
+  std::map<std::string, std::string> query;
+  std::string body;
+  Caller caller;
+
+  Result<Poco::JSON::Object::Ptr> JsonBody() const {
+    if (body.empty()) return Poco::JSON::Object::Ptr(new JsonObject);
+    try {
+      Poco::JSON::Parser parser;
+      auto parsed = parser.parse(body);
+      if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
+        return Error(ErrorCode::kBadRequest, "the body must be a JSON object", "body");
+      }
+      return parsed.extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+      return Error(ErrorCode::kDecodeError, "the body is not JSON: " + e.displayText(), "body");
+    }
+  }
+  std::string Query(const std::string& key, const std::string& fallback = "") const {
+    auto it = query.find(key);
+    return it == query.end() ? fallback : it->second;
+  }
+  Result<int64_t> QueryInt(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
+    auto it = query.find(key);
+    if (it == query.end()) return fallback;
+    try {
+      size_t used = 0;
+      const int64_t value = std::stoll(it->second, &used);
+      if (used == it->second.size() && value >= min && value <= max) return value;
+    } catch (const std::exception&) {
+    }
+    return Error(ErrorCode::kBadRequest,
+                 "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max), key);
+  }
+};
+
+using Handler = std::function<Answer(const Call&)>;
+
+struct Endpoint {
+  std::string method;
+  std::vector<std::string> pattern;  // "{}" matches one segment
+  std::set<Role> roles;              // empty: no token needed
+  Handler handler;
+};
+
+bool Matches(const Endpoint& e, const Call& call) {
+  if (e.pattern.size() != call.path.size()) return false;
+  for (size_t i = 0; i < e.pattern.size(); ++i) {
+    if (e.pattern[i] != "{}" && e.pattern[i] != call.path[i]) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    const size_t end = path.find('/', i);
+    std::string decoded;
+    Poco::URI::decode(path.substr(i, end - i), decoded);
+    out.push_back(decoded);
+    if (end == std::string::npos) break;
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct AdminServer::Impl {
+  Impl(app::Hub& h, const Clock& c, TokenKey k) : hub(h), clock(c), key(std::move(k)) {}
+
+  app::Hub& hub;
+  const Clock& clock;
+  TokenKey key;
+  std::unique_ptr<ledger::Ledger> reader;  // read-only; one transaction at a time
+  std::mutex reader_mutex;
+  std::vector<Endpoint> endpoints;
+  Poco::ThreadPool pool{1, 8};
+  std::unique_ptr<Poco::Net::HTTPServer> server;
+  int port = 0;
+  bool https = false;
+  std::atomic<uint64_t> served{0};
+
+  void AddEndpoints();
+  Answer Serve(Poco::Net::HTTPServerRequest& request);
+  Answer RequestTimeline(const Call& call);
+};
+
+namespace {
+
+class RequestHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit RequestHandler(AdminServer::Impl& impl) : impl_(impl) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+    Answer answer;
+    try {
+      answer = impl_.Serve(request);
+    } catch (const std::exception& e) {
+      TAXHUB_LOG(kError, kLog) << request.getMethod() << " " << request.getURI() << ": " << e.what();
+      answer = Failure(Status(ErrorCode::kInternal, "the request could not be served"));
+    }
+    response.setStatus(answer.status);
+    response.setContentType(answer.content_type);
+    response.set("Cache-Control", "no-store");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
+    response.send() << answer.body;
+  }
+
+ private:
+  AdminServer::Impl& impl_;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(AdminServer::Impl& impl) : impl_(impl) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new RequestHandler(impl_);
+  }
+
+ private:
+  AdminServer::Impl& impl_;
+};
+
+}  // namespace
+
+Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
+  ++served;
+  const app::AdminConfig& config = hub.config().admin;
+  Call call;
+  call.method = request.getMethod();
+  // The raw path, split before decoding, so that an encoded "/" stays inside its segment.
+  const std::string& uri = request.getURI();
+  const size_t question = uri.find('?');
+  call.path = Split(uri.substr(0, question));
+  if (question != std::string::npos) {
+    try {
+      for (const auto& [k, v] : Poco::URI(uri).getQueryParameters()) call.query[k] = v;
+    } catch (const Poco::Exception& e) {
+      return Failure(Status(ErrorCode::kBadRequest, "bad query: " + e.displayText(), "query"));
+    }
+  }
+  // The size limit before reading: a declared length, then what actually arrives.
+  if (request.hasContentLength() && request.getContentLength64() > config.max_body_bytes) {
+    return Failure(Status(ErrorCode::kTooLarge,
+                          "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes", "body"));
+  }
+  std::istream& in = request.stream();
+  std::string chunk(8192, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    call.body.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (static_cast<int64_t>(call.body.size()) > config.max_body_bytes) {
+      return Failure(Status(ErrorCode::kTooLarge,
+                            "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes", "body"));
+    }
+  }
+  const Endpoint* found = nullptr;
+  bool path_known = false;
+  for (const Endpoint& e : endpoints) {
+    if (!Matches(e, call)) continue;
+    path_known = true;
+    if (e.method == call.method) {
+      found = &e;
+      break;
+    }
+  }
+  if (!found) {
+    return path_known ? Answer{HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+                               Failure(Status(ErrorCode::kBadRequest, call.method + " is not allowed here", "method")).body}
+                      : Failure(Status(ErrorCode::kNotFound, "no such endpoint", "path"));
+  }
+  if (!found->roles.empty()) {
+    const std::string authorization = request.get("Authorization", "");
+    if (authorization.rfind("Bearer ", 0) != 0) {
+      return Failure(Status(ErrorCode::kUnauthenticated, "a bearer token is required", "Authorization"));
+    }
+    auto caller = key.Verify(std::string_view(authorization).substr(7), clock.NowMs());
+    if (!caller) return Failure(caller.error());
+    if (!found->roles.contains(caller->role)) {
+      return Failure(Status(ErrorCode::kForbidden,
+                            "the " + std::string(ToString(caller->role)) + " role may not do this", "role"));
+    }
+    call.caller = std::move(*caller);
+  }
+  return found->handler(call);
+}
+
+// ---- the endpoints ----------------------------------------------------------------------------
+
+namespace {
+
+JsonObject TaskJson(const workflow::QueueTask& t) {
+  JsonObject o;
+  o.set("task_id", t.task_id);
+  o.set("request_id", t.request_id);
+  o.set("kind", t.kind);
+  o.set("taxpayer_id", t.taxpayer_id);
+  o.set("queue", t.queue);
+  o.set("stage", t.stage);
+  o.set("label", t.label);
+  o.set("difficulty", t.difficulty);
+  o.set("claimed_by", t.claimed_by);
+  o.set("ready_at_ms", t.ready_at_ms);
+  o.set("deadline_ms", t.deadline_ms);
+  o.set("overdue", t.overdue);
+  return o;
+}
+
+Answer Done(const Status& status, JsonObject ok) {
+  if (!status.ok()) return Failure(status);
+  ok.set("ok", true);
+  return Json(ok);
+}
+
+Answer Done(const Status& status) { return Done(status, JsonObject()); }
+
+}  // namespace
+
+Answer AdminServer::Impl::RequestTimeline(const Call& call) {
+  const std::string& id = call.path[3];
+  std::lock_guard<std::mutex> lock(reader_mutex);
+  auto txn = reader->Begin();
+  if (!txn) return Failure(txn.error());
+  auto request = (*txn)->GetRequest(id);
+  if (!request) return Failure(request.error());
+  if (!request->has_value()) return Failure(Status(ErrorCode::kNotFound, "no request " + id, "id"));
+  const ledger::RequestRecord& r = **request;
+  auto stages = (*txn)->GetStages(id);
+  if (!stages) return Failure(stages.error());
+  auto events = (*txn)->GetEvents(id);
+  if (!events) return Failure(events.error());
+  JsonObject out;
+  out.set("id", r.id);
+  out.set("kind", r.kind);
+  out.set("taxpayer_id", r.taxpayer_id);
+  out.set("route", r.route);
+  out.set("state", std::string(ledger::ToString(r.state)));
+  out.set("accepted_at_ms", r.accepted_at_ms);
+  out.set("finished_at_ms", r.finished_at_ms);
+  out.set("signer", r.signer);
+  JsonArray stage_list;
+  const int64_t now = clock.NowMs();
+  for (const ledger::StageRecord& s : *stages) {
+    JsonObject o;
+    o.set("index", s.index);
+    o.set("name", s.name);
+    o.set("label", s.label);
+    o.set("service", s.service);
+    o.set("queue", s.queue);
+    o.set("state", std::string(ledger::ToString(s.state)));
+    o.set("attempt", s.attempt);
+    o.set("handler", s.handler);
+    o.set("code", s.code);
+    o.set("message", s.message);
+    o.set("started_at_ms", s.started_at_ms);
+    o.set("finished_at_ms", s.finished_at_ms);
+    o.set("deadline_ms", s.deadline_ms);
+    const bool running = s.state == ledger::StageState::kReady || s.state == ledger::StageState::kDispatched;
+    o.set("overdue", s.deadline_ms > 0 && (running ? now : s.finished_at_ms) > s.deadline_ms);
+    stage_list.add(o);
+  }
+  out.set("stages", stage_list);
+  JsonArray timeline;
+  for (const ledger::EventRecord& e : *events) {
+    JsonObject o;
+    o.set("seq", e.seq);
+    o.set("stage", e.stage);
+    o.set("type", e.type);
+    o.set("at_ms", e.at_ms);
+    o.set("detail", e.detail);
+    timeline.add(o);
+  }
+  out.set("timeline", timeline);
+  return Json(out);
+}
+
+void AdminServer::Impl::AddEndpoints() {
+  const std::set<Role> everyone = {Role::kOperator, Role::kManager, Role::kStaff, Role::kAuditor};
+  auto add = [&](std::string method, std::string path, std::set<Role> roles, Handler handler) {
+    endpoints.push_back({std::move(method), Split(path), std::move(roles), std::move(handler)});
+  };
+  add("GET", "/healthz", {}, [](const Call&) { return Answer{HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}"}; });
+  add("GET", "/readyz", {}, [this](const Call&) {
+    std::lock_guard<std::mutex> lock(reader_mutex);
+    auto txn = reader->Begin();
+    if (!txn) return Failure(Status(ErrorCode::kUnavailable, "the ledger is not readable: " + txn.error().message()));
+    return Answer{HTTPResponse::HTTP_OK, "{\"ready\":true}"};
+  });
+  add("GET", "/metrics", {}, [this](const Call&) {
+    const workflow::EngineCounters& e = hub.engine_counters();
+    std::ostringstream out;
+    auto counter = [&](const char* name, const char* help, uint64_t value) {
+      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << value << "\n";
+    };
+    counter("taxhub_requests_accepted_total", "Requests accepted and committed.", e.accepted);
+    counter("taxhub_requests_duplicate_total", "Submits answered as duplicates of an accepted request.", e.duplicates);
+    counter("taxhub_requests_refused_total", "Submits refused as bad input.", e.rejected_input);
+    counter("taxhub_requests_completed_total", "Requests completed.", e.completed);
+    counter("taxhub_stages_dispatched_total", "Stage deliveries to adapter workers.", e.dispatched);
+    counter("taxhub_results_stale_total", "Stage results refused as stale.", e.stale_results);
+    counter("taxhub_ledger_commits_total", "Ledger commits.", e.commits);
+    counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);
+    counter("taxhub_circuits_opened_total", "Circuit breakers opened.", e.circuits_opened);
+    counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
+    return Answer{HTTPResponse::HTTP_OK, out.str(), "text/plain; version=0.0.4"};
+  });
+  add("GET", "/api/v1/requests/{}", everyone, [this](const Call& call) { return RequestTimeline(call); });
+  add("GET", "/api/v1/tasks", {Role::kStaff, Role::kManager}, [this](const Call& call) {
+    const std::string queue = call.Query("queue");
+    if (queue.empty()) return Failure(Status(ErrorCode::kMissingField, "which queue?", "queue"));
+    auto limit = call.QueryInt("limit", 100, 1, 1000);
+    if (!limit) return Failure(limit.error());
+    auto tasks = hub.engine().QueueTasks(queue, static_cast<int>(*limit));
+    if (!tasks) return Failure(tasks.error());
+    JsonArray list;
+    for (const auto& t : *tasks) list.add(TaskJson(t));
+    JsonObject out;
+    out.set("tasks", list);
+    return Json(out);
+  });
+  add("POST", "/api/v1/tasks/{}/claim", {Role::kStaff}, [this](const Call& call) {
+    return Done(hub.engine().ClaimTask(call.path[3], call.caller.user));
+  });
+  add("POST", "/api/v1/tasks/{}/complete", {Role::kStaff}, [this](const Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return Failure(body.error());
+    const std::string decision = (*body)->optValue<std::string>("decision", "");
+    const std::string reason = (*body)->optValue<std::string>("reason", "");
+    static const std::map<std::string, workflow::Decision> kDecisions = {
+        {"approve", workflow::Decision::kApprove}, {"reject", workflow::Decision::kReject},
+        {"return", workflow::Decision::kReturn}};
+    auto d = kDecisions.find(decision);
+    if (d == kDecisions.end()) {
+      return Failure(Status(ErrorCode::kBadRequest, "must be approve, reject or return", "decision"));
+    }
+    if (d->second != workflow::Decision::kApprove && reason.empty()) {
+      return Failure(Status(ErrorCode::kMissingField, "a " + decision + " needs a reason", "reason"));
+    }
+    return Done(hub.engine().CompleteTask(call.path[3], call.caller.user, d->second, reason));
+  });
+  add("POST", "/api/v1/tasks/{}/assign", {Role::kManager}, [this](const Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return Failure(body.error());
+    const std::string staff = (*body)->optValue<std::string>("staff", "");
+    if (staff.empty()) return Failure(Status(ErrorCode::kMissingField, "to whom?", "staff"));
+    return Done(hub.engine().AssignTask(call.path[3], call.caller.user, staff));
+  });
+  add("GET", "/api/v1/dead-letters", {Role::kOperator, Role::kAuditor}, [this](const Call& call) {
+    auto limit = call.QueryInt("limit", 100, 1, 1000);
+    if (!limit) return Failure(limit.error());
+    auto letters = hub.engine().DeadLetters(static_cast<int>(*limit), call.Query("after"));
+    if (!letters) return Failure(letters.error());
+    JsonArray list;
+    for (const workflow::DeadLetter& d : *letters) {
+      JsonObject o;
+      o.set("request_id", d.request_id);
+      o.set("kind", d.kind);
+      o.set("taxpayer_id", d.taxpayer_id);
+      o.set("route", d.route);
+      o.set("stage", d.stage);
+      o.set("service", d.service);
+      o.set("attempts", d.attempts);
+      o.set("code", d.code);
+      o.set("message", d.message);
+      o.set("failed_at_ms", d.failed_at_ms);
+      list.add(o);
+    }
+    JsonObject out;
+    out.set("dead_letters", list);
+    if (!letters->empty()) out.set("next", letters->back().request_id);
+    return Json(out);
+  });
+  add("POST", "/api/v1/dead-letters/{}/replay", {Role::kOperator}, [this](const Call& call) {
+    return Done(hub.engine().Replay(call.path[3], call.caller.user));
+  });
+  add("POST", "/api/v1/routes/reload", {Role::kOperator}, [this](const Call& call) {
+    auto version = hub.ReloadRoutes();
+    if (!version) return Failure(version.error());
+    TAXHUB_LOG(kInfo, kLog) << call.caller.user << " reloaded the routes: version " << *version;
+    JsonObject out;
+    out.set("version", *version);
+    return Done(Status::Ok(), out);
+  });
+  add("POST", "/api/v1/ledger/verify", {Role::kAuditor, Role::kOperator}, [this](const Call&) {
+    std::lock_guard<std::mutex> lock(reader_mutex);
+    auto report = app::VerifyLedger(*reader, app::VerifyLedgerOptions{});
+    if (!report) return Failure(report.error());
+    JsonObject out;
+    out.set("ok", report->ok());
+    out.set("chains", report->chains);
+    out.set("events", report->events);
+    out.set("checkpoints", report->checkpoints);
+    out.set("requests", report->requests);
+    JsonArray problems;
+    for (const auto& p : report->problems) problems.add(p);
+    out.set("problems", problems);
+    return Json(out);
+  });
+  add("GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}, [this](const Call& call) {
+    const int64_t now = clock.NowMs();
+    auto from = call.QueryInt("from", now - 30LL * 86'400'000, 0, INT64_MAX);
+    if (!from) return Failure(from.error());
+    auto to = call.QueryInt("to", now + 1, 0, INT64_MAX);
+    if (!to) return Failure(to.error());
+    if (*to <= *from) return Failure(Status(ErrorCode::kBadRequest, "must be after from", "to"));
+    std::vector<app::StaffPerformance> report;
+    {
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      auto read = app::StaffPerformanceReport(*reader, *from, *to);
+      if (!read) return Failure(read.error());
+      report = std::move(*read);
+    }
+    JsonArray staff;
+    for (const app::StaffPerformance& p : report) {
+      JsonObject o;
+      o.set("staff", p.staff);
+      o.set("tasks", p.tasks);
+      o.set("workload", p.workload);
+      o.set("average_handling_ms", p.average_handling_ms);
+      o.set("overdue", p.overdue);
+      o.set("rejected", p.rejected);
+      o.set("returned", p.returned);
+      o.set("return_rate", p.return_rate);
+      o.set("complaints", p.complaints);
+      o.set("complaint_rate", p.complaint_rate);
+      o.set("ratings", p.ratings);
+      o.set("average_rating", p.average_rating);
+      staff.add(o);
+    }
+    JsonObject out;
+    out.set("from_ms", *from);
+    out.set("to_ms", *to);
+    out.set("staff", staff);
+    return Json(out);
+  });
+}
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+int AdminServer::port() const { return impl_->port; }
+bool AdminServer::https() const { return impl_->https; }
+
+void AdminServer::Stop() {
+  if (impl_ && impl_->server) {
+    impl_->server->stopAll(true);
+    impl_->server.reset();
+    impl_->pool.joinAll();
+  }
+}
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(app::Hub& hub, const Clock& clock) {
+  const app::AdminConfig& config = hub.config().admin;
+  auto key = TokenKey::Load(config.token_key, config.token_issuer, config.token_audience);
+  if (!key) return Error(key.error());
+  auto impl = std::make_unique<Impl>(hub, clock, std::move(*key));
+  auto reader = app::OpenLedger(hub.config(), /*read_only=*/true);
+  if (!reader) return Error(reader.error().WithContext("admin endpoint"));
+  impl->reader = std::move(*reader);
+  impl->AddEndpoints();
+  try {
+    impl->pool.addCapacity(config.threads - impl->pool.capacity());
+    const Poco::Net::SocketAddress address(config.listen_host, static_cast<Poco::UInt16>(config.listen_port));
+    std::unique_ptr<Poco::Net::ServerSocket> socket;
+    if (!config.tls_certificate.empty()) {
+      Poco::Net::Context::Ptr context = new Poco::Net::Context(
+          Poco::Net::Context::TLS_SERVER_USE, config.tls_key, config.tls_certificate, "",
+          Poco::Net::Context::VERIFY_NONE, 9, false,
+          "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4");
+      context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                                Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
+      impl->https = true;
+    } else {
+      socket = std::make_unique<Poco::Net::ServerSocket>(address);
+    }
+    impl->port = socket->address().port();
+    auto params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(config.threads);
+    params->setMaxQueued(config.queue);
+    params->setTimeout(Poco::Timespan(config.timeout_ms * 1000));
+    params->setKeepAlive(true);
+    params->setServerName("taxhub");
+    impl->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl), impl->pool, *socket, params);
+    impl->server->start();
+  } catch (const Poco::Exception& e) {
+    return Error(ErrorCode::kUnavailable,
+                 "cannot serve the admin endpoint on " + config.listen_host + ":" + std::to_string(config.listen_port) +
+                     ": " + e.displayText(),
+                 "admin.listen");
+  }
+  TAXHUB_LOG(kInfo, kLog) << "admin endpoint on " << (impl->https ? "https" : "http") << "://" << config.listen_host
+                          << ":" << impl->port;
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+}  // namespace taxhub::admin

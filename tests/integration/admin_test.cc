@@ -1,0 +1,264 @@
+// The admin endpoint over real HTTP(S): health, metrics, the staff workbench through the JSON
+// API, who may call what (every role against every endpoint), bad tokens, oversized and
+// malformed requests, HTTPS.
+
+#include <gtest/gtest.h>
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "hub/admin/admin_server.h"
+#include "hub/admin/tokens.h"
+#include "tests/support/process.h"
+#include "tests/support/test_hub.h"
+#include "tools/client/mdp_client.h"
+
+namespace taxhub::testing {
+namespace {
+
+using admin::Role;
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+const char* kStaffRoutes = R"(
+routes:
+  - name: staff
+    match: {kind: staff.task}
+    stages:
+      - {name: verify, label: 核查, queue: hall.verify, difficulty: 1.5, time_limit: 1d}
+)";
+
+class AdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(false); }
+
+  void Start(bool https) {
+    server_.reset();
+    hub_.reset();
+    config_ = TestHubConfig(dir_, "sqlite", "", kStaffRoutes);
+    config_.admin.enabled = true;
+    config_.admin.listen_port = 0;
+    config_.admin.max_body_bytes = 4096;
+    config_.admin.token_key = dir_.File("admin-token.key");
+    ASSERT_TRUE(admin::TokenKey::CreateIfMissing(config_.admin.token_key).ok());
+    if (https) {
+      auto made = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                              "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir_.File("tls.key"), "-out",
+                              dir_.File("tls.pem"), "-days", "1", "-subj", "/CN=localhost"});
+      ASSERT_EQ(made.exit_code, 0) << made.output;
+      config_.admin.tls_certificate = dir_.File("tls.pem");
+      config_.admin.tls_key = dir_.File("tls.key");
+    }
+    hub_ = std::make_unique<TestHub>(config_);
+    ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+    auto server = admin::AdminServer::Start(hub_->hub(), clock_);
+    ASSERT_TRUE(server.has_value()) << server.error().ToString();
+    server_ = std::move(*server);
+    auto key = admin::TokenKey::Load(config_.admin.token_key, "taxhub", "taxhub-admin");
+    ASSERT_TRUE(key.has_value());
+    for (Role r : {Role::kOperator, Role::kManager, Role::kStaff, Role::kAuditor}) {
+      tokens_[r] = *key->Issue({"user-" + std::string(admin::ToString(r)), r}, clock_.NowMs(), 3'600'000);
+    }
+  }
+
+  void TearDown() override {
+    server_.reset();
+    hub_.reset();
+  }
+
+  Reply Send(const std::string& method, const std::string& path, const std::string& token = "",
+             const std::string& body = "", bool https = false) {
+    try {
+      return Exchange(method, path, token, body, https);
+    } catch (const Poco::Exception& e) {
+      return {0, e.displayText()};  // no HTTP answer at all
+    }
+  }
+
+  Reply Exchange(const std::string& method, const std::string& path, const std::string& token,
+                 const std::string& body, bool https) {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (https) {
+      Poco::Net::Context::Ptr context =
+          new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
+      session = std::make_unique<Poco::Net::HTTPSClientSession>("127.0.0.1", server_->port(), context);
+    } else {
+      session = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", server_->port());
+    }
+    session->setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    request.setContentType("application/json");
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    session->sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session->receiveResponse(response);
+    Reply reply;
+    reply.status = response.getStatus();
+    Poco::StreamCopier::copyToString(in, reply.body);
+    return reply;
+  }
+
+  Reply As(Role role, const std::string& method, const std::string& path, const std::string& body = "") {
+    return Send(method, path, tokens_[role], body);
+  }
+
+  TempDir dir_;
+  SystemClock clock_;
+  app::HubConfig config_;
+  std::unique_ptr<TestHub> hub_;
+  std::unique_ptr<admin::AdminServer> server_;
+  std::map<Role, std::string> tokens_;
+  zmq::context_t context_{1};
+};
+
+std::string Encode(const std::string& segment) {
+  std::string out;
+  Poco::URI::encode(segment, "/?#", out);
+  return out;
+}
+
+TEST_F(AdminTest, HealthReadinessAndMetricsNeedNoToken) {
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+  Reply ready = Send("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  Reply metrics = Send("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("# TYPE taxhub_requests_accepted_total counter\ntaxhub_requests_accepted_total 0\n"),
+            std::string::npos)
+      << metrics.body;
+}
+
+// Staff see their queue, the first claim wins, the decision moves the request on, and the
+// request's timeline names who did what.
+TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
+  client::HubClient hall(context_, hub_->frontend());
+  wire::SubmitRequest r;
+  r.request_id = "ADM-1";
+  r.kind = "staff.task";
+  r.taxpayer_id = "91310110666007217T";
+  r.body = "{}";
+  ASSERT_TRUE(hall.Submit(r).has_value());
+  Reply tasks;
+  ASSERT_TRUE(Eventually([&] {
+    tasks = As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify");
+    return tasks.status == 200 && tasks.body.find("ADM-1/0") != std::string::npos;
+  })) << tasks.status << " " << tasks.body;
+  EXPECT_NE(tasks.body.find("\"label\":\"核查\""), std::string::npos) << tasks.body;
+  const std::string task = "/api/v1/tasks/" + Encode("ADM-1/0");
+  Reply claimed = As(Role::kStaff, "POST", task + "/claim");
+  EXPECT_EQ(claimed.status, 200) << claimed.body;
+  Reply again = Send("POST", task + "/claim",
+                     *admin::TokenKey::Load(config_.admin.token_key, "taxhub", "taxhub-admin")
+                          ->Issue({"李娜", Role::kStaff}, clock_.NowMs(), 60'000));
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_NE(again.body.find("\"code\":\"TAKEN\""), std::string::npos) << again.body;
+  Reply no_reason = As(Role::kStaff, "POST", task + "/complete", "{\"decision\":\"reject\"}");
+  EXPECT_EQ(no_reason.status, 400);
+  EXPECT_NE(no_reason.body.find("\"field\":\"reason\""), std::string::npos) << no_reason.body;
+  Reply done = As(Role::kStaff, "POST", task + "/complete", "{\"decision\":\"approve\"}");
+  EXPECT_EQ(done.status, 200) << done.body;
+  Reply timeline = As(Role::kAuditor, "GET", "/api/v1/requests/ADM-1");
+  ASSERT_EQ(timeline.status, 200) << timeline.body;
+  EXPECT_NE(timeline.body.find("\"state\":\"COMPLETED\""), std::string::npos) << timeline.body;
+  EXPECT_NE(timeline.body.find("claimed by user-staff"), std::string::npos) << "the ledger names the user";
+  EXPECT_EQ(As(Role::kAuditor, "GET", "/api/v1/requests/NOPE").status, 404);
+  Reply report = As(Role::kManager, "GET", "/api/v1/reports/staff");
+  EXPECT_EQ(report.status, 200);
+  EXPECT_NE(report.body.find("\"staff\":\"user-staff\""), std::string::npos) << report.body;
+  Reply verified = As(Role::kAuditor, "POST", "/api/v1/ledger/verify");
+  EXPECT_EQ(verified.status, 200);
+  EXPECT_NE(verified.body.find("\"ok\":true"), std::string::npos) << verified.body;
+  EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_requests_accepted_total 1\n"), std::string::npos);
+}
+
+// Every role against every endpoint: no token 401, a bad one 401, the wrong role 403, the
+// right role anything else.
+TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
+  struct Case {
+    std::string method, path;
+    std::set<Role> allowed;
+  };
+  const std::set<Role> all = {Role::kOperator, Role::kManager, Role::kStaff, Role::kAuditor};
+  const std::vector<Case> cases = {
+      {"GET", "/api/v1/requests/X", all},
+      {"GET", "/api/v1/tasks?queue=hall.verify", {Role::kStaff, Role::kManager}},
+      {"POST", "/api/v1/tasks/X%2F0/claim", {Role::kStaff}},
+      {"POST", "/api/v1/tasks/X%2F0/complete", {Role::kStaff}},
+      {"POST", "/api/v1/tasks/X%2F0/assign", {Role::kManager}},
+      {"GET", "/api/v1/dead-letters", {Role::kOperator, Role::kAuditor}},
+      {"POST", "/api/v1/dead-letters/X/replay", {Role::kOperator}},
+      {"POST", "/api/v1/routes/reload", {Role::kOperator}},
+      {"POST", "/api/v1/ledger/verify", {Role::kOperator, Role::kAuditor}},
+      {"GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}},
+  };
+  auto other_key_file = dir_.File("other.key");
+  ASSERT_TRUE(admin::TokenKey::CreateIfMissing(other_key_file).ok());
+  const std::string forged =
+      *admin::TokenKey::Load(other_key_file, "taxhub", "taxhub-admin")->Issue({"mallory", Role::kOperator}, clock_.NowMs(), 60'000);
+  auto key = admin::TokenKey::Load(config_.admin.token_key, "taxhub", "taxhub-admin");
+  const std::string expired = *key->Issue({"late", Role::kOperator}, clock_.NowMs() - 7'200'000, 3'600'000);
+  const std::string elsewhere =
+      *admin::TokenKey::Load(config_.admin.token_key, "taxhub", "another-service")->Issue({"x", Role::kOperator}, clock_.NowMs(), 60'000);
+  for (const Case& c : cases) {
+    const std::string what = c.method + " " + c.path;
+    EXPECT_EQ(Send(c.method, c.path).status, 401) << what;
+    EXPECT_EQ(Send(c.method, c.path, forged).status, 401) << what << " forged";
+    EXPECT_EQ(Send(c.method, c.path, expired).status, 401) << what << " expired";
+    EXPECT_EQ(Send(c.method, c.path, elsewhere).status, 401) << what << " another audience";
+    EXPECT_EQ(Send(c.method, c.path, "not.a.token").status, 401) << what << " garbage";
+    for (Role r : all) {
+      Reply reply = As(r, c.method, c.path, c.method == "POST" ? "{}" : "");
+      if (c.allowed.contains(r)) {
+        EXPECT_NE(reply.status, 401) << what << " as " << admin::ToString(r) << ": " << reply.body;
+        EXPECT_NE(reply.status, 403) << what << " as " << admin::ToString(r) << ": " << reply.body;
+      } else {
+        EXPECT_EQ(reply.status, 403) << what << " as " << admin::ToString(r) << ": " << reply.body;
+        EXPECT_NE(reply.body.find("\"code\":\"FORBIDDEN\""), std::string::npos) << reply.body;
+      }
+    }
+  }
+}
+
+TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
+  Reply big = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", std::string(5000, ' '));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(big.body.find("\"field\":\"body\""), std::string::npos) << big.body;
+  Reply malformed = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{\"staff\": ");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_NE(malformed.body.find("\"code\":\"DECODE_ERROR\""), std::string::npos) << malformed.body;
+  Reply not_object = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "[1,2]");
+  EXPECT_EQ(not_object.status, 400) << not_object.body;
+  Reply missing = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{}");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find("\"field\":\"staff\""), std::string::npos) << missing.body;
+  EXPECT_EQ(As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify&limit=0").status, 400);
+  EXPECT_EQ(As(Role::kStaff, "GET", "/api/v1/tasks").status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/nothing").status, 404);
+  EXPECT_EQ(Send("DELETE", "/healthz").status, 405);
+  // The server is still there.
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+TEST_F(AdminTest, HttpsWithTheConfiguredCertificate) {
+  Start(true);
+  ASSERT_TRUE(server_->https());
+  EXPECT_EQ(Send("GET", "/healthz", "", "", /*https=*/true).status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/requests/X", tokens_[Role::kAuditor], "", /*https=*/true).status, 404);
+  EXPECT_EQ(As(Role::kAuditor, "GET", "/api/v1/requests/X").status, 0) << "plain HTTP gets no answer";
+}
+
+}  // namespace
+}  // namespace taxhub::testing
