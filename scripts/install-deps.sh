@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   python3 python3-zmq python3-thrift
   kannel kannel-extras
+  chromium fonts-wqy-zenhei python3-websocket
 )
 
 missing=()

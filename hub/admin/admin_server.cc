@@ -21,6 +21,7 @@
 #include <sstream>
 #include <vector>
 
+#include "hub/admin/dashboard.h"
 #include "hub/admin/tokens.h"
 #include "hub/app/hub.h"
 #include "hub/app/staff_performance.h"
@@ -191,6 +192,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     response.setContentType(answer.content_type);
     response.set("Cache-Control", "no-store");
     response.set("X-Content-Type-Options", "nosniff");
+    response.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+    response.set("Referrer-Policy", "no-referrer");
     response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
     response.send() << answer.body;
   }
@@ -368,6 +371,14 @@ void AdminServer::Impl::AddEndpoints() {
   auto add = [&](std::string method, std::string path, std::set<Role> roles, Handler handler) {
     endpoints.push_back({std::move(method), Split(path), std::move(roles), std::move(handler)});
   };
+  // The dashboard's files: no token (the page asks for one and sends it with each API call).
+  auto asset = [](std::string_view name) {
+    const DashboardFile* file = DashboardAsset(name);
+    if (!file) return Failure(Status(ErrorCode::kNotFound, "no such file", "path"));
+    return Answer{HTTPResponse::HTTP_OK, std::string(file->content), std::string(file->content_type)};
+  };
+  add("GET", "/", {}, [asset](const Call&) { return asset("index.html"); });
+  add("GET", "/dashboard/{}", {}, [asset](const Call& call) { return asset(call.path[1]); });
   add("GET", "/healthz", {}, [](const Call&) { return Answer{HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}"}; });
   add("GET", "/readyz", {}, [this](const Call&) {
     std::lock_guard<std::mutex> lock(reader_mutex);

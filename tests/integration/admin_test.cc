@@ -139,6 +139,14 @@ TEST_F(AdminTest, HealthReadinessAndMetricsNeedNoToken) {
   EXPECT_NE(metrics.body.find("# TYPE taxhub_requests_accepted_total counter\ntaxhub_requests_accepted_total 0\n"),
             std::string::npos)
       << metrics.body;
+  // The dashboard's files come from the binary, without a token.
+  Reply page = Send("GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("运维看板"), std::string::npos);
+  EXPECT_EQ(Send("GET", "/dashboard/dashboard.js").status, 200);
+  EXPECT_EQ(Send("GET", "/dashboard/dashboard.css").status, 200);
+  EXPECT_EQ(Send("GET", "/dashboard/secret.key").status, 404);
+  EXPECT_EQ(Send("GET", "/dashboard/..%2Fadmin-token.key").status, 404);
 }
 
 // Staff see their queue, the first claim wins, the decision moves the request on, and the
