@@ -402,7 +402,102 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);
     counter("taxhub_circuits_opened_total", "Circuit breakers opened.", e.circuits_opened);
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
+    const broker::BrokerCounters& b = hub.broker_counters();
+    counter("taxhub_client_requests_total", "MDP client requests at the frontend.", b.client_requests);
+    counter("taxhub_workers_expired_total", "Adapter workers dropped for missing heartbeats.", b.workers_expired);
+    if (hub.events_published() >= 0) {
+      out << "# HELP taxhub_events_published_seq The last event sequence number published.\n"
+             "# TYPE taxhub_events_published_seq gauge\ntaxhub_events_published_seq "
+          << hub.events_published() << "\n";
+    }
+    std::map<std::string, std::pair<int, int>> workers;  // service -> (connected, busy)
+    for (const broker::WorkerView& w : hub.workers()) {
+      auto& [connected, busy] = workers[w.service];
+      ++connected;
+      busy += w.idle ? 0 : 1;
+    }
+    out << "# HELP taxhub_adapter_workers Adapter workers connected, by service.\n"
+           "# TYPE taxhub_adapter_workers gauge\n";
+    for (const auto& [service, n] : workers) {
+      out << "taxhub_adapter_workers{service=\"" << service << "\"} " << n.first << "\n";
+    }
+    out << "# HELP taxhub_adapter_workers_busy Adapter workers holding a task or call, by service.\n"
+           "# TYPE taxhub_adapter_workers_busy gauge\n";
+    for (const auto& [service, n] : workers) {
+      out << "taxhub_adapter_workers_busy{service=\"" << service << "\"} " << n.second << "\n";
+    }
+    out << "# HELP taxhub_circuit_open Whether a service's circuit breaker is open (1) or half-open (0.5).\n"
+           "# TYPE taxhub_circuit_open gauge\n";
+    for (const auto& [service, c] : hub.engine().Circuits()) {
+      out << "taxhub_circuit_open{service=\"" << service << "\"} "
+          << (c.state == "open" ? "1" : c.state == "half-open" ? "0.5" : "0") << "\n";
+    }
     return Answer{HTTPResponse::HTTP_OK, out.str(), "text/plain; version=0.0.4"};
+  });
+  add("GET", "/api/v1/requests", everyone, [this](const Call& call) {
+    // ?taxpayer= &kind= &state= &overdue=1 &from= &to= (accepted, ms) &limit= &cursor=
+    ledger::RequestQuery q;
+    q.taxpayer_id = call.Query("taxpayer");
+    q.kind = call.Query("kind");
+    q.state = call.Query("state");
+    if (!q.state.empty() && !ledger::ParseRequestState(q.state)) {
+      return Failure(Status(ErrorCode::kBadRequest, "not a request state", "state"));
+    }
+    for (const auto& [field, text] : {std::pair{"taxpayer", &q.taxpayer_id}, {"kind", &q.kind}}) {
+      if (text->size() > 128) return Failure(Status(ErrorCode::kBadRequest, "too long", field));
+    }
+    const std::string overdue = call.Query("overdue", "0");
+    if (overdue != "0" && overdue != "1") return Failure(Status(ErrorCode::kBadRequest, "must be 0 or 1", "overdue"));
+    q.overdue_only = overdue == "1";
+    q.now_ms = clock.NowMs();
+    auto from = call.QueryInt("from", 0, 0, INT64_MAX);
+    auto to = call.QueryInt("to", INT64_MAX, 0, INT64_MAX);
+    auto limit = call.QueryInt("limit", 50, 1, 500);
+    for (const auto* r : {&from, &to, &limit}) {
+      if (!*r) return Failure(r->error());
+    }
+    q.accepted_from_ms = *from;
+    q.accepted_to_ms = *to;
+    q.limit = static_cast<int>(*limit);
+    if (const std::string cursor = call.Query("cursor"); !cursor.empty()) {
+      // "<accepted at>:<request id>" of the last request of the page before.
+      const size_t colon = cursor.find(':');
+      try {
+        size_t used = 0;
+        q.before_accepted_ms = std::stoll(cursor.substr(0, colon), &used);
+        if (colon == std::string::npos || used != colon) throw std::invalid_argument("cursor");
+      } catch (const std::exception&) {
+        return Failure(Status(ErrorCode::kBadRequest, "not a cursor from a page before", "cursor"));
+      }
+      q.before_id = cursor.substr(colon + 1);
+    }
+    std::vector<ledger::RequestRecord> found;
+    {
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      auto txn = reader->Begin();
+      if (!txn) return Failure(txn.error());
+      auto read = (*txn)->SearchRequests(q);
+      if (!read) return Failure(read.error());
+      found = std::move(*read);
+    }
+    JsonArray list;
+    for (const ledger::RequestRecord& r : found) {
+      JsonObject o;
+      o.set("id", r.id);
+      o.set("kind", r.kind);
+      o.set("taxpayer_id", r.taxpayer_id);
+      o.set("state", std::string(ledger::ToString(r.state)));
+      o.set("route", r.route);
+      o.set("accepted_at_ms", r.accepted_at_ms);
+      o.set("finished_at_ms", r.finished_at_ms);
+      list.add(o);
+    }
+    JsonObject out;
+    out.set("requests", list);
+    if (static_cast<int>(found.size()) == q.limit) {
+      out.set("next", std::to_string(found.back().accepted_at_ms) + ":" + found.back().id);
+    }
+    return Json(out);
   });
   add("GET", "/api/v1/requests/{}", everyone, [this](const Call& call) { return RequestTimeline(call); });
   add("GET", "/api/v1/tasks", {Role::kStaff, Role::kManager}, [this](const Call& call) {
@@ -444,6 +539,37 @@ void AdminServer::Impl::AddEndpoints() {
     const std::string staff = (*body)->optValue<std::string>("staff", "");
     if (staff.empty()) return Failure(Status(ErrorCode::kMissingField, "to whom?", "staff"));
     return Done(hub.engine().AssignTask(call.path[3], call.caller.user, staff));
+  });
+  add("GET", "/api/v1/adapters", {Role::kOperator, Role::kAuditor}, [this](const Call&) {
+    // Every service with connected workers or a circuit: its workers and the circuit's state.
+    std::map<std::string, JsonArray> workers;
+    for (const broker::WorkerView& w : hub.workers()) {
+      JsonObject o;
+      o.set("worker", w.worker);
+      o.set("idle", w.idle);
+      o.set("task_id", w.task_id);
+      o.set("heartbeat_age_ms", w.heartbeat_age_ms);
+      o.set("connected_ms", w.connected_ms);
+      workers[w.service].add(o);
+    }
+    const auto circuits = hub.engine().Circuits();
+    std::set<std::string> services;
+    for (const auto& [service, list] : workers) services.insert(service);
+    for (const auto& [service, c] : circuits) services.insert(service);
+    JsonArray list;
+    for (const std::string& service : services) {
+      JsonObject o;
+      o.set("service", service);
+      auto w = workers.find(service);
+      o.set("workers", w == workers.end() ? JsonArray() : w->second);
+      auto c = circuits.find(service);
+      o.set("circuit", c == circuits.end() ? "closed" : c->second.state);
+      o.set("failures", c == circuits.end() ? 0 : c->second.failures);
+      list.add(o);
+    }
+    JsonObject out;
+    out.set("adapters", list);
+    return Json(out);
   });
   add("GET", "/api/v1/dead-letters", {Role::kOperator, Role::kAuditor}, [this](const Call& call) {
     auto limit = call.QueryInt("limit", 100, 1, 1000);

@@ -50,6 +50,9 @@ class Hub {
   const HubConfig& config() const { return config_; }
   const workflow::EngineCounters& engine_counters() const { return engine_->counters(); }
   const broker::BrokerCounters& broker_counters() const { return broker_->counters(); }
+  std::vector<broker::WorkerView> workers() const { return broker_->Workers(); }
+  // The last seq of this hub's stream published on the PUB socket; -1 without an events section.
+  int64_t events_published() const { return publisher_ ? publisher_->published() : -1; }
   // Null when the config has no security section.
   const security::VerifyPool* verify_pool() const { return verify_pool_.get(); }
 

@@ -406,6 +406,11 @@ void Broker::HandleEngine(Frames& frames) {
 
 // ---- timers ----------------------------------------------------------------------------------
 
+std::vector<WorkerView> Broker::Workers() const {
+  std::lock_guard<std::mutex> lock(workers_view_mutex_);
+  return workers_view_;
+}
+
 void Broker::OnTimers(int64_t now) {
   for (Worker& expired : workers_.Expire(now)) {
     ++counters_.workers_expired;
@@ -436,6 +441,17 @@ void Broker::OnTimers(int64_t now) {
                  Status(ErrorCode::kTimeout, "the " + worker.service + " worker did not answer in time"));
     }
   });
+  if (now < next_view_ms_) return;  // the admin endpoint's view, four times a second
+  next_view_ms_ = now + 250;
+  std::vector<WorkerView> view;
+  view.reserve(workers_.size());
+  workers_.ForEach([&](Worker& worker) {
+    view.push_back({worker.service, IdentityForLog(worker.identity), worker.idle,
+                    worker.job.kind == Job::Kind::kTask ? worker.job.task_id : "",
+                    now - (worker.expires_at_ms - workers_.expiry_ms()), now - worker.registered_at_ms});
+  });
+  std::lock_guard<std::mutex> lock(workers_view_mutex_);
+  workers_view_ = std::move(view);
 }
 
 // ---- sending ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -67,6 +68,16 @@ struct BrokerCounters {
   std::atomic<uint64_t> tasks_dispatched{0};
 };
 
+// One connected worker as the admin endpoint shows it.
+struct WorkerView {
+  std::string service;
+  std::string worker;           // its identity, printable
+  bool idle = false;
+  std::string task_id;          // the task it holds, if any
+  int64_t heartbeat_age_ms = 0;  // since the broker last heard from it
+  int64_t connected_ms = 0;      // since it registered
+};
+
 class Broker {
  public:
   // Pass-through routes come from the route table in force in `routes` at each request.
@@ -89,6 +100,8 @@ class Broker {
   void Stop() { stopping_ = true; }
 
   const BrokerCounters& counters() const { return counters_; }
+  // The workers as of the last timer round (at most a heartbeat old); safe from any thread.
+  std::vector<WorkerView> Workers() const;
 
  private:
   struct Pending {
@@ -134,6 +147,9 @@ class Broker {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   BrokerCounters counters_;
+  mutable std::mutex workers_view_mutex_;
+  std::vector<WorkerView> workers_view_;
+  int64_t next_view_ms_ = 0;
   uint64_t next_address_ = 0;
 };
 

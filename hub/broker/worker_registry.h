@@ -70,6 +70,7 @@ class WorkerRegistry {
   std::vector<std::string> Identities() const;
 
   int64_t heartbeat_ms() const { return heartbeat_ms_; }
+  int64_t expiry_ms() const { return expiry_ms_; }
 
  private:
   struct Entry {

@@ -11,6 +11,7 @@
 #define TAXHUB_HUB_LEDGER_LEDGER_H_
 
 #include <cstdint>
+#include <climits>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -144,6 +145,21 @@ struct ObligationRecord {
 
 enum class Reminder { kDue, kOverdue };
 
+// A search of the requests, newest first; empty fields match everything.
+struct RequestQuery {
+  std::string taxpayer_id;
+  std::string kind;
+  std::string state;            // a RequestState name, or ""
+  int64_t accepted_from_ms = 0;  // accepted at or after
+  int64_t accepted_to_ms = INT64_MAX;  // accepted before
+  bool overdue_only = false;    // a stage past its time limit: still open at `now_ms`, or finished late
+  int64_t now_ms = 0;
+  // The cursor: only requests after (older than) this one.
+  int64_t before_accepted_ms = INT64_MAX;
+  std::string before_id;
+  int limit = 50;
+};
+
 // One number a risk rule watches, per taxpayer and month (see risk.h).
 struct FigureRecord {
   std::string taxpayer_id;
@@ -243,6 +259,7 @@ class Transaction {
                                                      int64_t after_chain_seq, int limit) = 0;
   virtual Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) = 0;
   virtual Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) = 0;
+  virtual Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) = 0;
 
   // Obligations. Adding one that exists changes nothing (false).
   virtual Result<bool> AddObligation(const ObligationRecord& obligation) = 0;

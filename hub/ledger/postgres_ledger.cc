@@ -154,6 +154,15 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "UPDATE obligations SET overdue_reminded_at = $1 WHERE id = $2 AND overdue_reminded_at = 0"},
       {"obligations_of",
        std::string("SELECT ") + kObligationColumns + " FROM obligations WHERE taxpayer_id = $1 ORDER BY due_date, id"},
+      {"search_requests",
+       std::string("SELECT ") + kRequestColumns +
+           " FROM requests r WHERE ($1 = '' OR r.taxpayer_id = $1) AND ($2 = '' OR r.kind = $2)"
+           " AND ($3 = '' OR r.state = $3)"
+           " AND r.accepted_at >= $4 AND r.accepted_at < $5"
+           " AND ($6 = 0 OR EXISTS (SELECT 1 FROM stages s WHERE s.request_id = r.id AND s.deadline_at > 0"
+           " AND ((s.state IN ('READY', 'DISPATCHED') AND s.deadline_at < $7) OR s.finished_at > s.deadline_at)))"
+           " AND (r.accepted_at < $8 OR (r.accepted_at = $8 AND r.id < $9))"
+           " ORDER BY r.accepted_at DESC, r.id DESC LIMIT $10"},
       {"lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"},
       {"put_figure",
        "INSERT INTO figures (taxpayer_id, name, period, value, request_id, at) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -638,6 +647,20 @@ class PostgresTransaction final : public Transaction {
         out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                        row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
                        row[6].as<int64_t>()});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& q) override {
+    return Guard("search requests", [&]() -> Result<std::vector<RequestRecord>> {
+      std::vector<RequestRecord> out;
+      for (const auto& row : work_->exec_prepared("search_requests", q.taxpayer_id, q.kind, q.state, q.accepted_from_ms,
+                                                  q.accepted_to_ms, q.overdue_only ? 1 : 0, q.now_ms,
+                                                  q.before_accepted_ms, q.before_id, q.limit)) {
+        auto r = ReadRequest(row);
+        if (!r) return Error(r.error());
+        out.push_back(std::move(*r));
       }
       return out;
     });

@@ -98,6 +98,7 @@ class SqliteTransaction final : public Transaction {
                                              int limit) override;
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
+  Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) override;
   Result<bool> AddObligation(const ObligationRecord& o) override;
   Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override;
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
@@ -674,6 +675,24 @@ Result<std::vector<RequestRecord>> SqliteTransaction::ScanRequests(std::string_v
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, after_id).Bind(2, int64_t{limit});
   return ReadRequests(stmt, "scan requests");
+}
+
+Result<std::vector<RequestRecord>> SqliteTransaction::SearchRequests(const RequestQuery& q) {
+  // One statement for every combination of filters: an empty filter matches everything.
+  static const std::string sql =
+      std::string("SELECT ") + kRequestColumns +
+      " FROM requests r WHERE (?1 = '' OR r.taxpayer_id = ?1) AND (?2 = '' OR r.kind = ?2)"
+      " AND (?3 = '' OR r.state = ?3)"
+      " AND r.accepted_at >= ?4 AND r.accepted_at < ?5"
+      " AND (?6 = 0 OR EXISTS (SELECT 1 FROM stages s WHERE s.request_id = r.id AND s.deadline_at > 0"
+      " AND ((s.state IN ('READY', 'DISPATCHED') AND s.deadline_at < ?7) OR s.finished_at > s.deadline_at)))"
+      " AND (r.accepted_at < ?8 OR (r.accepted_at = ?8 AND r.id < ?9))"
+      " ORDER BY r.accepted_at DESC, r.id DESC LIMIT ?10";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, q.taxpayer_id).Bind(2, q.kind).Bind(3, q.state).Bind(4, q.accepted_from_ms).Bind(5, q.accepted_to_ms);
+  stmt.Bind(6, int64_t{q.overdue_only ? 1 : 0}).Bind(7, q.now_ms).Bind(8, q.before_accepted_ms).Bind(9, q.before_id);
+  stmt.Bind(10, int64_t{q.limit});
+  return ReadRequests(stmt, "search requests");
 }
 
 constexpr const char* kObligationColumns =

@@ -490,9 +490,23 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
 
 // ---- timers ----------------------------------------------------------------------------------
 
+std::map<std::string, CircuitView> Engine::Circuits() const {
+  std::lock_guard<std::mutex> lock(circuits_view_mutex_);
+  return circuits_view_;
+}
+
 void Engine::Tick() {
   const int64_t now = clock_.NowMs();
   next_tick_ms_ = now + options_.tick_ms;
+  {
+    std::map<std::string, CircuitView> view;
+    for (const auto& [service, c] : circuits_) {
+      view[service] = {c.open ? (now >= c.open_until_ms || c.probing ? "half-open" : "open") : "closed", c.failures,
+                       c.open_until_ms};
+    }
+    std::lock_guard<std::mutex> lock(circuits_view_mutex_);
+    circuits_view_ = std::move(view);
+  }
   if (options_.reminder_interval_ms > 0 && now >= next_reminders_ms_) {
     next_reminders_ms_ = now + options_.reminder_interval_ms;
     SendReminders();

@@ -128,6 +128,13 @@ struct EngineCounters {
   std::atomic<uint64_t> circuits_opened{0};
 };
 
+// A service's circuit breaker as the admin endpoint shows it.
+struct CircuitView {
+  std::string state;  // closed | open | half-open
+  int failures = 0;   // consecutive
+  int64_t open_until_ms = 0;
+};
+
 // A request that ended FAILED: its attempts at one stage are used up.
 struct DeadLetter {
   std::string request_id;
@@ -205,6 +212,8 @@ class Engine {
                     const std::string& staff);
 
   const EngineCounters& counters() const { return counters_; }
+  // Every service's circuit as of the last tick; safe from any thread.
+  std::map<std::string, CircuitView> Circuits() const;
 
  private:
   struct Outbox {
@@ -316,6 +325,8 @@ class Engine {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   EngineCounters counters_;
+  mutable std::mutex circuits_view_mutex_;
+  std::map<std::string, CircuitView> circuits_view_;
 };
 
 }  // namespace taxhub::workflow

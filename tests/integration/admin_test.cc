@@ -202,11 +202,13 @@ TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
   const std::set<Role> all = {Role::kOperator, Role::kManager, Role::kStaff, Role::kAuditor};
   const std::vector<Case> cases = {
       {"GET", "/api/v1/requests/X", all},
+      {"GET", "/api/v1/requests?kind=staff.task", all},
       {"GET", "/api/v1/tasks?queue=hall.verify", {Role::kStaff, Role::kManager}},
       {"POST", "/api/v1/tasks/X%2F0/claim", {Role::kStaff}},
       {"POST", "/api/v1/tasks/X%2F0/complete", {Role::kStaff}},
       {"POST", "/api/v1/tasks/X%2F0/assign", {Role::kManager}},
       {"GET", "/api/v1/dead-letters", {Role::kOperator, Role::kAuditor}},
+      {"GET", "/api/v1/adapters", {Role::kOperator, Role::kAuditor}},
       {"POST", "/api/v1/dead-letters/X/replay", {Role::kOperator}},
       {"POST", "/api/v1/routes/reload", {Role::kOperator}},
       {"POST", "/api/v1/ledger/verify", {Role::kOperator, Role::kAuditor}},
@@ -238,6 +240,53 @@ TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
       }
     }
   }
+}
+
+// The adapters' workers as the broker sees them, with each service's circuit, in the API and
+// in /metrics.
+TEST_F(AdminTest, AdaptersAndTheirWorkers) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.svc"}, handler, 2);
+  Reply adapters;
+  ASSERT_TRUE(Eventually([&] {
+    adapters = As(Role::kOperator, "GET", "/api/v1/adapters");
+    size_t n = 0;
+    for (size_t at = 0; (at = adapters.body.find("\"idle\":true", at)) != std::string::npos; ++at) ++n;
+    return adapters.status == 200 && n == 2;
+  })) << adapters.status << " " << adapters.body;
+  EXPECT_NE(adapters.body.find("\"service\":\"t.svc\""), std::string::npos) << adapters.body;
+  EXPECT_NE(adapters.body.find("\"circuit\":\"closed\""), std::string::npos) << adapters.body;
+  EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_adapter_workers{service=\"t.svc\"} 2\n"), std::string::npos);
+}
+
+TEST_F(AdminTest, RequestsAreSearchedAPageAtATime) {
+  client::HubClient hall(context_, hub_->frontend());
+  for (int i = 0; i < 5; ++i) {
+    wire::SubmitRequest r;
+    r.request_id = "SRCH-" + std::to_string(i);
+    r.kind = "staff.task";
+    r.taxpayer_id = i == 4 ? "91350100M000100Y43" : "91310110666007217T";
+    r.body = "{}";
+    ASSERT_TRUE(hall.Submit(r).has_value());
+  }
+  Reply first = As(Role::kOperator, "GET", "/api/v1/requests?taxpayer=91310110666007217T&limit=3");
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("SRCH-3"), std::string::npos) << "newest first: " << first.body;
+  EXPECT_EQ(first.body.find("SRCH-4"), std::string::npos) << "another taxpayer's";
+  const size_t at = first.body.find("\"next\":\"");
+  ASSERT_NE(at, std::string::npos) << first.body;
+  const std::string cursor = first.body.substr(at + 8, first.body.find('"', at + 8) - at - 8);
+  std::string encoded;
+  Poco::URI::encode(cursor, ":&=?#", encoded);
+  Reply second = As(Role::kOperator, "GET", "/api/v1/requests?taxpayer=91310110666007217T&limit=3&cursor=" + encoded);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_NE(second.body.find("SRCH-0"), std::string::npos) << second.body;
+  EXPECT_EQ(second.body.find("\"next\""), std::string::npos) << "the last page";
+  EXPECT_EQ(As(Role::kOperator, "GET", "/api/v1/requests?state=SLEEPING").status, 400);
+  EXPECT_EQ(As(Role::kOperator, "GET", "/api/v1/requests?cursor=yesterday").status, 400);
+  Reply overdue = As(Role::kOperator, "GET", "/api/v1/requests?overdue=1");
+  EXPECT_EQ(overdue.status, 200);
+  EXPECT_EQ(overdue.body.find("SRCH-"), std::string::npos) << "a day's time limit has not passed";
 }
 
 TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {

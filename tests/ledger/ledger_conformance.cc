@@ -404,6 +404,56 @@ TEST_P(LedgerConformance, FiguresAlertsAndRequestCountsForRiskRules) {
   EXPECT_EQ(*txn->CountRequests("91320000MA1ABCDE1X", RequestState::kRejected, 0), 0);
 }
 
+// Requests are found by taxpayer, kind, state, time and lateness, newest first, a page at a time.
+TEST_P(LedgerConformance, RequestsAreSearchedNewestFirstWithACursor) {
+  auto txn = Begin();
+  for (int i = 0; i < 5; ++i) {
+    RequestRecord r = Request("S" + std::to_string(i));
+    r.accepted_at_ms = 1000 + 100 * i;
+    r.kind = i % 2 ? "filing.cit" : "filing.vat";
+    r.state = i == 4 ? RequestState::kCompleted : RequestState::kInProgress;
+    if (i == 3) r.taxpayer_id = "91350100M000100Y43";
+    ASSERT_TRUE(txn->InsertRequest(r).ok());
+  }
+  StageRecord late = Stage("S1", 0, "filing", StageState::kReady);
+  late.deadline_ms = 1500;
+  ASSERT_TRUE(txn->InsertStage(late).ok());
+  StageRecord in_time = Stage("S2", 0, "filing", StageState::kDone);
+  in_time.deadline_ms = 5000;
+  in_time.finished_at_ms = 4000;
+  ASSERT_TRUE(txn->InsertStage(in_time).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto ids = [&](const ledger::RequestQuery& q) {
+    std::vector<std::string> out;
+    auto found = txn->SearchRequests(q);
+    EXPECT_TRUE(found.has_value()) << found.error().ToString();
+    for (const auto& r : found ? *found : std::vector<RequestRecord>{}) out.push_back(r.id);
+    return out;
+  };
+  ledger::RequestQuery q;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S4", "S3", "S2", "S1", "S0"}));
+  q.limit = 2;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S4", "S3"}));
+  q.before_accepted_ms = 1300;
+  q.before_id = "S3";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S2", "S1"})) << "the next page";
+  q = {};
+  q.taxpayer_id = "91310110666007217T";
+  q.kind = "filing.vat";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S4", "S2", "S0"}));
+  q.state = "IN_PROGRESS";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S2", "S0"}));
+  q = {};
+  q.accepted_from_ms = 1100;
+  q.accepted_to_ms = 1300;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S2", "S1"}));
+  q = {};
+  q.overdue_only = true;
+  q.now_ms = 2000;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"S1"})) << "open past its deadline";
+}
+
 TEST_P(LedgerConformance, DataSurvivesReopening) {
   auto txn = Begin();
   Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
