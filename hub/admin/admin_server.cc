@@ -75,6 +75,13 @@ Answer Failure(const Status& status) {
   return {StatusFor(status.code()), Stringify(body)};
 }
 
+// 2.5 ms -> "0.0025": Prometheus' le labels are seconds.
+std::string Seconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", ms / 1000);
+  return text;
+}
+
 Answer Json(const JsonObject& object, HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK) {
   return {status, Stringify(object)};
 }
@@ -402,6 +409,27 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);
     counter("taxhub_circuits_opened_total", "Circuit breakers opened.", e.circuits_opened);
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
+    auto histogram = [&](const std::string& name, const std::string& labels, const workflow::LatencyHistogram& h) {
+      uint64_t cumulative = 0;
+      const std::string sep = labels.empty() ? "" : ",";
+      for (size_t i = 0; i <= workflow::LatencyHistogram::kBoundsMs.size(); ++i) {
+        cumulative += h.bucket(i);
+        const bool inf = i == workflow::LatencyHistogram::kBoundsMs.size();
+        out << name << "_bucket{" << labels << sep << "le=\""
+            << (inf ? std::string("+Inf") : Seconds(workflow::LatencyHistogram::kBoundsMs[i]))
+            << "\"} " << cumulative << "\n";
+      }
+      out << name << "_sum" << (labels.empty() ? "" : "{" + labels + "}") << " " << h.sum_ms() / 1000 << "\n";
+      out << name << "_count" << (labels.empty() ? "" : "{" + labels + "}") << " " << cumulative << "\n";
+    };
+    out << "# HELP taxhub_ledger_commit_seconds Ledger commit latency of the engine's batches.\n"
+           "# TYPE taxhub_ledger_commit_seconds histogram\n";
+    histogram("taxhub_ledger_commit_seconds", "", e.commit_ms);
+    out << "# HELP taxhub_stage_seconds Adapter stage latency, delivery to result, by stage.\n"
+           "# TYPE taxhub_stage_seconds histogram\n";
+    e.ForEachStage([&](const std::string& stage, const workflow::LatencyHistogram& h) {
+      histogram("taxhub_stage_seconds", "stage=\"" + stage + "\"", h);
+    });
     const broker::BrokerCounters& b = hub.broker_counters();
     counter("taxhub_client_requests_total", "MDP client requests at the frontend.", b.client_requests);
     counter("taxhub_workers_expired_total", "Adapter workers dropped for missing heartbeats.", b.workers_expired);

@@ -181,7 +181,10 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
       }
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
+        const auto commit_start = std::chrono::steady_clock::now();
         status = (*txn)->Commit();
+        counters_.commit_ms.Observe(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
         ++(status.ok() ? counters_.commits : counters_.failed_commits);
         if (status.ok()) {
           Deliver(out);
@@ -310,6 +313,10 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
   };
   const std::string service = stages[index].service;
   const size_t ended_before = effects.ended.size();
+  if (!service.empty() && outcome.kind != Outcome::Kind::kUndelivered && stages[index].lease_until_ms > 0) {
+    const int64_t sent_at = stages[index].lease_until_ms - stages[index].attempt_timeout_ms;
+    counters_.ObserveStage(stages[index].name, static_cast<double>(std::max<int64_t>(0, clock_.NowMs() - sent_at)));
+  }
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
   if (!service.empty()) {

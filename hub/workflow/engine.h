@@ -26,6 +26,7 @@
 #ifndef TAXHUB_HUB_WORKFLOW_ENGINE_H_
 #define TAXHUB_HUB_WORKFLOW_ENGINE_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -116,6 +117,24 @@ struct Verification {
   std::string signer;          // the certificate's subject
 };
 
+// A latency histogram for /metrics: cumulative-able buckets in milliseconds, lock-free.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 12> kBoundsMs = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 30000};
+  void Observe(double ms) {
+    size_t i = 0;
+    while (i < kBoundsMs.size() && ms > kBoundsMs[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_us_.fetch_add(static_cast<uint64_t>(ms * 1000), std::memory_order_relaxed);
+  }
+  uint64_t bucket(size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }  // i == size: +Inf
+  double sum_ms() const { return static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1000; }
+
+ private:
+  std::array<std::atomic<uint64_t>, kBoundsMs.size() + 1> buckets_{};
+  std::atomic<uint64_t> sum_us_{0};
+};
+
 struct EngineCounters {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> duplicates{0};
@@ -126,6 +145,23 @@ struct EngineCounters {
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> failed_commits{0};
   std::atomic<uint64_t> circuits_opened{0};
+  LatencyHistogram commit_ms;  // ledger commits of the engine's batches
+  // Adapter stages, delivery to result, by stage name ("file", "pay" …).
+  void ObserveStage(const std::string& stage, double ms) {
+    std::lock_guard<std::mutex> lock(stage_mutex_);
+    auto& h = stage_ms_[stage];
+    if (!h) h = std::make_unique<LatencyHistogram>();
+    h->Observe(ms);
+  }
+  template <typename F>
+  void ForEachStage(F&& visit) const {
+    std::lock_guard<std::mutex> lock(stage_mutex_);
+    for (const auto& [stage, h] : stage_ms_) visit(stage, *h);
+  }
+
+ private:
+  mutable std::mutex stage_mutex_;
+  std::map<std::string, std::unique_ptr<LatencyHistogram>> stage_ms_;
 };
 
 // A service's circuit breaker as the admin endpoint shows it.

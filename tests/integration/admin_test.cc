@@ -189,7 +189,12 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   Reply verified = As(Role::kAuditor, "POST", "/api/v1/ledger/verify");
   EXPECT_EQ(verified.status, 200);
   EXPECT_NE(verified.body.find("\"ok\":true"), std::string::npos) << verified.body;
-  EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_requests_accepted_total 1\n"), std::string::npos);
+  const std::string metrics = Send("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("taxhub_requests_accepted_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("# TYPE taxhub_ledger_commit_seconds histogram\ntaxhub_ledger_commit_seconds_bucket{le=\"0.001\"}"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("taxhub_ledger_commit_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << metrics;
 }
 
 // Every role against every endpoint: no token 401, a bad one 401, the wrong role 403, the
@@ -257,6 +262,19 @@ TEST_F(AdminTest, AdaptersAndTheirWorkers) {
   EXPECT_NE(adapters.body.find("\"service\":\"t.svc\""), std::string::npos) << adapters.body;
   EXPECT_NE(adapters.body.find("\"circuit\":\"closed\""), std::string::npos) << adapters.body;
   EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_adapter_workers{service=\"t.svc\"} 2\n"), std::string::npos);
+  // A stage served by them shows in the stage latency histogram.
+  WriteRoutes(dir_, "routes:\n  - name: one\n    match: {kind: one.stage}\n    stages: [{name: check, service: t.svc}]\n");
+  ASSERT_TRUE(hub_->hub().ReloadRoutes().has_value());
+  client::HubClient hall(context_, hub_->frontend());
+  wire::SubmitRequest r;
+  r.request_id = "LAT-1";
+  r.kind = "one.stage";
+  r.taxpayer_id = "91310110666007217T";
+  r.body = "{}";
+  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(Eventually([&] {
+    return Send("GET", "/metrics").body.find("taxhub_stage_seconds_count{stage=\"check\"} 1\n") != std::string::npos;
+  })) << Send("GET", "/metrics").body;
 }
 
 TEST_F(AdminTest, RequestsAreSearchedAPageAtATime) {
