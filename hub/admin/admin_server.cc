@@ -195,7 +195,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
       TAXHUB_LOG(kError, kLog) << request.getMethod() << " " << request.getURI() << ": " << e.what();
       answer = Failure(Status(ErrorCode::kInternal, "the request could not be served"));
     }
-    response.setStatus(answer.status);
+    response.setStatusAndReason(answer.status);
     response.setContentType(answer.content_type);
     response.set("Cache-Control", "no-store");
     response.set("X-Content-Type-Options", "nosniff");

@@ -307,6 +307,44 @@ TEST_F(AdminTest, RequestsAreSearchedAPageAtATime) {
   EXPECT_EQ(overdue.body.find("SRCH-"), std::string::npos) << "a day's time limit has not passed";
 }
 
+// taxhubctl: a token from the key, then the workbench from the command line.
+TEST_F(AdminTest, TaxhubctlDoesTheSameFromTheCommandLine) {
+  auto token = RunCommand({BinDir() + "/taxhubctl", "token", "--key", config_.admin.token_key, "--role", "staff",
+                           "--user", "李娜", "--ttl", "600"});
+  ASSERT_EQ(token.exit_code, 0) << token.output;
+  const std::string t = token.output.substr(0, token.output.find('\n'));
+  EXPECT_EQ(RunCommand({BinDir() + "/taxhubctl", "token", "--key", config_.admin.token_key, "--role", "king",
+                        "--user", "x"}).exit_code,
+            2);
+  client::HubClient hall(context_, hub_->frontend());
+  wire::SubmitRequest r;
+  r.request_id = "CTL-1";
+  r.kind = "staff.task";
+  r.taxpayer_id = "91310110666007217T";
+  r.body = "{}";
+  ASSERT_TRUE(hall.Submit(r).has_value());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {BinDir() + "/taxhubctl", "--url", url, "--token", t};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  ASSERT_TRUE(Eventually([&] { return ctl({"tasks", "--queue", "hall.verify"}).output.find("CTL-1/0") != std::string::npos; }));
+  auto claimed = ctl({"claim", "CTL-1/0"});
+  EXPECT_EQ(claimed.exit_code, 0) << claimed.output;
+  auto refused = ctl({"complete", "CTL-1/0", "--decision", "reject"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("\"field\": \"reason\""), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("400 Bad Request"), std::string::npos) << refused.output;
+  auto done = ctl({"complete", "CTL-1/0", "--decision", "return", "--reason", "营业执照复印件不清晰"});
+  EXPECT_EQ(done.exit_code, 0) << done.output;
+  auto timeline = ctl({"request", "CTL-1"});
+  EXPECT_NE(timeline.output.find("RETURNED"), std::string::npos) << timeline.output;
+  auto forbidden = ctl({"reload-routes"});
+  EXPECT_EQ(forbidden.exit_code, 1);
+  EXPECT_NE(forbidden.output.find("FORBIDDEN"), std::string::npos) << forbidden.output;
+}
+
 TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
   Reply big = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", std::string(5000, ' '));
   EXPECT_EQ(big.status, 413);
