@@ -15,7 +15,9 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <functional>
+#include <tuple>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -24,6 +26,7 @@
 #include "hub/admin/dashboard.h"
 #include "hub/admin/tokens.h"
 #include "hub/app/hub.h"
+#include "hub/app/sla_report.h"
 #include "hub/app/staff_performance.h"
 #include "hub/app/verify_ledger.h"
 #include "hub/base/log.h"
@@ -650,6 +653,71 @@ void AdminServer::Impl::AddEndpoints() {
     out.set("problems", problems);
     return Json(out);
   });
+  add("GET", "/api/v1/reports/sla", {Role::kManager, Role::kAuditor, Role::kOperator}, [this](const Call& call) {
+    const int64_t now = clock.NowMs();
+    auto from = call.QueryInt("from", now - 30LL * 86'400'000, 0, INT64_MAX);
+    if (!from) return Failure(from.error());
+    auto to = call.QueryInt("to", now + 1, 0, INT64_MAX);
+    if (!to) return Failure(to.error());
+    if (*to <= *from) return Failure(Status(ErrorCode::kBadRequest, "must be after from", "to"));
+    app::SlaReport report;
+    {
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      auto built = app::BuildSlaReport(*reader, *from, *to, now);
+      if (!built) return Failure(built.error());
+      report = std::move(*built);
+    }
+    JsonArray stages;
+    for (const app::StageSla& s : report.stages) {
+      JsonObject o;
+      o.set("route", s.route);
+      o.set("stage", s.stage);
+      o.set("label", s.label);
+      o.set("office", s.office);
+      o.set("finished", s.finished);
+      o.set("finished_late", s.finished_late);
+      o.set("open", s.open);
+      o.set("open_overdue", s.open_overdue);
+      o.set("p50_ms", s.p50_ms);
+      o.set("p90_ms", s.p90_ms);
+      stages.add(o);
+    }
+    JsonObject days;
+    for (const auto& [day, n] : report.completed_by_day) days.set(day, n);
+    JsonObject out;
+    out.set("from_ms", *from);
+    out.set("to_ms", *to);
+    out.set("requests", report.requests);
+    out.set("stages", stages);
+    out.set("completed_by_day", days);
+    return Json(out);
+  });
+  add("GET", "/api/v1/routes", {Role::kOperator, Role::kAuditor}, [this](const Call&) {
+    auto table = hub.routes();
+    JsonArray routes;
+    for (const routing::Route& r : table->routes()) {
+      JsonObject o;
+      o.set("name", r.name);
+      o.set("kind", r.kind);
+      JsonArray stages;
+      for (const routing::StageRule& s : r.stages) {
+        JsonObject st;
+        st.set("name", s.name);
+        st.set("label", s.label);
+        st.set(s.queue.empty() ? "service" : "queue", s.queue.empty() ? s.service : s.queue);
+        st.set("time_limit_ms", s.time_limit_ms);
+        st.set("on_rejection", s.on_rejection);
+        stages.add(st);
+      }
+      o.set("stages", stages);
+      routes.add(o);
+    }
+    JsonObject out;
+    out.set("source", table->source());
+    out.set("digest", table->digest());
+    out.set("routes", routes);
+    return Json(out);
+  });
   add("GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}, [this](const Call& call) {
     const int64_t now = clock.NowMs();
     auto from = call.QueryInt("from", now - 30LL * 86'400'000, 0, INT64_MAX);
@@ -681,10 +749,19 @@ void AdminServer::Impl::AddEndpoints() {
       o.set("average_rating", p.average_rating);
       staff.add(o);
     }
+    // The service stars: the ten with the most work done, then the best rated.
+    std::vector<const app::StaffPerformance*> ranked;
+    for (const auto& p : report) ranked.push_back(&p);
+    std::sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) {
+      return std::tie(b->workload, b->average_rating, a->staff) < std::tie(a->workload, a->average_rating, b->staff);
+    });
+    JsonArray stars;
+    for (size_t i = 0; i < ranked.size() && i < 10; ++i) stars.add(ranked[i]->staff);
     JsonObject out;
     out.set("from_ms", *from);
     out.set("to_ms", *to);
     out.set("staff", staff);
+    out.set("stars", stars);
     return Json(out);
   });
 }

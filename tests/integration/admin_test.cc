@@ -186,6 +186,16 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   Reply report = As(Role::kManager, "GET", "/api/v1/reports/staff");
   EXPECT_EQ(report.status, 200);
   EXPECT_NE(report.body.find("\"staff\":\"user-staff\""), std::string::npos) << report.body;
+  EXPECT_NE(report.body.find("\"stars\":[\"user-staff\"]"), std::string::npos) << report.body;
+  Reply sla = As(Role::kManager, "GET", "/api/v1/reports/sla");
+  ASSERT_EQ(sla.status, 200) << sla.body;
+  EXPECT_NE(sla.body.find("\"stage\":\"verify\""), std::string::npos) << sla.body;
+  EXPECT_NE(sla.body.find("\"finished\":1"), std::string::npos) << sla.body;
+  EXPECT_NE(sla.body.find("\"finished_late\":0"), std::string::npos) << sla.body;
+  EXPECT_NE(sla.body.find("\"completed_by_day\":{\"20"), std::string::npos) << sla.body;
+  Reply routes = As(Role::kOperator, "GET", "/api/v1/routes");
+  EXPECT_EQ(routes.status, 200);
+  EXPECT_NE(routes.body.find("\"queue\":\"hall.verify\""), std::string::npos) << routes.body;
   Reply verified = As(Role::kAuditor, "POST", "/api/v1/ledger/verify");
   EXPECT_EQ(verified.status, 200);
   EXPECT_NE(verified.body.find("\"ok\":true"), std::string::npos) << verified.body;
@@ -218,6 +228,8 @@ TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
       {"POST", "/api/v1/routes/reload", {Role::kOperator}},
       {"POST", "/api/v1/ledger/verify", {Role::kOperator, Role::kAuditor}},
       {"GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}},
+      {"GET", "/api/v1/reports/sla", {Role::kManager, Role::kAuditor, Role::kOperator}},
+      {"GET", "/api/v1/routes", {Role::kOperator, Role::kAuditor}},
   };
   auto other_key_file = dir_.File("other.key");
   ASSERT_TRUE(admin::TokenKey::CreateIfMissing(other_key_file).ok());

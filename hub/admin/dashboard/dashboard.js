@@ -174,6 +174,31 @@ async function showTimeline(id) {
   }
 }
 
+// ---- overdue work -------------------------------------------------------------------------
+
+async function refreshOverdue() {
+  if (!state.token) return;
+  const body = $('#overdue-requests tbody');
+  try {
+    const answer = await api('GET', '/api/v1/requests?overdue=1&limit=20');
+    body.replaceChildren(...answer.requests.map((r) => el('tr', { class: 'overdue' },
+      el('td', {}, el('a', { href: '#', onclick: (e) => { e.preventDefault(); showTimeline(r.id); } }, r.id)),
+      el('td', {}, r.kind), el('td', {}, r.taxpayer_id), el('td', {}, r.state), el('td', {}, time(r.accepted_at_ms)))));
+  } catch (e) {
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 5 }, e.message)));
+  }
+  if (!['manager', 'auditor', 'operator'].includes(state.role)) return;
+  try {
+    const sla = await api('GET', '/api/v1/reports/sla');
+    $('#sla tbody').replaceChildren(...sla.stages.map((s) => el('tr', { class: s.open_overdue ? 'overdue' : '' },
+      el('td', {}, `${s.route} · ${s.label || ''} ${s.stage}`), el('td', {}, s.office || '—'), el('td', {}, s.finished),
+      el('td', {}, s.finished_late), el('td', {}, s.open), el('td', {}, s.open_overdue),
+      el('td', {}, s.p50_ms ? (s.p50_ms / 1000).toFixed(1) + ' s' : '–'))));
+  } catch (e) {
+    $('#sla tbody').replaceChildren(el('tr', {}, el('td', { colspan: 7 }, e.message)));
+  }
+}
+
 // ---- dead letters and ranking -------------------------------------------------------------
 
 async function refreshDeadLetters() {
@@ -210,6 +235,7 @@ function refreshAll() {
   refreshTasks();
   refreshDeadLetters();
   refreshRanking();
+  refreshOverdue();
 }
 
 window.addEventListener('DOMContentLoaded', () => {
@@ -221,5 +247,5 @@ window.addEventListener('DOMContentLoaded', () => {
   const token = fromUrl || sessionStorage.getItem('taxhub.token');
   if (token) signIn(token); else refreshMetrics().catch(() => {});
   setInterval(() => refreshMetrics().catch(() => {}), 3000);
-  setInterval(() => { refreshTasks(); refreshDeadLetters(); }, 5000);
+  setInterval(() => { refreshTasks(); refreshDeadLetters(); refreshOverdue(); }, 5000);
 });
