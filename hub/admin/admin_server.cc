@@ -630,8 +630,15 @@ void AdminServer::Impl::AddEndpoints() {
   add("POST", "/api/v1/dead-letters/{}/replay", {Role::kOperator}, [this](const Call& call) {
     return Done(hub.engine().Replay(call.path[3], call.caller.user));
   });
+  add("POST", "/api/v1/dead-letters/{}/discard", {Role::kOperator}, [this](const Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return Failure(body.error());
+    const std::string reason = (*body)->optValue<std::string>("reason", "");
+    if (reason.empty()) return Failure(Status(ErrorCode::kMissingField, "why is it given up?", "reason"));
+    return Done(hub.engine().Discard(call.path[3], call.caller.user, reason));
+  });
   add("POST", "/api/v1/routes/reload", {Role::kOperator}, [this](const Call& call) {
-    auto version = hub.ReloadRoutes();
+    auto version = hub.ReloadRoutes(call.caller.user);
     if (!version) return Failure(version.error());
     TAXHUB_LOG(kInfo, kLog) << call.caller.user << " reloaded the routes: version " << *version;
     JsonObject out;

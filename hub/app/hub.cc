@@ -110,13 +110,13 @@ void Hub::Start() {
   if (publisher_) publisher_->Start();
 }
 
-Result<int64_t> Hub::ReloadRoutes() {
+Result<int64_t> Hub::ReloadRoutes(const std::string& by) {
   auto table = routing::LoadRouteTable(config_.routes_file);
   if (!table) {
     TAXHUB_LOG(kWarn, "hub") << "routes not reloaded: " << table.error().message();
     return Error(table.error());
   }
-  auto version = engine_->RecordRoutes(**table);
+  auto version = engine_->RecordRoutes(**table, by);
   if (!version) return Error(version.error().WithContext("recording the route table"));
   routes_.Set(*table);
   TAXHUB_LOG(kInfo, "hub") << "routes reloaded from " << config_.routes_file << ": version "

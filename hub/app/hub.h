@@ -39,7 +39,8 @@ class Hub {
   // Reads the routes file again; if it is valid, records its version in the ledger and swaps it
   // in. Requests already accepted keep the plan they were made with. Returns the new version;
   // an invalid file changes nothing and its error names the file, line, route and field.
-  Result<int64_t> ReloadRoutes();
+  // `by`: who asked (a user of the admin endpoint, or "SIGHUP"), recorded in the ledger.
+  Result<int64_t> ReloadRoutes(const std::string& by = "SIGHUP");
   std::shared_ptr<const routing::RouteTable> routes() const { return routes_.Get(); }
   workflow::Engine& engine() { return *engine_; }
 

@@ -230,12 +230,16 @@ class Engine {
 
   // ---- thread-safe service calls ----------------------------------------------------------
   // Records a route table (its text, for audit) and returns its version.
-  Result<int64_t> RecordRoutes(const routing::RouteTable& table);
+  // With `by`, a routes.reloaded event names who loaded it.
+  Result<int64_t> RecordRoutes(const routing::RouteTable& table, const std::string& by = "");
   // FAILED requests, oldest first, after request id `after`.
   Result<std::vector<DeadLetter>> DeadLetters(int limit, const std::string& after = "");
   // Sends a dead letter's failed stage out again with fresh attempts. The task keeps its
   // identity (task id; fencing tokens keep increasing) so that legacy-side idempotency holds.
   Status Replay(const std::string& request_id, const std::string& user);
+  // Gives a dead letter up: the request ends REJECTED with `reason`, told to the taxpayer in its
+  // progress; request.discarded names the user.
+  Status Discard(const std::string& request_id, const std::string& user, const std::string& reason);
   // Staff queue tasks, oldest first; claimed ones included.
   Result<std::vector<QueueTask>> QueueTasks(const std::string& queue, int limit);
   // The first claim wins; a later one gets TAKEN.

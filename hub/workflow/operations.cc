@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "hub/base/log.h"
+#include "hub/base/json_map.h"
 #include "hub/workflow/engine.h"
 
 namespace taxhub::workflow {
@@ -39,13 +40,16 @@ Status LoadTask(ledger::Transaction& txn, const std::string& task_id,
 
 }  // namespace
 
-Result<int64_t> Engine::RecordRoutes(const routing::RouteTable& table) {
+Result<int64_t> Engine::RecordRoutes(const routing::RouteTable& table, const std::string& by) {
   int64_t version = 0;
   Status status = RunCommand([&](ledger::Transaction& txn, Effects& effects) -> Status {
     auto recorded = RouteVersion(txn, table, effects);
     if (!recorded) return recorded.error();
     version = *recorded;
-    return Status::Ok();
+    if (by.empty()) return Status::Ok();
+    return Record(txn, "routes", -1, "routes.reloaded", clock_.NowMs(),
+                  EncodeJsonMap({{"version", std::to_string(version)}, {"digest", table.digest()},
+                                 {"source", table.source()}, {"by", by}}));
   });
   if (!status.ok()) return Error(status);
   return version;
@@ -80,6 +84,24 @@ Result<std::vector<DeadLetter>> Engine::DeadLetters(int limit, const std::string
   });
   if (!status.ok()) return Error(status);
   return out;
+}
+
+Status Engine::Discard(const std::string& request_id, const std::string& user, const std::string& reason) {
+  return RunCommand([&](ledger::Transaction& txn, Effects& effects) -> Status {
+    auto request = txn.GetRequest(request_id);
+    if (!request) return request.error();
+    if (!request->has_value()) return Status(ErrorCode::kNotFound, "no request " + request_id, "request_id");
+    if ((*request)->state != RequestState::kFailed) {
+      return Status(ErrorCode::kBadRequest,
+                    request_id + " is " + std::string(ledger::ToString((*request)->state)) + ", not a dead letter",
+                    "request_id");
+    }
+    const int64_t now = clock_.NowMs();
+    TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestState(request_id, RequestState::kRejected, now, now));
+    effects.ended.emplace_back(request_id, RequestState::kRejected);
+    effects.notes.push_back(request_id + " discarded by " + user + ": " + reason);
+    return Record(txn, request_id, -1, "request.discarded", now, EncodeJsonMap({{"by", user}, {"reason", reason}}));
+  });
 }
 
 Status Engine::Replay(const std::string& request_id, const std::string& user) {

@@ -225,6 +225,7 @@ TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
       {"GET", "/api/v1/dead-letters", {Role::kOperator, Role::kAuditor}},
       {"GET", "/api/v1/adapters", {Role::kOperator, Role::kAuditor}},
       {"POST", "/api/v1/dead-letters/X/replay", {Role::kOperator}},
+      {"POST", "/api/v1/dead-letters/X/discard", {Role::kOperator}},
       {"POST", "/api/v1/routes/reload", {Role::kOperator}},
       {"POST", "/api/v1/ledger/verify", {Role::kOperator, Role::kAuditor}},
       {"GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}},
@@ -355,6 +356,58 @@ TEST_F(AdminTest, TaxhubctlDoesTheSameFromTheCommandLine) {
   auto forbidden = ctl({"reload-routes"});
   EXPECT_EQ(forbidden.exit_code, 1);
   EXPECT_NE(forbidden.output.find("FORBIDDEN"), std::string::npos) << forbidden.output;
+}
+
+// Dead letters: listed, one replayed, one given up; a routes reload names the operator.
+TEST_F(AdminTest, DeadLettersAreReplayedOrDiscardedAndReloadsAreRecorded) {
+  WriteRoutes(dir_, "routes:\n  - name: flaky\n    match: {kind: flaky}\n    stages: [{name: call, service: t.flaky,"
+                    " retry: {max_attempts: 1, attempt_timeout: 5s}}]\n");
+  Reply reloaded = As(Role::kOperator, "POST", "/api/v1/routes/reload");
+  ASSERT_EQ(reloaded.status, 200) << reloaded.body;
+  std::atomic<bool> fail{true};
+  ScriptedHandler handler([&](const wire::StageTask&) {
+    if (!fail) return Succeeded();
+    wire::StageResult r;
+    r.outcome = wire::StageOutcome::RETRY;
+    r.code = "DOWN";
+    r.message = "legacy down";
+    return r;
+  });
+  TestWorkers workers(hub_->backend(), {"t.flaky"}, handler);
+  client::HubClient hall(context_, hub_->frontend());
+  for (const char* id : {"DL-1", "DL-2"}) {
+    wire::SubmitRequest r;
+    r.request_id = id;
+    r.kind = "flaky";
+    r.taxpayer_id = "91310110666007217T";
+    r.body = "{}";
+    ASSERT_TRUE(hall.Submit(r).has_value());
+  }
+  Reply letters;
+  ASSERT_TRUE(Eventually([&] {
+    letters = As(Role::kOperator, "GET", "/api/v1/dead-letters");
+    return letters.body.find("DL-1") != std::string::npos && letters.body.find("DL-2") != std::string::npos;
+  })) << letters.body;
+  fail = false;
+  EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-1/replay").status, 200);
+  EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-2/discard", "{}").status, 400) << "needs a reason";
+  EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-2/discard", "{\"reason\":\"核心系统已人工处理\"}").status,
+            200);
+  EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-2/discard", "{\"reason\":\"again\"}").status, 400)
+      << "no longer a dead letter";
+  ASSERT_TRUE(Eventually([&] { return hall.Progress("DL-1", "91310110666007217T")->state == wire::RequestState::COMPLETED; }));
+  EXPECT_EQ(hall.Progress("DL-2", "91310110666007217T")->state, wire::RequestState::REJECTED);
+  Reply timeline = As(Role::kAuditor, "GET", "/api/v1/requests/DL-2");
+  EXPECT_NE(timeline.body.find("request.discarded"), std::string::npos) << timeline.body;
+  EXPECT_NE(timeline.body.find("user-operator"), std::string::npos) << timeline.body;
+  EXPECT_EQ(As(Role::kOperator, "GET", "/api/v1/dead-letters").body.find("DL-"), std::string::npos);
+  auto stream = hall.Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value());
+  bool reload_named = false;
+  for (const auto& e : stream->events) {
+    reload_named |= e.type == "routes.reloaded" && e.detail.find("user-operator") != std::string::npos;
+  }
+  EXPECT_TRUE(reload_named) << "the reload is a ledger event naming the operator";
 }
 
 TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
