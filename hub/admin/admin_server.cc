@@ -425,6 +425,26 @@ void AdminServer::Impl::AddEndpoints() {
       out << name << "_sum" << (labels.empty() ? "" : "{" + labels + "}") << " " << h.sum_ms() / 1000 << "\n";
       out << name << "_count" << (labels.empty() ? "" : "{" + labels + "}") << " " << cumulative << "\n";
     };
+    {
+      // From the ledger: staff queues and dead letters, whichever hub put them there.
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      auto txn = reader->Begin();
+      if (txn) {
+        if (auto depths = (*txn)->QueueDepths()) {
+          out << "# HELP taxhub_queue_depth Staff tasks by queue, waiting or claimed.\n"
+                 "# TYPE taxhub_queue_depth gauge\n";
+          for (const auto& [queue, n] : *depths) {
+            out << "taxhub_queue_depth{queue=\"" << queue << "\",state=\"waiting\"} " << n.first << "\n"
+                << "taxhub_queue_depth{queue=\"" << queue << "\",state=\"claimed\"} " << n.second << "\n";
+          }
+        }
+        if (auto failed = (*txn)->CountInState(ledger::RequestState::kFailed)) {
+          out << "# HELP taxhub_dead_letters Requests that failed and wait for an operator.\n"
+                 "# TYPE taxhub_dead_letters gauge\ntaxhub_dead_letters "
+              << *failed << "\n";
+        }
+      }
+    }
     out << "# HELP taxhub_ledger_commit_seconds Ledger commit latency of the engine's batches.\n"
            "# TYPE taxhub_ledger_commit_seconds histogram\n";
     histogram("taxhub_ledger_commit_seconds", "", e.commit_ms);

@@ -260,6 +260,10 @@ class Transaction {
   virtual Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) = 0;
   virtual Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) = 0;
   virtual Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) = 0;
+  // Staff queues' depth: queue -> (waiting, claimed) human stages.
+  virtual Result<std::map<std::string, std::pair<int64_t, int64_t>>> QueueDepths() = 0;
+  // How many requests are in `state` (e.g. FAILED: the dead letters).
+  virtual Result<int64_t> CountInState(RequestState state) = 0;
 
   // Obligations. Adding one that exists changes nothing (false).
   virtual Result<bool> AddObligation(const ObligationRecord& obligation) = 0;

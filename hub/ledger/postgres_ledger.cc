@@ -163,6 +163,10 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
            " AND ((s.state IN ('READY', 'DISPATCHED') AND s.deadline_at < $7) OR s.finished_at > s.deadline_at)))"
            " AND (r.accepted_at < $8 OR (r.accepted_at = $8 AND r.id < $9))"
            " ORDER BY r.accepted_at DESC, r.id DESC LIMIT $10"},
+      {"queue_depths",
+       "SELECT queue, state, count(*) FROM stages WHERE queue <> '' AND state IN ('READY', 'DISPATCHED') "
+       "GROUP BY queue, state"},
+      {"count_in_state", "SELECT count(*) FROM requests WHERE state = $1"},
       {"lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"},
       {"put_figure",
        "INSERT INTO figures (taxpayer_id, name, period, value, request_id, at) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -649,6 +653,23 @@ class PostgresTransaction final : public Transaction {
                        row[6].as<int64_t>()});
       }
       return out;
+    });
+  }
+
+  Result<std::map<std::string, std::pair<int64_t, int64_t>>> QueueDepths() override {
+    return Guard("queue depths", [&]() -> Result<std::map<std::string, std::pair<int64_t, int64_t>>> {
+      std::map<std::string, std::pair<int64_t, int64_t>> out;
+      for (const auto& row : work_->exec_prepared("queue_depths")) {
+        auto& [waiting, claimed] = out[row[0].as<std::string>()];
+        (row[1].as<std::string>() == "READY" ? waiting : claimed) = row[2].as<int64_t>();
+      }
+      return out;
+    });
+  }
+
+  Result<int64_t> CountInState(RequestState state) override {
+    return Guard("count in state", [&]() -> Result<int64_t> {
+      return work_->exec_prepared1("count_in_state", std::string(ToString(state)))[0].as<int64_t>();
     });
   }
 

@@ -99,6 +99,8 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override;
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override;
   Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) override;
+  Result<std::map<std::string, std::pair<int64_t, int64_t>>> QueueDepths() override;
+  Result<int64_t> CountInState(RequestState state) override;
   Result<bool> AddObligation(const ObligationRecord& o) override;
   Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override;
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
@@ -693,6 +695,27 @@ Result<std::vector<RequestRecord>> SqliteTransaction::SearchRequests(const Reque
   stmt.Bind(6, int64_t{q.overdue_only ? 1 : 0}).Bind(7, q.now_ms).Bind(8, q.before_accepted_ms).Bind(9, q.before_id);
   stmt.Bind(10, int64_t{q.limit});
   return ReadRequests(stmt, "search requests");
+}
+
+Result<std::map<std::string, std::pair<int64_t, int64_t>>> SqliteTransaction::QueueDepths() {
+  Statement stmt = ledger_.Prepare(
+      "SELECT queue, state, count(*) FROM stages WHERE queue <> '' AND state IN ('READY', 'DISPATCHED') "
+      "GROUP BY queue, state");
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    auto& [waiting, claimed] = out[stmt.Text(0)];
+    (stmt.Text(1) == "READY" ? waiting : claimed) = stmt.Int(2);
+  }
+  if (rc != SQLITE_DONE) return Error(ledger_.Fail("queue depths"));
+  return out;
+}
+
+Result<int64_t> SqliteTransaction::CountInState(RequestState state) {
+  Statement stmt = ledger_.Prepare("SELECT count(*) FROM requests WHERE state = ?");
+  stmt.Bind(1, ToString(state));
+  if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("count in state"));
+  return stmt.Int(0);
 }
 
 constexpr const char* kObligationColumns =

@@ -4,6 +4,7 @@
 usage: cdp_driver.py --chromium PATH --profile DIR --url URL --steps FILE
 
 FILE holds a JSON list of steps: {"eval": JS} runs JS in the page and prints its value;
+{"screenshot": PNG} saves what the page looks like (1400×1100);
 {"wait": JS, "timeout": seconds} runs JS until it is true. Prints one JSON line per step
 and exits 0 when every step passed, 1 at the first that did not. Chromium runs in its own
 process group and is stopped, by its PID, however this script ends.
@@ -75,7 +76,15 @@ def main():
         page.call("Runtime.enable")
         page.call("Page.navigate", {"url": args.url})
         for n, step in enumerate(steps):
-            if "eval" in step:
+            if "screenshot" in step:
+                page.call("Emulation.setDeviceMetricsOverride",
+                          {"width": 1400, "height": 1100, "deviceScaleFactor": 1, "mobile": False})
+                shot = page.call("Page.captureScreenshot", {"format": "png"})
+                import base64
+                with open(step["screenshot"], "wb") as f:
+                    f.write(base64.b64decode(shot["data"]))
+                print(json.dumps({"step": n, "screenshot": step["screenshot"]}), flush=True)
+            elif "eval" in step:
                 try:
                     value = page.evaluate(step["eval"])
                 except RuntimeError as e:

@@ -165,6 +165,8 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
     return tasks.status == 200 && tasks.body.find("ADM-1/0") != std::string::npos;
   })) << tasks.status << " " << tasks.body;
   EXPECT_NE(tasks.body.find("\"label\":\"核查\""), std::string::npos) << tasks.body;
+  EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_queue_depth{queue=\"hall.verify\",state=\"waiting\"} 1\n"),
+            std::string::npos);
   const std::string task = "/api/v1/tasks/" + Encode("ADM-1/0");
   Reply claimed = As(Role::kStaff, "POST", task + "/claim");
   EXPECT_EQ(claimed.status, 200) << claimed.body;
@@ -389,6 +391,7 @@ TEST_F(AdminTest, DeadLettersAreReplayedOrDiscardedAndReloadsAreRecorded) {
     return letters.body.find("DL-1") != std::string::npos && letters.body.find("DL-2") != std::string::npos;
   })) << letters.body;
   fail = false;
+  EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_dead_letters 2\n"), std::string::npos);
   EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-1/replay").status, 200);
   EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-2/discard", "{}").status, 400) << "needs a reason";
   EXPECT_EQ(As(Role::kOperator, "POST", "/api/v1/dead-letters/DL-2/discard", "{\"reason\":\"核心系统已人工处理\"}").status,

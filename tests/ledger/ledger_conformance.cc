@@ -452,6 +452,27 @@ TEST_P(LedgerConformance, RequestsAreSearchedNewestFirstWithACursor) {
   q.overdue_only = true;
   q.now_ms = 2000;
   EXPECT_EQ(ids(q), (std::vector<std::string>{"S1"})) << "open past its deadline";
+  EXPECT_EQ(*txn->CountInState(RequestState::kInProgress), 4);
+  EXPECT_EQ(*txn->CountInState(RequestState::kFailed), 0);
+}
+
+TEST_P(LedgerConformance, QueueDepthsCountWaitingAndClaimedStaffTasks) {
+  auto txn = Begin();
+  auto human = [](const std::string& id, int index, const std::string& queue, StageState state) {
+    StageRecord s = Stage(id, index, "", state);
+    s.queue = queue;
+    return s;
+  };
+  Put(*txn, "Q1", {human("Q1", 0, "hall.verify", StageState::kReady)});
+  Put(*txn, "Q2", {human("Q2", 0, "hall.verify", StageState::kDispatched)});
+  Put(*txn, "Q3", {human("Q3", 0, "hall.verify", StageState::kReady), human("Q3", 1, "hall.approve", StageState::kPending)});
+  Put(*txn, "Q4", {human("Q4", 0, "hall.approve", StageState::kDone), Stage("Q4", 1, "sms", StageState::kReady)});
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  auto depths = txn->QueueDepths();
+  ASSERT_TRUE(depths.has_value()) << depths.error().ToString();
+  ASSERT_EQ(depths->size(), 1u) << "only queues with work waiting or under way";
+  EXPECT_EQ(depths->at("hall.verify"), std::make_pair(int64_t{2}, int64_t{1}));
 }
 
 TEST_P(LedgerConformance, DataSurvivesReopening) {

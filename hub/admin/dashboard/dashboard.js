@@ -74,6 +74,17 @@ async function refreshMetrics() {
   $('#m-dispatched').textContent = value('taxhub_stages_dispatched_total');
   $('#m-refused').textContent = value('taxhub_requests_refused_total');
   $('#m-commits').textContent = value('taxhub_ledger_commits_total');
+  // Stage latency: the mean of each stage's histogram; queues: waiting and claimed tasks.
+  const latency = {};
+  for (const m of text.matchAll(/^taxhub_stage_seconds_(sum|count)\{stage="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+    (latency[m[2]] = latency[m[2]] || {})[m[1]] = Number(m[3]);
+  }
+  drawBars('#latency', Object.entries(latency).map(([stage, v]) => [stage, v.count ? 1000 * v.sum / v.count : 0]), 'ms');
+  const queues = {};
+  for (const m of text.matchAll(/^taxhub_queue_depth\{queue="([^"]+)",state="(waiting|claimed)"\} (\d+)$/gm)) {
+    (queues[m[1]] = queues[m[1]] || { waiting: 0, claimed: 0 })[m[2]] = Number(m[3]);
+  }
+  drawBars('#queues', Object.entries(queues).map(([queue, v]) => [queue, v.waiting, v.claimed]), '');
   if (state.lastCompleted !== null) state.samples.push(completed - state.lastCompleted);
   state.lastCompleted = completed;
   if (state.samples.length > 60) state.samples.shift();
@@ -97,6 +108,35 @@ function drawThroughput() {
   g.stroke();
   g.fillStyle = '#66717d';
   g.fillText(`max ${max} / 3 s`, 8, 12);
+}
+
+// Horizontal bars: [label, value, second value?] rows.
+function drawBars(selector, rows, unit) {
+  const canvas = $(selector);
+  const g = canvas.getContext('2d');
+  const w = canvas.width, h = canvas.height;
+  g.clearRect(0, 0, w, h);
+  g.font = '12px sans-serif';
+  if (!rows.length) {
+    g.fillStyle = '#66717d';
+    g.fillText('—', 8, 16);
+    return;
+  }
+  const max = Math.max(1, ...rows.map((r) => r[1] + (r[2] || 0)));
+  const row = Math.min(22, (h - 4) / rows.length);
+  rows.forEach(([label, a, b], i) => {
+    const y = 2 + i * row;
+    const scale = (w - 200) / max;
+    g.fillStyle = '#8c1c13';
+    g.fillRect(120, y + 3, a * scale, row - 6);
+    if (b) {
+      g.fillStyle = '#d9a19c';
+      g.fillRect(120 + a * scale, y + 3, b * scale, row - 6);
+    }
+    g.fillStyle = '#1d2733';
+    g.fillText(label, 4, y + row - 7);
+    g.fillText(b === undefined ? `${a.toFixed(1)} ${unit}` : `${a} / ${b}`, 124 + (a + (b || 0)) * scale, y + row - 7);
+  });
 }
 
 // ---- staff workbench ----------------------------------------------------------------------
