@@ -44,6 +44,7 @@ struct Answer {
   HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK;
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
+  bool close = false;  // the request was not read to its end: the connection cannot be reused
 };
 
 std::string Stringify(const JsonObject& object) {
@@ -76,6 +77,20 @@ Answer Failure(const Status& status) {
   JsonObject body;
   body.set("error", error);
   return {StatusFor(status.code()), Stringify(body)};
+}
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string Label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 // 2.5 ms -> "0.0025": Prometheus' le labels are seconds.
@@ -199,6 +214,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
       answer = Failure(Status(ErrorCode::kInternal, "the request could not be served"));
     }
     response.setStatusAndReason(answer.status);
+    if (answer.close) response.setKeepAlive(false);
     response.setContentType(answer.content_type);
     response.set("Cache-Control", "no-store");
     response.set("X-Content-Type-Options", "nosniff");
@@ -233,7 +249,11 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
   // The raw path, split before decoding, so that an encoded "/" stays inside its segment.
   const std::string& uri = request.getURI();
   const size_t question = uri.find('?');
-  call.path = Split(uri.substr(0, question));
+  try {
+    call.path = Split(uri.substr(0, question));
+  } catch (const Poco::Exception& e) {
+    return Failure(Status(ErrorCode::kBadRequest, "bad path: " + e.displayText(), "path"));
+  }
   if (question != std::string::npos) {
     try {
       for (const auto& [k, v] : Poco::URI(uri).getQueryParameters()) call.query[k] = v;
@@ -242,19 +262,19 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
     }
   }
   // The size limit before reading: a declared length, then what actually arrives.
-  if (request.hasContentLength() && request.getContentLength64() > config.max_body_bytes) {
-    return Failure(Status(ErrorCode::kTooLarge,
-                          "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes", "body"));
-  }
+  auto too_large = [&] {
+    Answer answer = Failure(Status(ErrorCode::kTooLarge,
+                                   "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes", "body"));
+    answer.close = true;
+    return answer;
+  };
+  if (request.hasContentLength() && request.getContentLength64() > config.max_body_bytes) return too_large();
   std::istream& in = request.stream();
   std::string chunk(8192, '\0');
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     call.body.append(chunk.data(), static_cast<size_t>(in.gcount()));
-    if (static_cast<int64_t>(call.body.size()) > config.max_body_bytes) {
-      return Failure(Status(ErrorCode::kTooLarge,
-                            "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes", "body"));
-    }
+    if (static_cast<int64_t>(call.body.size()) > config.max_body_bytes) return too_large();
   }
   const Endpoint* found = nullptr;
   bool path_known = false;
@@ -391,7 +411,9 @@ void AdminServer::Impl::AddEndpoints() {
   add("GET", "/dashboard/{}", {}, [asset](const Call& call) { return asset(call.path[1]); });
   add("GET", "/healthz", {}, [](const Call&) { return Answer{HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}"}; });
   add("GET", "/readyz", {}, [this](const Call&) {
-    std::lock_guard<std::mutex> lock(reader_mutex);
+    // A report holding the reader is proof enough that the ledger reads; probes never wait.
+    std::unique_lock<std::mutex> lock(reader_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return Answer{HTTPResponse::HTTP_OK, "{\"ready\":true}"};
     auto txn = reader->Begin();
     if (!txn) return Failure(Status(ErrorCode::kUnavailable, "the ledger is not readable: " + txn.error().message()));
     return Answer{HTTPResponse::HTTP_OK, "{\"ready\":true}"};
@@ -426,16 +448,18 @@ void AdminServer::Impl::AddEndpoints() {
       out << name << "_count" << (labels.empty() ? "" : "{" + labels + "}") << " " << cumulative << "\n";
     };
     {
-      // From the ledger: staff queues and dead letters, whichever hub put them there.
-      std::lock_guard<std::mutex> lock(reader_mutex);
-      auto txn = reader->Begin();
+      // From the ledger: staff queues and dead letters, whichever hub put them there — left out
+      // of this scrape if a report is reading the ledger now (scrapes do not wait).
+      std::unique_lock<std::mutex> lock(reader_mutex, std::try_to_lock);
+      auto txn = lock.owns_lock() ? reader->Begin() : Result<std::unique_ptr<ledger::Transaction>>(
+                                                          Error(ErrorCode::kUnavailable, "busy"));
       if (txn) {
         if (auto depths = (*txn)->QueueDepths()) {
           out << "# HELP taxhub_queue_depth Staff tasks by queue, waiting or claimed.\n"
                  "# TYPE taxhub_queue_depth gauge\n";
           for (const auto& [queue, n] : *depths) {
-            out << "taxhub_queue_depth{queue=\"" << queue << "\",state=\"waiting\"} " << n.first << "\n"
-                << "taxhub_queue_depth{queue=\"" << queue << "\",state=\"claimed\"} " << n.second << "\n";
+            out << "taxhub_queue_depth{queue=\"" << Label(queue) << "\",state=\"waiting\"} " << n.first << "\n"
+                << "taxhub_queue_depth{queue=\"" << Label(queue) << "\",state=\"claimed\"} " << n.second << "\n";
           }
         }
         if (auto failed = (*txn)->CountInState(ledger::RequestState::kFailed)) {
@@ -451,7 +475,7 @@ void AdminServer::Impl::AddEndpoints() {
     out << "# HELP taxhub_stage_seconds Adapter stage latency, delivery to result, by stage.\n"
            "# TYPE taxhub_stage_seconds histogram\n";
     e.ForEachStage([&](const std::string& stage, const workflow::LatencyHistogram& h) {
-      histogram("taxhub_stage_seconds", "stage=\"" + stage + "\"", h);
+      histogram("taxhub_stage_seconds", "stage=\"" + Label(stage) + "\"", h);
     });
     const broker::BrokerCounters& b = hub.broker_counters();
     counter("taxhub_client_requests_total", "MDP client requests at the frontend.", b.client_requests);
@@ -470,17 +494,17 @@ void AdminServer::Impl::AddEndpoints() {
     out << "# HELP taxhub_adapter_workers Adapter workers connected, by service.\n"
            "# TYPE taxhub_adapter_workers gauge\n";
     for (const auto& [service, n] : workers) {
-      out << "taxhub_adapter_workers{service=\"" << service << "\"} " << n.first << "\n";
+      out << "taxhub_adapter_workers{service=\"" << Label(service) << "\"} " << n.first << "\n";
     }
     out << "# HELP taxhub_adapter_workers_busy Adapter workers holding a task or call, by service.\n"
            "# TYPE taxhub_adapter_workers_busy gauge\n";
     for (const auto& [service, n] : workers) {
-      out << "taxhub_adapter_workers_busy{service=\"" << service << "\"} " << n.second << "\n";
+      out << "taxhub_adapter_workers_busy{service=\"" << Label(service) << "\"} " << n.second << "\n";
     }
     out << "# HELP taxhub_circuit_open Whether a service's circuit breaker is open (1) or half-open (0.5).\n"
            "# TYPE taxhub_circuit_open gauge\n";
     for (const auto& [service, c] : hub.engine().Circuits()) {
-      out << "taxhub_circuit_open{service=\"" << service << "\"} "
+      out << "taxhub_circuit_open{service=\"" << Label(service) << "\"} "
           << (c.state == "open" ? "1" : c.state == "half-open" ? "0.5" : "0") << "\n";
     }
     return Answer{HTTPResponse::HTTP_OK, out.str(), "text/plain; version=0.0.4"};
@@ -839,6 +863,9 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(app::Hub& hub, const Clo
     params->setMaxQueued(config.queue);
     params->setTimeout(Poco::Timespan(config.timeout_ms * 1000));
     params->setKeepAlive(true);
+    // Dashboards poll every few seconds: an idle connection gives its pool thread back soon.
+    params->setKeepAliveTimeout(Poco::Timespan(2, 0));
+    params->setMaxKeepAliveRequests(100);
     params->setServerName("taxhub");
     impl->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl), impl->pool, *socket, params);
     impl->server->start();

@@ -62,7 +62,7 @@ Result<TokenKey> TokenKey::Load(const std::string& pem_file, std::string issuer,
     Poco::SharedPtr<Poco::Crypto::ECKey> key =
         impl->can_issue ? new Poco::Crypto::ECKey(nullptr, &key_stream) : new Poco::Crypto::ECKey(&key_stream);
     impl->signer.setECKey(key);
-    impl->signer.addAlgorithm(Poco::JWT::Signer::ALGO_ES256);
+    impl->signer.setAlgorithms({Poco::JWT::Signer::ALGO_ES256});  // nothing else, ever
   } catch (const Poco::Exception& e) {
     return Error(ErrorCode::kBadRequest, pem_file + " is not an EC key: " + e.displayText(), "admin.token_key");
   }
@@ -115,7 +115,12 @@ Result<Caller> TokenKey::Verify(std::string_view text, int64_t now_ms) const {
   if (token.getExpiration() <= now) return refuse("the token has expired");
   if (token.payload().has("nbf") && token.getNotBefore() > now) return refuse("the token is not valid yet");
   if (token.getIssuer() != impl_->issuer) return refuse("the token is from another issuer");
-  const auto audience = token.getAudience();
+  std::vector<std::string> audience;
+  try {
+    audience = token.getAudience();
+  } catch (const Poco::Exception&) {
+    return refuse("the token's audience is malformed");
+  }
   if (std::find(audience.begin(), audience.end(), impl_->audience) == audience.end()) {
     return refuse("the token is for another audience");
   }

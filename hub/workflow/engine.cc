@@ -588,20 +588,24 @@ void Engine::WriteCheckpoint() {
 // ---- commands from other threads -------------------------------------------------------------
 
 Status Engine::RunCommand(std::function<Status(ledger::Transaction&, Effects&)> work) {
-  auto command = std::make_unique<Command>();
+  auto command = std::make_shared<Command>();
   command->work = std::move(work);
   std::future<Status> done = command->done.get_future();
   {
     std::lock_guard<std::mutex> lock(commands_mutex_);
     if (!running_) return Status(ErrorCode::kUnavailable, "the engine is not running");
-    commands_.push_back(std::move(command));
+    commands_.push_back(command);
   }
   uint64_t one = 1;
   if (write(wake_fd_, &one, sizeof one) < 0) {
     // The engine also looks at its commands on every tick.
   }
   if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-    return Status(ErrorCode::kTimeout, "the engine did not run the command within 30 s");
+    std::unique_lock<std::mutex> lock(command->mutex);
+    if (!command->started) {
+      command->abandoned = true;  // the engine will skip it: nothing was done
+      return Status(ErrorCode::kTimeout, "the engine did not run the command within 30 s; nothing was done");
+    }
   }
   return done.get();
 }
@@ -609,12 +613,17 @@ Status Engine::RunCommand(std::function<Status(ledger::Transaction&, Effects&)> 
 void Engine::ProcessCommands() {
   uint64_t count;
   if (read(wake_fd_, &count, sizeof count) < 0) count = 0;
-  std::deque<std::unique_ptr<Command>> commands;
+  std::deque<std::shared_ptr<Command>> commands;
   {
     std::lock_guard<std::mutex> lock(commands_mutex_);
     commands.swap(commands_);
   }
   for (auto& command : commands) {
+    {
+      std::lock_guard<std::mutex> lock(command->mutex);
+      if (command->abandoned) continue;
+      command->started = true;
+    }
     if (!running_) {
       command->done.set_value(Status(ErrorCode::kUnavailable, "the engine stopped"));
       continue;

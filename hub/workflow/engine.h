@@ -262,9 +262,14 @@ class Engine {
     std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
     std::set<std::string> probes;       // services whose half-open circuit sent its probe
   };
+  // A caller that gives up waiting abandons its command if the engine has not started it; once
+  // started, the caller waits for it to finish, since `work` may refer to the caller's data.
   struct Command {
     std::function<Status(ledger::Transaction&, Effects&)> work;
     std::promise<Status> done;
+    std::mutex mutex;
+    bool started = false;
+    bool abandoned = false;
   };
   struct Circuit {
     int failures = 0;
@@ -358,7 +363,7 @@ class Engine {
   uint64_t id_sequence_ = 0;
 
   std::mutex commands_mutex_;
-  std::deque<std::unique_ptr<Command>> commands_;
+  std::deque<std::shared_ptr<Command>> commands_;
   int wake_fd_ = -1;  // eventfd: a command is waiting
   std::atomic<bool> running_{false};
 

@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -30,6 +31,7 @@ using admin::Role;
 struct Reply {
   int status = 0;
   std::string body;
+  bool keep_alive = false;
 };
 
 const char* kStaffRoutes = R"(
@@ -44,13 +46,14 @@ class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(false); }
 
-  void Start(bool https) {
+  void Start(bool https, int64_t timeout_ms = 10'000) {
     server_.reset();
     hub_.reset();
     config_ = TestHubConfig(dir_, "sqlite", "", kStaffRoutes);
     config_.admin.enabled = true;
     config_.admin.listen_port = 0;
     config_.admin.max_body_bytes = 4096;
+    config_.admin.timeout_ms = timeout_ms;
     config_.admin.token_key = dir_.File("admin-token.key");
     ASSERT_TRUE(admin::TokenKey::CreateIfMissing(config_.admin.token_key).ok());
     if (https) {
@@ -98,8 +101,10 @@ class AdminTest : public ::testing::Test {
       session = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", server_->port());
     }
     session->setTimeout(Poco::Timespan(5, 0));
+    session->setKeepAlive(true);
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    request.setKeepAlive(true);
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     session->sendRequest(request) << body;
@@ -107,6 +112,7 @@ class AdminTest : public ::testing::Test {
     std::istream& in = session->receiveResponse(response);
     Reply reply;
     reply.status = response.getStatus();
+    reply.keep_alive = response.getKeepAlive();
     Poco::StreamCopier::copyToString(in, reply.body);
     return reply;
   }
@@ -416,6 +422,9 @@ TEST_F(AdminTest, DeadLettersAreReplayedOrDiscardedAndReloadsAreRecorded) {
 TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
   Reply big = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", std::string(5000, ' '));
   EXPECT_EQ(big.status, 413);
+  EXPECT_FALSE(big.keep_alive) << "the unread body must not become the next request";
+  EXPECT_TRUE(As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{}").keep_alive);
+  EXPECT_EQ(Send("GET", "/api/v1/requests/%zz").status, 400) << "a malformed escape";
   EXPECT_NE(big.body.find("\"field\":\"body\""), std::string::npos) << big.body;
   Reply malformed = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{\"staff\": ");
   EXPECT_EQ(malformed.status, 400);
@@ -439,6 +448,41 @@ TEST_F(AdminTest, HttpsWithTheConfiguredCertificate) {
   EXPECT_EQ(Send("GET", "/healthz", "", "", /*https=*/true).status, 200);
   EXPECT_EQ(Send("GET", "/api/v1/requests/X", tokens_[Role::kAuditor], "", /*https=*/true).status, 404);
   EXPECT_EQ(As(Role::kAuditor, "GET", "/api/v1/requests/X").status, 0) << "plain HTTP gets no answer";
+  // A client that offers nothing newer than TLS 1.1 gets no connection.
+  Poco::Net::Context::Ptr old = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
+  old->disableProtocols(Poco::Net::Context::PROTO_TLSV1_2 | Poco::Net::Context::PROTO_TLSV1_3);
+  bool refused = false;
+  try {
+    Poco::Net::HTTPSClientSession session("127.0.0.1", server_->port(), old);
+    Poco::Net::HTTPRequest request("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    session.receiveResponse(response);
+  } catch (const Poco::Exception&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused) << "TLS 1.1 was accepted";
+}
+
+// A client that starts a request and stalls is cut off after the timeout; the others are served
+// meanwhile from the bounded pool.
+TEST_F(AdminTest, AStalledClientIsCutOffAndOthersAreServed) {
+  Start(false, /*timeout_ms=*/300);
+  Poco::Net::StreamSocket stalled(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(server_->port())));
+  const std::string partial = "POST /api/v1/ledger/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  stalled.sendBytes(partial.data(), static_cast<int>(partial.size()));
+  EXPECT_EQ(Send("GET", "/healthz").status, 200) << "served while another client stalls";
+  stalled.setReceiveTimeout(Poco::Timespan(5, 0));
+  char buffer[512];
+  int n = 0;
+  const int64_t start = MonotonicMs();
+  try {
+    n = stalled.receiveBytes(buffer, sizeof buffer);  // the server gives up: closed (0) or an error answer
+  } catch (const Poco::Exception&) {
+    n = -1;
+  }
+  EXPECT_LT(MonotonicMs() - start, 4000) << "cut off by the server, not by our receive timeout";
+  EXPECT_TRUE(n <= 0 || std::string(buffer, static_cast<size_t>(n)).find("HTTP/1.1 4") == 0) << std::string(buffer, n > 0 ? n : 0);
 }
 
 }  // namespace

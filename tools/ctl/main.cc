@@ -9,7 +9,8 @@
 //     requests [--taxpayer T] [--kind K] [--state S] [--overdue] [--limit N] [--cursor C]
 //     request ID                    one request's stages and timeline
 //     tasks --queue Q               claim TASK | complete TASK --decision approve|reject|return [--reason R]
-//     assign TASK --staff NAME      adapters | dead-letters | replay ID | reload-routes
+//     assign TASK --staff NAME      adapters | dead-letters | replay ID | discard ID --reason R
+//     reload-routes
 //     verify-ledger                 report-staff [--from MS] [--to MS]
 //   prints the endpoint's JSON answer; exits 0 on success, 1 with the error otherwise.
 
@@ -46,7 +47,7 @@ int Usage() {
                "         requests [--taxpayer T] [--kind K] [--state S] [--overdue] [--limit N] [--cursor C]\n"
                "         request ID | tasks --queue Q | claim TASK | assign TASK --staff NAME\n"
                "         complete TASK --decision approve|reject|return [--reason R]\n"
-               "         adapters | dead-letters | replay ID | reload-routes | verify-ledger\n"
+               "         adapters | dead-letters | replay ID | discard ID --reason R | reload-routes | verify-ledger\n"
                "         report-staff [--from MS] [--to MS]\n";
   return 2;
 }
@@ -178,6 +179,10 @@ bool Request(const Args& args, std::string& method, std::string& path, std::stri
     return one("/api/v1/tasks/", "/assign");
   }
   if (command == "replay") return one("/api/v1/dead-letters/", "/replay");
+  if (command == "discard" && args.flags.contains("reason")) {
+    body = json({{"reason", args.Get("reason")}});
+    return one("/api/v1/dead-letters/", "/discard");
+  }
   if (command == "reload-routes" && p.size() == 1) return path = "/api/v1/routes/reload", true;
   if (command == "verify-ledger" && p.size() == 1) return path = "/api/v1/ledger/verify", true;
   return false;
