@@ -207,8 +207,23 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   Reply verified = As(Role::kAuditor, "POST", "/api/v1/ledger/verify");
   EXPECT_EQ(verified.status, 200);
   EXPECT_NE(verified.body.find("\"ok\":true"), std::string::npos) << verified.body;
+  // A manager gives a waiting task to someone, and takes it back to give it to another.
+  r.request_id = "ADM-2";
+  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(Eventually([&] {
+    return As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify").body.find("ADM-2/0") != std::string::npos;
+  }));
+  const std::string second = "/api/v1/tasks/" + Encode("ADM-2/0") + "/assign";
+  EXPECT_EQ(As(Role::kManager, "POST", second, "{\"staff\":\"李娜\"}").status, 200);
+  EXPECT_EQ(As(Role::kManager, "POST", second, "{\"staff\":\"王晓明\"}").status, 200);
+  Reply assigned = As(Role::kAuditor, "GET", "/api/v1/requests/ADM-2");
+  EXPECT_NE(assigned.body.find("task.assigned"), std::string::npos) << assigned.body;
+  EXPECT_NE(assigned.body.find("task.reassigned"), std::string::npos) << assigned.body;
+  EXPECT_NE(assigned.body.find("user-manager"), std::string::npos) << assigned.body;
+  EXPECT_NE(As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify").body.find("\"claimed_by\":\"王晓明\""),
+            std::string::npos);
   const std::string metrics = Send("GET", "/metrics").body;
-  EXPECT_NE(metrics.find("taxhub_requests_accepted_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("taxhub_requests_accepted_total 2\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("# TYPE taxhub_ledger_commit_seconds histogram\ntaxhub_ledger_commit_seconds_bucket{le=\"0.001\"}"),
             std::string::npos)
       << metrics;
