@@ -261,6 +261,43 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
       return Failure(Status(ErrorCode::kBadRequest, "bad query: " + e.displayText(), "query"));
     }
   }
+  // Who may call it is settled before a byte of the body is read; an answer given before the
+  // body was read to its end closes the connection (the rest must not pass for a request).
+  const bool has_body = request.hasContentLength() ? request.getContentLength64() > 0
+                                                   : request.getChunkedTransferEncoding();
+  auto unread = [&](Answer answer) {
+    answer.close = answer.close || has_body;
+    return answer;
+  };
+  const Endpoint* found = nullptr;
+  bool path_known = false;
+  for (const Endpoint& e : endpoints) {
+    if (!Matches(e, call)) continue;
+    path_known = true;
+    if (e.method == call.method) {
+      found = &e;
+      break;
+    }
+  }
+  if (!found) {
+    return unread(path_known ? Answer{HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+                                      Failure(Status(ErrorCode::kBadRequest, call.method + " is not allowed here",
+                                                     "method")).body}
+                             : Failure(Status(ErrorCode::kNotFound, "no such endpoint", "path")));
+  }
+  if (!found->roles.empty()) {
+    const std::string authorization = request.get("Authorization", "");
+    if (authorization.rfind("Bearer ", 0) != 0) {
+      return unread(Failure(Status(ErrorCode::kUnauthenticated, "a bearer token is required", "Authorization")));
+    }
+    auto caller = key.Verify(std::string_view(authorization).substr(7), clock.NowMs());
+    if (!caller) return unread(Failure(caller.error()));
+    if (!found->roles.contains(caller->role)) {
+      return unread(Failure(Status(ErrorCode::kForbidden,
+                                   "the " + std::string(ToString(caller->role)) + " role may not do this", "role")));
+    }
+    call.caller = std::move(*caller);
+  }
   // The size limit before reading: a declared length, then what actually arrives.
   auto too_large = [&] {
     Answer answer = Failure(Status(ErrorCode::kTooLarge,
@@ -275,34 +312,6 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     call.body.append(chunk.data(), static_cast<size_t>(in.gcount()));
     if (static_cast<int64_t>(call.body.size()) > config.max_body_bytes) return too_large();
-  }
-  const Endpoint* found = nullptr;
-  bool path_known = false;
-  for (const Endpoint& e : endpoints) {
-    if (!Matches(e, call)) continue;
-    path_known = true;
-    if (e.method == call.method) {
-      found = &e;
-      break;
-    }
-  }
-  if (!found) {
-    return path_known ? Answer{HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
-                               Failure(Status(ErrorCode::kBadRequest, call.method + " is not allowed here", "method")).body}
-                      : Failure(Status(ErrorCode::kNotFound, "no such endpoint", "path"));
-  }
-  if (!found->roles.empty()) {
-    const std::string authorization = request.get("Authorization", "");
-    if (authorization.rfind("Bearer ", 0) != 0) {
-      return Failure(Status(ErrorCode::kUnauthenticated, "a bearer token is required", "Authorization"));
-    }
-    auto caller = key.Verify(std::string_view(authorization).substr(7), clock.NowMs());
-    if (!caller) return Failure(caller.error());
-    if (!found->roles.contains(caller->role)) {
-      return Failure(Status(ErrorCode::kForbidden,
-                            "the " + std::string(ToString(caller->role)) + " role may not do this", "role"));
-    }
-    call.caller = std::move(*caller);
   }
   return found->handler(call);
 }

@@ -440,6 +440,9 @@ TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
   EXPECT_FALSE(big.keep_alive) << "the unread body must not become the next request";
   EXPECT_TRUE(As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{}").keep_alive);
   EXPECT_EQ(Send("GET", "/api/v1/requests/%zz").status, 400) << "a malformed escape";
+  Reply anonymous = Send("POST", "/api/v1/tasks/X%2F0/assign", "", std::string(3000, ' '));
+  EXPECT_EQ(anonymous.status, 401) << "refused before its body is read";
+  EXPECT_FALSE(anonymous.keep_alive) << "and the unread body closes the connection";
   EXPECT_NE(big.body.find("\"field\":\"body\""), std::string::npos) << big.body;
   Reply malformed = As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{\"staff\": ");
   EXPECT_EQ(malformed.status, 400);
