@@ -129,6 +129,15 @@ struct Call {
     auto it = query.find(key);
     return it == query.end() ? fallback : it->second;
   }
+  // A report's ?from= &to= (ms): the last 30 days by default.
+  Result<std::pair<int64_t, int64_t>> Period(int64_t now_ms) const {
+    auto from = QueryInt("from", now_ms - 30LL * 86'400'000, 0, INT64_MAX);
+    if (!from) return Error(from.error());
+    auto to = QueryInt("to", now_ms + 1, 0, INT64_MAX);
+    if (!to) return Error(to.error());
+    if (*to <= *from) return Error(ErrorCode::kBadRequest, "must be after from", "to");
+    return std::pair{*from, *to};
+  }
   Result<int64_t> QueryInt(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
     auto it = query.find(key);
     if (it == query.end()) return fallback;
@@ -715,15 +724,13 @@ void AdminServer::Impl::AddEndpoints() {
   });
   add("GET", "/api/v1/reports/sla", {Role::kManager, Role::kAuditor, Role::kOperator}, [this](const Call& call) {
     const int64_t now = clock.NowMs();
-    auto from = call.QueryInt("from", now - 30LL * 86'400'000, 0, INT64_MAX);
-    if (!from) return Failure(from.error());
-    auto to = call.QueryInt("to", now + 1, 0, INT64_MAX);
-    if (!to) return Failure(to.error());
-    if (*to <= *from) return Failure(Status(ErrorCode::kBadRequest, "must be after from", "to"));
+    auto period = call.Period(now);
+    if (!period) return Failure(period.error());
+    const auto [from, to] = *period;
     app::SlaReport report;
     {
       std::lock_guard<std::mutex> lock(reader_mutex);
-      auto built = app::BuildSlaReport(*reader, *from, *to, now);
+      auto built = app::BuildSlaReport(*reader, from, to, now);
       if (!built) return Failure(built.error());
       report = std::move(*built);
     }
@@ -745,8 +752,8 @@ void AdminServer::Impl::AddEndpoints() {
     JsonObject days;
     for (const auto& [day, n] : report.completed_by_day) days.set(day, n);
     JsonObject out;
-    out.set("from_ms", *from);
-    out.set("to_ms", *to);
+    out.set("from_ms", from);
+    out.set("to_ms", to);
     out.set("requests", report.requests);
     out.set("stages", stages);
     out.set("completed_by_day", days);
@@ -780,15 +787,13 @@ void AdminServer::Impl::AddEndpoints() {
   });
   add("GET", "/api/v1/reports/staff", {Role::kManager, Role::kAuditor}, [this](const Call& call) {
     const int64_t now = clock.NowMs();
-    auto from = call.QueryInt("from", now - 30LL * 86'400'000, 0, INT64_MAX);
-    if (!from) return Failure(from.error());
-    auto to = call.QueryInt("to", now + 1, 0, INT64_MAX);
-    if (!to) return Failure(to.error());
-    if (*to <= *from) return Failure(Status(ErrorCode::kBadRequest, "must be after from", "to"));
+    auto period = call.Period(now);
+    if (!period) return Failure(period.error());
+    const auto [from, to] = *period;
     std::vector<app::StaffPerformance> report;
     {
       std::lock_guard<std::mutex> lock(reader_mutex);
-      auto read = app::StaffPerformanceReport(*reader, *from, *to);
+      auto read = app::StaffPerformanceReport(*reader, from, to);
       if (!read) return Failure(read.error());
       report = std::move(*read);
     }
@@ -818,8 +823,8 @@ void AdminServer::Impl::AddEndpoints() {
     JsonArray stars;
     for (size_t i = 0; i < ranked.size() && i < 10; ++i) stars.add(ranked[i]->staff);
     JsonObject out;
-    out.set("from_ms", *from);
-    out.set("to_ms", *to);
+    out.set("from_ms", from);
+    out.set("to_ms", to);
     out.set("staff", staff);
     out.set("stars", stars);
     return Json(out);

@@ -1,21 +1,12 @@
 #include "hub/app/sla_report.h"
 
+#include "hub/obligations/calendar.h"
+
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <tuple>
 
 namespace taxhub::app {
 namespace {
-
-std::string ChinaDay(int64_t ms) {
-  using namespace std::chrono;
-  const year_month_day d(floor<days>(sys_time<milliseconds>(milliseconds(ms)) + hours(8)));
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
-                static_cast<unsigned>(d.day()));
-  return text;
-}
 
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -41,7 +32,7 @@ Result<SlaReport> BuildSlaReport(ledger::Ledger& ledger, int64_t from_ms, int64_
     for (const ledger::RequestRecord& r : *page) {
       ++report.requests;
       if (r.state == ledger::RequestState::kCompleted && r.finished_at_ms > 0) {
-        ++report.completed_by_day[ChinaDay(r.finished_at_ms)];
+        ++report.completed_by_day[obligations::FormatDate(obligations::ChinaDate(r.finished_at_ms))];
       }
       auto office = r.attributes.find("tax_office");
       const std::string office_code = office == r.attributes.end() ? "" : office->second;

@@ -46,6 +46,11 @@ std::string FormatDate(Date date) {
   return text;
 }
 
+Date ChinaDate(int64_t unix_ms) {
+  using namespace std::chrono;
+  return Date(floor<days>(sys_time<milliseconds>(milliseconds(unix_ms)) + hours(8)));
+}
+
 std::string FormatMonth(Month month) {
   char text[16];
   std::snprintf(text, sizeof text, "%04d-%02u", static_cast<int>(month.year()), static_cast<unsigned>(month.month()));

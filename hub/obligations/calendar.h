@@ -29,6 +29,8 @@ Result<Date> ParseDate(std::string_view text, const std::string& field = "date")
 Result<Month> ParseMonth(std::string_view text, const std::string& field = "month");
 std::string FormatDate(Date date);
 std::string FormatMonth(Month month);
+// The day (China time, UTC+8: the calendar deadlines are kept in) that `unix_ms` falls on.
+Date ChinaDate(int64_t unix_ms);
 
 class WorkCalendar {
  public:

@@ -20,12 +20,6 @@ namespace {
 
 constexpr const char* kLog = "reminders";
 
-// Today in China time (UTC+8), the calendar the deadlines are kept in.
-obligations::Date ChinaDate(int64_t now_ms) {
-  using namespace std::chrono;
-  return obligations::Date(floor<days>(sys_time<milliseconds>(milliseconds(now_ms)) + hours(8)));
-}
-
 std::string PlusDays(obligations::Date date, int n) {
   return obligations::FormatDate(obligations::Date(std::chrono::sys_days(date) + std::chrono::days(n)));
 }
@@ -144,7 +138,7 @@ Status Engine::Items(ledger::Transaction& txn, std::string_view body, wire::Item
   if (!decoded) return decoded.error();
   TAXHUB_RETURN_IF_ERROR(ValidateItems(*decoded));
   const int64_t now = clock_.NowMs();
-  const std::string today = obligations::FormatDate(ChinaDate(now));
+  const std::string today = obligations::FormatDate(obligations::ChinaDate(now));
   auto owed = txn.ObligationsOf(decoded->taxpayer_id);
   if (!owed) return owed.error();
   std::vector<wire::Item> reminders;
@@ -204,7 +198,7 @@ Status Engine::Items(ledger::Transaction& txn, std::string_view body, wire::Item
 
 void Engine::SendReminders() {
   const int64_t now = clock_.NowMs();
-  const obligations::Date today = ChinaDate(now);
+  const obligations::Date today = obligations::ChinaDate(now);
   auto txn = ledger_.Begin();
   if (!txn) return;
   int sent = 0;

@@ -14,13 +14,6 @@ namespace {
 
 constexpr const char* kLog = "risk";
 
-// The month (China time, UTC+8) that `now_ms` falls in.
-obligations::Month ChinaMonth(int64_t now_ms) {
-  using namespace std::chrono;
-  const year_month_day day(floor<days>(sys_time<milliseconds>(milliseconds(now_ms)) + hours(8)));
-  return day.year() / day.month();
-}
-
 }  // namespace
 
 Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& r, const StringMap& outputs) {
@@ -61,13 +54,15 @@ Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestReco
 
 Status Engine::CheckRejections(ledger::Transaction& txn, const ledger::RequestRecord& r) {
   const int64_t now = clock_.NowMs();
+  const obligations::Date today = obligations::ChinaDate(now);
+  const obligations::Month this_month = today.year() / today.month();
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.type != obligations::RiskRule::Type::kRejections) continue;
     TAXHUB_RETURN_IF_ERROR(txn.LockKey("risk:" + r.taxpayer_id));
     auto rejected = txn.CountRequests(r.taxpayer_id, ledger::RequestState::kRejected,
                                       now - int64_t{rule.days} * 86'400'000);
     if (!rejected) return rejected.error();
-    if (auto finding = obligations::CheckRejections(rule, *rejected, ChinaMonth(now))) {
+    if (auto finding = obligations::CheckRejections(rule, *rejected, this_month)) {
       TAXHUB_RETURN_IF_ERROR(RaiseAlert(txn, rule, r, *finding));
     }
   }

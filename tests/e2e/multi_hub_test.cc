@@ -227,11 +227,7 @@ TEST_F(MultiHubTest, TwoHubsSendEachReminderAndAlertOnce) {
   auto a = StartHub("hub-a");
   auto b = StartHub("hub-b");
   const int64_t now = SystemClock().NowMs();
-  auto day = [&](int offset) {
-    return obligations::FormatDate(obligations::Date(std::chrono::floor<std::chrono::days>(
-        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now)) + std::chrono::hours(8) +
-        std::chrono::days(offset))));
-  };
+  auto day = [&](int offset) { return obligations::FormatDate(obligations::ChinaDate(now + offset * 86'400'000LL)); };
   // Stage outputs are at most 4 KiB: 40 obligations per registration, 10 registrations.
   constexpr int kRegistrations = 10, kDue = 30, kOverdue = 10;
   ScriptedHandler owe([&](const wire::StageTask& task) {

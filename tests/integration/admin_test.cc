@@ -117,6 +117,17 @@ class AdminTest : public ::testing::Test {
     return reply;
   }
 
+  // A hall application with an empty body.
+  static wire::SubmitRequest Application(const std::string& id, const std::string& kind,
+                                         const std::string& taxpayer = "91310110666007217T") {
+    wire::SubmitRequest r;
+    r.request_id = id;
+    r.kind = kind;
+    r.taxpayer_id = taxpayer;
+    r.body = "{}";
+    return r;
+  }
+
   Reply As(Role role, const std::string& method, const std::string& path, const std::string& body = "") {
     return Send(method, path, tokens_[role], body);
   }
@@ -159,12 +170,7 @@ TEST_F(AdminTest, HealthReadinessAndMetricsNeedNoToken) {
 // request's timeline names who did what.
 TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   client::HubClient hall(context_, hub_->frontend());
-  wire::SubmitRequest r;
-  r.request_id = "ADM-1";
-  r.kind = "staff.task";
-  r.taxpayer_id = "91310110666007217T";
-  r.body = "{}";
-  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(hall.Submit(Application("ADM-1", "staff.task")).has_value());
   Reply tasks;
   ASSERT_TRUE(Eventually([&] {
     tasks = As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify");
@@ -208,8 +214,7 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   EXPECT_EQ(verified.status, 200);
   EXPECT_NE(verified.body.find("\"ok\":true"), std::string::npos) << verified.body;
   // A manager gives a waiting task to someone, and takes it back to give it to another.
-  r.request_id = "ADM-2";
-  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(hall.Submit(Application("ADM-2", "staff.task")).has_value());
   ASSERT_TRUE(Eventually([&] {
     return As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify").body.find("ADM-2/0") != std::string::npos;
   }));
@@ -302,12 +307,7 @@ TEST_F(AdminTest, AdaptersAndTheirWorkers) {
   WriteRoutes(dir_, "routes:\n  - name: one\n    match: {kind: one.stage}\n    stages: [{name: check, service: t.svc}]\n");
   ASSERT_TRUE(hub_->hub().ReloadRoutes().has_value());
   client::HubClient hall(context_, hub_->frontend());
-  wire::SubmitRequest r;
-  r.request_id = "LAT-1";
-  r.kind = "one.stage";
-  r.taxpayer_id = "91310110666007217T";
-  r.body = "{}";
-  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(hall.Submit(Application("LAT-1", "one.stage")).has_value());
   ASSERT_TRUE(Eventually([&] {
     return Send("GET", "/metrics").body.find("taxhub_stage_seconds_count{stage=\"check\"} 1\n") != std::string::npos;
   })) << Send("GET", "/metrics").body;
@@ -316,12 +316,8 @@ TEST_F(AdminTest, AdaptersAndTheirWorkers) {
 TEST_F(AdminTest, RequestsAreSearchedAPageAtATime) {
   client::HubClient hall(context_, hub_->frontend());
   for (int i = 0; i < 5; ++i) {
-    wire::SubmitRequest r;
-    r.request_id = "SRCH-" + std::to_string(i);
-    r.kind = "staff.task";
-    r.taxpayer_id = i == 4 ? "91350100M000100Y43" : "91310110666007217T";
-    r.body = "{}";
-    ASSERT_TRUE(hall.Submit(r).has_value());
+    const std::string taxpayer = i == 4 ? "91350100M000100Y43" : "91310110666007217T";
+    ASSERT_TRUE(hall.Submit(Application("SRCH-" + std::to_string(i), "staff.task", taxpayer)).has_value());
   }
   Reply first = As(Role::kOperator, "GET", "/api/v1/requests?taxpayer=91310110666007217T&limit=3");
   ASSERT_EQ(first.status, 200) << first.body;
@@ -353,12 +349,7 @@ TEST_F(AdminTest, TaxhubctlDoesTheSameFromTheCommandLine) {
                         "--user", "x"}).exit_code,
             2);
   client::HubClient hall(context_, hub_->frontend());
-  wire::SubmitRequest r;
-  r.request_id = "CTL-1";
-  r.kind = "staff.task";
-  r.taxpayer_id = "91310110666007217T";
-  r.body = "{}";
-  ASSERT_TRUE(hall.Submit(r).has_value());
+  ASSERT_TRUE(hall.Submit(Application("CTL-1", "staff.task")).has_value());
   const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
   auto ctl = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {BinDir() + "/taxhubctl", "--url", url, "--token", t};
@@ -399,12 +390,7 @@ TEST_F(AdminTest, DeadLettersAreReplayedOrDiscardedAndReloadsAreRecorded) {
   TestWorkers workers(hub_->backend(), {"t.flaky"}, handler);
   client::HubClient hall(context_, hub_->frontend());
   for (const char* id : {"DL-1", "DL-2"}) {
-    wire::SubmitRequest r;
-    r.request_id = id;
-    r.kind = "flaky";
-    r.taxpayer_id = "91310110666007217T";
-    r.body = "{}";
-    ASSERT_TRUE(hall.Submit(r).has_value());
+    ASSERT_TRUE(hall.Submit(Application(id, "flaky")).has_value());
   }
   Reply letters;
   ASSERT_TRUE(Eventually([&] {

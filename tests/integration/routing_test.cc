@@ -504,11 +504,7 @@ TEST_F(RoutingTest, ObligationsGetOneReminderEachAndAFilingMeetsThem) {
   };
   restart(0);  // no reminders while the obligations are being set up
   const int64_t now = SystemClock().NowMs();
-  auto day = [&](int offset) {
-    return obligations::FormatDate(obligations::Date(std::chrono::floor<std::chrono::days>(
-        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now)) + std::chrono::hours(8) +
-        std::chrono::days(offset))));
-  };
+  auto day = [&](int offset) { return obligations::FormatDate(obligations::ChinaDate(now + offset * 86'400'000LL)); };
   ScriptedHandler handler([&](const wire::StageTask& task) {
     wire::StageResult r = Succeeded();
     if (task.stage == "register") {
@@ -700,8 +696,7 @@ TEST_F(RoutingTest, RiskAlertsAreRaisedOnceFromTheTaxpayersRecord) {
     if (i.type == "alert") seen.push_back(i.title + ":" + i.state);
   }
   // The rejections alert is of the month it was raised in (China time).
-  const auto today = std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(
-      std::chrono::system_clock::now() + std::chrono::hours(8)));
+  const obligations::Date today = obligations::ChinaDate(SystemClock().NowMs());
   const std::string this_month = obligations::FormatMonth(today.year() / today.month());
   EXPECT_EQ(seen, (std::vector<std::string>{"多次被拒:" + this_month, "发票用量异常:2026-11", "连续零申报:2026-10"}));
 }
