@@ -1,10 +1,13 @@
-// The raw baseline for durable intake (issue 8, target 2): the same request rows taxhub writes,
-// written straight to the database in batches, with nothing else — no sockets, no validation,
-// no routing, no event chain. `make bench` prints taxhub's intake as a ratio to this.
+// The raw baseline for durable intake (issue 8, target 2): the rows taxhub's ledger writes for
+// one accepted submit — its request row, its stage row (READY) and its two events
+// (request.accepted, stage.ready) — written into the ledger's own schema (the same migrations,
+// so the same tables and indexes) in batches, with nothing else: no sockets, no decoding, no
+// validation, no routing, no hashing (the events carry fixed hashes). `make bench` prints
+// taxhub's intake as a ratio to this rate.
 //
-//   raw_baseline --sqlite FILE [--rows N] [--batch B]     (WAL, synchronous=FULL)
-//   raw_baseline --pg DSN [--rows N] [--batch B]
-// prints "raw <backend> batched writes: R rows/s".
+//   raw_baseline --sqlite FILE [--requests N] [--batch B]     (WAL, synchronous=FULL)
+//   raw_baseline --pg DSN [--requests N] [--batch B]           (into a fresh schema raw_baseline)
+// prints "raw <backend> batched writes (B requests per transaction, 4 rows each): R requests/s".
 
 #include <sqlite3.h>
 
@@ -14,100 +17,163 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "hub/ledger/migrations.h"
+
 namespace {
 
-// The columns of the ledger's requests table that a submit fills (BLOB / BYTEA for the body).
-std::string CreateTable(const char* binary) {
-  return std::string("CREATE TABLE IF NOT EXISTS raw_requests (id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
-                     " taxpayer_id TEXT NOT NULL, attributes TEXT NOT NULL, body ") +
-         binary + " NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL, accepted_at BIGINT NOT NULL)";
-}
+constexpr const char* kInsertRequest =
+    "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, "
+    "state, accepted_at, updated_at) VALUES ($1, 'filing.vat', '91310110666007217T', "
+    "'{\"tax_office\":\"13212000000\"}', $2, $3, 'vat', 1, 'IN_PROGRESS', $4, $4)";
+constexpr const char* kInsertStage =
+    "INSERT INTO stages (request_id, idx, name, label, service, state, max_attempts, time_limit_ms, "
+    "ready_at, deadline_at, initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms) "
+    "VALUES ($1, 0, 'accept', '', 'bench.accept', 'READY', 5, 3600000, $2::bigint, $2::bigint + 3600000, 1000, 2.0, "
+    "60000, 30000)";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) "
+    "VALUES ('raw', $1, $2, $3, $4, $5, $6, $7, $7)";
 
-// A row the size of a submitted VAT return: time-ordered id, a 512-byte body.
-struct Row {
-  std::string id, body = std::string(512, 'x');
-};
+const std::string kHash(64, 'a');     // a SHA-256 in hex
+const std::string kBody(512, 'x');    // a VAT return's size
+const std::string kAccepted = "filing.vat from 91310110666007217T by route vat v1; fingerprint=" + kHash;
 
-std::string Id(long long n) {
+std::string Id(long long n) {  // time-ordered, as taxhub's
   char id[64];
   std::snprintf(id, sizeof id, "R%013lld-bench-%08lld", 1796000000000LL + n, n);
   return id;
 }
 
-double Sqlite(const std::string& path, long long rows, int batch) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr, nullptr);
-  sqlite3_exec(db, CreateTable("BLOB").c_str(), nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO raw_requests VALUES (?, 'filing.vat', '91310110666007217T', "
-                     "'{\"tax_office\":\"13212000000\"}', ?, 'fp', 'ACCEPTED', ?)",
-                     -1, &insert, nullptr);
-  const Row row;
-  const auto start = std::chrono::steady_clock::now();
-  for (long long n = 0; n < rows;) {
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    for (int i = 0; i < batch && n < rows; ++i, ++n) {
-      const std::string id = Id(n);
-      sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_blob(insert, 2, row.body.data(), static_cast<int>(row.body.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(insert, 3, n);
-      if (sqlite3_step(insert) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-      sqlite3_reset(insert);
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+// SQLite wants ?NNN where PostgreSQL has $NNN, and no casts.
+std::string ForSqlite(std::string sql) {
+  for (size_t at; (at = sql.find("::bigint")) != std::string::npos;) sql.erase(at, 8);
+  for (char& c : sql) {
+    if (c == '$') c = '?';
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  return static_cast<double>(rows) / seconds;
+  return sql;
 }
 
-double Postgres(const std::string& dsn, long long rows, int batch) {
+double Sqlite(const std::string& path, long long requests, int batch) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    throw std::runtime_error(sqlite3_errmsg(db));
+  }
+  auto exec = [&](const std::string& sql) {
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db));
+    }
+  };
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+  for (const auto& m : taxhub::ledger::MigrationsFor("sqlite")) exec(m.sql);
+  exec("INSERT INTO chains VALUES ('raw', 'sha256', 0)");
+  sqlite3_stmt *request = nullptr, *stage = nullptr, *event = nullptr;
+  auto prepare = [&](const char* sql, sqlite3_stmt** stmt) {
+    if (sqlite3_prepare_v3(db, ForSqlite(sql).c_str(), -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db));
+    }
+  };
+  prepare(kInsertRequest, &request);
+  prepare(kInsertStage, &stage);
+  prepare(kInsertEvent, &event);
+  auto step = [&](sqlite3_stmt* stmt) {
+    if (sqlite3_step(stmt) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
+    sqlite3_reset(stmt);
+  };
+  long long seq = 0;
+  auto append = [&](const std::string& id, int stage_index, const char* type, const std::string& detail) {
+    sqlite3_bind_int64(event, 1, ++seq);
+    sqlite3_bind_text(event, 2, id.c_str(), -1, SQLITE_STATIC);
+    sqlite3_bind_int(event, 3, stage_index);
+    sqlite3_bind_text(event, 4, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(event, 5, seq);
+    sqlite3_bind_text(event, 6, detail.c_str(), -1, SQLITE_STATIC);
+    sqlite3_bind_text(event, 7, kHash.c_str(), -1, SQLITE_STATIC);
+    step(event);
+  };
+  const std::string ready = "accept waits for service bench.accept";
+  const auto start = std::chrono::steady_clock::now();
+  for (long long n = 0; n < requests;) {
+    exec("BEGIN IMMEDIATE");
+    for (int i = 0; i < batch && n < requests; ++i, ++n) {
+      const std::string id = Id(n);
+      sqlite3_bind_text(request, 1, id.c_str(), -1, SQLITE_STATIC);
+      sqlite3_bind_blob(request, 2, kBody.data(), static_cast<int>(kBody.size()), SQLITE_STATIC);
+      sqlite3_bind_text(request, 3, kHash.c_str(), -1, SQLITE_STATIC);
+      sqlite3_bind_int64(request, 4, n);
+      step(request);
+      append(id, -1, "request.accepted", kAccepted);
+      sqlite3_bind_text(stage, 1, id.c_str(), -1, SQLITE_STATIC);
+      sqlite3_bind_int64(stage, 2, n);
+      step(stage);
+      append(id, 0, "stage.ready", ready);
+    }
+    exec("COMMIT");
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (sqlite3_stmt* s : {request, stage, event}) sqlite3_finalize(s);
+  sqlite3_close(db);
+  return static_cast<double>(requests) / seconds;
+}
+
+double Postgres(const std::string& dsn, long long requests, int batch) {
   pqxx::connection c(dsn);
   {
     pqxx::work w(c);
-    w.exec(CreateTable("BYTEA"));
-    w.exec("TRUNCATE raw_requests");
+    w.exec("DROP SCHEMA IF EXISTS raw_baseline CASCADE");
+    w.exec("CREATE SCHEMA raw_baseline");
+    w.exec("SET LOCAL search_path = raw_baseline");
+    for (const auto& m : taxhub::ledger::MigrationsFor("postgres")) w.exec(m.sql);
+    w.exec("INSERT INTO chains VALUES ('raw', 'sha256', 0)");
     w.commit();
   }
-  c.prepare("insert",
-            "INSERT INTO raw_requests VALUES ($1, 'filing.vat', '91310110666007217T', "
-            "'{\"tax_office\":\"13212000000\"}', $2, 'fp', 'ACCEPTED', $3)");
-  const Row row;
-  const pqxx::binarystring body(row.body);
+  c.set_variable("search_path", "raw_baseline");
+  c.prepare("request", kInsertRequest);
+  c.prepare("stage", kInsertStage);
+  c.prepare("event", kInsertEvent);
+  const pqxx::binarystring body(kBody);
+  const std::string ready = "accept waits for service bench.accept";
+  long long seq = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (long long n = 0; n < rows;) {
+  for (long long n = 0; n < requests;) {
     pqxx::work w(c);
-    for (int i = 0; i < batch && n < rows; ++i, ++n) w.exec_prepared("insert", Id(n), body, n);
+    for (int i = 0; i < batch && n < requests; ++i, ++n) {
+      const std::string id = Id(n);
+      const long long at = 1796000000000LL + n;
+      w.exec_prepared("request", id, body, kHash, at);
+      ++seq;
+      w.exec_prepared("event", seq, id, -1, "request.accepted", at, kAccepted, kHash);
+      w.exec_prepared("stage", id, at);
+      ++seq;
+      w.exec_prepared("event", seq, id, 0, "stage.ready", at, ready, kHash);
+    }
     w.commit();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(rows) / seconds;
+  return static_cast<double>(requests) / seconds;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string sqlite, pg;
-  long long rows = 20000;
+  long long requests = 20000;
   int batch = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--sqlite") sqlite = value;
     else if (flag == "--pg") pg = value;
-    else if (flag == "--rows") rows = std::stoll(value);
+    else if (flag == "--requests") requests = std::stoll(value);
     else if (flag == "--batch") batch = std::stoi(value);
   }
-  if (sqlite.empty() == pg.empty() || rows < 1 || batch < 1) {
-    std::cerr << "usage: raw_baseline --sqlite FILE | --pg DSN [--rows N] [--batch B]\n";
+  if (sqlite.empty() == pg.empty() || requests < 1 || batch < 1) {
+    std::cerr << "usage: raw_baseline --sqlite FILE | --pg DSN [--requests N] [--batch B]\n";
     return 2;
   }
   try {
-    const double rate = sqlite.empty() ? Postgres(pg, rows, batch) : Sqlite(sqlite, rows, batch);
-    std::printf("raw %s batched writes (%d per transaction): %.0f rows/s\n", sqlite.empty() ? "postgres" : "sqlite",
-                batch, rate);
+    const double rate = sqlite.empty() ? Postgres(pg, requests, batch) : Sqlite(sqlite, requests, batch);
+    std::printf("raw %s batched writes (%d requests per transaction, 4 rows each): %.0f requests/s\n",
+                sqlite.empty() ? "postgres" : "sqlite", batch, rate);
   } catch (const std::exception& e) {
     std::cerr << "raw_baseline: " << e.what() << "\n";
     return 1;

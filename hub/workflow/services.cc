@@ -213,12 +213,14 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
     stage.max_backoff_ms = planned.retry.max_backoff_ms;
     stage.attempt_timeout_ms = planned.retry.attempt_timeout_ms;
     stage.time_limit_ms = planned.time_limit_ms;
-    TAXHUB_RETURN_IF_ERROR(txn.InsertStage(stage));
     stages.push_back(std::move(stage));
   }
+  // Planned and brought up in memory, then each stage inserted once, as it stands.
   const StringMap& attributes = record.attributes;
   TAXHUB_RETURN_IF_ERROR(Advance(
-      txn, stages, 0, [&]() -> Result<StringMap> { return attributes; }, now, effects));
+      txn, stages, 0, [&]() -> Result<StringMap> { return attributes; }, now, effects,
+      /*stored=*/false));
+  for (const StageRecord& stage : stages) TAXHUB_RETURN_IF_ERROR(txn.InsertStage(stage));
 
   reply.request_id = record.id;
   reply.accepted_at_ms = now;

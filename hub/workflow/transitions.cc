@@ -33,11 +33,12 @@ namespace {
 
 // Ends the request: later stages SKIPPED, the request in `final_state`.
 Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t index,
-              RequestState final_state, int64_t now_ms, Effects& effects, const std::string& why) {
+              RequestState final_state, int64_t now_ms, Effects& effects, const std::string& why,
+              bool stored = true) {
   for (size_t i = index + 1; i < stages.size(); ++i) {
     if (stages[i].state != StageState::kPending) continue;
     stages[i].state = StageState::kSkipped;
-    TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stages[i]));
+    if (stored) TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stages[i]));
   }
   const std::string& request_id = stages[index].request_id;
   TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestState(request_id, final_state, now_ms, now_ms));
@@ -92,13 +93,14 @@ StringMap StageInputs(const std::vector<StageRecord>& stages, size_t index) {
 }
 
 Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t from,
-               const AttributesLoader& attributes, int64_t now_ms, Effects& effects) {
+               const AttributesLoader& attributes, int64_t now_ms, Effects& effects, bool stored) {
+  auto update = [&](const StageRecord& stage) { return stored ? txn.UpdateStage(stage) : Status::Ok(); };
   const StageRecord* refusal = Refusal(stages);
   for (size_t i = from; i < stages.size(); ++i) {
     StageRecord& stage = stages[i];
     if (stage.on_rejection != (refusal != nullptr)) {
       stage.state = StageState::kSkipped;
-      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+      TAXHUB_RETURN_IF_ERROR(update(stage));
       TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.skipped", now_ms,
                                     stage.name + (refusal ? ": the request was rejected"
                                                           : ": runs only after a rejection")));
@@ -108,7 +110,7 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
     if (!holds) return holds.error();
     if (!*holds) {
       stage.state = StageState::kSkipped;
-      TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+      TAXHUB_RETURN_IF_ERROR(update(stage));
       TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.skipped", now_ms,
                                     stage.name + ": its condition does not hold"));
       continue;
@@ -116,7 +118,7 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
     stage.state = StageState::kReady;
     stage.ready_at_ms = now_ms;
     if (stage.deadline_ms == 0) stage.deadline_ms = now_ms + stage.time_limit_ms;
-    TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
+    TAXHUB_RETURN_IF_ERROR(update(stage));
     if (!stage.service.empty()) effects.ready_services.insert(stage.service);
     const std::string where =
         stage.queue.empty() ? "service " + stage.service : "staff queue " + stage.queue;
@@ -126,9 +128,9 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
   }
   if (refusal) {
     return Finish(txn, stages, stages.size() - 1, RequestState::kRejected, now_ms, effects,
-                  RefusalText(*refusal));
+                  RefusalText(*refusal), stored);
   }
-  return Finish(txn, stages, stages.size() - 1, RequestState::kCompleted, now_ms, effects, "");
+  return Finish(txn, stages, stages.size() - 1, RequestState::kCompleted, now_ms, effects, "", stored);
 }
 
 Status ReturnForCorrection(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,

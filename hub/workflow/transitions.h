@@ -66,8 +66,11 @@ StringMap StageInputs(const std::vector<ledger::StageRecord>& stages, size_t ind
 // hold are SKIPPED): an adapter stage becomes READY for dispatch, a human stage READY in its
 // queue. After a rejection only on_rejection stages come up; otherwise only the others. With no
 // stage left, the request is COMPLETED, or REJECTED after a rejection.
+// `stored` false: the stages are not in the ledger yet (a new request's plan), so only their
+// copies in memory change and the caller inserts them afterwards, each in its final state.
 Status Advance(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, size_t from,
-               const AttributesLoader& attributes, int64_t now_ms, Effects& effects);
+               const AttributesLoader& attributes, int64_t now_ms, Effects& effects,
+               bool stored = true);
 
 // Staff send the application back to the taxpayer from stages[index]: the stage RETURNED, the
 // request RETURNED until a corrected submit with the same request id arrives.

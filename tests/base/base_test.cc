@@ -1,4 +1,8 @@
+#include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
 
 #include "hub/base/digest.h"
 #include "hub/base/json_map.h"
@@ -50,6 +54,35 @@ TEST(JsonMap, RoundTripsUnicodeAndQuotes) {
   ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
   EXPECT_EQ(*decoded, map);
   EXPECT_FALSE(DecodeJsonMap("{not json").has_value());
+}
+
+// Maps stored before the encoder was written by hand were written by Poco, and request
+// fingerprints cover them: the bytes must not change.
+TEST(JsonMap, EncodesExactlyAsPocoDid) {
+  auto poco = [](const StringMap& map) {
+    Poco::JSON::Object object;
+    for (const auto& [key, value] : map) object.set(key, value);
+    std::ostringstream out;
+    object.stringify(out);
+    return out.str();
+  };
+  for (int c = 0; c < 256; ++c) {
+    const StringMap map = {{std::string(1, static_cast<char>(c)) + "k", "v" + std::string(1, static_cast<char>(c))}};
+    EXPECT_EQ(EncodeJsonMap(map), poco(map)) << "byte " << c;
+  }
+  std::mt19937 random(7);
+  std::string alphabet = "ab \"\\/\n\t\x01\x1f\x7f\xff税务\xe2\x80\xa8";
+  alphabet += '\0';
+  for (int round = 0; round < 500; ++round) {
+    StringMap map;
+    for (int entries = random() % 5; entries > 0; --entries) {
+      std::string key, value;
+      for (int n = random() % 8; n > 0; --n) key += alphabet[random() % alphabet.size()];
+      for (int n = random() % 20; n > 0; --n) value += alphabet[random() % alphabet.size()];
+      map[key] = value;
+    }
+    ASSERT_EQ(EncodeJsonMap(map), poco(map));
+  }
 }
 
 TEST(Digest, LengthPrefixKeepsPartsApart) {
