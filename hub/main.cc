@@ -38,7 +38,9 @@ int Usage() {
   std::cerr << "usage: taxhub serve --config FILE\n"
                "       taxhub dev [--config FILE]\n"
                "       taxhub check-config FILE\n"
-               "       taxhub verify-ledger --config FILE\n";
+               "       taxhub verify-ledger --config FILE\n"
+               "       taxhub demo-pki DIR   the demo CA and taxpayer keys of taxhub dev, for\n"
+               "                             trials and benchmarks (DIR/ca.pem, DIR/taxpayers/)\n";
   return 2;
 }
 
@@ -230,7 +232,7 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) {
       config_file = args[++i];
-    } else if (command == "check-config" && config_file.empty()) {
+    } else if ((command == "check-config" || command == "demo-pki") && config_file.empty()) {
       config_file = args[i];
     } else {
       return Usage();
@@ -239,6 +241,12 @@ int main(int argc, char** argv) {
   if (command == "serve") return config_file.empty() ? Usage() : Run(config_file, false);
   if (command == "dev") return Run(config_file.empty() ? "config/dev.yaml" : config_file, true);
   if (command == "check-config") return config_file.empty() ? Usage() : CheckConfig(config_file);
+  if (command == "demo-pki") {
+    if (config_file.empty()) return Usage();
+    Status pki = app::EnsureDevPki(config_file, app::DevTaxpayers());
+    if (!pki.ok()) std::cerr << "taxhub: demo PKI: " << pki.ToString() << "\n";
+    return pki.ok() ? 0 : 1;
+  }
   if (command == "verify-ledger") {
     return config_file.empty() ? Usage() : VerifyLedgerCommand(config_file);
   }

@@ -175,6 +175,10 @@ Result<std::string> PrivateKey::Sign(std::string_view data) const {
   return signature;
 }
 
+std::pair<int64_t, int64_t> ValidityMs(const X509* cert) {
+  return {TimeMs(X509_get0_notBefore(cert)), TimeMs(X509_get0_notAfter(cert))};
+}
+
 Status VerifyWithKey(EVP_PKEY* key, KeyType type, std::string_view data,
                      std::string_view signature) {
   PkeyCtx pctx;

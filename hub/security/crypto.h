@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hub/base/status.h"
@@ -81,6 +82,9 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const PrivateK
 // A PEM CRL from `ca` revoking `serials`, valid from `this_update_ms` for a day.
 Result<std::string> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
                              const std::vector<int64_t>& serials, int64_t this_update_ms);
+
+// When `cert` is valid, in ms since the epoch: its notBefore and notAfter (0 if unreadable).
+std::pair<int64_t, int64_t> ValidityMs(const X509* cert);
 
 // Low-level verify used by Certificate and the CRL check: `key`'s signature over `data`.
 Status VerifyWithKey(EVP_PKEY* key, KeyType type, std::string_view data,

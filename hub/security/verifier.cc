@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 namespace taxhub::security {
 
@@ -16,10 +18,40 @@ struct CrlDeleter {
   void operator()(X509_CRL* c) const { X509_CRL_free(c); }
 };
 
+// A certificate whose chain, revocation and key usage have been checked: those hold for any
+// signing time inside `valid_from_ms`..`valid_until_ms` (every certificate of its chain is
+// valid then), since the trusted CAs and CRLs are fixed for the verifier's life. Taxpayers
+// sign many submits with one certificate; this spares each the certificate's parsing and its
+// chain's signature checks.
+struct CheckedCertificate {
+  Certificate certificate;
+  int64_t valid_from_ms = 0;
+  int64_t valid_until_ms = 0;
+  std::string subject;
+  std::vector<std::string> subject_values;
+};
+
 struct SignatureVerifier::State {
+  static constexpr size_t kCacheCapacity = 4096;
   X509_STORE* store = nullptr;
   std::vector<Certificate> trusted;
   std::vector<std::unique_ptr<X509_CRL, CrlDeleter>> crls;
+  std::mutex cache_mutex;
+  std::unordered_map<std::string, std::shared_ptr<const CheckedCertificate>> cache;  // by DER
+
+  std::shared_ptr<const CheckedCertificate> Cached(std::string_view der, int64_t at_ms) {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    auto it = cache.find(std::string(der));
+    if (it == cache.end() || at_ms < it->second->valid_from_ms || at_ms > it->second->valid_until_ms) {
+      return nullptr;
+    }
+    return it->second;
+  }
+  void Remember(std::string_view der, std::shared_ptr<const CheckedCertificate> checked) {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (cache.size() >= kCacheCapacity) cache.erase(cache.begin());  // any one: no hot set to keep
+    cache[std::string(der)] = std::move(checked);
+  }
   ~State() {
     if (store) X509_STORE_free(store);
   }
@@ -48,6 +80,18 @@ Status VerifyCrl(X509_CRL* crl, const Certificate& ca) {
                        : type.error();
   OPENSSL_free(tbs);
   return status;
+}
+
+// The times at which every certificate of a verified chain is valid.
+std::pair<int64_t, int64_t> ChainValidity(X509_STORE_CTX* ctx) {
+  int64_t from = 0, until = INT64_MAX;
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  for (int i = 0; chain && i < sk_X509_num(chain); ++i) {
+    const auto [not_before, not_after] = ValidityMs(sk_X509_value(chain, i));
+    from = std::max(from, not_before);
+    until = std::min(until, not_after + 999);  // notAfter is the last valid second
+  }
+  return {from, until};
 }
 
 }  // namespace
@@ -103,21 +147,44 @@ Result<std::unique_ptr<SignatureVerifier>> SignatureVerifier::Load(
 
 Status SignatureVerifier::Verify(std::string_view body, std::string_view signature,
                                  std::string_view certificate_der, std::string_view taxpayer_id,
-                                 int64_t at_ms) const {
+                                 int64_t at_ms, std::string* signer) const {
   if (certificate_der.empty()) {
     return Status(ErrorCode::kMissingField, "the signer's certificate is required", "certificate");
   }
   if (signature.empty()) {
     return Status(ErrorCode::kMissingField, "a signature over the body is required", "signature");
   }
+  std::shared_ptr<const CheckedCertificate> checked = state_->Cached(certificate_der, at_ms);
+  if (!checked) {
+    auto fresh = Check(certificate_der, at_ms);
+    if (!fresh) return fresh.error();
+    checked = *fresh;
+    state_->Remember(certificate_der, checked);
+  }
+  // The signer is the taxpayer.
+  const auto& values = checked->subject_values;
+  if (std::find(values.begin(), values.end(), taxpayer_id) == values.end()) {
+    return Status(ErrorCode::kSignerMismatch,
+                  "the certificate's subject (" + checked->subject +
+                      ") does not carry taxpayer id " + std::string(taxpayer_id),
+                  "taxpayer_id");
+  }
+  // The signature over the exact bytes.
+  Status verified = checked->certificate.VerifySignature(body, signature);
+  if (verified.ok() && signer) *signer = checked->subject;
+  return verified;
+}
+
+Result<std::shared_ptr<const CheckedCertificate>> SignatureVerifier::Check(std::string_view certificate_der,
+                                                                           int64_t at_ms) const {
   auto cert = Certificate::FromDer(certificate_der);
-  if (!cert) return cert.error();
+  if (!cert) return Error(cert.error());
 
   // Chain and validity at the signing time.
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                       X509_STORE_CTX_free);
   if (!ctx || X509_STORE_CTX_init(ctx.get(), state_->store, cert->get(), nullptr) != 1) {
-    return Status(ErrorCode::kInternal, "cannot start certificate verification");
+    return Error(ErrorCode::kInternal, "cannot start certificate verification");
   }
   X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), static_cast<time_t>(at_ms / 1000));
   const bool chained = X509_verify_cert(ctx.get()) == 1;
@@ -125,12 +192,12 @@ Status SignatureVerifier::Verify(std::string_view body, std::string_view signatu
   ERR_clear_error();
   if (!chained) {
     if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) {
-      return Status(ErrorCode::kCertExpired,
+      return Error(ErrorCode::kCertExpired,
                     std::string("the signer's certificate is ") +
                         (error == X509_V_ERR_CERT_HAS_EXPIRED ? "expired" : "not yet valid"),
                     "certificate");
     }
-    return Status(ErrorCode::kUntrustedCert,
+    return Error(ErrorCode::kUntrustedCert,
                   std::string("the signer's certificate does not chain to a trusted CA: ") +
                       X509_verify_cert_error_string(error),
                   "certificate");
@@ -142,28 +209,21 @@ Status SignatureVerifier::Verify(std::string_view body, std::string_view signatu
     }
     X509_REVOKED* revoked = nullptr;
     if (X509_CRL_get0_by_cert(crl.get(), &revoked, cert->get()) == 1) {
-      return Status(ErrorCode::kCertRevoked, "the signer's certificate was revoked", "certificate");
+      return Error(ErrorCode::kCertRevoked, "the signer's certificate was revoked", "certificate");
     }
   }
   // Fit for signing.
   const uint32_t usage = X509_get_key_usage(cert->get());
   if ((X509_get_extension_flags(cert->get()) & EXFLAG_KUSAGE) == 0 ||
       (usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0) {
-    return Status(ErrorCode::kUntrustedCert,
+    return Error(ErrorCode::kUntrustedCert,
                   "the certificate's key usage allows neither digitalSignature nor "
                   "nonRepudiation",
                   "certificate");
   }
-  // The signer is the taxpayer.
-  const auto values = cert->SubjectValues();
-  if (std::find(values.begin(), values.end(), taxpayer_id) == values.end()) {
-    return Status(ErrorCode::kSignerMismatch,
-                  "the certificate's subject (" + cert->Subject() + ") does not carry taxpayer id " +
-                      std::string(taxpayer_id),
-                  "taxpayer_id");
-  }
-  // The signature over the exact bytes.
-  return cert->VerifySignature(body, signature);
+  auto checked = std::make_shared<CheckedCertificate>(CheckedCertificate{*cert, 0, 0, cert->Subject(), cert->SubjectValues()});
+  std::tie(checked->valid_from_ms, checked->valid_until_ms) = ChainValidity(ctx.get());
+  return std::shared_ptr<const CheckedCertificate>(std::move(checked));
 }
 
 }  // namespace taxhub::security

@@ -19,6 +19,8 @@
 
 namespace taxhub::security {
 
+struct CheckedCertificate;
+
 class SignatureVerifier {
  public:
   // `crl_pems` must each be signed by one of the trusted CAs.
@@ -29,11 +31,14 @@ class SignatureVerifier {
                                                          const std::vector<std::string>& crl_files);
   ~SignatureVerifier();
 
+  // On success, `signer` (if given) is set to the certificate's subject.
   Status Verify(std::string_view body, std::string_view signature, std::string_view certificate_der,
-                std::string_view taxpayer_id, int64_t at_ms) const;
+                std::string_view taxpayer_id, int64_t at_ms, std::string* signer = nullptr) const;
 
  private:
   struct State;
+  // Chain, validity at `at_ms`, revocation and key usage of a certificate.
+  Result<std::shared_ptr<const CheckedCertificate>> Check(std::string_view certificate_der, int64_t at_ms) const;
   explicit SignatureVerifier(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

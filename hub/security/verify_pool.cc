@@ -90,13 +90,11 @@ void VerifyPool::Run() {
       }
       verified_at = clock_.NowMs();
       Status verified = verifier_->Verify(request->body, request->signature, request->certificate,
-                                          request->taxpayer_id, verified_at);
+                                          request->taxpayer_id, verified_at, &signer);
       if (!verified.ok()) {
         refuse(verified);
         continue;
       }
-      auto cert = Certificate::FromDer(request->certificate);
-      signer = cert ? cert->Subject() : "";
       ++counters_.verified;
     } else {
       ++counters_.unsigned_passed;

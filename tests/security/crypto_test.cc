@@ -104,6 +104,34 @@ TEST_P(Crypto, TheVerifierAcceptsAGoodSignatureAndNamesEachFailure) {
             ErrorCode::kUntrustedCert);
 }
 
+// The verifier remembers certificates it has checked; what it remembers holds only while every
+// certificate of the chain is valid.
+TEST_P(Crypto, ACheckedCertificateIsTrustedOnlyWhileItsWholeChainIsValid) {
+  PrivateKey ca_key = *PrivateKey::Generate(GetParam());
+  CertificateSpec ca_spec{"Short CA", "", "Test Tax Bureau", 1, kNow - kDay, kNow + 10 * kDay, true, true};
+  Certificate ca = *IssueCertificate(ca_spec, ca_key, ca_key, nullptr);
+  PrivateKey key = *PrivateKey::Generate(GetParam());
+  CertificateSpec leaf{"泰州示范企业", kTaxpayer, "x", 2, kNow - 2 * kDay, kNow + 365 * kDay, false, true};
+  Certificate cert = *IssueCertificate(leaf, key, ca_key, &ca);
+  auto verifier = SignatureVerifier::Create({ca}, {});
+  ASSERT_TRUE(verifier.has_value()) << verifier.error().ToString();
+  const std::string body = "x";
+  const std::string signature = *key.Sign(body);
+  for (int round = 0; round < 2; ++round) {  // checked, then remembered
+    EXPECT_TRUE((*verifier)->Verify(body, signature, cert.ToDer(), kTaxpayer, kNow).ok());
+    EXPECT_EQ((*verifier)->Verify(body, signature, cert.ToDer(), kTaxpayer, kNow + 11 * kDay).code(),
+              ErrorCode::kCertExpired)
+        << "the CA has expired";
+    EXPECT_EQ((*verifier)->Verify(body, signature, cert.ToDer(), kTaxpayer, kNow - 3 * kDay).code(),
+              ErrorCode::kCertExpired)
+        << "not yet valid";
+    EXPECT_EQ((*verifier)->Verify(body + "y", signature, cert.ToDer(), kTaxpayer, kNow).code(),
+              ErrorCode::kBadSignature);
+    EXPECT_EQ((*verifier)->Verify(body, signature, cert.ToDer(), "91350100M000100Y43", kNow).code(),
+              ErrorCode::kSignerMismatch);
+  }
+}
+
 TEST_P(Crypto, ARevokedCertificateIsRefused) {
   Pki pki = MakePki(GetParam(), 77);
   auto crl = IssueCrl(pki.ca, pki.ca_key, {5, 77}, kNow - 1000);

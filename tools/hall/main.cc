@@ -53,9 +53,11 @@ int Usage() {
          "  progress REQUEST_ID --taxpayer T      (a taxpayer sees their own requests)\n"
          "  items --taxpayer T [--type TYPE] [--industry CODE]\n"
          "      the taxpayer's \"my tax area\": obligations, reminders, alerts, notices\n"
-         "  load --clients N --requests M [--inflight K] [--kind K] [--pki DIR]\n"
-         "      submits M requests from N clients (K in flight each) and prints accepted/s\n"
-         "      and latency p50/p99\n"
+         "  load --clients N --requests M [--inflight K] [--kind K] [--rate R]\n"
+         "       [--pki DIR [--algorithm sm2|ecdsa]]\n"
+         "      submits M requests from N clients (K in flight each; at most R per second in\n"
+         "      all) and prints accepted/s and latency p50/p99; signed requests are signed\n"
+         "      before the clock starts, as the hall's taxpayers sign on their own machines\n"
          "  demo [--seconds N] [--rate R] [--pki DIR]\n"
          "      submits sample applications (R per second) and follows them to the end\n"
          "  events --stream HUB_ID [--events EP] [--offset FILE] [--count N] [--topic PREFIX]\n"
@@ -108,7 +110,7 @@ void PrintProgress(const wire::ProgressReply& p) {
 std::optional<PkiSigner> LoadSigner(const Args& args) {
   const std::string dir = args.Get("pki");
   if (dir.empty()) return std::nullopt;
-  auto signer = PkiSigner::Load(dir);
+  auto signer = PkiSigner::Load(dir, args.Get("algorithm"));
   if (!signer) {
     std::cerr << "taxhub-hall: --pki " << dir << ": " << signer.error().ToString() << "\n";
     std::exit(2);
@@ -204,44 +206,83 @@ int Load(const Args& args, zmq::context_t& context) {
   const int clients = static_cast<int>(args.Int("clients", 8));
   const long long requests = args.Int("requests", 1000);
   const int inflight = static_cast<int>(args.Int("inflight", 1));
+  const long long rate = args.Int("rate", 0);
   const std::string kind = args.Get("kind", "filing.vat");
   const std::string endpoint = args.Get("endpoint", "tcp://127.0.0.1:5555");
-  if (clients < 1 || requests < 1 || inflight < 1) return Usage();
+  if (clients < 1 || requests < 1 || inflight < 1 || rate < 0) return Usage();
   const std::optional<PkiSigner> signer = LoadSigner(args);
+  const std::string prefix = "load-" + std::to_string(getpid()) + "-" +
+                             std::to_string(SystemClock().NowMs()) + "-";
+  auto make = [&](long long n) {
+    wire::SubmitRequest request = SampleRequest(static_cast<uint64_t>(n), kind);
+    request.request_id = prefix + std::to_string(n);
+    return request;
+  };
+  // Signed submits are signed up front: the taxpayer's machine signs, not the hub's.
+  std::vector<std::string> presigned;
+  if (signer) {
+    const auto sign_start = std::chrono::steady_clock::now();
+    presigned.reserve(static_cast<size_t>(requests));
+    for (long long n = 0; n < requests; ++n) {
+      wire::SubmitRequest request = make(n);
+      if (Status signed_ = signer->Sign(request, static_cast<uint64_t>(n)); !signed_.ok()) {
+        std::cerr << "taxhub-hall: cannot sign: " << signed_.ToString() << "\n";
+        return 1;
+      }
+      presigned.push_back(wire::Encode(request));
+    }
+    std::printf("signed %lld requests in %.2f s before the clock started\n", requests,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - sign_start).count());
+  }
 
   std::atomic<long long> next{0};
   std::atomic<long long> accepted{0};
   std::atomic<long long> errors{0};
   std::vector<std::vector<double>> latencies(clients);
-  const std::string prefix = "load-" + std::to_string(getpid()) + "-" +
-                             std::to_string(SystemClock().NowMs()) + "-";
+  // With a rate, each client sends on its own schedule of rate / clients per second.
+  const auto interval = std::chrono::nanoseconds(rate > 0 ? 1'000'000'000LL * clients / rate : 0);
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       client::MdpClient mdp(context, endpoint);
       std::map<std::string, std::chrono::steady_clock::time_point> sent;
+      auto next_send = start + interval * c / clients;
+      bool exhausted = false;
       auto fill = [&] {
-        while (static_cast<int>(sent.size()) < inflight) {
+        while (!exhausted && static_cast<int>(sent.size()) < inflight &&
+               (rate == 0 || std::chrono::steady_clock::now() >= next_send)) {
           long long n = next++;
-          if (n >= requests) return;
-          wire::SubmitRequest request = SampleRequest(static_cast<uint64_t>(n), kind);
-          request.request_id = prefix + std::to_string(n);
-          if (signer && !signer->Sign(request, static_cast<uint64_t>(n)).ok()) {
+          if (n >= requests) {
+            exhausted = true;
+            return;
+          }
+          next_send += interval;
+          const std::string id = prefix + std::to_string(n);
+          const std::string body = signer ? std::move(presigned[static_cast<size_t>(n)]) : wire::Encode(make(n));
+          if (!mdp.Send("taxhub.submit", body).ok()) {
             ++errors;
             continue;
           }
-          if (!mdp.Send("taxhub.submit", wire::Encode(request)).ok()) {
-            ++errors;
-            continue;
-          }
-          sent[request.request_id] = std::chrono::steady_clock::now();
+          sent[id] = std::chrono::steady_clock::now();
         }
       };
-      fill();
-      while (!sent.empty()) {
-        auto reply = mdp.Recv(30'000);
+      while (true) {
+        fill();
+        if (sent.empty()) {
+          if (exhausted) break;
+          std::this_thread::sleep_until(next_send);
+          continue;
+        }
+        int64_t wait_ms = 30'000;
+        if (rate > 0 && !exhausted && static_cast<int>(sent.size()) < inflight) {
+          // Rounded up to whole milliseconds (what poll takes), so that a client never spins.
+          const auto until = next_send - std::chrono::steady_clock::now();
+          wait_ms = std::max<int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(until).count());
+        }
+        auto reply = mdp.Recv(wait_ms);
         if (!reply) {
+          if (wait_ms < 30'000 && reply.error().code() == ErrorCode::kTimeout) continue;  // time to send
           errors += static_cast<long long>(sent.size());
           return;
         }
@@ -262,7 +303,6 @@ int Load(const Args& args, zmq::context_t& context) {
             ++accepted;
           }
         }
-        fill();
       }
     });
   }

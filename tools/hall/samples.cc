@@ -64,10 +64,14 @@ wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override) 
   return request;
 }
 
-Result<PkiSigner> PkiSigner::Load(const std::string& dir) {
+Result<PkiSigner> PkiSigner::Load(const std::string& dir, const std::string& algorithm) {
+  if (!algorithm.empty() && algorithm != "sm2" && algorithm != "ecdsa") {
+    return Error(ErrorCode::kBadRequest, "the algorithm must be sm2 or ecdsa", "algorithm");
+  }
   PkiSigner signer;
   for (const char* taxpayer : kTaxpayers) {
     for (const char* type : {"sm2", "ecdsa"}) {
+      if (!algorithm.empty() && algorithm != type) continue;
       const std::string stem = dir + "/taxpayers/" + taxpayer + "." + type;
       auto key = security::PrivateKey::LoadPemFile(stem + ".key");
       if (!key) return Error(key.error());

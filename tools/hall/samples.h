@@ -23,7 +23,8 @@ wire::SubmitRequest SampleRequest(uint64_t n, const std::string& kind_override =
 // alternately with the taxpayer's SM2 and ECDSA key.
 class PkiSigner {
  public:
-  static Result<PkiSigner> Load(const std::string& dir);
+  // `algorithm` "sm2" or "ecdsa" loads only those keys; "" both (taken in turn).
+  static Result<PkiSigner> Load(const std::string& dir, const std::string& algorithm = "");
   Status Sign(wire::SubmitRequest& request, uint64_t n) const;
 
  private:
