@@ -1,85 +1,239 @@
 #!/usr/bin/env bash
-# make bench: micro benchmarks, then durable intake measured with `taxhub-hall load` against a
-# real `taxhub serve` on SQLite (synchronous=FULL) and on a private PostgreSQL server.
-#   LOAD_REQUESTS (default 20000), LOAD_CLIENTS (16), LOAD_INFLIGHT (1)
+# make bench: taxhub measured against the limits of its own stack (issue 8). Every figure is a
+# ratio to a baseline measured in the same run on this machine; the run ends with one line per
+# target: "target N: <name> ratio=<measured> goal=<goal> PASS|FAIL".
+#
+#   LOAD_REQUESTS     durable intake, per backend          (default 100000)
+#   SIGNED_REQUESTS   signed intake, per algorithm          (default 40000)
+#   WORKFLOW_REQUESTS whole workflows                       (default 20000)
+#   MEMORY_REQUESTS   requests waiting for a down adapter   (default 1000000)
+#   SCALE_EVENTS      events in the ledger-at-scale run     (default 10000000; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/bin
 WORK=$(mktemp -d /tmp/taxhub-bench-XXXXXX)
-chmod 755 "$WORK"
-HUB_PID=""
+chmod 755 "$WORK"  # the postgres user must reach its data directory
+HUB_PID="" ADAPTER_PID="" SAMPLER_PID=""
 cleanup() {
-  [[ -n "$HUB_PID" ]] && kill -TERM "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null || true
+  for pid in $SAMPLER_PID $ADAPTER_PID $HUB_PID; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   [[ -d "$WORK/pg" ]] && "$BIN/taxhub-test-pg" stop "$WORK/pg" > /dev/null || true
+  [[ -f "$WORK/rabbit.pid" ]] && scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "== micro benchmarks (ratios to the baselines in the same run)"
-"$BIN/codec_bench" --benchmark_min_time=0.3 2>/dev/null | tee "$WORK/micro.txt"
-awk '/^BM_/ {t[$1]=$2} END {
-  printf "thrift decode / copy baseline: %.1fx\n", t["BM_ThriftDecode"]/t["BM_BaselineCopy"];
-  printf "mdp build+parse / build baseline: %.2fx\n", t["BM_MdpBuildAndParse"]/t["BM_BaselineBuildFrames"];
-}' "$WORK/micro.txt"
-
-echo "== route lookup as the table grows (goal: flat, under 1 us at 10,000 routes)"
-"$BIN/route_bench" --benchmark_min_time=0.3 2>/dev/null | tee "$WORK/route.txt"
-awk '/^BM_RouteLookup\// {split($1, a, "/"); printf "route lookup, %s routes: %s %s (%s)\n", a[2], $2, $3, ($3 == "ns" && $2 < 1000) ? "under 1 us" : "OVER 1 us"}' "$WORK/route.txt"
-
 FRONTEND=tcp://127.0.0.1:25555
 BACKEND=tcp://127.0.0.1:25556
-write_config() {  # backend ledger-yaml
+N_INTAKE=${LOAD_REQUESTS:-100000}
+N_SIGNED=${SIGNED_REQUESTS:-40000}
+N_WORKFLOW=${WORKFLOW_REQUESTS:-20000}
+N_MEMORY=${MEMORY_REQUESTS:-1000000}
+N_EVENTS=${SCALE_EVENTS:-10000000}
+TARGETS=()
+
+# target N NAME RATIO GOAL OP [OTHER_OK] [DETAIL]: OP is >= or <=; OTHER_OK 0 fails the target
+# whatever the ratio (a second condition).
+target() {
+  local verdict bound=""
+  [[ $5 == "<=" ]] && bound="<="
+  verdict=$(awk -v r="$3" -v g="$4" -v op="$5" -v other="${6:-1}" \
+    'BEGIN {print (other == 1 && ((op == ">=" && r >= g) || (op == "<=" && r <= g))) ? "PASS" : "FAIL"}')
+  TARGETS+=("target $1: $2 ratio=$3 goal=$bound$4 $verdict${7:+ ($7)}")
+}
+calc() { awk "BEGIN {printf \"%.2f\", $1}"; }
+field() { sed -n "s|.*$1[=: ]*\([0-9.]*\).*|\1|p" "$2" | head -1; }  # the number after NAME in FILE
+
+# ---- the hub under test ----------------------------------------------------------------------
+cat > "$WORK/routes.yaml" <<'YAML'
+passthrough:
+  - {service: bench.echo, timeout: 5s}
+routes:
+  - name: intake          # one adapter stage, whose adapter is not running: intake only
+    match: {kind: filing.vat}
+    stages: [{name: accept, service: bench.accept, time_limit: 1h}]
+  - name: workflow        # three automated stages
+    match: {kind: filing.cit}
+    stages:
+      - {name: accept, service: bench.s1, time_limit: 1h}
+      - {name: assess, service: bench.s2, time_limit: 1h}
+      - {name: file, service: bench.s3, time_limit: 1h}
+YAML
+sqlite_ledger="  backend: sqlite
+  sqlite: {path: ledger.db, synchronous: full}"
+start_hub() {  # ledger-yaml [extra-yaml]
+  rm -rf "$WORK/data"
   cat > "$WORK/hub.yaml" <<YAML
 hub: {id: bench, data_dir: $WORK/data, log_level: warn}
 broker: {frontend: $FRONTEND, backend: $BACKEND}
 ledger:
-$2
+$1
 routes: routes.yaml
+${2:-}
 YAML
-  cat > "$WORK/routes.yaml" <<YAML
-routes:
-  - name: vat
-    match: {kind: filing.vat}
-    stages: [{name: accept, service: bench.accept, time_limit: 1h}]
-YAML
-}
-run_load() {  # label
   "$BIN/taxhub" serve --config "$WORK/hub.yaml" > "$WORK/hub.log" 2>&1 &
   HUB_PID=$!
   for _ in $(seq 1 100); do
-    grep -q " up" "$WORK/hub.log" 2>/dev/null && break
+    grep -q " up" "$WORK/hub.log" 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "== intake on $1: taxhub-hall load --clients ${LOAD_CLIENTS:-16} --requests ${LOAD_REQUESTS:-20000} --inflight ${LOAD_INFLIGHT:-1}"
-  "$BIN/taxhub-hall" --endpoint "$FRONTEND" load --clients "${LOAD_CLIENTS:-16}" \
-    --requests "${LOAD_REQUESTS:-20000}" --inflight "${LOAD_INFLIGHT:-1}" | tee "$WORK/load.txt"
-  kill -TERM "$HUB_PID"
-  wait "$HUB_PID" || true
-  HUB_PID=""
+  echo "the hub did not start:"; cat "$WORK/hub.log"; exit 1
 }
-
-# Durable intake as a ratio to the raw rate at which the same rows (request, stage, two events)
-# are written into the ledger's schema in batches of 100 requests (bench/raw_baseline: no
-# sockets, validation, routing or hashing). Goal: >= 0.5.
-ratio() {  # label raw-output
-  local raw taxhub
-  raw=$(awk '/requests\/s/ {print $(NF-1)}' <<< "$2")
-  taxhub=$(awk '/^accepted\/s:/ {print $2}' "$WORK/load.txt")
-  echo "$2"
-  awk -v t="$taxhub" -v r="$raw" -v l="$1" 'BEGIN {printf "durable intake on %s: %.0f/s = %.2fx the raw batched writes (goal >= 0.50)\n", l, t, t / r}'
+stop_hub() {
+  kill -TERM "$HUB_PID"; wait "$HUB_PID" || true; HUB_PID=""
 }
+start_adapter() {
+  "$BIN/taxhub-adapter-sample" --endpoint "$BACKEND" --service bench.s1 --service bench.s2 \
+    --service bench.s3 --workers 16 --delay 0 --log-level warn > "$WORK/adapter.log" 2>&1 &
+  ADAPTER_PID=$!
+}
+stop_adapter() { kill -TERM "$ADAPTER_PID"; wait "$ADAPTER_PID" || true; ADAPTER_PID=""; }
+load() {  # output-file load-arguments…
+  local out=$1; shift
+  "$BIN/taxhub-hall" --endpoint "$FRONTEND" load "$@" > "$out"
+  sed 's/^/    /' "$out"
+}
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
-write_config sqlite "  backend: sqlite
-  sqlite: {path: ledger.db, synchronous: full}"
-run_load "SQLite (synchronous=FULL)"
-ratio "SQLite" "$("$BIN/raw_baseline" --sqlite "$WORK/raw.db" --requests "${LOAD_REQUESTS:-20000}")"
+echo "== micro benchmarks"
+"$BIN/codec_bench" --benchmark_min_time=0.3 2>/dev/null | grep "^BM_" | tee "$WORK/micro.txt"
+awk '/^BM_/ {t[$1]=$2} END {
+  printf "thrift decode / copy baseline: %.1fx\n", t["BM_ThriftDecode"]/t["BM_BaselineCopy"];
+  printf "mdp build+parse / build baseline: %.2fx\n", t["BM_MdpBuildAndParse"]/t["BM_BaselineBuildFrames"];
+}' "$WORK/micro.txt"
+"$BIN/route_bench" --benchmark_min_time=0.3 2>/dev/null | grep "^BM_RouteLookup/10000 "
 
+# ---- 1. pass-through -------------------------------------------------------------------------
+echo "== 1. pass-through: hall -> hub -> echo adapter -> hall, 512 B, 16 in flight, vs a raw ROUTER broker"
+start_hub "$sqlite_ledger"
+"$BIN/passthrough_bench" --frontend "$FRONTEND" --backend "$BACKEND" --service bench.echo \
+  --requests 200000 | tee "$WORK/pt.txt"
+stop_hub
+raw_rate=$(grep "^raw" "$WORK/pt.txt" | field " rate" /dev/stdin)
+hub_rate=$(grep "^taxhub" "$WORK/pt.txt" | field " rate" /dev/stdin)
+raw_p99=$(grep "^raw" "$WORK/pt.txt" | field p99_us /dev/stdin)
+hub_p99=$(grep "^taxhub" "$WORK/pt.txt" | field p99_us /dev/stdin)
+p99_ratio=$(calc "$hub_p99 / $raw_p99")
+target 1 pass-through "$(calc "$hub_rate / $raw_rate")" 0.70 ">=" "$(awk -v p="$p99_ratio" 'BEGIN {print (p <= 2) ? 1 : 0}')" \
+  "p99 at half load ${p99_ratio}x the raw broker's, goal <=2"
+
+# ---- 2. durable intake, 5. acknowledgement latency -------------------------------------------
+echo "== 2. durable intake on SQLite (synchronous=FULL): 16 clients x 8 in flight, $N_INTAKE unsigned submits"
+start_hub "$sqlite_ledger"
+load "$WORK/intake.txt" --clients 16 --inflight 8 --requests "$N_INTAKE"
+intake_sqlite=$(field "accepted/s" "$WORK/intake.txt")
+half=$(awk -v r="$intake_sqlite" 'BEGIN {printf "%d", r / 2}')
+echo "== 5. acknowledgement latency at half of that: --rate $half"
+load "$WORK/latency.txt" --clients 16 --inflight 8 --requests "$((half * 5))" --rate "$half"
+stop_hub
+raw_sqlite=$("$BIN/raw_baseline" --sqlite "$WORK/raw.db" --requests "$N_INTAKE" | tee /dev/stderr | field "each)" /dev/stdin)
+sqlite_ratio=$(calc "$intake_sqlite / $raw_sqlite")
+echo "durable intake on SQLite: $intake_sqlite/s = ${sqlite_ratio}x the raw batched writes"
+p99_ack=$(sed -n 's/.*p99 \([0-9.]*\).*/\1/p' "$WORK/latency.txt")
+target 5 ack-latency "$(calc "$p99_ack / 5")" 1.00 "<=" 1 "submit p99 ${p99_ack} ms at ${half}/s, goal <=5 ms"
+
+pg_ratio=""
 if "$BIN/taxhub-test-pg" start "$WORK/pg" > /dev/null; then
-  write_config postgres "  backend: postgres
-  postgres: {dsn: \"host=127.0.0.1 port=$(cat "$WORK/pg/port") user=postgres dbname=postgres\"}"
-  run_load "PostgreSQL 15 (private server, fsync on)"
-  ratio "PostgreSQL" "$("$BIN/raw_baseline" --pg "host=127.0.0.1 port=$(cat "$WORK/pg/port") user=postgres dbname=postgres" \
-    --requests "${LOAD_REQUESTS:-20000}")"
-else
-  echo "== intake on PostgreSQL: skipped, the private server did not start"
+  DSN="host=127.0.0.1 port=$(cat "$WORK/pg/port") user=postgres dbname=postgres"
+  echo "== 2. durable intake on PostgreSQL 15 (private server, fsync on): $((N_INTAKE / 5)) submits"
+  start_hub "  backend: postgres
+  postgres: {dsn: \"$DSN\"}"
+  load "$WORK/intake_pg.txt" --clients 16 --inflight 8 --requests "$((N_INTAKE / 5))"
+  stop_hub
+  intake_pg=$(field "accepted/s" "$WORK/intake_pg.txt")
+  raw_pg=$("$BIN/raw_baseline" --pg "$DSN" --requests "$((N_INTAKE / 5))" | tee /dev/stderr | field "each)" /dev/stdin)
+  pg_ratio=$(calc "$intake_pg / $raw_pg")
+  echo "durable intake on PostgreSQL: $intake_pg/s = ${pg_ratio}x the raw batched writes"
 fi
+worst=$(awk -v a="$sqlite_ratio" -v b="${pg_ratio:-$sqlite_ratio}" 'BEGIN {printf "%.2f", a < b ? a : b}')
+target 2 durable-intake "$worst" 0.50 ">=" "$([[ -n $pg_ratio ]] && echo 1 || echo 0)" \
+  "SQLite ${sqlite_ratio}x, PostgreSQL ${pg_ratio:-not measured}x of raw batched writes of the same rows"
+
+# ---- 3. signed intake --------------------------------------------------------------------------
+"$BIN/taxhub" demo-pki "$WORK/pki" > /dev/null
+signed_worst=""
+for algorithm in ecdsa sm2; do
+  speed=$([[ $algorithm == ecdsa ]] && echo ecdsap256 || echo sm2)
+  verify=$(openssl speed -seconds 3 -multi 2 "$speed" 2>/dev/null | awk '/bits/ && /\(/ {v=$NF} END {printf "%d", v}')
+  echo "== 3. signed intake, $algorithm: the machine verifies $verify/s on both cores (openssl speed -multi 2 $speed)"
+  start_hub "$sqlite_ledger" "security: {ca_bundle: $WORK/pki/ca.pem}"
+  load "$WORK/signed.txt" --clients 16 --inflight 8 --requests "$N_SIGNED" --pki "$WORK/pki" --algorithm "$algorithm"
+  stop_hub
+  signed=$(field "accepted/s" "$WORK/signed.txt")
+  base=$(awk -v v="$verify" -v u="$intake_sqlite" 'BEGIN {print v < u ? v : u}')
+  ratio=$(calc "$signed / $base")
+  echo "signed intake, $algorithm: $signed/s = ${ratio}x of min(verify rate $verify/s, unsigned intake $intake_sqlite/s)"
+  signed_detail="${signed_detail:-}${signed_detail:+, }$algorithm ${ratio}x"
+  signed_worst=$(awk -v a="${signed_worst:-$ratio}" -v b="$ratio" 'BEGIN {printf "%.2f", a < b ? a : b}')
+done
+target 3 signed-intake "$signed_worst" 0.70 ">=" 1 "$signed_detail of min(verify rate on both cores, unsigned intake)"
+
+# ---- 4. whole workflows ----------------------------------------------------------------------
+echo "== 4. whole workflows: three automated stages on instant adapters, $N_WORKFLOW requests"
+start_hub "$sqlite_ledger"
+start_adapter
+load "$WORK/workflow_intake.txt" --clients 16 --inflight 8 --requests "$N_WORKFLOW" --kind filing.cit
+/usr/bin/python3 bench/ledger_figures.py "$WORK/data/ledger.db" "$N_WORKFLOW" 600 | tee "$WORK/workflow.txt" || true
+stop_adapter
+stop_hub
+workflows=$(field "completed/s" "$WORK/workflow.txt")
+target 4 whole-workflows "$(calc "$workflows / $intake_sqlite")" 0.30 ">=" 1 \
+  "$workflows completed/s; submit to completion p50 $(field p50_ms "$WORK/workflow.txt") ms, p99 $(field p99_ms "$WORK/workflow.txt") ms"
+
+# ---- 6. memory with a backlog ----------------------------------------------------------------
+echo "== 6. memory: $N_MEMORY requests waiting while their adapter is down, then the drain"
+start_hub "$sqlite_ledger"
+( while kill -0 "$HUB_PID" 2>/dev/null; do rss_mb "$HUB_PID" >> "$WORK/rss.txt" 2>/dev/null || true; echo >> "$WORK/rss.txt"; sleep 1; done ) &
+SAMPLER_PID=$!
+rss_start=$(rss_mb "$HUB_PID")
+load "$WORK/memory_intake.txt" --clients 16 --inflight 8 --requests "$N_MEMORY" --kind filing.cit
+rss_full=$(rss_mb "$HUB_PID")
+drain_start=$(date +%s%3N)
+start_adapter
+/usr/bin/python3 bench/ledger_figures.py "$WORK/data/ledger.db" "$N_MEMORY" 3600 "$drain_start" | tee "$WORK/drain.txt" || true
+rss_drained=$(rss_mb "$HUB_PID")
+stop_adapter
+stop_hub
+kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""
+rss_max=$(sort -n "$WORK/rss.txt" | tail -1)
+echo "hub RSS: $rss_start MB at start, $rss_full MB with $N_MEMORY waiting, $rss_drained MB drained, at most $rss_max MB"
+drain=$(field "completed/s" "$WORK/drain.txt")
+target 6 memory "$(calc "$drain / $workflows")" 0.50 ">=" "$(awk -v m="$rss_max" 'BEGIN {print (m < 256) ? 1 : 0}')" \
+  "drain $drain/s vs whole workflows $workflows/s; hub RSS at most $rss_max MB, goal <256 MB"
+
+# ---- 7. ledger at scale ------------------------------------------------------------------------
+if [[ $N_EVENTS -gt 0 && -n ${DSN:-} ]]; then
+  echo "== 7. ledger at scale: $N_EVENTS events on PostgreSQL"
+  "$BIN/ledger_scale" --dsn "$DSN" --events "$N_EVENTS" --ready 100000 | tee "$WORK/scale.txt"
+  lookup_p99=$(sed -n 's/^progress lookup.*p99 \([0-9.]*\) ms.*/\1/p' "$WORK/scale.txt")
+  target 7 ledger-at-scale "$(calc "$lookup_p99 / 5")" 1.00 "<=" 1 "progress lookup p99 $lookup_p99 ms with $N_EVENTS events, goal <=5 ms"
+fi
+
+# ---- 8. against the peer -----------------------------------------------------------------------
+if [[ -x "$BIN/rabbitmq_bench" ]] && scripts/bench-rabbitmq.sh start "$WORK/rabbit" > "$WORK/rabbit.log" 2>&1; then
+  echo "== 8. RabbitMQ: persistent 512 B publishes to a durable quorum queue, confirms, 16 unconfirmed"
+  "$BIN/rabbitmq_bench" --port "$(cat "$WORK/rabbit/port")" --messages "$N_INTAKE" | tee "$WORK/rabbit.txt"
+  rabbit_rss=$(scripts/bench-rabbitmq.sh rss "$WORK/rabbit")
+  scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
+  rabbit_rate=$(field "rate" "$WORK/rabbit.txt")
+  rabbit_p99=$(field "p99_ms" "$WORK/rabbit.txt")
+  echo "RabbitMQ: $rabbit_rate msgs/s, p99 $rabbit_p99 ms, broker RSS $rabbit_rss MB"
+  peer() {  # label ledger-yaml goal
+    start_hub "$2"
+    load "$WORK/peer.txt" --clients 1 --inflight 16 --requests "$N_INTAKE"
+    local rss; rss=$(rss_mb "$HUB_PID")
+    stop_hub
+    local rate p99; rate=$(field "accepted/s" "$WORK/peer.txt"); p99=$(sed -n 's/.*p99 \([0-9.]*\).*/\1/p' "$WORK/peer.txt")
+    echo "taxhub on $1, 16 in flight: $rate/s, p99 $p99 ms, hub RSS $rss MB"
+    local ok; ok=$(awk -v p="$p99" -v rp="$rabbit_p99" -v m="$rss" -v rm="$rabbit_rss" 'BEGIN {print (p < rp && m * 4 <= rm) ? 1 : 0}')
+    target 8 "against-RabbitMQ-$1" "$(calc "$rate / $rabbit_rate")" "$3" ">=" "$ok" \
+      "p99 $p99 vs $rabbit_p99 ms; RSS $rss vs $rabbit_rss MB"
+  }
+  peer SQLite "$sqlite_ledger" 1.00
+  [[ -n ${DSN:-} ]] && peer PostgreSQL "  backend: postgres
+  postgres: {dsn: \"$DSN\"}" 0.70
+else
+  target 8 against-RabbitMQ 0 1.00 ">=" 0 "RabbitMQ did not start: $(tail -1 "$WORK/rabbit.log" 2>/dev/null)"
+fi
+
+echo
+printf '%s\n' "${TARGETS[@]}" | sort -s -k2,2n

@@ -179,6 +179,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
+      if (status.ok()) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
         const auto commit_start = std::chrono::steady_clock::now();
@@ -242,8 +243,12 @@ void Engine::Deliver(Outbox& out) {
     auto it = in_flight_.find(task);
     if (it != in_flight_.end() && it->second == token) in_flight_.erase(it);
   }
+  for (const auto& [task, token] : out.dispatched) in_flight_[task] = token;
+  for (const auto& [service, used] : out.credit_used) credit_[service] -= used;
+  counters_.dispatched += out.dispatched.size();
   for (const auto& service : out.probes) circuits_[service].probing = true;
   ApplyEffects(out.effects);
+  quiet_.insert(out.quiet.begin(), out.quiet.end());  // after the effects' newly READY services
 }
 
 Status Engine::Announce(ledger::Transaction& txn, const Effects& effects) {
@@ -433,6 +438,8 @@ void Engine::ObserveHealth(const std::string& service, bool healthy, int64_t now
   }
 }
 
+// Claims for idle workers with no batch to ride along (credit arrived, a retry came due): a
+// transaction of its own.
 void Engine::Dispatch() {
   if (draining_) return;
   bool any = false;
@@ -451,21 +458,31 @@ void Engine::Dispatch() {
   Deliver(out);
 }
 
+// Claims READY stages for the idle workers the broker reported, in `txn`, and builds their
+// tasks into `out`; nothing in memory changes until Deliver(), after the commit. A batch claims
+// in its own transaction, so that a stage its results made READY goes out in the same commit.
 Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
+  if (draining_) return Status::Ok();
   const int64_t now = clock_.NowMs();
-  for (auto& [service, credit] : credit_) {
-    if (credit <= 0 || quiet_.contains(service)) continue;
+  for (const auto& [service, credit] : credit_) {
+    const int idle = credit - out.credit_used[service];
+    if (idle <= 0) continue;
+    if (quiet_.contains(service) && !out.effects.ready_services.contains(service)) continue;
+    // A failure in this batch may open the circuit once committed: let Dispatch() decide then.
+    if (auto h = out.effects.service_health.find(service); h != out.effects.service_health.end() && !h->second) continue;
     bool probe = false;
-    const int allowed = CircuitAllows(service, credit, now, probe);
+    const int allowed = CircuitAllows(service, idle, now, probe);
     if (allowed <= 0) continue;
     auto claimed = txn.ClaimReady(service, allowed, now, options_.hub_id);
     if (!claimed) return claimed.error();
-    if (static_cast<int>(claimed->size()) < allowed) quiet_.insert(service);
+    if (static_cast<int>(claimed->size()) < allowed) out.quiet.insert(service);
     if (!claimed->empty() && probe) out.probes.insert(service);
     for (const StageRecord& stage : *claimed) {
       auto request = txn.GetRequest(stage.request_id);
       if (!request) return request.error();
-      auto stages = txn.GetStages(stage.request_id);
+      // The first stage sees no other stage's outputs: its siblings need not be read.
+      Result<std::vector<StageRecord>> stages = std::vector<StageRecord>{};
+      if (stage.index > 0) stages = txn.GetStages(stage.request_id);
       if (!stages) return stages.error();
       wire::StageTask task;
       task.task_id = stage.task_id();
@@ -485,9 +502,8 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
       out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service,
                                          task.task_id, std::to_string(stage.token),
                                          wire::Encode(task)}));
-      in_flight_[task.task_id] = stage.token;
-      --credit;
-      ++counters_.dispatched;
+      out.dispatched.emplace_back(task.task_id, stage.token);
+      ++out.credit_used[service];
       out.effects.notes.push_back(task.task_id + " " + stage.name + " -> " + service +
                                   " (attempt " + std::to_string(stage.attempt) + ")");
     }

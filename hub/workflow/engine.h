@@ -261,6 +261,11 @@ class Engine {
     Effects effects;
     std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
     std::set<std::string> probes;       // services whose half-open circuit sent its probe
+    // Stage tasks claimed for dispatch: idle workers used per service, (task, token) sent, and
+    // the services with nothing READY left.
+    std::map<std::string, int> credit_used;
+    std::vector<std::pair<std::string, int64_t>> dispatched;
+    std::set<std::string> quiet;
   };
   // A caller that gives up waiting abandons its command if the engine has not started it; once
   // started, the caller waits for it to finish, since `work` may refer to the caller's data.
