@@ -2,7 +2,7 @@
 #   make demo    install what is missing, build, run the hub in dev mode with sample traffic
 #   make test    install what is missing, build, run every test (PostgreSQL tests included)
 #   make build   build only (build/bin)
-#   make bench   benchmarks and the intake load test on SQLite and PostgreSQL
+#   make bench   issue 8's targets, each measured with its baseline (installs RabbitMQ, the peer)
 #   make scale   a 10-million-event PostgreSQL ledger: progress lookup and claim figures
 #   make bench-chain  completed chains/s through file -> TIPS pay -> SMS, with time per stage
 #                (real processes, stand-ins and Kannel; CHAIN_RETURNS=300 by default)
@@ -31,7 +31,9 @@ test: build
 demo: build
 	@./scripts/demo.sh
 
-bench: build
+bench:
+	@./scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory build
 	@./scripts/bench.sh
 
 bench-chain: build

@@ -17,7 +17,7 @@ HUB_PID="" ADAPTER_PID="" SAMPLER_PID=""
 cleanup() {
   for pid in $SAMPLER_PID $ADAPTER_PID $HUB_PID; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   [[ -d "$WORK/pg" ]] && "$BIN/taxhub-test-pg" stop "$WORK/pg" > /dev/null || true
-  [[ -f "$WORK/rabbit.pid" ]] && scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
+  [[ -f "$WORK/rabbit/rabbit.pid" ]] && scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT

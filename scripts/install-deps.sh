@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that taxhub's build, tests and demo need.
+# Installs the Debian 12 packages that taxhub's build, tests and demo need; with `bench`, also
+# what make bench compares taxhub with (RabbitMQ and its C client).
 # Idempotent: when every package is already installed it does not touch apt at all;
 # otherwise it runs `apt-get update` once and installs only what is missing.
 set -euo pipefail
@@ -16,6 +17,7 @@ packages=(
   kannel kannel-extras
   chromium fonts-wqy-zenhei python3-websocket
 )
+if [[ ${1:-} == bench ]]; then packages+=(rabbitmq-server librabbitmq-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,5 +33,16 @@ echo "install-deps: installing ${missing[*]}"
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a service (PostgreSQL, RabbitMQ) must not start it: the tests and benchmarks run
+# their own servers on 127.0.0.1. A policy-rc.d that denies starts is put in place for the
+# install if there is none.
+policy=""
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" > /dev/null
+  $SUDO chmod +x "$policy"
+fi
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" || { [[ -n $policy ]] && $SUDO rm -f "$policy"; exit 1; }
+[[ -n $policy ]] && $SUDO rm -f "$policy"
+exit 0
