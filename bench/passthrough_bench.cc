@@ -200,7 +200,8 @@ std::vector<double> ClientThread(zmq::context_t& context, const std::string& fro
       m.emplace_back(kClient, 6);
       m.emplace_back(service);
       m.emplace_back(body);
-      sent[static_cast<size_t>(next)] = Clock::now();
+      // Paced, latency counts from when the request was due (no coordinated omission).
+      sent[static_cast<size_t>(next)] = rate > 0 ? Clock::time_point(start + interval * next) : Clock::now();
       zmq::send_multipart(s, m);
       ++next;
       ++out;
@@ -208,7 +209,8 @@ std::vector<double> ClientThread(zmq::context_t& context, const std::string& fro
     zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
     // Paced: wake for the next send. poll counts whole ms; closer than that, look for replies
     // and sleep 20 us at a time.
-    long wait_ms = -1;
+    constexpr long kLost = 10'000;  // no reply for this long: a reply was lost
+    long wait_ms = kLost;
     if (rate > 0 && next < requests && out < in_flight) {
       const Clock::time_point due = start + interval * next;
       wait_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count());
@@ -218,7 +220,13 @@ std::vector<double> ClientThread(zmq::context_t& context, const std::string& fro
         wait_ms = 0;
       }
     }
-    if (wait_ms != 0) zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms));
+    if (wait_ms != 0) {
+      zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms));
+      if (wait_ms == kLost && !(item.revents & ZMQ_POLLIN)) {
+        std::cerr << "passthrough_bench: no reply within 10 s\n";
+        std::exit(1);
+      }
+    }
     std::vector<zmq::message_t> m;  // [][MDPC01][service][body]
     while (zmq::recv_multipart(s, std::back_inserter(m), zmq::recv_flags::dontwait)) {
       if (m.size() == 4 && m[3].size() == kBodySize) {

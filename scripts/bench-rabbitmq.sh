@@ -29,8 +29,12 @@ case $command in
     echo "log.console = false" > "$dir/rabbitmq.conf"
     environment
     /usr/lib/rabbitmq/bin/rabbitmq-server > "$dir/log/server.out" 2>&1 &
+    server=$!
     if ! timeout 120 /usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 120 "$RABBITMQ_PID_FILE" > /dev/null 2>&1; then
       echo "RabbitMQ did not start: $(tail -3 "$dir/log/server.out")"
+      kill "$server" 2>/dev/null || true
+      [[ -f $RABBITMQ_PID_FILE ]] && kill "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null
+      epmd -kill > /dev/null 2>&1 || true
       exit 1
     fi
     ;;
@@ -39,7 +43,9 @@ case $command in
     ;;
   stop)
     environment
-    /usr/lib/rabbitmq/bin/rabbitmqctl stop > /dev/null 2>&1 || kill "$(cat "$dir/rabbit.pid")" 2>/dev/null || true
-    epmd -port "$ERL_EPMD_PORT" -kill > /dev/null 2>&1 || pkill -f "epmd.*-port $ERL_EPMD_PORT" || true
+    # With the pid file, stop waits until the node has exited; then the port mapper can go.
+    timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBITMQ_PID_FILE" > /dev/null 2>&1 ||
+      kill "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null || true
+    epmd -kill > /dev/null 2>&1 || true  # the one on ERL_EPMD_PORT
     ;;
 esac

@@ -36,13 +36,10 @@ export DEBIAN_FRONTEND=noninteractive
 # Packages with a service (PostgreSQL, RabbitMQ) must not start it: the tests and benchmarks run
 # their own servers on 127.0.0.1. A policy-rc.d that denies starts is put in place for the
 # install if there is none.
-policy=""
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-  policy=/usr/sbin/policy-rc.d
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" > /dev/null
-  $SUDO chmod +x "$policy"
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT  # however the install ends
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d > /dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
 fi
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" || { [[ -n $policy ]] && $SUDO rm -f "$policy"; exit 1; }
-[[ -n $policy ]] && $SUDO rm -f "$policy"
-exit 0
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

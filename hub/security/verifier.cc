@@ -88,8 +88,9 @@ std::pair<int64_t, int64_t> ChainValidity(X509_STORE_CTX* ctx) {
   STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
   for (int i = 0; chain && i < sk_X509_num(chain); ++i) {
     const auto [not_before, not_after] = ValidityMs(sk_X509_value(chain, i));
-    from = std::max(from, not_before);
-    until = std::min(until, not_after + 999);  // notAfter is the last valid second
+    // Strictly inside (whole seconds): at the edges OpenSSL decides afresh.
+    from = std::max(from, not_before + 1000);
+    until = std::min(until, not_after - 1);
   }
   return {from, until};
 }

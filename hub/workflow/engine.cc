@@ -167,7 +167,7 @@ void Engine::Run() {
 
 // ---- batches ---------------------------------------------------------------------------------
 
-void Engine::ProcessBatch(std::vector<Inbound>& batch) {
+void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
   Outbox out;
   Status status;
   {
@@ -179,7 +179,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
-      if (status.ok()) status = ClaimAndBuild(**txn, out);
+      if (status.ok() && claim) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
         const auto commit_start = std::chrono::steady_clock::now();
@@ -199,11 +199,13 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch) {
     FailItem(batch[0], status);
     return;
   }
-  // Apply each item on its own, so that one bad item fails alone.
+  // Apply each item on its own, so that one bad item fails alone — and without claiming, so
+  // that a claim that keeps failing cannot fail every submit and result with it (Dispatch()
+  // claims on its own afterwards).
   for (Inbound& item : batch) {
     std::vector<Inbound> single;
     single.push_back(std::move(item));
-    ProcessBatch(single);
+    ProcessBatch(single, /*claim=*/false);
   }
 }
 
@@ -246,8 +248,8 @@ void Engine::Deliver(Outbox& out) {
   for (const auto& [task, token] : out.dispatched) in_flight_[task] = token;
   for (const auto& [service, used] : out.credit_used) credit_[service] -= used;
   counters_.dispatched += out.dispatched.size();
+  ApplyEffects(out.effects);  // may end an undelivered probe: before this batch's own probes
   for (const auto& service : out.probes) circuits_[service].probing = true;
-  ApplyEffects(out.effects);
   quiet_.insert(out.quiet.begin(), out.quiet.end());  // after the effects' newly READY services
 }
 
@@ -480,6 +482,9 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
     for (const StageRecord& stage : *claimed) {
       auto request = txn.GetRequest(stage.request_id);
       if (!request) return request.error();
+      if (!request->has_value()) {
+        return Status(ErrorCode::kInternal, "stage " + stage.task_id() + " has no request row");
+      }
       // The first stage sees no other stage's outputs: its siblings need not be read.
       Result<std::vector<StageRecord>> stages = std::vector<StageRecord>{};
       if (stage.index > 0) stages = txn.GetStages(stage.request_id);

@@ -284,7 +284,8 @@ class Engine {
   };
   using Inbound = mdp::Frames;
 
-  void ProcessBatch(std::vector<Inbound>& batch);
+  // Applies `batch` in one transaction and, with `claim`, dispatches in it too.
+  void ProcessBatch(std::vector<Inbound>& batch, bool claim = true);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);

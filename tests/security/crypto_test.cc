@@ -130,6 +130,18 @@ TEST_P(Crypto, ACheckedCertificateIsTrustedOnlyWhileItsWholeChainIsValid) {
     EXPECT_EQ((*verifier)->Verify(body, signature, cert.ToDer(), "91350100M000100Y43", kNow).code(),
               ErrorCode::kSignerMismatch);
   }
+  // At the very edges of the chain's validity, a remembered certificate is judged as a fresh
+  // verifier (OpenSSL) judges it.
+  const int64_t ca_end = (kNow + 10 * kDay) / 1000 * 1000, leaf_start = (kNow - 2 * kDay) / 1000 * 1000;
+  for (int64_t at : {ca_end - 1000, ca_end - 1, ca_end, ca_end + 999, ca_end + 1000, leaf_start - 1, leaf_start,
+                     leaf_start + 999, leaf_start + 1000}) {
+    auto fresh = SignatureVerifier::Create({ca}, {});
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_TRUE((*verifier)->Verify(body, signature, cert.ToDer(), kTaxpayer, kNow).ok());  // remembered
+    EXPECT_EQ((*verifier)->Verify(body, signature, cert.ToDer(), kTaxpayer, at).code(),
+              (*fresh)->Verify(body, signature, cert.ToDer(), kTaxpayer, at).code())
+        << "at " << at - ca_end << " ms from the CA's notAfter, " << at - leaf_start << " from the leaf's notBefore";
+  }
 }
 
 TEST_P(Crypto, ARevokedCertificateIsRefused) {

@@ -257,6 +257,9 @@ int Load(const Args& args, zmq::context_t& context) {
             exhausted = true;
             return;
           }
+          // Paced, a request's latency counts from when it was due, not from when a full window
+          // let it go: a stall then shows in the figures instead of hiding in a late send.
+          const auto due = rate > 0 ? next_send : std::chrono::steady_clock::now();
           next_send += interval;
           const std::string id = prefix + std::to_string(n);
           const std::string body = signer ? std::move(presigned[static_cast<size_t>(n)]) : wire::Encode(make(n));
@@ -264,7 +267,7 @@ int Load(const Args& args, zmq::context_t& context) {
             ++errors;
             continue;
           }
-          sent[id] = std::chrono::steady_clock::now();
+          sent[id] = due;
         }
       };
       while (true) {
