@@ -497,21 +497,40 @@ Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view r
   return ReadStages(stmt, "get stages");
 }
 
+// The oldest READY stages of `service`, then each taken by its key. (Not one UPDATE … WHERE IN
+// (SELECT …) RETURNING: SQLite runs RETURNING as a sub-program with a statement journal and the
+// IN list through a temporary table, which cost more than the rows. The engine is this
+// ledger's only writer, so nothing changes between the select and the updates.)
 Result<std::vector<StageRecord>> SqliteTransaction::ClaimReady(std::string_view service,
                                                                int limit, int64_t now_ms,
                                                                std::string_view owner) {
-  static const std::string sql =
-      std::string(
-          "UPDATE stages SET state = 'DISPATCHED', attempt = attempt + 1, token = token + 1, "
-          "lease_until = ?3 + attempt_timeout_ms, lease_owner = ?2, "
-          "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
-          "WHERE (request_id, idx) IN (SELECT request_id, idx FROM stages "
-          "WHERE state = 'READY' AND service = ?4 AND ready_at <= ?3 "
-          "ORDER BY ready_at LIMIT ?5) RETURNING ") +
-      kStageColumns;
-  Statement stmt = ledger_.Prepare(sql.c_str());
-  stmt.Bind(2, owner).Bind(3, now_ms).Bind(4, service).Bind(5, int64_t{limit});
-  return ReadStages(stmt, "claim ready stages");
+  static const std::string select = std::string("SELECT ") + kStageColumns +
+                                    " FROM stages WHERE state = 'READY' AND service = ?1 AND ready_at <= ?2 "
+                                    "ORDER BY ready_at LIMIT ?3";
+  std::vector<StageRecord> claimed;
+  {
+    Statement stmt = ledger_.Prepare(select.c_str());
+    stmt.Bind(1, service).Bind(2, now_ms).Bind(3, int64_t{limit});
+    auto ready = ReadStages(stmt, "claim ready stages");
+    if (!ready) return ready;
+    claimed = std::move(*ready);
+  }
+  for (StageRecord& s : claimed) {
+    s.state = StageState::kDispatched;
+    ++s.attempt;
+    ++s.token;
+    s.lease_until_ms = now_ms + s.attempt_timeout_ms;
+    s.lease_owner = std::string(owner);
+    if (s.started_at_ms == 0) s.started_at_ms = now_ms;
+    Statement update = ledger_.Prepare(
+        "UPDATE stages SET state = 'DISPATCHED', attempt = ?1, token = ?2, lease_until = ?3, "
+        "lease_owner = ?4, started_at = ?5 WHERE request_id = ?6 AND idx = ?7 AND state = 'READY'");
+    update.Bind(1, int64_t{s.attempt}).Bind(2, s.token).Bind(3, s.lease_until_ms).Bind(4, owner);
+    update.Bind(5, s.started_at_ms).Bind(6, s.request_id).Bind(7, int64_t{s.index});
+    if (update.Step() != SQLITE_DONE) return Error(ledger_.Fail("claim stage " + s.task_id()));
+    if (ledger_.Changes() != 1) return Error(ErrorCode::kInternal, "stage " + s.task_id() + " changed while claimed");
+  }
+  return claimed;
 }
 
 Result<std::optional<StageRecord>> SqliteTransaction::ClaimStage(
