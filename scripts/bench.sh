@@ -129,7 +129,8 @@ half=$(awk -v r="$intake_sqlite" 'BEGIN {printf "%d", r / 2}')
 echo "== 5. acknowledgement latency at half of that: --rate $half"
 load "$WORK/latency.txt" --clients 16 --inflight 8 --requests "$((half * 5))" --rate "$half"
 stop_hub
-raw_sqlite=$("$BIN/raw_baseline" --sqlite "$WORK/raw.db" --requests "$N_INTAKE" | tee /dev/stderr | field "each)" /dev/stdin)
+"$BIN/raw_baseline" --sqlite "$WORK/raw.db" --requests "$N_INTAKE" | tee "$WORK/raw.txt"
+raw_sqlite=$(field "each)" "$WORK/raw.txt")
 sqlite_ratio=$(calc "$intake_sqlite / $raw_sqlite")
 echo "durable intake on SQLite: $intake_sqlite/s = ${sqlite_ratio}x the raw batched writes"
 p99_ack=$(sed -n 's/.*p99 \([0-9.]*\).*/\1/p' "$WORK/latency.txt")
@@ -144,7 +145,8 @@ if "$BIN/taxhub-test-pg" start "$WORK/pg" > /dev/null; then
   load "$WORK/intake_pg.txt" --clients 16 --inflight 8 --requests "$((N_INTAKE / 5))"
   stop_hub
   intake_pg=$(field "accepted/s" "$WORK/intake_pg.txt")
-  raw_pg=$("$BIN/raw_baseline" --pg "$DSN" --requests "$((N_INTAKE / 5))" | tee /dev/stderr | field "each)" /dev/stdin)
+  "$BIN/raw_baseline" --pg "$DSN" --requests "$((N_INTAKE / 5))" | tee "$WORK/raw_pg.txt"
+  raw_pg=$(field "each)" "$WORK/raw_pg.txt")
   pg_ratio=$(calc "$intake_pg / $raw_pg")
   echo "durable intake on PostgreSQL: $intake_pg/s = ${pg_ratio}x the raw batched writes"
 fi
