@@ -58,6 +58,18 @@ TEST(JsonMap, RoundTripsUnicodeAndQuotes) {
   EXPECT_FALSE(DecodeJsonMap("{not json").has_value());
 }
 
+// Up to four entries, keys and values drawn from `alphabet`.
+StringMap RandomMap(std::mt19937& random, const std::string& alphabet) {
+  StringMap map;
+  for (int entries = random() % 5; entries > 0; --entries) {
+    std::string key, value;
+    for (int n = random() % 8; n > 0; --n) key += alphabet[random() % alphabet.size()];
+    for (int n = random() % 20; n > 0; --n) value += alphabet[random() % alphabet.size()];
+    map[key] = value;
+  }
+  return map;
+}
+
 // Maps stored before the encoder was written by hand were written by Poco, and request
 // fingerprints cover them: the bytes must not change.
 TEST(JsonMap, EncodesExactlyAsPocoDid) {
@@ -76,13 +88,7 @@ TEST(JsonMap, EncodesExactlyAsPocoDid) {
   std::string alphabet = "ab \"\\/\n\t\x01\x1f\x7f\xff税务\xe2\x80\xa8";
   alphabet += '\0';
   for (int round = 0; round < 500; ++round) {
-    StringMap map;
-    for (int entries = random() % 5; entries > 0; --entries) {
-      std::string key, value;
-      for (int n = random() % 8; n > 0; --n) key += alphabet[random() % alphabet.size()];
-      for (int n = random() % 20; n > 0; --n) value += alphabet[random() % alphabet.size()];
-      map[key] = value;
-    }
+    const StringMap map = RandomMap(random, alphabet);
     ASSERT_EQ(EncodeJsonMap(map), poco(map));
   }
 }
@@ -119,13 +125,7 @@ TEST(JsonMap, DecodesAsPocoDoes) {
   std::string alphabet = "ab \"\\/\n\t\x01\x1f\x7f税务";
   alphabet += '\0';
   for (int round = 0; round < 500; ++round) {
-    StringMap map;
-    for (int entries = random() % 5; entries > 0; --entries) {
-      std::string key, value;
-      for (int n = random() % 8; n > 0; --n) key += alphabet[random() % alphabet.size()];
-      for (int n = random() % 20; n > 0; --n) value += alphabet[random() % alphabet.size()];
-      map[key] = value;
-    }
+    const StringMap map = RandomMap(random, alphabet);
     const std::string json = EncodeJsonMap(map);
     auto decoded = DecodeJsonMap(json);
     ASSERT_TRUE(decoded.has_value()) << json;
