@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -489,6 +490,38 @@ TEST_F(ChainTest, TheEventStreamCanBeFollowedAndResumed) {
   EXPECT_EQ(next.output.rfind("e2e:6  ", 0), 0u) << "resumed after the stored offset: " << next.output;
   EXPECT_EQ(hub->Stop(10'000), 0);
   adapter->Stop(5000);
+}
+
+// The benchmark's signed path end to end: taxhub demo-pki writes a CA and taxpayer keys, a hub
+// trusting that CA takes load signed with either algorithm (signed before the clock starts,
+// one certificate per taxpayer, so the verifier checks each certificate once and remembers
+// it), paced load keeps to its rate, and what is not signed by a trusted key is refused.
+TEST_F(ChainTest, ADemoPkiSignsLoadThatASecuredHubAccepts) {
+  const std::string pki = dir_.File("pki");
+  ASSERT_EQ(RunCommand({BinDir() + "/taxhub", "demo-pki", pki}).exit_code, 0);
+  EXPECT_EQ(RunCommand({BinDir() + "/taxhub", "demo-pki"}).exit_code, 2);
+  std::ofstream(config_, std::ios::app) << "security: {ca_bundle: " << pki << "/ca.pem}\n";
+  auto hub = StartHub();
+  for (const char* algorithm : {"sm2", "ecdsa"}) {
+    auto load = Hall({"load", "--clients", "2", "--requests", "60", "--inflight", "4", "--pki", pki,
+                      "--algorithm", algorithm});
+    EXPECT_EQ(load.exit_code, 0) << load.output;
+    EXPECT_NE(load.output.find("accepted: 60  errors: 0"), std::string::npos) << algorithm << ": " << load.output;
+  }
+  auto paced = Hall({"load", "--clients", "2", "--requests", "40", "--rate", "100", "--pki", pki});
+  EXPECT_NE(paced.output.find("accepted: 40  errors: 0"), std::string::npos) << paced.output;
+  double seconds = 0;
+  const size_t took = paced.output.find("each) in ");  // "load: 40 submitted by 2 clients (1 in flight each) in 0.41 s"
+  ASSERT_NE(took, std::string::npos) << paced.output;
+  ASSERT_EQ(std::sscanf(paced.output.c_str() + took + 9, "%lf", &seconds), 1) << paced.output;
+  EXPECT_GE(seconds, 0.35) << "40 requests at 100/s take about 0.4 s: " << paced.output;
+  auto unsigned_load = Hall({"load", "--clients", "1", "--requests", "3"});
+  EXPECT_NE(unsigned_load.exit_code, 0) << unsigned_load.output;
+  EXPECT_NE(unsigned_load.output.find("MISSING_FIELD: the signer's certificate is required (field certificate)"),
+            std::string::npos)
+      << unsigned_load.output;
+  EXPECT_EQ(Hall({"load", "--requests", "1", "--pki", pki, "--algorithm", "rsa"}).exit_code, 2);
+  EXPECT_EQ(hub->Stop(10'000), 0);
 }
 
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
