@@ -29,6 +29,7 @@
 #include "hub/app/hub.h"
 #include "hub/app/verify_ledger.h"
 #include "hub/base/log.h"
+#include "hub/security/curve_keys.h"
 
 namespace {
 
@@ -39,6 +40,8 @@ int Usage() {
                "       taxhub dev [--config FILE]\n"
                "       taxhub check-config FILE\n"
                "       taxhub verify-ledger --config FILE\n"
+               "       taxhub keygen [--dir DIR] NAME …   CurveZMQ key pairs: DIR/NAME.pub (Z85, to\n"
+               "                             hand out) and DIR/NAME.key (0600); never overwrites\n"
                "       taxhub demo-pki DIR   the demo CA and taxpayer keys of taxhub dev, for\n"
                "                             trials and benchmarks (DIR/ca.pem, DIR/taxpayers/)\n";
   return 2;
@@ -222,12 +225,36 @@ int VerifyLedgerCommand(const std::string& file) {
   return 1;
 }
 
+int Keygen(const std::vector<std::string>& args) {
+  std::string dir = ".";
+  std::vector<std::string> names;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--dir" && i + 1 < args.size()) {
+      dir = args[++i];
+    } else if (!args[i].empty() && args[i][0] == '-') {
+      return Usage();
+    } else {
+      names.push_back(args[i]);
+    }
+  }
+  if (names.empty()) return Usage();
+  for (const std::string& name : names) {
+    if (Status written = security::WriteCurveKeyPair(dir, name); !written.ok()) {
+      std::cerr << "taxhub keygen: " << written.ToString() << "\n";
+      return 1;
+    }
+    std::cout << dir << "/" << name << ".pub  " << dir << "/" << name << ".key\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return Usage();
   const std::string command = args[0];
+  if (command == "keygen") return Keygen(args);
   std::string config_file;
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) {

@@ -524,6 +524,19 @@ TEST_F(ChainTest, ADemoPkiSignsLoadThatASecuredHubAccepts) {
   EXPECT_EQ(hub->Stop(10'000), 0);
 }
 
+TEST_F(ChainTest, KeygenWritesKeyPairsAndNeverOverwritesOne) {
+  auto made = RunCommand({BinDir() + "/taxhub", "keygen", "--dir", dir_.path(), "hub", "hall"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::ifstream hall(dir_.File("hall.pub"));
+  std::string key;
+  std::getline(hall, key);
+  EXPECT_EQ(key.size(), 40u);
+  auto again = RunCommand({BinDir() + "/taxhub", "keygen", "--dir", dir_.path(), "hall"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find("hall.key: exists"), std::string::npos) << again.output;
+  EXPECT_EQ(RunCommand({BinDir() + "/taxhub", "keygen", "--dir", dir_.path()}).exit_code, 2);
+}
+
 TEST_F(ChainTest, CheckConfigNamesTheBadLine) {
   std::ofstream(dir_.File("bad.yaml")) << "hub:\n  id: x\n  colour: blue\nroutes: routes.yaml\n";
   auto result = RunCommand({BinDir() + "/taxhub", "check-config", dir_.File("bad.yaml")});

@@ -1,0 +1,85 @@
+#include "hub/security/curve_keys.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace taxhub::security {
+namespace {
+
+constexpr size_t kZ85KeyLength = 40;
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.front() == '.') return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Creates `path` with `mode`, refusing one that exists.
+Status WriteNew(const std::string& path, const std::string& text, mode_t mode) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return Status(errno == EEXIST ? ErrorCode::kConflict : ErrorCode::kUnavailable,
+                  path + ": " + (errno == EEXIST ? "exists; remove it to replace the key" : strerror(errno)), "name");
+  }
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!written) {
+    unlink(path.c_str());
+    return Status(ErrorCode::kUnavailable, "cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CurveKeyPair> GenerateCurveKeyPair() {
+  char public_key[kZ85KeyLength + 1] = {};
+  char secret_key[kZ85KeyLength + 1] = {};
+  if (zmq_curve_keypair(public_key, secret_key) != 0) {
+    return Error(ErrorCode::kInternal, std::string("CURVE is not available in this libzmq: ") + zmq_strerror(errno));
+  }
+  return CurveKeyPair{public_key, secret_key};
+}
+
+Status WriteCurveKeyPair(const std::string& dir, const std::string& name) {
+  if (!ValidName(name)) {
+    return Status(ErrorCode::kBadRequest,
+                  "a key name is letters, digits, '.', '_' and '-', not starting with '.': \"" + name + "\"", "name");
+  }
+  auto pair = GenerateCurveKeyPair();
+  if (!pair) return pair.error();
+  const std::string stem = dir + "/" + name;
+  // The secret first: a public key without its secret is useless, the other way round is not.
+  TAXHUB_RETURN_IF_ERROR(WriteNew(stem + ".key", pair->secret_z85 + "\n", 0600));
+  Status pub = WriteNew(stem + ".pub", pair->public_z85 + "\n", 0644);
+  if (!pub.ok()) unlink((stem + ".key").c_str());
+  return pub;
+}
+
+Result<std::string> ReadCurveKey(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string key = text.str();
+  const size_t begin = key.find_first_not_of(" \t\r\n");
+  const size_t end = key.find_last_not_of(" \t\r\n");
+  key = begin == std::string::npos ? "" : key.substr(begin, end - begin + 1);
+  uint8_t decoded[32];
+  if (key.size() != kZ85KeyLength || zmq_z85_decode(decoded, key.c_str()) == nullptr) {
+    return Error(ErrorCode::kBadRequest, path + ": not a Z85 CURVE key (40 characters)", "key");
+  }
+  return key;
+}
+
+}  // namespace taxhub::security
