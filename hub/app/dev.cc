@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,13 +29,15 @@ const std::vector<std::string>& DevTaxpayers() {
 
 namespace {
 
+// A secret is created 0600: never readable by others, not even between writing and chmod.
 Status WriteFile(const std::string& path, const std::string& text, bool secret) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return Status(ErrorCode::kUnavailable, "cannot write " + path);
-  out << text;
-  out.close();
-  if (secret) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::owner_write);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
+  if (fd < 0) return Status(ErrorCode::kUnavailable, "cannot write " + path + ": " + strerror(errno));
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  // An existing file keeps its mode through O_TRUNC: make a secret's private anyway.
+  const bool private_enough = !secret || fchmod(fd, 0600) == 0;
+  close(fd);
+  if (!written || !private_enough) return Status(ErrorCode::kUnavailable, "cannot write " + path);
   return Status::Ok();
 }
 

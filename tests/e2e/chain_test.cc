@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -500,6 +501,11 @@ TEST_F(ChainTest, ADemoPkiSignsLoadThatASecuredHubAccepts) {
   const std::string pki = dir_.File("pki");
   ASSERT_EQ(RunCommand({BinDir() + "/taxhub", "demo-pki", pki}).exit_code, 0);
   EXPECT_EQ(RunCommand({BinDir() + "/taxhub", "demo-pki"}).exit_code, 2);
+  for (const char* secret : {"/ca-sm2.key", "/hub.key", "/taxpayers/91310110666007217T.sm2.key"}) {
+    struct stat info {};
+    ASSERT_EQ(stat((pki + secret).c_str(), &info), 0) << secret;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << secret << " is readable by others";
+  }
   std::ofstream(config_, std::ios::app) << "security: {ca_bundle: " << pki << "/ca.pem}\n";
   auto hub = StartHub();
   for (const char* algorithm : {"sm2", "ecdsa"}) {
