@@ -37,6 +37,7 @@ constexpr const char* kInsertEvent =
 const std::string kHash(64, 'a');     // a SHA-256 in hex
 const std::string kBody(512, 'x');    // a VAT return's size
 const std::string kAccepted = "filing.vat from 91310110666007217T by route vat v1; fingerprint=" + kHash;
+const std::string kReady = "accept waits for service bench.accept";
 
 std::string Id(long long n) {  // time-ordered, as taxhub's
   char id[64];
@@ -91,7 +92,6 @@ double Sqlite(const std::string& path, long long requests, int batch) {
     sqlite3_bind_text(event, 7, kHash.c_str(), -1, SQLITE_STATIC);
     step(event);
   };
-  const std::string ready = "accept waits for service bench.accept";
   const auto start = std::chrono::steady_clock::now();
   for (long long n = 0; n < requests;) {
     exec("BEGIN IMMEDIATE");
@@ -106,7 +106,7 @@ double Sqlite(const std::string& path, long long requests, int batch) {
       sqlite3_bind_text(stage, 1, id.c_str(), -1, SQLITE_STATIC);
       sqlite3_bind_int64(stage, 2, n);
       step(stage);
-      append(id, 0, "stage.ready", ready);
+      append(id, 0, "stage.ready", kReady);
     }
     exec("COMMIT");
   }
@@ -132,7 +132,6 @@ double Postgres(const std::string& dsn, long long requests, int batch) {
   c.prepare("stage", kInsertStage);
   c.prepare("event", kInsertEvent);
   const pqxx::binarystring body(kBody);
-  const std::string ready = "accept waits for service bench.accept";
   long long seq = 0;
   const auto start = std::chrono::steady_clock::now();
   for (long long n = 0; n < requests;) {
@@ -145,7 +144,7 @@ double Postgres(const std::string& dsn, long long requests, int batch) {
       w.exec_prepared("event", seq, id, -1, "request.accepted", at, kAccepted, kHash);
       w.exec_prepared("stage", id, at);
       ++seq;
-      w.exec_prepared("event", seq, id, 0, "stage.ready", at, ready, kHash);
+      w.exec_prepared("event", seq, id, 0, "stage.ready", at, kReady, kHash);
     }
     w.commit();
   }

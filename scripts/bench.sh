@@ -140,8 +140,9 @@ pg_ratio=""
 if "$BIN/taxhub-test-pg" start "$WORK/pg" > /dev/null; then
   DSN="host=127.0.0.1 port=$(cat "$WORK/pg/port") user=postgres dbname=postgres"
   echo "== 2. durable intake on PostgreSQL 15 (private server, fsync on): $((N_INTAKE / 5)) submits"
-  start_hub "  backend: postgres
+  pg_ledger="  backend: postgres
   postgres: {dsn: \"$DSN\"}"
+  start_hub "$pg_ledger"
   load "$WORK/intake_pg.txt" --clients 16 --inflight 8 --requests "$((N_INTAKE / 5))"
   stop_hub
   intake_pg=$(field "accepted/s" "$WORK/intake_pg.txt")
@@ -228,8 +229,7 @@ if [[ -x "$BIN/rabbitmq_bench" ]] && scripts/bench-rabbitmq.sh start "$WORK/rabb
       "p99 $p99 vs $rabbit_p99 ms; RSS $rss vs $rabbit_rss MB"
   }
   peer SQLite "$sqlite_ledger" 1.00
-  [[ -n ${DSN:-} ]] && peer PostgreSQL "  backend: postgres
-  postgres: {dsn: \"$DSN\"}" 0.70
+  [[ -n ${pg_ledger:-} ]] && peer PostgreSQL "$pg_ledger" 0.70
 else
   target 8 against-RabbitMQ 0 1.00 ">=" 0 "RabbitMQ did not start: $(tail -1 "$WORK/rabbit.log" 2>/dev/null)"
 fi

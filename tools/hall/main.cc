@@ -213,9 +213,10 @@ int Load(const Args& args, zmq::context_t& context) {
   const std::optional<PkiSigner> signer = LoadSigner(args);
   const std::string prefix = "load-" + std::to_string(getpid()) + "-" +
                              std::to_string(SystemClock().NowMs()) + "-";
+  auto id_of = [&](long long n) { return prefix + std::to_string(n); };
   auto make = [&](long long n) {
     wire::SubmitRequest request = SampleRequest(static_cast<uint64_t>(n), kind);
-    request.request_id = prefix + std::to_string(n);
+    request.request_id = id_of(n);
     return request;
   };
   // Signed submits are signed up front: the taxpayer's machine signs, not the hub's.
@@ -261,7 +262,7 @@ int Load(const Args& args, zmq::context_t& context) {
           // let it go: a stall then shows in the figures instead of hiding in a late send.
           const auto due = rate > 0 ? next_send : std::chrono::steady_clock::now();
           next_send += interval;
-          const std::string id = prefix + std::to_string(n);
+          const std::string id = id_of(n);
           const std::string body = signer ? std::move(presigned[static_cast<size_t>(n)]) : wire::Encode(make(n));
           if (!mdp.Send("taxhub.submit", body).ok()) {
             ++errors;
