@@ -539,7 +539,6 @@ void Engine::Tick() {
     next_reminders_ms_ = now + options_.reminder_interval_ms;
     SendReminders();
   }
-  ReportOverdueStages();
   if (now >= next_maintenance_ms_) {
     next_maintenance_ms_ = now + 6 * 3'600'000;
     if (Status maintained = ledger_.Maintain(); !maintained.ok()) {
@@ -547,11 +546,21 @@ void Engine::Tick() {
     }
   }
   quiet_.clear();  // delayed retries may have come due
+  // Overdue stages and lapsed leases, in one transaction (committed only if either is found).
   Outbox out;
   auto txn = ledger_.Begin();
   if (!txn) return;
+  auto overdue = ReportOverdueStages(**txn, now);
+  if (!overdue) {
+    // Lapsed leases must not wait on the overdue report: on in a transaction of their own.
+    TAXHUB_LOG(kWarn, kLog) << "overdue stages not reported: " << overdue.error().ToString();
+    txn->reset();  // rolled back before the next Begin()
+    txn = ledger_.Begin();
+    if (!txn) return;
+    overdue = 0;
+  }
   auto expired = (*txn)->ExpiredLeases(now, 256);
-  if (!expired || expired->empty()) return;
+  if (!expired || (*overdue == 0 && expired->empty())) return;
   Outcome outcome;
   outcome.kind = Outcome::Kind::kRetry;
   outcome.code = "LEASE_EXPIRED";
@@ -560,19 +569,17 @@ void Engine::Tick() {
     out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
     if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
+  if (*overdue > 0) out.effects.notes.push_back(std::to_string(*overdue) + " stages overdue");
   if (Announce(**txn, out.effects).ok() && (*txn)->Commit().ok()) Deliver(out);
 }
 
-void Engine::ReportOverdueStages() {
-  const int64_t now = clock_.NowMs();
-  auto txn = ledger_.Begin();
-  if (!txn) return;
-  auto late = (*txn)->OverdueStages(now, 256);
-  if (!late || late->empty()) return;
+Result<int> Engine::ReportOverdueStages(ledger::Transaction& txn, int64_t now) {
+  auto late = txn.OverdueStages(now, 256);
+  if (!late) return Error(late.error());
   int reported = 0;
   for (const StageRecord& s : *late) {
-    auto claimed = (*txn)->MarkOverdue(s.request_id, s.index, now);
-    if (!claimed) return;
+    auto claimed = txn.MarkOverdue(s.request_id, s.index, now);
+    if (!claimed) return Error(claimed.error());
     if (!*claimed) continue;
     // For managers and the dashboard: where the request waits, and who holds it.
     const StringMap detail = {{"stage", s.name},          {"label", s.label},
@@ -580,10 +587,10 @@ void Engine::ReportOverdueStages() {
                               {"handler", s.handler},     {"state", std::string(ledger::ToString(s.state))},
                               {"deadline_ms", std::to_string(s.deadline_ms)},
                               {"late_ms", std::to_string(now - s.deadline_ms)}};
-    if (!Record(**txn, s.request_id, s.index, "stage.overdue", now, EncodeJsonMap(detail)).ok()) return;
+    TAXHUB_RETURN_IF_ERROR(Record(txn, s.request_id, s.index, "stage.overdue", now, EncodeJsonMap(detail)));
     ++reported;
   }
-  if (reported > 0 && (*txn)->Commit().ok()) TAXHUB_LOG(kInfo, kLog) << reported << " stages overdue";
+  return reported;
 }
 
 void Engine::WriteCheckpoint() {

@@ -333,8 +333,9 @@ class Engine {
   Status TakeObligations(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
   Status MeetObligations(ledger::Transaction& txn, const ledger::RequestRecord& request);
   void SendReminders();
-  // Records stage.overdue, once, for each stage still waiting or under way past its deadline.
-  void ReportOverdueStages();
+  // Records stage.overdue, once, for each stage still waiting or under way past its deadline;
+  // returns how many (Tick() commits them with the lapsed leases).
+  Result<int> ReportOverdueStages(ledger::Transaction& txn, int64_t now);
   // risk.cc
   Status RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& request, const StringMap& outputs);
   Status CheckRejections(ledger::Transaction& txn, const ledger::RequestRecord& request);
