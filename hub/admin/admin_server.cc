@@ -395,8 +395,7 @@ Answer AdminServer::Impl::RequestTimeline(const Call& call) {
     o.set("started_at_ms", s.started_at_ms);
     o.set("finished_at_ms", s.finished_at_ms);
     o.set("deadline_ms", s.deadline_ms);
-    const bool running = s.state == ledger::StageState::kReady || s.state == ledger::StageState::kDispatched;
-    o.set("overdue", s.deadline_ms > 0 && (running ? now : s.finished_at_ms) > s.deadline_ms);
+    o.set("overdue", s.deadline_ms > 0 && (s.running() ? now : s.finished_at_ms) > s.deadline_ms);
     stage_list.add(o);
   }
   out.set("stages", stage_list);

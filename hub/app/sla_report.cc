@@ -45,8 +45,7 @@ Result<SlaReport> BuildSlaReport(ledger::Ledger& ledger, int64_t from_ms, int64_
         row.stage = s.name;
         row.label = s.label;
         row.office = office_code;
-        const bool running = s.state == ledger::StageState::kReady || s.state == ledger::StageState::kDispatched;
-        if (running) {
+        if (s.running()) {
           ++row.open;
           if (now_ms > s.deadline_ms) ++row.open_overdue;
         } else if (s.finished_at_ms > 0) {

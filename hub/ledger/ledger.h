@@ -100,6 +100,8 @@ struct StageRecord {
   StringMap outputs;
 
   std::string task_id() const { return request_id + "/" + std::to_string(index); }
+  // Waiting or under way: the states in which its time limit still runs.
+  bool running() const { return state == StageState::kReady || state == StageState::kDispatched; }
 };
 
 // "R123/2" -> ("R123", 2).
