@@ -5,12 +5,12 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
-#include <ctime>
 #include <vector>
 
 #include "adapters/filing/filing_protocol.h"
 #include "adapters/legacy/framing.h"
 #include "adapters/sdk/obligations.h"
+#include "hub/obligations/calendar.h"
 
 namespace taxhub::filing {
 namespace {
@@ -21,12 +21,19 @@ wire::StageResult Result(wire::StageOutcome::type outcome, std::string code, std
 
 // The month the hall accepted the request, China time: "2026-11".
 std::string AcceptedMonth(const wire::StageTask& task) {
-  const std::time_t at = static_cast<std::time_t>(task.accepted_at_ms / 1000 + 8 * 3600);
-  std::tm tm{};
-  gmtime_r(&at, &tm);
-  char month[16];
-  std::strftime(month, sizeof month, "%Y-%m", &tm);
-  return month;
+  const obligations::Date day = obligations::ChinaDate(task.accepted_at_ms);
+  return obligations::FormatMonth(day.year() / day.month());
+}
+
+// A message to the core system that carries no return figures (tax type recognition,
+// deregistration) for `month` ("2026-11").
+StringMap ControlRecord(std::string_view msg, std::string serial, const std::string& taxpayer,
+                        const std::string& tax_type, const std::string& month) {
+  return {{"msg", std::string(msg)},  {"serial", std::move(serial)},
+          {"taxpayer", taxpayer},     {"tax_type", tax_type},
+          {"period", month.substr(0, 4) + month.substr(5, 2)},
+          {"sales", "0"},             {"output_tax", "0"},
+          {"input_tax", "0"}};
 }
 
 }  // namespace
@@ -82,12 +89,13 @@ wire::StageResult FilingHandler::File(const wire::StageTask& task) {
   }
   std::string period = values["period"];
   period.erase(std::remove(period.begin(), period.end(), '-'), period.end());
+  const TaxTypeReturn* kind_return = ReturnForKind(task.kind);
   StringMap record = {{"msg", std::string(kFile)},
                       {"serial", SerialFor(task.task_id)},
                       {"taxpayer", task.taxpayer_id},
-                      {"tax_type", !values["tax_type"].empty()        ? values["tax_type"]
-                                   : ReturnForKind(task.kind) != nullptr ? std::string(ReturnForKind(task.kind)->tax_type)
-                                                                         : "10101"},
+                      {"tax_type", !values["tax_type"].empty() ? values["tax_type"]
+                                   : kind_return != nullptr     ? std::string(kind_return->tax_type)
+                                                                : "10101"},
                       {"period", period}};
   for (const char* amount : {"sales", "output_tax", "input_tax"}) {
     auto fen = ToFen(values[amount].empty() ? "0" : values[amount]);
@@ -131,7 +139,8 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
   }
   if (tax_types.empty()) tax_types = {"10101"};
   if (start.empty()) start = AcceptedMonth(task);
-  if (AddMonths(start, 0).empty()) {
+  const std::string first_month = AddMonths(start, 0);  // "YYYY-MM", checked
+  if (first_month.empty()) {
     return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION", "start must be YYYY-MM");
   }
   std::vector<sdk::Owed> due;
@@ -142,17 +151,9 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
       return Result(wire::StageOutcome::REJECTED, "BAD_REGISTRATION",
                     "tax_types[" + std::to_string(i) + "] is not a 5-digit levy code");
     }
-    std::string month = AddMonths(start, 0);
-    month.erase(4, 1);
     wire::StageResult failed;
-    auto answer = Send({{"msg", std::string(kRecognise)},
-                        {"serial", SerialFor(task.task_id + "/" + tax_type)},
-                        {"taxpayer", task.taxpayer_id},
-                        {"tax_type", tax_type},
-                        {"period", month},
-                        {"sales", "0"},
-                        {"output_tax", "0"},
-                        {"input_tax", "0"}},
+    auto answer = Send(ControlRecord(kRecognise, SerialFor(task.task_id + "/" + tax_type), task.taxpayer_id,
+                                     tax_type, first_month),
                        failed);
     if (!answer) return failed;
     recognised += (recognised.empty() ? "" : ",") + tax_type;
@@ -167,15 +168,7 @@ wire::StageResult FilingHandler::Register(const wire::StageTask& task) {
 wire::StageResult FilingHandler::Deregister(const wire::StageTask& task) {
   std::string month = AcceptedMonth(task);
   wire::StageResult failed;
-  auto answer = Send({{"msg", std::string(kDeregister)},
-                      {"serial", SerialFor(task.task_id)},
-                      {"taxpayer", task.taxpayer_id},
-                      {"tax_type", "00000"},
-                      {"period", month.substr(0, 4) + month.substr(5, 2)},
-                      {"sales", "0"},
-                      {"output_tax", "0"},
-                      {"input_tax", "0"}},
-                     failed);
+  auto answer = Send(ControlRecord(kDeregister, SerialFor(task.task_id), task.taxpayer_id, "00000", month), failed);
   if (!answer) return failed;
   wire::StageResult ok = Result(wire::StageOutcome::SUCCEEDED, "0000", (*answer)["message"]);
   ok.outputs["deregistration_no"] = (*answer)["filing_no"];
