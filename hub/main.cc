@@ -1,7 +1,8 @@
 // taxhub: the hub daemon.
 //   taxhub serve --config FILE     run the hub (production: PostgreSQL DSN in the config)
 //   taxhub dev [--config FILE]     hub + sample adapters + a simulated clerk in one process,
-//                                  SQLite under ./var/dev
+//                                  SQLite under ./var/dev; --curve: CurveZMQ on (the config's
+//                                  curve section), keys under var/dev/keys made if missing
 //   taxhub check-config FILE       validate a hub config (and its routes file) or a routes file
 //                                  without starting anything
 //   taxhub verify-ledger --config FILE
@@ -37,7 +38,8 @@ using namespace taxhub;
 
 int Usage() {
   std::cerr << "usage: taxhub serve --config FILE\n"
-               "       taxhub dev [--config FILE]\n"
+               "       taxhub dev [--config FILE] [--curve]   --curve: CurveZMQ on, keys under\n"
+               "                                  the config's keys dir (var/dev/keys), made if missing\n"
                "       taxhub check-config FILE\n"
                "       taxhub verify-ledger --config FILE\n"
                "       taxhub keygen [--dir DIR] NAME …   CurveZMQ key pairs: DIR/NAME.pub (Z85, to\n"
@@ -55,7 +57,7 @@ sigset_t BlockSignals() {
   return signals;
 }
 
-int Run(const std::string& config_file, bool dev) {
+int Run(const std::string& config_file, bool dev, bool curve = false) {
   sigset_t signals = BlockSignals();
   auto config = app::LoadHubConfig(config_file);
   if (!config) {
@@ -63,6 +65,19 @@ int Run(const std::string& config_file, bool dev) {
     return 1;
   }
   SetLogLevel(config->log_level);
+  if (curve) {
+    if (config->curve.peers.empty()) {
+      std::cerr << "taxhub dev --curve: " << config_file << " has no curve section listing the peers\n";
+      return 1;
+    }
+    config->curve.enabled = true;
+  }
+  if (dev && config->curve.enabled) {
+    if (Status keys = app::EnsureDevCurveKeys(config->curve); !keys.ok()) {
+      std::cerr << "taxhub dev: CURVE keys: " << keys.ToString() << "\n";
+      return 1;
+    }
+  }
   if (dev && config->security.dev_pki) {
     Status pki = app::EnsureDevPki(config->data_dir + "/pki", app::DevTaxpayers());
     if (!pki.ok()) {
@@ -111,7 +126,14 @@ int Run(const std::string& config_file, bool dev) {
       (*hub)->Shutdown();
       return 1;
     }
-    adapters = std::make_unique<app::DevAdapters>(*config, (*hub)->backend_endpoint());
+    auto created = app::DevAdapters::Create(*config, (*hub)->backend_endpoint());
+    if (!created) {
+      std::cerr << "taxhub dev: " << created.error().ToString() << "\n";
+      processes->Stop();
+      (*hub)->Shutdown();
+      return 1;
+    }
+    adapters = std::move(*created);
     adapters->Start();
     clerk = std::make_unique<app::DevClerk>(**hub, config->dev_clerk);
     clerk->Start();
@@ -132,6 +154,10 @@ int Run(const std::string& config_file, bool dev) {
   if (adapters) std::cout << "  sample adapters: " << adapters->size() << " services\n";
   if (processes && processes->size() > 0) {
     std::cout << "  processes: " << processes->size() << " (logs in " << config->data_dir << ")\n";
+  }
+  if (config->curve.enabled) {
+    std::cout << "  CURVE: on, " << config->curve.peers.size() << " peers allowed, keys in " << config->curve.keys_dir
+              << "\n";
   }
   if (config->security.enabled) {
     std::cout << "  signatures: " << (config->security.require_signatures ? "required" : "checked if present")
@@ -256,9 +282,12 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   if (command == "keygen") return Keygen(args);
   std::string config_file;
+  bool curve = false;
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) {
       config_file = args[++i];
+    } else if (args[i] == "--curve" && command == "dev") {
+      curve = true;
     } else if ((command == "check-config" || command == "demo-pki") && config_file.empty()) {
       config_file = args[i];
     } else {
@@ -266,7 +295,7 @@ int main(int argc, char** argv) {
     }
   }
   if (command == "serve") return config_file.empty() ? Usage() : Run(config_file, false);
-  if (command == "dev") return Run(config_file.empty() ? "config/dev.yaml" : config_file, true);
+  if (command == "dev") return Run(config_file.empty() ? "config/dev.yaml" : config_file, true, curve);
   if (command == "check-config") return config_file.empty() ? Usage() : CheckConfig(config_file);
   if (command == "demo-pki") {
     if (config_file.empty()) return Usage();

@@ -74,8 +74,26 @@ def handle(task: StageTask) -> StageResult:
     return result
 
 
+def curve_keys():
+    """The CURVE keys from TAXHUB_CURVE_SERVER (the hub's .pub) and TAXHUB_CURVE_KEY (ours, .key),
+    as the C++ SDK reads them; neither set: None. Never falls back to plain text on a bad setting."""
+    server, key = os.environ.get("TAXHUB_CURVE_SERVER"), os.environ.get("TAXHUB_CURVE_KEY")
+    if not server and not key:
+        return None
+    if not server or not key:
+        sys.exit("CURVE settings: TAXHUB_CURVE_SERVER and TAXHUB_CURVE_KEY go together")
+    with open(server, "rb") as f:
+        server_public = f.read().strip()
+    with open(key, "rb") as f:
+        secret = f.read().strip()
+    if len(server_public) != 40 or len(secret) != 40:
+        sys.exit("CURVE settings: a key file holds one 40-character Z85 key")
+    return server_public, zmq.curve_public(secret), secret
+
+
 def serve(endpoint: str, service: str, heartbeat_ms: int) -> int:
     context = zmq.Context()
+    curve = curve_keys()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
@@ -83,6 +101,8 @@ def serve(endpoint: str, service: str, heartbeat_ms: int) -> int:
     while not stopping:  # one connection; reconnect when the hub goes quiet
         socket = context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
+        if curve:
+            socket.curve_serverkey, socket.curve_publickey, socket.curve_secretkey = curve
         socket.connect(endpoint)
         socket.send_multipart([b"", MDPW, READY, service.encode()])
         liveness = LIVENESS

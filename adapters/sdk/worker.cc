@@ -32,6 +32,7 @@ struct Connection {
   int64_t last_sent = 0;
   int64_t reconnect_at = 0;
   int64_t backoff = 0;
+  int disconnects = 0;  // DISCONNECTs in a row, with nothing else from the hub between them
   bool busy = false;
 };
 
@@ -125,6 +126,7 @@ void WorkerPool::IoLoop() {
     c.socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     c.socket->set(zmq::sockopt::linger, 200);
     c.socket->set(zmq::sockopt::maxmsgsize, options_.limits.max_message_bytes * 2 + 4096);
+    if (options_.curve) security::ApplyCurveClient(*c.socket, *options_.curve);
     c.socket->connect(options_.endpoint);
     ++c.epoch;
     c.busy = false;
@@ -175,8 +177,11 @@ void WorkerPool::IoLoop() {
           continue;
         }
         c.expires_at = now + expiry;
-        c.backoff = 0;
         const auto command = static_cast<Command>(View(frames[2])[0]);
+        if (command != Command::kDisconnect) {
+          c.backoff = 0;
+          c.disconnects = 0;
+        }
         if (command == Command::kRequest && frames.size() >= 6 && frames[4].size() == 0) {
           std::string body;
           for (size_t i = 5; i < frames.size(); ++i) body += View(frames[i]);
@@ -188,7 +193,9 @@ void WorkerPool::IoLoop() {
           jobs_ready_.notify_one();
         } else if (command == Command::kDisconnect) {
           drop(c, "hub sent DISCONNECT");
-          c.reconnect_at = now;  // the hub asked us to register again: at once
+          // The hub asked us to register again: at once the first time; a hub that keeps saying
+          // so (this key may not serve the service) is asked with growing pauses, not in a loop.
+          if (c.disconnects++ == 0) c.reconnect_at = now;
         }
       }
     }

@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/sdk/handler.h"
+#include "hub/security/curve_keys.h"
 #include "hub/wire/codec.h"
 
 namespace taxhub::sdk {
@@ -33,6 +35,8 @@ struct WorkerOptions {
   int64_t reconnect_initial_ms = 100;
   int64_t reconnect_max_ms = 5000;
   wire::CodecLimits limits;
+  // CURVE keys when the hub has CURVE on; by default the process's (security/curve_keys.h).
+  std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys();
 };
 
 struct WorkerStats {

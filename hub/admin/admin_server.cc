@@ -451,6 +451,12 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);
     counter("taxhub_circuits_opened_total", "Circuit breakers opened.", e.circuits_opened);
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
+    counter("taxhub_peers_refused_total", "Requests refused because the peer's CURVE role does not allow them.",
+            hub.broker_counters().peers_refused);
+    if (const security::ZapCounters* zap = hub.zap_counters()) {
+      counter("taxhub_curve_handshakes_accepted_total", "CURVE handshakes the ZAP handler accepted.", zap->accepted);
+      counter("taxhub_curve_handshakes_refused_total", "CURVE handshakes the ZAP handler refused.", zap->refused);
+    }
     auto histogram = [&](const std::string& name, const std::string& labels, const workflow::LatencyHistogram& h) {
       uint64_t cumulative = 0;
       const std::string sep = labels.empty() ? "" : ",";

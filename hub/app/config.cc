@@ -272,6 +272,41 @@ void ParseSecurity(const ConfigNode& node, HubConfig& config, const std::string&
   node.Finish();
 }
 
+void ParseCurve(const ConfigNode& node, HubConfig& config, const std::string& base_dir) {
+  CurveConfig& c = config.curve;
+  c.enabled = node.Bool("enabled", true);
+  c.keys_dir = node.Has("keys") ? Resolve(node.String("keys"), base_dir) : config.data_dir + "/keys";
+  c.server_key = node.Has("server_key") ? Resolve(node.String("server_key"), base_dir) : c.keys_dir + "/hub.key";
+  std::set<std::string> names;
+  if (auto peers = node.OptionalChild("peers")) {
+    for (const ConfigNode& item : peers->Items()) {
+      CurvePeerConfig p;
+      p.name = item.String("name");
+      if (p.name.empty() || !IsTokenText(p.name, "._-")) item.Fail("name", "must be letters, digits, . _ or -");
+      if (!names.insert(p.name).second) item.Fail("name", "is listed twice");
+      auto role = security::ParsePeerRole(item.String("role"));
+      if (!role) item.Fail("role", role.error().message());
+      p.role = *role;
+      p.services = item.StringList("services");
+      if (p.role == security::PeerRole::kAdapter && p.services.empty()) {
+        item.Fail("services", "an adapter needs the services it may serve");
+      }
+      if (p.role != security::PeerRole::kAdapter && !p.services.empty()) {
+        item.Fail("services", "only adapters are given services");
+      }
+      for (const auto& service : p.services) {
+        const std::string name = service.ends_with(".*") ? service.substr(0, service.size() - 2) : service;
+        if (!mdp::IsValidServiceName(name) || Reserved(service)) item.Fail("services", "bad service " + service);
+      }
+      p.key_file = item.Has("key") ? Resolve(item.String("key"), base_dir) : c.keys_dir + "/" + p.name + ".pub";
+      item.Finish();
+      c.peers.push_back(std::move(p));
+    }
+  }
+  if (c.peers.empty()) node.Fail("peers", "lists who may connect; with none, nobody could");
+  node.Finish();
+}
+
 void ParseDev(const ConfigNode& node, HubConfig& config, const std::string& base_dir) {
   std::vector<DevAdapterConfig>& adapters = config.dev_adapters;
   if (auto list = node.OptionalChild("adapters")) {
@@ -340,6 +375,7 @@ void Parse(ConfigNode& root, HubConfig& config, const std::string& base_dir) {
   if (auto n = root.OptionalChild("risk")) ParseRisk(*n, config.engine.risk_rules);
   config.routes_file = Resolve(root.String("routes"), base_dir);
   if (auto n = root.OptionalChild("security")) ParseSecurity(*n, config, base_dir);
+  if (auto n = root.OptionalChild("curve")) ParseCurve(*n, config, base_dir);
   if (auto n = root.OptionalChild("events")) ParseEvents(*n, config.events);
   if (auto n = root.OptionalChild("admin")) ParseAdmin(*n, config.admin, base_dir, config.data_dir);
   if (auto n = root.OptionalChild("calendar")) ParseCalendar(*n, config.calendar);

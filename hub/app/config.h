@@ -102,6 +102,22 @@ struct SecurityConfig {
   std::string hub_certificate;         // the checkpoints of its event chain
 };
 
+// CurveZMQ on the frontend, backend and event sockets (hub/security/curve_auth.h): only the
+// listed peers get in, each in its role. Key files as `taxhub keygen` writes them.
+struct CurvePeerConfig {
+  std::string name;
+  security::PeerRole role = security::PeerRole::kHall;
+  std::vector<std::string> services;  // adapters: what they may serve (names or prefix.*)
+  std::string key_file;               // its NAME.pub; default: keys/NAME.pub
+};
+
+struct CurveConfig {
+  bool enabled = false;
+  std::string keys_dir;    // default: data_dir/keys
+  std::string server_key;  // the hub's secret key file; default: keys/hub.key
+  std::vector<CurvePeerConfig> peers;
+};
+
 struct HubConfig {
   std::string source;  // the file it came from
   std::string hub_id = "hub-1";
@@ -113,6 +129,7 @@ struct HubConfig {
   std::string routes_file;  // resolved against the config file's directory
   std::shared_ptr<const routing::RouteTable> routes;
   SecurityConfig security;
+  CurveConfig curve;
   EventsConfig events;
   AdminConfig admin;
   obligations::WorkCalendar calendar;  // the tax calendar; no holidays without a calendar section

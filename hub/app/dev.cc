@@ -106,19 +106,63 @@ sample::SampleOptions SampleOptionsFor(const DevAdapterConfig& a) {
 
 }  // namespace
 
-DevAdapters::DevAdapters(const HubConfig& config, const std::string& backend) {
+namespace {
+
+std::string ServerPublicFile(const CurveConfig& curve) {
+  std::string file = curve.server_key;
+  if (file.ends_with(".key")) file.resize(file.size() - 4);
+  return file + ".pub";
+}
+
+}  // namespace
+
+Status EnsureDevCurveKeys(const CurveConfig& curve) {
+  std::error_code ec;
+  std::filesystem::create_directories(curve.keys_dir, ec);
+  if (ec) return Status(ErrorCode::kUnavailable, "cannot create " + curve.keys_dir + ": " + ec.message(), "curve.keys");
+  std::filesystem::permissions(curve.keys_dir, std::filesystem::perms::owner_all, ec);
+  const std::filesystem::path server(curve.server_key);
+  std::vector<std::pair<std::string, std::string>> pairs = {  // directory, name
+      {server.parent_path().string(), server.stem().string()}};
+  for (const auto& peer : curve.peers) pairs.emplace_back(curve.keys_dir, peer.name);
+  for (const auto& [dir, name] : pairs) {
+    if (std::filesystem::exists(dir + "/" + name + ".pub") || std::filesystem::exists(dir + "/" + name + ".key")) {
+      continue;  // a pair that is there is kept; half of one is for the operator to sort out
+    }
+    TAXHUB_RETURN_IF_ERROR(security::WriteCurveKeyPair(dir, name));
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<security::CurveClientKeys>> DevCurveKeys(const CurveConfig& curve, const std::string& name) {
+  if (!curve.enabled) return std::optional<security::CurveClientKeys>();
+  for (const auto& peer : curve.peers) {
+    if (peer.name != name) continue;
+    auto keys = security::LoadCurveClientKeys(ServerPublicFile(curve), curve.keys_dir + "/" + name + ".key");
+    if (!keys) return Error(keys.error().WithContext("CURVE keys of " + name));
+    return std::optional<security::CurveClientKeys>(std::move(*keys));
+  }
+  return std::optional<security::CurveClientKeys>();
+}
+
+Result<std::unique_ptr<DevAdapters>> DevAdapters::Create(const HubConfig& config, const std::string& backend) {
+  std::unique_ptr<DevAdapters> adapters(new DevAdapters());
   for (const auto& a : config.dev_adapters) {
-    handlers_.push_back(std::make_unique<sample::SampleHandler>(SampleOptionsFor(a)));
+    auto curve = DevCurveKeys(config.curve, a.name);
+    if (!curve) return Error(curve.error());
+    adapters->handlers_.push_back(std::make_unique<sample::SampleHandler>(SampleOptionsFor(a)));
     for (const auto& service : a.services) {
       sdk::WorkerOptions worker;
+      worker.curve = *curve;
       worker.endpoint = backend;
       worker.service = service;
       worker.concurrency = a.workers;
       worker.heartbeat_ms = config.broker.heartbeat_ms;
       worker.liveness = config.broker.liveness;
-      pools_.push_back(std::make_unique<sdk::WorkerPool>(worker, *handlers_.back()));
+      adapters->pools_.push_back(std::make_unique<sdk::WorkerPool>(worker, *adapters->handlers_.back()));
     }
   }
+  return adapters;
 }
 
 void DevAdapters::Start() {
@@ -180,6 +224,26 @@ Status DevProcesses::Start() {
     }
     if (process.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(process.delay_ms));
     const std::string log = config_.data_dir + "/" + process.name + ".log";
+    // The environment is made before fork: the child of a threaded process may only exec.
+    auto curve = DevCurveKeys(config_.curve, process.name);
+    if (!curve) return curve.error();
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      if (entry.starts_with(std::string(security::kCurveServerVariable) + "=") ||
+          entry.starts_with(std::string(security::kCurveKeyVariable) + "=")) {
+        continue;
+      }
+      environment.emplace_back(entry);
+    }
+    if (*curve) {
+      environment.push_back(std::string(security::kCurveServerVariable) + "=" + ServerPublicFile(config_.curve));
+      environment.push_back(std::string(security::kCurveKeyVariable) + "=" + config_.curve.keys_dir + "/" +
+                            process.name + ".key");
+    }
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) return Status(ErrorCode::kUnavailable, "cannot start " + process.name + ": fork failed");
@@ -198,7 +262,7 @@ Status DevProcesses::Start() {
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
-      execv(args[0], args.data());
+      execve(args[0], args.data(), envp.data());
       dprintf(2, "taxhub dev: cannot run %s: %s\n", args[0], strerror(errno));
       _exit(127);
     }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "hub/app/config.h"
 #include "hub/app/hub.h"
 #include "hub/base/json_map.h"
+#include "hub/security/curve_keys.h"
 
 namespace taxhub::app {
 
@@ -28,10 +30,19 @@ const std::vector<std::string>& DevTaxpayers();
 // (tips-bureau.key/.pem, tips-bank.key/.pem). Existing files are kept.
 Status EnsureDevPki(const std::string& dir, const std::vector<std::string>& taxpayers);
 
-// The sample adapters of the config's dev section, connected to the hub's backend.
+// With CURVE on (taxhub dev --curve): makes the key pairs that are missing — the hub's and one
+// per listed peer — in the config's keys directory (created 0700; secrets 0600).
+Status EnsureDevCurveKeys(const CurveConfig& curve);
+
+// The keys peer `name` connects with under `curve`: the hub's public key and the peer's pair
+// from the keys directory. Null when CURVE is off or `name` is not a listed peer.
+Result<std::optional<security::CurveClientKeys>> DevCurveKeys(const CurveConfig& curve, const std::string& name);
+
+// The sample adapters of the config's dev section, connected to the hub's backend; with CURVE
+// on, each with the keys of the peer named after it.
 class DevAdapters {
  public:
-  DevAdapters(const HubConfig& config, const std::string& backend);
+  static Result<std::unique_ptr<DevAdapters>> Create(const HubConfig& config, const std::string& backend);
   void Start();
   void Stop();
   size_t size() const { return pools_.size(); }
@@ -39,13 +50,17 @@ class DevAdapters {
  private:
   std::vector<std::unique_ptr<sample::SampleHandler>> handlers_;
   std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
+
+  DevAdapters() = default;
 };
 
 // ${name} in `text` replaced from `variables`; the error names an unknown variable.
 Result<std::string> ExpandVariables(const std::string& text, const StringMap& variables);
 
 // The programs of the config's dev section (stand-ins, real adapters, Kannel): its files
-// written, then each process started in order, its output in data_dir/<name>.log; stopped in
+// written, then each process started in order, its output in data_dir/<name>.log, and, with
+// CURVE on, TAXHUB_CURVE_SERVER and TAXHUB_CURVE_KEY in its environment when a peer has its
+// name (security/curve_keys.h); stopped in
 // reverse order by PID. Children also get SIGTERM if the hub dies (PR_SET_PDEATHSIG); one that
 // exits on its own is reported in the hub's log at once, naming its log file.
 class DevProcesses {

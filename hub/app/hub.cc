@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "hub/base/log.h"
+#include "hub/security/curve_keys.h"
 
 namespace taxhub::app {
 
@@ -42,6 +43,28 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   engine_options.checkpoint_interval_ms = c.ledger.checkpoint_interval_ms;
   engine_options.calendar = std::make_shared<const obligations::WorkCalendar>(c.calendar);
   broker::BrokerOptions options = c.broker;
+  std::string curve_public;
+  if (c.curve.enabled) {
+    auto peers = std::make_shared<security::CurveAllowList>();
+    for (const auto& peer : c.curve.peers) {
+      auto key = security::ReadCurveKey(peer.key_file);
+      if (!key) return Error(key.error().WithContext("curve peer " + peer.name));
+      Status added = peers->Add({peer.name, *key, peer.role, peer.services});
+      if (!added.ok()) return Error(added.WithContext("curve"));
+    }
+    auto secret = security::ReadCurveKey(c.curve.server_key);
+    if (!secret) return Error(secret.error().WithContext("curve.server_key"));
+    char derived[41] = {};
+    if (zmq_curve_public(derived, secret->c_str()) != 0) {
+      return Error(ErrorCode::kBadRequest, c.curve.server_key + ": not a CURVE secret key", "curve.server_key");
+    }
+    curve_public = derived;
+    options.curve_secret_key = *secret;
+    options.peers = peers;
+    hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, peers);
+    TAXHUB_RETURN_IF_ERROR(hub->zap_->Bind());
+    hub->zap_->Start();
+  }
   if (c.security.enabled && !c.security.hub_key.empty()) {
     auto key = security::PrivateKey::LoadPemFile(c.security.hub_key);
     if (!key) return Error(key.error().WithContext("security.hub_key"));
@@ -88,6 +111,7 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
     publisher.heartbeat_ms = c.events.heartbeat_ms;
     publisher.send_hwm = c.events.send_hwm;
     publisher.send_buffer = c.events.send_buffer;
+    publisher.curve_secret_key = options.curve_secret_key;
     hub->publisher_ = std::make_unique<events::Publisher>(hub->context_, publisher, std::move(*reader), head);
     TAXHUB_RETURN_IF_ERROR(hub->publisher_->Bind());
     events::Publisher* raw = hub->publisher_.get();
@@ -97,9 +121,22 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   options.hub_services = workflow::Engine::Services();
   hub->broker_ = std::make_unique<broker::Broker>(hub->context_, options, link, hub->routes_);
   TAXHUB_RETURN_IF_ERROR(hub->broker_->Bind());
+  if (hub->zap_) {
+    // The doors are proven locked before anyone is let in: a stranger's key must be refused.
+    std::vector<std::pair<std::string, zmq::socket_type>> doors = {
+        {hub->frontend_endpoint(), zmq::socket_type::dealer}, {hub->backend_endpoint(), zmq::socket_type::dealer}};
+    if (hub->publisher_) doors.emplace_back(hub->events_endpoint(), zmq::socket_type::sub);
+    for (const auto& [endpoint, type] : doors) {
+      Status refused = security::ProveUnknownKeyRefused(hub->context_, endpoint, type, curve_public);
+      if (!refused.ok()) return Error(refused.WithContext("CURVE is on but not enforced; refusing to start"));
+    }
+    TAXHUB_LOG(kInfo, "hub") << "CURVE: a stranger's key was refused on each of " << doors.size()
+                             << " sockets (the refusals above are that check)";
+  }
   TAXHUB_LOG(kInfo, "hub") << c.hub_id << " ready: ledger " << hub->ledger_->backend() << ", "
                            << c.routes->size() << " routes from " << c.routes->source()
-                           << (hub->verify_pool_ ? ", signatures verified" : "");
+                           << (hub->verify_pool_ ? ", signatures verified" : "")
+                           << (hub->zap_ ? ", CURVE with " + std::to_string(c.curve.peers.size()) + " peers" : "");
   return hub;
 }
 
@@ -138,6 +175,7 @@ void Hub::Shutdown() {
     broker_->Stop();
     broker_thread_.join();
   }
+  if (zap_) zap_->Stop();
 }
 
 Hub::~Hub() { Shutdown(); }

@@ -14,6 +14,7 @@
 #include "hub/base/clock.h"
 #include "hub/broker/broker.h"
 #include "hub/ledger/ledger.h"
+#include "hub/security/curve_auth.h"
 #include "hub/security/verifier.h"
 #include "hub/security/verify_pool.h"
 #include "hub/workflow/engine.h"
@@ -56,6 +57,8 @@ class Hub {
   int64_t events_published() const { return publisher_ ? publisher_->published() : -1; }
   // Null when the config has no security section.
   const security::VerifyPool* verify_pool() const { return verify_pool_.get(); }
+  // Null without CURVE.
+  const security::ZapCounters* zap_counters() const { return zap_ ? &zap_->counters() : nullptr; }
 
  private:
   Hub(HubConfig config, const Clock& clock)
@@ -65,6 +68,7 @@ class Hub {
   const Clock& clock_;
   routing::RouteTableHolder routes_;
   zmq::context_t context_{1};
+  std::unique_ptr<security::ZapHandler> zap_;  // before every socket of the context binds
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<workflow::Engine> engine_;
   std::unique_ptr<broker::Broker> broker_;

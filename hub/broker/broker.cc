@@ -51,6 +51,11 @@ Status Broker::Bind() {
       socket->set(zmq::sockopt::maxmsgsize, options_.socket_max_message_bytes);
       socket->set(zmq::sockopt::linger, 500);
     }
+    if (!options_.curve_secret_key.empty()) {
+      if (!options_.peers) return Status(ErrorCode::kBadRequest, "CURVE needs the list of peers", "curve");
+      security::MakeCurveServer(*frontend_, options_.curve_secret_key, security::kFrontendDomain);
+      security::MakeCurveServer(*backend_, options_.curve_secret_key, security::kBackendDomain);
+    }
     link_->set(zmq::sockopt::linger, 0);
     link_->set(zmq::sockopt::sndhwm, link::kHighWaterMark);
     link_->set(zmq::sockopt::rcvhwm, link::kHighWaterMark);
@@ -131,6 +136,7 @@ void Broker::Run() {
 
 void Broker::HandleClient(Frames& frames) {
   ++counters_.client_requests;
+  const std::string peer = options_.peers ? security::PeerName(frames.back()) : "";
   ClientRequest request = ParseClientRequest(frames);
   if (!request.status.ok()) {
     TAXHUB_LOG(kWarn, kLog) << "malformed client message from "
@@ -146,6 +152,18 @@ void Broker::HandleClient(Frames& frames) {
                           " bytes exceeds the limit of " + std::to_string(options_.max_body_bytes),
                       "body"));
     return;
+  }
+  if (options_.peers) {
+    const security::CurvePeer* who = options_.peers->FindByName(peer);
+    if (who == nullptr || !security::CurveAllowList::MayCall(*who, request.service)) {
+      ++counters_.peers_refused;
+      ReplyError(request.identity, request.service,
+                 Status(ErrorCode::kForbidden,
+                        (who ? std::string(security::PeerRoleName(who->role)) + " " + who->name : "peer \"" + peer + "\"") +
+                            " may not call " + request.service,
+                        "service"));
+      return;
+    }
   }
   if (StartsWith(request.service, "mmi.")) {
     HandleMmi(request.identity, request.service, request.body);
@@ -226,6 +244,7 @@ void Broker::ReplyError(const std::string& client, const std::string& service,
 
 void Broker::HandleWorker(Frames& frames) {
   const int64_t now = MonotonicMs();
+  const std::string peer = options_.peers ? security::PeerName(frames.back()) : "";
   WorkerMessage message = ParseWorkerMessage(frames);
   Worker* worker = workers_.Find(message.identity);
   if (!message.status.ok()) {
@@ -253,6 +272,16 @@ void Broker::HandleWorker(Frames& frames) {
                                 << " tried to register reserved service " << message.service;
         SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
         return;
+      }
+      if (options_.peers) {
+        const security::CurvePeer* who = options_.peers->FindByName(peer);
+        if (who == nullptr || !security::CurveAllowList::MayServe(*who, message.service)) {
+          ++counters_.peers_refused;
+          TAXHUB_LOG(kWarn, kLog) << "worker " << IdentityForLog(message.identity) << " (key " << peer
+                                  << ") may not serve " << message.service << "; disconnected";
+          SendBackend(BuildWorkerCommand(message.identity, Command::kDisconnect));
+          return;
+        }
       }
       Worker& added = workers_.Add(message.identity, message.service, now);
       TAXHUB_LOG(kInfo, kLog) << "worker " << IdentityForLog(added.identity) << " ready for "

@@ -33,6 +33,7 @@
 #include "hub/base/status.h"
 #include "hub/broker/mdp.h"
 #include "hub/broker/worker_registry.h"
+#include "hub/security/curve_auth.h"
 #include "routing/route_table.h"
 
 namespace taxhub::broker {
@@ -58,6 +59,11 @@ struct BrokerOptions {
   std::set<std::string> verified_services;
   std::string verify_endpoint;
   std::string replies_endpoint;
+  // CURVE (hub/security/curve_auth.h): with a secret key both sockets are CURVE servers whose
+  // peers the context's ZAP handler admits, and `peers` decides which services each may call
+  // (frontend) or serve (backend).
+  std::string curve_secret_key;  // Z85; empty: no CURVE
+  std::shared_ptr<const security::CurveAllowList> peers;
 };
 
 struct BrokerCounters {
@@ -66,6 +72,7 @@ struct BrokerCounters {
   std::atomic<uint64_t> worker_protocol_errors{0};
   std::atomic<uint64_t> workers_expired{0};
   std::atomic<uint64_t> tasks_dispatched{0};
+  std::atomic<uint64_t> peers_refused{0};  // CURVE peers calling or serving what they may not
 };
 
 // One connected worker as the admin endpoint shows it.

@@ -4,6 +4,7 @@
 
 #include "hub/base/log.h"
 #include "hub/events/event_wire.h"
+#include "hub/security/curve_auth.h"
 #include "hub/wire/codec.h"
 
 namespace taxhub::events {
@@ -21,6 +22,9 @@ Status Publisher::Bind() {
     socket_->set(zmq::sockopt::sndhwm, options_.send_hwm);
     if (options_.send_buffer > 0) socket_->set(zmq::sockopt::sndbuf, options_.send_buffer);
     socket_->set(zmq::sockopt::linger, 0);
+    if (!options_.curve_secret_key.empty()) {
+      security::MakeCurveServer(*socket_, options_.curve_secret_key, security::kEventsDomain);
+    }
     socket_->bind(options_.endpoint);
     endpoint_ = socket_->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {

@@ -32,6 +32,7 @@ struct PublisherOptions {
   int64_t heartbeat_ms = 1000;
   int send_hwm = 100'000;                          // messages queued per subscriber
   int send_buffer = 0;                             // the kernel's socket buffer (bytes); 0: OS default
+  std::string curve_secret_key;                    // Z85: a CURVE server for subscribers the ZAP handler admits
 };
 
 class Publisher {

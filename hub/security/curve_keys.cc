@@ -5,7 +5,9 @@
 #include <zmq.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 
@@ -80,6 +82,52 @@ Result<std::string> ReadCurveKey(const std::string& path) {
     return Error(ErrorCode::kBadRequest, path + ": not a Z85 CURVE key (40 characters)", "key");
   }
   return key;
+}
+
+Result<CurveClientKeys> LoadCurveClientKeys(const std::string& server_pub_file, const std::string& key_file) {
+  auto server = ReadCurveKey(server_pub_file);
+  if (!server) return Error(server.error());
+  auto secret = ReadCurveKey(key_file);
+  if (!secret) return Error(secret.error());
+  char public_key[kZ85KeyLength + 1] = {};
+  if (zmq_curve_public(public_key, secret->c_str()) != 0) {
+    return Error(ErrorCode::kBadRequest, key_file + ": not a CURVE secret key", "key");
+  }
+  return CurveClientKeys{*server, public_key, *secret};
+}
+
+Result<std::optional<CurveClientKeys>> CurveClientKeysFromEnvironment() {
+  const char* server = std::getenv(kCurveServerVariable);
+  const char* key = std::getenv(kCurveKeyVariable);
+  const bool has_server = server != nullptr && *server != '\0';
+  const bool has_key = key != nullptr && *key != '\0';
+  if (!has_server && !has_key) return std::optional<CurveClientKeys>();
+  if (!has_server || !has_key) {
+    return Error(ErrorCode::kBadRequest,
+                 std::string(kCurveServerVariable) + " and " + kCurveKeyVariable + " go together",
+                 has_server ? kCurveKeyVariable : kCurveServerVariable);
+  }
+  auto keys = LoadCurveClientKeys(server, key);
+  if (!keys) return Error(keys.error());
+  return std::optional<CurveClientKeys>(std::move(*keys));
+}
+
+const std::optional<CurveClientKeys>& ProcessCurveClientKeys() {
+  static const std::optional<CurveClientKeys> keys = [] {
+    auto loaded = CurveClientKeysFromEnvironment();
+    if (!loaded) {
+      std::cerr << "CURVE settings: " << loaded.error().ToString() << "\n";
+      std::exit(2);
+    }
+    return *loaded;
+  }();
+  return keys;
+}
+
+void ApplyCurveClient(zmq::socket_t& socket, const CurveClientKeys& keys) {
+  socket.set(zmq::sockopt::curve_serverkey, keys.server_public);
+  socket.set(zmq::sockopt::curve_publickey, keys.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, keys.secret_key);
 }
 
 }  // namespace taxhub::security

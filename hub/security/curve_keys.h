@@ -4,7 +4,10 @@
 #ifndef TAXHUB_HUB_SECURITY_CURVE_KEYS_H_
 #define TAXHUB_HUB_SECURITY_CURVE_KEYS_H_
 
+#include <optional>
 #include <string>
+
+#include <zmq.hpp>
 
 #include "hub/base/status.h"
 
@@ -25,6 +28,33 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name);
 
 // A Z85 key file's key (40 characters; whitespace around it ignored), checked to decode.
 Result<std::string> ReadCurveKey(const std::string& path);
+
+// What a client of the hub (hall, adapter, subscriber) needs to connect with CURVE: the hub's
+// public key and its own pair.
+struct CurveClientKeys {
+  std::string server_public;  // Z85
+  std::string public_key;     // Z85
+  std::string secret_key;     // Z85
+};
+
+// `server_pub_file`: the hub's NAME.pub; `key_file`: this client's NAME.key (its public half is
+// derived from the secret, so NAME.pub need not be there).
+Result<CurveClientKeys> LoadCurveClientKeys(const std::string& server_pub_file, const std::string& key_file);
+
+// The environment's CURVE settings: TAXHUB_CURVE_SERVER (the hub's .pub file) and
+// TAXHUB_CURVE_KEY (this program's .key file). Neither set: no CURVE. One without the other, or
+// a file that is missing or not a key: an error.
+inline constexpr const char* kCurveServerVariable = "TAXHUB_CURVE_SERVER";
+inline constexpr const char* kCurveKeyVariable = "TAXHUB_CURVE_KEY";
+Result<std::optional<CurveClientKeys>> CurveClientKeysFromEnvironment();
+
+// This process's CURVE settings from the environment, read once. A program told to use CURVE
+// must never fall back to plain text, so a bad setting ends the process (exit status 2) with
+// the reason on stderr.
+const std::optional<CurveClientKeys>& ProcessCurveClientKeys();
+
+// Makes `socket` a CURVE client of the server with `keys`; call before connect().
+void ApplyCurveClient(zmq::socket_t& socket, const CurveClientKeys& keys);
 
 }  // namespace taxhub::security
 

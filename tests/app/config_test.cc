@@ -89,6 +89,35 @@ TEST(Config, EventsArePublishedOnlyWithTheirSection) {
   EXPECT_EQ(Error(std::string(kMinimal) + "events:\n  hwm: 10\n"), "t.yaml:3: events.hwm: unknown key");
 }
 
+TEST(Config, CurveListsItsPeersWithTheirRoles) {
+  auto none = Parse(kMinimal);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->curve.enabled) << "no section, no CURVE";
+  auto some = Parse(std::string(kMinimal) +
+                    "curve:\n  keys: /etc/taxhub/keys\n  peers:\n    - {name: hall, role: hall}\n"
+                    "    - {name: filing, role: adapter, services: [filing.*, core.register], key: /k/f.pub}\n");
+  ASSERT_TRUE(some.has_value()) << some.error().ToString();
+  EXPECT_TRUE(some->curve.enabled);
+  EXPECT_EQ(some->curve.server_key, "/etc/taxhub/keys/hub.key");
+  ASSERT_EQ(some->curve.peers.size(), 2u);
+  EXPECT_EQ(some->curve.peers[0].key_file, "/etc/taxhub/keys/hall.pub");
+  EXPECT_EQ(some->curve.peers[1].role, security::PeerRole::kAdapter);
+  EXPECT_EQ(some->curve.peers[1].key_file, "/k/f.pub");
+  const std::string curve = std::string(kMinimal) + "curve:\n  peers:\n";
+  EXPECT_EQ(Error(curve + "    - {name: x, role: admin}\n"),
+            "t.yaml:4: curve.peers[0].role: unknown role \"admin\" (hall, adapter or subscriber)");
+  EXPECT_EQ(Error(curve + "    - {name: x, role: adapter}\n"),
+            "t.yaml:4: curve.peers[0].services: an adapter needs the services it may serve");
+  EXPECT_EQ(Error(curve + "    - {name: x, role: hall, services: [a.b]}\n"),
+            "t.yaml:4: curve.peers[0].services: only adapters are given services");
+  EXPECT_EQ(Error(curve + "    - {name: x, role: adapter, services: [taxhub.*]}\n"),
+            "t.yaml:4: curve.peers[0].services: bad service taxhub.*");
+  EXPECT_EQ(Error(curve + "    - {name: x, role: hall}\n    - {name: x, role: hall}\n"),
+            "t.yaml:5: curve.peers[1].name: is listed twice");
+  EXPECT_EQ(Error(std::string(kMinimal) + "curve:\n  enabled: true\n"),
+            "t.yaml:3: curve.peers: lists who may connect; with none, nobody could");
+}
+
 TEST(Config, TheTaxCalendarComesFromItsSection) {
   auto config = Parse(std::string(kMinimal) +
                       "calendar:\n"

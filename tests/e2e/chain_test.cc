@@ -465,6 +465,80 @@ TEST_F(ChainTest, DevModeRunsItsProcessesAndStopsThemAll) {
   EXPECT_NE(refused.output.find("unknown variable ${nowhere}"), std::string::npos) << refused.output;
 }
 
+// `taxhub dev --curve`: keys made under the data dir, each process handed its own, and only a
+// hall holding the hall's key gets a request in.
+TEST_F(ChainTest, DevModeWithCurveLocksTheDoors) {
+  const int legacy_port = FreePort();
+  std::ofstream(dir_.File("routes.yaml"))
+      << "routes:\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+  std::ofstream(config_, std::ios::trunc)
+      << "hub:\n  id: devcurve\n  data_dir: " << dir_.path() << "\n  log_level: info\n"
+      << "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_ << "\n  heartbeat: 250ms\n"
+      << "routes: routes.yaml\n"
+         "curve:\n"
+         "  enabled: false\n"
+         "  peers:\n"
+         "    - {name: hall, role: hall}\n"
+         "    - {name: adapter-filing, role: adapter, services: [filing.*]}\n"
+         "dev:\n"
+         "  processes:\n"
+         "    - name: standin-filing\n"
+         "      command: [\"${bin}/taxhub-standin-filing\", --port, \""
+      << legacy_port << "\", --no-copy-report-check]\n"
+      << "    - name: adapter-filing\n"
+         "      command: [\"${bin}/taxhub-adapter-filing\", --legacy, \"127.0.0.1:"
+      << legacy_port << "\", --service, filing.13212000000, --endpoint, \"${backend}\", --heartbeat, \"250\"]\n";
+  std::ofstream(dir_.File("body.json"), std::ios::trunc)
+      << "{\"tax_type\":\"10101\",\"period\":\"2026-10\",\"sales\":\"100.00\",\"output_tax\":\"13.00\",\"input_tax\":\"3.00\"}";
+  auto hub = Process::Start({BinDir() + "/taxhub", "dev", "--curve", "--config", config_}, dir_.File("dev.log"));
+  ASSERT_TRUE(Eventually([&] { return hub->Log().find("up\n") != std::string::npos; })) << hub->Log();
+  EXPECT_NE(hub->Log().find("CURVE: on, 2 peers allowed"), std::string::npos) << hub->Log();
+  const std::string keys = dir_.File("keys");
+  struct stat info {};
+  ASSERT_EQ(stat(keys.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  for (const char* name : {"hub", "hall", "adapter-filing"}) {
+    EXPECT_EQ(stat((keys + "/" + name + ".pub").c_str(), &info), 0) << name;
+    ASSERT_EQ(stat((keys + "/" + name + ".key").c_str(), &info), 0) << name;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << name;
+  }
+  auto hall = [&](std::vector<std::string> args, const std::string& key) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    if (!key.empty()) {
+      argv.push_back("TAXHUB_CURVE_SERVER=" + keys + "/hub.pub");
+      argv.push_back("TAXHUB_CURVE_KEY=" + key);
+    }
+    argv.insert(argv.end(), {BinDir() + "/taxhub-hall", "--endpoint", frontend_});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, 30'000);
+  };
+  const std::vector<std::string> submit = {"submit", "--kind", "filing.vat", "--taxpayer", "91310110666007217T",
+                                           "--body", dir_.File("body.json"), "--attr", "tax_office=13212000000",
+                                           "--timeout", "400"};
+  auto with = [](std::vector<std::string> args, const std::string& id) {
+    args.insert(args.end(), {"--id", id});
+    return args;
+  };
+  auto plain = hall(with(submit, "PLAIN-1"), "");
+  EXPECT_EQ(plain.exit_code, 1) << plain.output;
+  EXPECT_NE(plain.output.find("TIMEOUT"), std::string::npos) << "a plain-text hall never gets in: " << plain.output;
+  auto wrong = hall(with(submit, "WRONG-1"), keys + "/adapter-filing.key");
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("FORBIDDEN"), std::string::npos) << "an adapter's key may not submit: " << wrong.output;
+  auto accepted = hall(with(submit, "CURVE-1"), keys + "/hall.key");
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.output << hub->Log();
+  EXPECT_TRUE(Eventually([&] {
+    return hall({"progress", "CURVE-1", "--taxpayer", "91310110666007217T"}, keys + "/hall.key")
+               .output.find("COMPLETED") != std::string::npos;
+  }, 15'000)) << "the adapter process got in with its own key: " << hub->Log();
+  auto unknown = hall({"progress", "PLAIN-1", "--taxpayer", "91310110666007217T"}, keys + "/hall.key");
+  EXPECT_NE(unknown.output.find("NOT_FOUND"), std::string::npos) << "nothing of the refused ones was written";
+  EXPECT_EQ(hub->Stop(15'000), 0) << hub->Log();
+}
+
 // The hall's `events` command follows a running hub's stream with the subscriber library: from
 // the start of the stream, then — on the same offset file — exactly where it left off.
 TEST_F(ChainTest, TheEventStreamCanBeFollowedAndResumed) {

@@ -100,7 +100,8 @@ wire::StageResult Succeeded(const std::string& handler) {
 }
 
 TestWorkers::TestWorkers(const std::string& endpoint, const std::vector<std::string>& services,
-                         sdk::Handler& handler, int concurrency) {
+                         sdk::Handler& handler, int concurrency,
+                         std::optional<security::CurveClientKeys> curve) {
   for (const auto& service : services) {
     sdk::WorkerOptions options;
     options.endpoint = endpoint;
@@ -108,6 +109,7 @@ TestWorkers::TestWorkers(const std::string& endpoint, const std::vector<std::str
     options.concurrency = concurrency;
     options.heartbeat_ms = 250;
     options.liveness = 3;
+    options.curve = curve;
     pools_.push_back(std::make_unique<sdk::WorkerPool>(options, handler));
     pools_.back()->Start();
   }

@@ -76,7 +76,8 @@ wire::StageResult Succeeded(const std::string& handler = "tester");
 class TestWorkers {
  public:
   TestWorkers(const std::string& endpoint, const std::vector<std::string>& services,
-              sdk::Handler& handler, int concurrency = 2);
+              sdk::Handler& handler, int concurrency = 2,
+              std::optional<security::CurveClientKeys> curve = std::nullopt);
   ~TestWorkers();
   void Stop();
 

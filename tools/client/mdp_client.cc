@@ -7,14 +7,16 @@
 
 namespace taxhub::client {
 
-MdpClient::MdpClient(zmq::context_t& context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {
+MdpClient::MdpClient(zmq::context_t& context, std::string endpoint,
+                     std::optional<security::CurveClientKeys> curve)
+    : context_(context), endpoint_(std::move(endpoint)), curve_(std::move(curve)) {
   Connect();
 }
 
 void MdpClient::Connect() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   socket_->set(zmq::sockopt::linger, 0);
+  if (curve_) security::ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint_);
 }
 

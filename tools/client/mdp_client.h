@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "hub/base/status.h"
+#include "hub/security/curve_keys.h"
 #include "hub/wire/codec.h"
 
 namespace taxhub::client {
@@ -26,7 +27,10 @@ struct Reply {
 
 class MdpClient {
  public:
-  MdpClient(zmq::context_t& context, std::string endpoint);
+  // `curve`: the keys to connect with when the hub has CURVE on; by default the process's
+  // (TAXHUB_CURVE_SERVER and TAXHUB_CURVE_KEY, security/curve_keys.h).
+  MdpClient(zmq::context_t& context, std::string endpoint,
+            std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys());
 
   // Asynchronous use (several requests in flight): Send, then Recv the replies in any order.
   Status Send(std::string_view service, std::string_view body);
@@ -41,6 +45,7 @@ class MdpClient {
 
   zmq::context_t& context_;
   std::string endpoint_;
+  std::optional<security::CurveClientKeys> curve_;
   std::unique_ptr<zmq::socket_t> socket_;
 };
 
@@ -48,7 +53,9 @@ class MdpClient {
 // error's Status.
 class HubClient {
  public:
-  HubClient(zmq::context_t& context, std::string endpoint) : mdp_(context, std::move(endpoint)) {}
+  HubClient(zmq::context_t& context, std::string endpoint,
+            std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys())
+      : mdp_(context, std::move(endpoint), std::move(curve)) {}
 
   Result<wire::SubmitReply> Submit(const wire::SubmitRequest& request, int64_t timeout_ms = 5000);
   // The progress of one of `taxpayer_id`'s own requests.

@@ -101,8 +101,9 @@ Status Subscriber::Run() {
   auto stored = offsets_.Load();
   if (!stored) return stored.error();
   offset_ = *stored;
-  hub_ = std::make_unique<HubClient>(context_, options_.hub_endpoint);
+  hub_ = std::make_unique<HubClient>(context_, options_.hub_endpoint, options_.curve);
   zmq::socket_t sub(context_, zmq::socket_type::sub);
+  if (options_.curve) security::ApplyCurveClient(sub, *options_.curve);
   sub.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
   if (options_.receive_buffer > 0) sub.set(zmq::sockopt::rcvbuf, options_.receive_buffer);
   sub.set(zmq::sockopt::subscribe, "");

@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
 
 #include "hub/base/status.h"
+#include "hub/security/curve_keys.h"
 #include "hub/wire/codec.h"
 
 namespace taxhub::client {
@@ -52,6 +54,8 @@ struct SubscriberOptions {
   int receive_hwm = 100'000;
   int receive_buffer = 0;              // the kernel's socket buffer (bytes); 0: OS default
   int64_t silence_ms = 5000;           // no heartbeat for this long: ask the ledger how far it is
+  // CURVE keys for both sockets; by default the process's (security/curve_keys.h).
+  std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys();
 };
 
 struct SubscriberCounters {

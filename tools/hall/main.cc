@@ -64,7 +64,9 @@ int Usage() {
          "      follows the hub's event stream (default tcp://127.0.0.1:5557), every event once\n"
          "      and in order from the stored offset (replaying losses from the ledger); stops\n"
          "      after N events or on Ctrl-C\n"
-         "  --pki DIR signs with the demo keys taxhub dev writes (var/dev/pki)\n";
+         "  --pki DIR signs with the demo keys taxhub dev writes (var/dev/pki)\n"
+         "  --timeout MS  per attempt (submit; default 5000, two resends)\n"
+         "With CURVE on at the hub, TAXHUB_CURVE_SERVER=<hub .pub> TAXHUB_CURVE_KEY=<hall .key>.\n";
   return 2;
 }
 
@@ -147,7 +149,7 @@ int Submit(const Args& args, zmq::context_t& context) {
     }
   }
   client::HubClient hub(context, args.Get("endpoint", "tcp://127.0.0.1:5555"));
-  auto reply = hub.Submit(request);
+  auto reply = hub.Submit(request, args.Int("timeout", 5000));
   if (!reply) {
     std::cerr << "refused: " << reply.error().ToString() << "\n";
     return 1;

@@ -1,0 +1,249 @@
+// CurveZMQ over real sockets: only listed keys get in, each in its role; an adapter serves only
+// what it was given; a stranger, or a client speaking plain text, never reaches the hub while a
+// well-behaved client alongside is served; and a hub whose doors do not lock refuses to start.
+
+#include <gtest/gtest.h>
+
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "hub/broker/mdp.h"
+#include "hub/events/event_wire.h"
+#include "hub/security/curve_auth.h"
+#include "hub/security/curve_keys.h"
+#include "tests/support/test_hub.h"
+#include "tools/client/mdp_client.h"
+
+namespace taxhub::testing {
+namespace {
+
+using security::CurveClientKeys;
+
+const std::string kTaxpayer = "91310110666007217T";
+
+class CurveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    keys_ = dir_.File("keys");
+    std::filesystem::create_directories(keys_);
+    for (const char* name : {"hub", "hall", "adapter", "watcher"}) {
+      ASSERT_TRUE(security::WriteCurveKeyPair(keys_, name).ok());
+    }
+    config_ = TestHubConfig(dir_);
+    config_.events.enabled = true;
+    config_.events.publish = "tcp://127.0.0.1:*";
+    config_.events.heartbeat_ms = 100;
+    config_.curve.enabled = true;
+    config_.curve.keys_dir = keys_;
+    config_.curve.server_key = keys_ + "/hub.key";
+    config_.curve.peers = {
+        {"hall", security::PeerRole::kHall, {}, keys_ + "/hall.pub"},
+        {"adapter", security::PeerRole::kAdapter, {"t.accept", "t.verify", "t.notify"}, keys_ + "/adapter.pub"},
+        {"watcher", security::PeerRole::kSubscriber, {}, keys_ + "/watcher.pub"},
+    };
+    hub_ = std::make_unique<TestHub>(config_);
+    ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+    EXPECT_EQ(Refused(), 3u) << "at start the hub proved a stranger is refused on each of its three sockets";
+  }
+
+  CurveClientKeys Keys(const std::string& name) {
+    auto keys = security::LoadCurveClientKeys(keys_ + "/hub.pub", keys_ + "/" + name + ".key");
+    EXPECT_TRUE(keys.has_value());
+    return keys.value_or(CurveClientKeys{});
+  }
+
+  static CurveClientKeys Stranger(const CurveClientKeys& like) {
+    auto pair = security::GenerateCurveKeyPair();
+    return {like.server_public, pair->public_z85, pair->secret_z85};
+  }
+
+  wire::SubmitRequest Request(const std::string& id) {
+    wire::SubmitRequest r;
+    r.request_id = id;
+    r.kind = "filing.vat";
+    r.taxpayer_id = kTaxpayer;
+    r.attributes = {{"tax_office", "13212000000"}};
+    r.body = "{\"period\":\"2026-10\"}";
+    return r;
+  }
+
+  uint64_t Refused() { return hub_->hub().zap_counters()->refused.load(); }
+
+  TempDir dir_;
+  std::string keys_;
+  app::HubConfig config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<TestHub> hub_;
+};
+
+TEST_F(CurveTest, ListedKeysWorkTheWholeWorkflow) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler, 2, Keys("adapter"));
+  client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+  auto reply = hall.Submit(Request("curve-1"));
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  ASSERT_TRUE(Eventually([&] {
+    auto p = hall.Progress("curve-1", kTaxpayer);
+    return p && p->state == wire::RequestState::COMPLETED;
+  })) << "three stages served by the listed adapter";
+  EXPECT_EQ(handler.TotalCalls(), 3);
+  EXPECT_EQ(Refused(), 3u) << "nobody but the start-up probes";
+  EXPECT_EQ(hub_->hub().broker_counters().peers_refused.load(), 0u);
+}
+
+TEST_F(CurveTest, StrangersAndPlainTextNeverReachTheHubWhileListedClientsAreServed) {
+  client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+  client::HubClient stranger(context_, hub_->frontend(), Stranger(Keys("hall")));
+  client::HubClient plain(context_, hub_->frontend(), std::nullopt);
+  const uint64_t before = Refused();
+  const uint64_t requests = hub_->hub().broker_counters().client_requests.load();
+  for (int i = 0; i < 3; ++i) {
+    auto refused = stranger.Submit(Request("stranger-" + std::to_string(i)), 300);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code(), ErrorCode::kTimeout) << "a refused handshake sends nothing";
+    EXPECT_FALSE(plain.Submit(Request("plain-" + std::to_string(i)), 300).has_value());
+    auto served = hall.Submit(Request("listed-" + std::to_string(i)));
+    EXPECT_TRUE(served.has_value()) << "the listed client alongside sees no error: " << served.error().ToString();
+  }
+  EXPECT_GT(Refused(), before) << "the ZAP handler refused the stranger";
+  EXPECT_EQ(hub_->hub().broker_counters().client_requests.load() - requests, 3u)
+      << "only the listed client's requests reached the broker";
+  auto progress = hall.Progress("stranger-0", kTaxpayer);
+  ASSERT_FALSE(progress.has_value());
+  EXPECT_EQ(progress.error().code(), ErrorCode::kNotFound) << "nothing of the stranger's was written";
+}
+
+TEST_F(CurveTest, EachKeyIsHeldToItsRole) {
+  client::HubClient adapter(context_, hub_->frontend(), Keys("adapter"));
+  auto submit = adapter.Submit(Request("by-adapter"));
+  ASSERT_FALSE(submit.has_value());
+  EXPECT_EQ(submit.error().code(), ErrorCode::kForbidden);
+  EXPECT_EQ(submit.error().field(), "service");
+  EXPECT_NE(submit.error().message().find("adapter adapter may not call taxhub.submit"), std::string::npos)
+      << submit.error().message();
+
+  client::HubClient watcher(context_, hub_->frontend(), Keys("watcher"));
+  EXPECT_TRUE(watcher.Events("test-hub", 0, 10).has_value()) << "a subscriber replays the stream";
+  auto progress = watcher.Progress("x", kTaxpayer);
+  ASSERT_FALSE(progress.has_value());
+  EXPECT_EQ(progress.error().code(), ErrorCode::kForbidden);
+
+  client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+  wire::TaskReport report;
+  report.task_id = "t";
+  auto reported = hall.Report(report);
+  ASSERT_FALSE(reported.has_value());
+  EXPECT_EQ(reported.error().code(), ErrorCode::kForbidden) << "only adapters report for legacy systems";
+  EXPECT_EQ(hub_->hub().broker_counters().peers_refused.load(), 3u);
+
+  // The event stream: the subscriber's key gets heartbeats, the hall's key is refused.
+  auto subscribe = [&](const CurveClientKeys& keys) {
+    auto sub = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::sub);
+    security::ApplyCurveClient(*sub, keys);
+    sub->set(zmq::sockopt::subscribe, "");
+    sub->set(zmq::sockopt::rcvtimeo, 1000);
+    sub->set(zmq::sockopt::linger, 0);
+    sub->connect(hub_->hub().events_endpoint());
+    return sub;
+  };
+  auto heard = [](zmq::socket_t& sub) {
+    std::vector<zmq::message_t> frames;
+    return zmq::recv_multipart(sub, std::back_inserter(frames)).has_value() && !frames.empty() &&
+           frames[0].to_string() == events::kHeartbeatTopic;
+  };
+  auto listed = subscribe(Keys("watcher"));
+  auto hall_sub = subscribe(Keys("hall"));
+  EXPECT_TRUE(heard(*listed));
+  EXPECT_FALSE(heard(*hall_sub)) << "a hall key is not a subscriber";
+}
+
+TEST_F(CurveTest, AnAdapterKeyCannotRegisterAServiceItWasNotGiven) {
+  zmq::socket_t worker(context_, zmq::socket_type::dealer);
+  security::ApplyCurveClient(worker, Keys("adapter"));
+  worker.set(zmq::sockopt::rcvtimeo, 3000);
+  worker.set(zmq::sockopt::linger, 0);
+  worker.connect(hub_->backend());
+  auto ready = mdp::MakeFrames({"", mdp::kWorkerHeader, std::string(1, static_cast<char>(mdp::Command::kReady)), "t.one"});
+  ASSERT_TRUE(zmq::send_multipart(worker, ready).has_value());
+  std::vector<zmq::message_t> answer;
+  ASSERT_TRUE(zmq::recv_multipart(worker, std::back_inserter(answer)).has_value()) << "the broker answers";
+  ASSERT_EQ(answer.size(), 3u);
+  EXPECT_EQ(answer[2].to_string(), std::string(1, static_cast<char>(mdp::Command::kDisconnect)));
+  EXPECT_EQ(hub_->hub().broker_counters().peers_refused.load(), 1u);
+
+  // Its own services it may register, from the same key.
+  ScriptedHandler handler;
+  TestWorkers allowed(hub_->backend(), {"t.accept"}, handler, 1, Keys("adapter"));
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& w : hub_->hub().workers()) {
+      if (w.service == "t.accept") return true;
+    }
+    return false;
+  }));
+  for (const auto& w : hub_->hub().workers()) EXPECT_NE(w.service, "t.one");
+
+  // An SDK worker refused this way asks again with growing pauses, not in a tight loop.
+  const uint64_t before = hub_->hub().broker_counters().peers_refused.load();
+  {
+    TestWorkers refused(hub_->backend(), {"t.one"}, handler, 1, Keys("adapter"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+  const uint64_t asked = hub_->hub().broker_counters().peers_refused.load() - before;
+  EXPECT_GE(asked, 2u);
+  EXPECT_LE(asked, 8u) << "100 ms doubling: about five tries in 1.5 s";
+}
+
+TEST(CurveDoors, AServerWithoutAHandlerIsCaughtBeforeAnyoneIsLetIn) {
+  auto server = security::GenerateCurveKeyPair();
+  ASSERT_TRUE(server.has_value());
+  for (bool with_handler : {false, true}) {
+    zmq::context_t context(1);
+    auto peers = std::make_shared<security::CurveAllowList>();
+    std::unique_ptr<security::ZapHandler> zap;
+    if (with_handler) {
+      zap = std::make_unique<security::ZapHandler>(context, peers);
+      ASSERT_TRUE(zap->Bind().ok());
+      zap->Start();
+    }
+    zmq::socket_t router(context, zmq::socket_type::router);
+    router.set(zmq::sockopt::linger, 0);
+    security::MakeCurveServer(router, server->secret_z85, security::kFrontendDomain);
+    router.bind("tcp://127.0.0.1:*");
+    Status proven = security::ProveUnknownKeyRefused(context, router.get(zmq::sockopt::last_endpoint),
+                                                     zmq::socket_type::dealer, server->public_z85);
+    if (with_handler) {
+      EXPECT_TRUE(proven.ok()) << proven.ToString();
+    } else {
+      EXPECT_FALSE(proven.ok()) << "libzmq without a handler lets every key in";
+      EXPECT_NE(proven.message().find("let in"), std::string::npos) << proven.ToString();
+    }
+    if (zap) zap->Stop();
+  }
+}
+
+TEST(CurveDoors, AHubWithAMissingOrBadKeyRefusesToStart) {
+  TempDir dir;
+  const std::string keys = dir.File("keys");
+  std::filesystem::create_directories(keys);
+  ASSERT_TRUE(security::WriteCurveKeyPair(keys, "hub").ok());
+  app::HubConfig config = TestHubConfig(dir);
+  config.curve.enabled = true;
+  config.curve.keys_dir = keys;
+  config.curve.server_key = keys + "/hub.key";
+  config.curve.peers = {{"hall", security::PeerRole::kHall, {}, keys + "/hall.pub"}};
+  TestHub missing(config);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("curve peer hall"), std::string::npos) << missing.status().ToString();
+
+  config.curve.peers = {{"hall", security::PeerRole::kHall, {}, keys + "/hub.pub"}};
+  config.curve.server_key = keys + "/nowhere.key";
+  TestHub no_server_key(config);
+  ASSERT_FALSE(no_server_key.ok());
+  EXPECT_NE(no_server_key.status().message().find("curve.server_key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taxhub::testing
