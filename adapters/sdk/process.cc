@@ -53,6 +53,8 @@ Status SectionArgs(const std::string& file, const std::string& section, std::vec
 
 Status ParseAdapterFlags(int argc, char** argv, AdapterFlags& flags, const ExtraFlag& extra,
                          const std::string& section) {
+  // A bad CURVE setting stops the program here, before any thread runs, not later on one.
+  security::ProcessCurveClientKeys();
   std::string config_file, config_section = section;
   std::vector<Arg> command_line;
   for (int i = 1; i < argc; ++i) {
@@ -146,6 +148,7 @@ void ServeUntilStopped(const AdapterProcess& process, Handler& handler, const si
     options.service = service;
     options.concurrency = process.workers;
     options.heartbeat_ms = process.heartbeat_ms;
+    options.curve = security::ProcessCurveClientKeys();
     pools.push_back(std::make_unique<WorkerPool>(options, handler));
     pools.back()->Start();
   }

@@ -35,8 +35,9 @@ struct WorkerOptions {
   int64_t reconnect_initial_ms = 100;
   int64_t reconnect_max_ms = 5000;
   wire::CodecLimits limits;
-  // CURVE keys when the hub has CURVE on; by default the process's (security/curve_keys.h).
-  std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys();
+  // CURVE keys when the hub has CURVE on (adapter programs: the process's, from the environment;
+  // see security/curve_keys.h).
+  std::optional<security::CurveClientKeys> curve;
 };
 
 struct WorkerStats {

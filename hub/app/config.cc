@@ -284,6 +284,9 @@ void ParseCurve(const ConfigNode& node, HubConfig& config, const std::string& ba
       p.name = item.String("name");
       if (p.name.empty() || !IsTokenText(p.name, "._-")) item.Fail("name", "must be letters, digits, . _ or -");
       if (!names.insert(p.name).second) item.Fail("name", "is listed twice");
+      if (p.name == std::filesystem::path(c.server_key).stem().string()) {
+        item.Fail("name", "is the hub's own key pair's name");
+      }
       auto role = security::ParsePeerRole(item.String("role"));
       if (!role) item.Fail("role", role.error().message());
       p.role = *role;

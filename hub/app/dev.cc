@@ -108,10 +108,11 @@ sample::SampleOptions SampleOptionsFor(const DevAdapterConfig& a) {
 
 namespace {
 
+// NAME.pub next to the hub's NAME.key, absolute: the processes it is handed to may run elsewhere.
 std::string ServerPublicFile(const CurveConfig& curve) {
-  std::string file = curve.server_key;
-  if (file.ends_with(".key")) file.resize(file.size() - 4);
-  return file + ".pub";
+  std::filesystem::path file = std::filesystem::absolute(curve.server_key);
+  file.replace_extension(".pub");
+  return file.string();
 }
 
 }  // namespace
@@ -238,8 +239,8 @@ Status DevProcesses::Start() {
     }
     if (*curve) {
       environment.push_back(std::string(security::kCurveServerVariable) + "=" + ServerPublicFile(config_.curve));
-      environment.push_back(std::string(security::kCurveKeyVariable) + "=" + config_.curve.keys_dir + "/" +
-                            process.name + ".key");
+      environment.push_back(std::string(security::kCurveKeyVariable) + "=" +
+                            std::filesystem::absolute(config_.curve.keys_dir + "/" + process.name + ".key").string());
     }
     std::vector<char*> envp;
     for (auto& entry : environment) envp.push_back(entry.data());

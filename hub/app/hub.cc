@@ -45,13 +45,6 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   broker::BrokerOptions options = c.broker;
   std::string curve_public;
   if (c.curve.enabled) {
-    auto peers = std::make_shared<security::CurveAllowList>();
-    for (const auto& peer : c.curve.peers) {
-      auto key = security::ReadCurveKey(peer.key_file);
-      if (!key) return Error(key.error().WithContext("curve peer " + peer.name));
-      Status added = peers->Add({peer.name, *key, peer.role, peer.services});
-      if (!added.ok()) return Error(added.WithContext("curve"));
-    }
     auto secret = security::ReadCurveKey(c.curve.server_key);
     if (!secret) return Error(secret.error().WithContext("curve.server_key"));
     char derived[41] = {};
@@ -59,6 +52,16 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
       return Error(ErrorCode::kBadRequest, c.curve.server_key + ": not a CURVE secret key", "curve.server_key");
     }
     curve_public = derived;
+    auto peers = std::make_shared<security::CurveAllowList>();
+    for (const auto& peer : c.curve.peers) {
+      auto key = security::ReadCurveKey(peer.key_file);
+      if (!key) return Error(key.error().WithContext("curve peer " + peer.name));
+      if (*key == curve_public) {
+        return Error(ErrorCode::kBadRequest, "curve peer " + peer.name + " has the hub's own key", "curve.peers");
+      }
+      Status added = peers->Add({peer.name, *key, peer.role, peer.services});
+      if (!added.ok()) return Error(added.WithContext("curve"));
+    }
     options.curve_secret_key = *secret;
     options.peers = peers;
     hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, peers);
@@ -175,7 +178,8 @@ void Hub::Shutdown() {
     broker_->Stop();
     broker_thread_.join();
   }
-  if (zap_) zap_->Stop();
+  // The ZAP handler is not stopped here: it must outlive every CURVE socket (without it libzmq
+  // admits any key), so it goes when the hub is destroyed, after the broker and publisher.
 }
 
 Hub::~Hub() { Shutdown(); }

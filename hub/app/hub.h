@@ -68,7 +68,8 @@ class Hub {
   const Clock& clock_;
   routing::RouteTableHolder routes_;
   zmq::context_t context_{1};
-  std::unique_ptr<security::ZapHandler> zap_;  // before every socket of the context binds
+  // Bound before every socket of the context binds; declared before them, so destroyed after.
+  std::unique_ptr<security::ZapHandler> zap_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<workflow::Engine> engine_;
   std::unique_ptr<broker::Broker> broker_;

@@ -247,6 +247,14 @@ void Broker::HandleWorker(Frames& frames) {
   const std::string peer = options_.peers ? security::PeerName(frames.back()) : "";
   WorkerMessage message = ParseWorkerMessage(frames);
   Worker* worker = workers_.Find(message.identity);
+  if (worker && worker->peer != peer) {
+    // Another key speaking with a registered worker's identity (it reconnected under that
+    // routing id): nothing it says counts, and the worker it copies expires on its own.
+    ++counters_.peers_refused;
+    TAXHUB_LOG(kWarn, kLog) << "key " << peer << " used the identity of " << worker->peer << "'s worker "
+                            << IdentityForLog(message.identity) << "; ignored";
+    return;
+  }
   if (!message.status.ok()) {
     ++counters_.worker_protocol_errors;
     TAXHUB_LOG(kWarn, kLog) << "worker " << IdentityForLog(message.identity)
@@ -284,6 +292,7 @@ void Broker::HandleWorker(Frames& frames) {
         }
       }
       Worker& added = workers_.Add(message.identity, message.service, now);
+      added.peer = peer;
       TAXHUB_LOG(kInfo, kLog) << "worker " << IdentityForLog(added.identity) << " ready for "
                               << added.service << " (" << workers_.WorkerCount(added.service)
                               << " now)";

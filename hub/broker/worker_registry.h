@@ -29,6 +29,7 @@ struct Job {
 struct Worker {
   std::string identity;
   std::string service;
+  std::string peer;           // with CURVE: the key's name it registered with
   int64_t expires_at_ms = 0;  // monotonic; no traffic by then means it is gone
   int64_t last_sent_ms = 0;   // monotonic; when the broker last sent it anything
   int64_t registered_at_ms = 0;

@@ -61,11 +61,11 @@ Result<PeerRole> ParsePeerRole(std::string_view name) {
 }
 
 Status CurveAllowList::Add(CurvePeer peer) {
+  if (peer.name.empty()) return Status(ErrorCode::kMissingField, "a peer needs a name", "name");
   uint8_t binary[kBinaryKeyLength];
   if (peer.public_z85.size() != 40 || zmq_z85_decode(binary, peer.public_z85.c_str()) == nullptr) {
     return Status(ErrorCode::kBadRequest, "peer " + peer.name + ": not a Z85 CURVE public key", "key");
   }
-  if (peer.name.empty()) return Status(ErrorCode::kMissingField, "a peer needs a name", "name");
   if (by_name_.contains(peer.name)) {
     return Status(ErrorCode::kConflict, "peer " + peer.name + " is listed twice", "name");
   }
@@ -209,6 +209,7 @@ void ZapHandler::Run() {
       if (e.num() == EINTR) continue;
       if (e.num() == ETERM) break;
       TAXHUB_LOG(kError, kLog) << "ZAP handler: " << e.what();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // fails closed meanwhile
     }
   }
 }
@@ -260,8 +261,14 @@ Status ProveUnknownKeyRefused(zmq::context_t& context, const std::string& endpoi
       if (!zmq::recv_multipart(monitor, std::back_inserter(event)) || event.empty() || event[0].size() < 6) continue;
       uint16_t id = 0;
       std::memcpy(&id, event[0].data(), sizeof id);
+      uint32_t value = 0;
+      std::memcpy(&value, static_cast<const char*>(event[0].data()) + sizeof id, sizeof value);
       if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-        verdict = Status::Ok();
+        // 400 is the handler saying no; a 300 or 500 is a handler failing, which proves nothing.
+        verdict = value == 400 ? Status::Ok()
+                               : Status(ErrorCode::kInternal,
+                                        "the ZAP handler failed (status " + std::to_string(value) + ") at " + endpoint,
+                                        "curve");
         break;
       }
       if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {

@@ -37,7 +37,7 @@ Status WriteNew(const std::string& path, const std::string& text, mode_t mode) {
   close(fd);
   if (!written) {
     unlink(path.c_str());
-    return Status(ErrorCode::kUnavailable, "cannot write " + path);
+    return Status(ErrorCode::kUnavailable, "cannot write " + path + ": " + strerror(errno), "name");
   }
   return Status::Ok();
 }
@@ -70,7 +70,7 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name) {
 
 Result<std::string> ReadCurveKey(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file");
+  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file: " + strerror(errno), "key");
   std::stringstream text;
   text << in.rdbuf();
   std::string key = text.str();
@@ -107,8 +107,16 @@ Result<std::optional<CurveClientKeys>> CurveClientKeysFromEnvironment() {
                  std::string(kCurveServerVariable) + " and " + kCurveKeyVariable + " go together",
                  has_server ? kCurveKeyVariable : kCurveServerVariable);
   }
+  auto server_public = ReadCurveKey(server);
+  if (!server_public) {
+    return Error(ErrorCode::kBadRequest, std::string(kCurveServerVariable) + ": " + server_public.error().message(),
+                 kCurveServerVariable);
+  }
   auto keys = LoadCurveClientKeys(server, key);
-  if (!keys) return Error(keys.error());
+  if (!keys) {
+    return Error(ErrorCode::kBadRequest, std::string(kCurveKeyVariable) + ": " + keys.error().message(),
+                 kCurveKeyVariable);
+  }
   return std::optional<CurveClientKeys>(std::move(*keys));
 }
 

@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "hub/base/failpoint.h"
 #include "hub/base/log.h"
 #include "hub/broker/link.h"
 #include "hub/workflow/validate.h"
@@ -188,6 +189,8 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
         ++(status.ok() ? counters_.commits : counters_.failed_commits);
         if (status.ok()) {
+          // Committed, and clients are owed answers that have not gone out.
+          if (out.replies > 0) CrashPoint("engine.replies_owed");
           Deliver(out);
           return;
         }

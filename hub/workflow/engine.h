@@ -258,6 +258,7 @@ class Engine {
  private:
   struct Outbox {
     std::vector<mdp::Frames> messages;  // to the broker, once committed
+    int replies = 0;                    // of which answers to clients
     Effects effects;
     std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
     std::set<std::string> probes;       // services whose half-open circuit sent its probe

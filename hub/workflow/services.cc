@@ -108,6 +108,7 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
   }
   out.messages.push_back(
       mdp::MakeFrames({link::OpFrame(link::Op::kReply), client, service, encoded}));
+  ++out.replies;
   return Status::Ok();
 }
 

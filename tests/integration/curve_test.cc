@@ -29,7 +29,7 @@ class CurveTest : public ::testing::Test {
   void SetUp() override {
     keys_ = dir_.File("keys");
     std::filesystem::create_directories(keys_);
-    for (const char* name : {"hub", "hall", "adapter", "watcher"}) {
+    for (const char* name : {"hub", "hall", "adapter", "watcher", "other-adapter"}) {
       ASSERT_TRUE(security::WriteCurveKeyPair(keys_, name).ok());
     }
     config_ = TestHubConfig(dir_);
@@ -43,6 +43,7 @@ class CurveTest : public ::testing::Test {
         {"hall", security::PeerRole::kHall, {}, keys_ + "/hall.pub"},
         {"adapter", security::PeerRole::kAdapter, {"t.accept", "t.verify", "t.notify"}, keys_ + "/adapter.pub"},
         {"watcher", security::PeerRole::kSubscriber, {}, keys_ + "/watcher.pub"},
+        {"other-adapter", security::PeerRole::kAdapter, {"t.one"}, keys_ + "/other-adapter.pub"},
     };
     hub_ = std::make_unique<TestHub>(config_);
     ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
@@ -243,6 +244,34 @@ TEST(CurveDoors, AHubWithAMissingOrBadKeyRefusesToStart) {
   TestHub no_server_key(config);
   ASSERT_FALSE(no_server_key.ok());
   EXPECT_NE(no_server_key.status().message().find("curve.server_key"), std::string::npos);
+
+  config.curve.server_key = keys + "/hub.key";
+  TestHub own_key(config);
+  ASSERT_FALSE(own_key.ok()) << "a peer holding the hub's key";
+  EXPECT_NE(own_key.status().message().find("has the hub's own key"), std::string::npos) << own_key.status().ToString();
+}
+
+TEST_F(CurveTest, AWorkersIdentityUsedByAnotherKeyCountsForNothing) {
+  auto worker = [&](const std::string& key) {
+    auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    security::ApplyCurveClient(*socket, Keys(key));
+    socket->set(zmq::sockopt::routing_id, "taken-over");
+    socket->set(zmq::sockopt::linger, 0);
+    socket->connect(hub_->backend());
+    return socket;
+  };
+  auto frame = [](mdp::Command command) { return std::string(1, static_cast<char>(command)); };
+  auto real = worker("adapter");
+  ASSERT_TRUE(zmq::send_multipart(*real, mdp::MakeFrames({"", mdp::kWorkerHeader, frame(mdp::Command::kReady), "t.accept"})));
+  ASSERT_TRUE(Eventually([&] { return !hub_->hub().workers().empty(); }));
+  real.reset();  // gone without a word; the broker keeps it until it expires
+  auto impostor = worker("other-adapter");
+  ASSERT_TRUE(Eventually([&] {
+    (void)zmq::send_multipart(*impostor, mdp::MakeFrames({"", mdp::kWorkerHeader, frame(mdp::Command::kHeartbeat)}),
+                              zmq::send_flags::dontwait);
+    return hub_->hub().broker_counters().peers_refused.load() > 0;
+  }, 3000)) << "a heartbeat from another key under the worker's identity is refused";
+  EXPECT_TRUE(Eventually([&] { return hub_->hub().workers().empty(); }, 5000)) << "and does not keep it alive";
 }
 
 }  // namespace

@@ -470,6 +470,7 @@ int Events(const Args& args, zmq::context_t& context) {
 
 int main(int argc, char** argv) {
   using namespace taxhub::hall;
+  taxhub::security::ProcessCurveClientKeys();  // a bad CURVE setting stops here, before any thread
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -75,6 +75,7 @@ Result<std::map<std::string, std::vector<tips::PaymentRecord>>> LedgerDay(ledger
 }  // namespace
 
 int main(int argc, char** argv) {
+  taxhub::security::ProcessCurveClientKeys();  // a bad CURVE setting stops here, before any thread
   std::string config_file, date, legacy, key_file, bank_file, hub, service = "tips.pay";
   std::set<std::string> orgs;
   tips::TipsOptions options;
