@@ -106,12 +106,7 @@ class FaultTest : public ::testing::Test {
     frontend_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
     backend_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
     config_ = dir_.File("hub.yaml");
-    std::ofstream(config_) << "hub:\n  id: fault\n  data_dir: " << dir_.path()
-                           << "\n  log_level: warn\n"
-                              "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_
-                           << "\n  heartbeat: 250ms\n"
-                              "engine:\n  drain_timeout: 3s\n"
-                              "routes: routes.yaml\n";
+    WriteConfig("250ms");
     std::ofstream(dir_.File("routes.yaml"))
         << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 3s}\n"
            "routes:\n"
@@ -121,6 +116,21 @@ class FaultTest : public ::testing::Test {
            "      - {name: accept, label: 受理, service: e.accept, time_limit: 1h}\n"
            "      - {name: verify, label: 核查, service: e.verify, time_limit: 4h}\n"
            "      - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
+  }
+
+  void WriteConfig(const std::string& heartbeat) {
+    std::ofstream(config_, std::ios::trunc) << "hub:\n  id: fault\n  data_dir: " << dir_.path()
+                                            << "\n  log_level: warn\n"
+                                               "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_
+                                            << "\n  heartbeat: " << heartbeat << "\n"
+                                            << "engine:\n  drain_timeout: 3s\n"
+                                               "routes: routes.yaml\n";
+  }
+
+  int CountEvents(const std::string& type) {
+    auto rows = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
+                            "SELECT count(*) FROM events WHERE type = '" + type + "'"});
+    return rows.exit_code == 0 ? std::atoi(rows.output.c_str()) : -1;
   }
 
   // `failpoint`: NAME:N for the hub to kill itself at (hub/base/failpoint.h).
@@ -220,7 +230,7 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   }
   std::cout << "fault 1 (hub kill -9 x5, " << failpoint_kills
             << " right after a commit): acknowledged=" << acknowledged.size() << " lost=" << lost
-            << " duplicated=" << duplicated << " unexpected=" << unexpected << " (resends=" << load.resends()
+            << " duplicated=" << duplicated << " unexpected=" << unexpected << " (calls unanswered after three tries=" << load.resends()
             << ", answered as duplicates=" << load.answered_as_duplicates() << ", in ledger=" << ledger.size()
             << ")" << std::endl;
   EXPECT_EQ(lost, 0);
@@ -231,6 +241,96 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   EXPECT_GT(load.answered_as_duplicates(), 0u)
       << "a crash after a commit leaves a request committed but unanswered; its resend must be "
          "answered as the same request";
+}
+
+// Fault 2: an adapter killed with kill -9 holding tasks, and another stopped (SIGSTOP) past
+// its tasks' time limit and then let go on (SIGCONT): each stage is redone elsewhere, the
+// stopped adapter's late answers carry stale tokens and are refused, and the legacy system
+// files each return once (the filing adapter's serial is the task's, so a redo is a resend).
+TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
+  // A heartbeat of 1 s (workers expire after 3 s) and a 1 s attempt limit: a worker stopped for
+  // 2 s is still registered when its tasks' time runs out, so its late answers reach the engine.
+  WriteConfig("1000ms");
+  std::ofstream(dir_.File("routes.yaml"), std::ios::trunc)
+      << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 500ms, attempt_timeout: 1s, max_attempts: 20}\n"
+         "routes:\n"
+         "  - name: vat\n"
+         "    match: {kind: filing.vat}\n"
+         "    stages: [{name: file, label: 申报, service: filing, shard_by: tax_office, time_limit: 1d}]\n";
+  const int legacy_port = FreePort();
+  auto legacy = Process::Start({BinDir() + "/taxhub-standin-filing", "--port", std::to_string(legacy_port),
+                                "--no-copy-report-check", "--delay", "150"},
+                               dir_.File("standin.log"));
+  ASSERT_TRUE(legacy.has_value());
+  ASSERT_TRUE(Eventually([&] { return legacy->Log().find("listening") != std::string::npos; })) << legacy->Log();
+  auto adapter = [&](const std::string& name) {
+    return Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy", "127.0.0.1:" + std::to_string(legacy_port),
+                           "--service", "filing.13212000000", "--endpoint", backend_, "--heartbeat", "1000",
+                           "--workers", "2"},
+                          dir_.File(name + ".log"));
+  };
+  auto hub = StartHub();
+  ASSERT_TRUE(hub.has_value());
+  auto killed = adapter("killed");
+  auto stopped = adapter("stopped");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both registered
+
+  const int requests = 24 * Scale();
+  zmq::context_t context(1);
+  client::HubClient hall(context, frontend_, std::nullopt);
+  std::set<std::string> acknowledged;
+  for (int i = 0; i < requests; ++i) {
+    wire::SubmitRequest r;
+    r.request_id = "F2-" + std::to_string(i);
+    r.kind = "filing.vat";
+    r.taxpayer_id = kTaxpayer;
+    r.attributes = {{"tax_office", "13212000000"}};
+    char period[32];
+    std::snprintf(period, sizeof period, "%04d-%02d", 2000 + i / 12, 1 + i % 12);
+    r.body = std::string("{\"tax_type\":\"10101\",\"period\":\"") + period +
+             "\",\"sales\":\"100.00\",\"output_tax\":\"13.00\",\"input_tax\":\"3.00\"}";
+    auto reply = hall.Submit(r);
+    ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+    acknowledged.insert(r.request_id);
+  }
+  // Four workers, 150 ms a return: both adapters are holding tasks now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  killed->Signal(SIGKILL);
+  stopped->Signal(SIGSTOP);
+  auto elsewhere = adapter("elsewhere");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  stopped->Signal(SIGCONT);
+
+  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000)) << NotCompleted() << " not completed";
+  const int refused = CountEvents("result.refused");
+  const int done = CountEvents("stage.done");
+  EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
+  for (auto* p : {&stopped, &elsewhere}) (*p)->Stop(5000);
+  legacy->Stop(5000);
+  int filed = -1, asked = -1;
+  const std::string log = legacy->Log();
+  if (auto at = log.find("taxhub-standin-filing: "); at != std::string::npos) {
+    std::sscanf(log.c_str() + at, "taxhub-standin-filing: %d returns filed of %d requests", &filed, &asked);
+  }
+  const auto ledger = LedgerRequests();
+  int lost = 0, unexpected = 0;
+  for (const auto& id : acknowledged) {
+    auto it = ledger.find(id);
+    if (it == ledger.end() || it->second.first != "COMPLETED") ++lost;
+  }
+  for (const auto& [id, row] : ledger) {
+    if (!acknowledged.contains(id)) ++unexpected;
+  }
+  const int duplicated = std::abs(filed - requests) + std::abs(done - requests);
+  std::cout << "fault 2 (adapter kill -9 and SIGSTOP past its lease): acknowledged=" << acknowledged.size()
+            << " lost=" << lost << " duplicated=" << duplicated << " unexpected=" << unexpected
+            << " (returns filed=" << filed << " of " << asked << " sent to the legacy system, stages done=" << done
+            << ", late results refused=" << refused << ")" << std::endl;
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0) << "each return filed once, each stage done once";
+  EXPECT_EQ(unexpected, 0);
+  EXPECT_GT(asked, filed) << "some returns were sent again, and answered from the first filing";
+  EXPECT_GT(refused, 0) << "the stopped adapter's late answers were refused";
 }
 
 }  // namespace
