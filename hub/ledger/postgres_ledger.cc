@@ -762,8 +762,9 @@ class PostgresLedger final : public Ledger {
                        .as<bool>();
         if (!got) {
           return Status(ErrorCode::kUnavailable,
-                        "another hub with id " + chain_.chain +
-                            " is writing to this ledger; hub ids must be unique",
+                        "another session holds the chain of hub id " + chain_.chain +
+                            ": another hub with this id (hub ids must be unique), or this hub's own "
+                            "connection lost a moment ago, whose server session has not ended yet",
                         "hub.id");
         }
         locked_ = true;

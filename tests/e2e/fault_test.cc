@@ -3,12 +3,21 @@
 // and fails unless all three counts are 0. `make test` runs them short; `make soak` runs them
 // with TAXHUB_SOAK_SCALE=10 (ten times the load between faults).
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,6 +27,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_hub.h"
@@ -59,6 +69,7 @@ class Load {
     return attempted_;
   }
   uint64_t resends() const { return resends_; }
+  uint64_t unavailable() const { return unavailable_; }
   uint64_t answered_as_duplicates() const { return duplicates_; }
 
  private:
@@ -86,6 +97,7 @@ class Load {
           break;
         }
         ++resends_;
+        if (reply.error().code() == ErrorCode::kUnavailable) ++unavailable_;
         if (attempt > 30) break;  // ~30 s: the hub is not coming back; the test says so
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -97,7 +109,145 @@ class Load {
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::set<std::string> acknowledged_, attempted_;
-  std::atomic<uint64_t> resends_{0}, duplicates_{0};
+  std::atomic<uint64_t> resends_{0}, duplicates_{0}, unavailable_{0};
+};
+
+// A TCP relay between the hub and PostgreSQL that can lose a COMMIT's answer: armed, it passes
+// the next COMMIT (a simple Query message) to the server, lets the server act on it, and then
+// cuts the connection before the answer comes back — the hub cannot know whether it committed.
+class CommitCutter {
+ public:
+  explicit CommitCutter(int upstream_port) : upstream_port_(upstream_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(listener_, 64) != 0) {
+      throw std::runtime_error("CommitCutter: cannot listen");
+    }
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~CommitCutter() {
+    stopping_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    if (acceptor_.joinable()) acceptor_.join();
+    std::lock_guard lock(mutex_);
+    for (auto& t : relays_) t.join();
+  }
+  int port() const { return port_; }
+  void CutNextCommit() { ++armed_; }
+  int cut() const { return cut_; }
+
+ private:
+  void Accept() {
+    while (!stopping_) {
+      const int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(upstream_port_);
+      if (connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      const int one = 1;  // messages go one by one: no waiting to fill a segment
+      setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      std::lock_guard lock(mutex_);
+      relays_.emplace_back([this, client, server] { Relay(client, server); });
+    }
+  }
+
+  static bool ReadFull(int fd, char* data, size_t size) {
+    while (size > 0) {
+      const ssize_t n = read(fd, data, size);
+      if (n <= 0) return false;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+  static bool WriteFull(int fd, const char* data, size_t size) {
+    while (size > 0) {
+      const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Server to client: bytes as they come. Client to server: message by message, so that a
+  // COMMIT can be told apart.
+  void Relay(int client, int server) {
+    std::atomic<bool> mute{false};  // set once a COMMIT is to lose its answer
+    std::thread back([client, server, &mute] {
+      char buffer[65536];
+      for (ssize_t n; (n = read(server, buffer, sizeof buffer)) > 0;) {
+        if (mute || !WriteFull(client, buffer, static_cast<size_t>(n))) break;
+      }
+      shutdown(client, SHUT_RDWR);
+    });
+    bool typed = false;  // after the startup message every message has a type byte
+    for (;;) {
+      std::string message;
+      char head[5];
+      if (!typed) {
+        if (!ReadFull(client, head, 4)) break;
+        message.assign(head, 4);
+      } else {
+        if (!ReadFull(client, head, 5)) break;
+        message.assign(head, 5);
+      }
+      uint32_t length;
+      std::memcpy(&length, head + (typed ? 1 : 0), 4);
+      length = ntohl(length);
+      if (length < 4 || length > (64u << 20)) break;
+      std::string rest(length - 4, '\0');
+      if (!ReadFull(client, rest.data(), rest.size())) break;
+      message += rest;
+      if (!typed) {
+        uint32_t code = 0;
+        if (rest.size() >= 4) std::memcpy(&code, rest.data(), 4);
+        code = ntohl(code);
+        typed = code != 80877103 && code != 80877104;  // SSLRequest, GSSENCRequest: still untyped
+      }
+      const bool cut = typed && head[0] == 'Q' && rest.rfind("COMMIT", 0) == 0 && armed_ > 0;
+      if (cut) {
+        --armed_;
+        mute = true;
+      }
+      if (!WriteFull(server, message.data(), message.size())) break;
+      if (cut) {
+        ++cut_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server commits meanwhile
+        break;
+      }
+    }
+    shutdown(client, SHUT_RDWR);
+    shutdown(server, SHUT_RDWR);
+    back.join();
+    close(client);
+    close(server);
+  }
+
+  int upstream_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> armed_{0}, cut_{0};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> relays_;
 };
 
 class FaultTest : public ::testing::Test {
@@ -118,13 +268,14 @@ class FaultTest : public ::testing::Test {
            "      - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
   }
 
-  void WriteConfig(const std::string& heartbeat) {
+  void WriteConfig(const std::string& heartbeat, const std::string& ledger = "") {
     std::ofstream(config_, std::ios::trunc) << "hub:\n  id: fault\n  data_dir: " << dir_.path()
                                             << "\n  log_level: warn\n"
                                                "broker:\n  frontend: " << frontend_ << "\n  backend: " << backend_
                                             << "\n  heartbeat: " << heartbeat << "\n"
                                             << "engine:\n  drain_timeout: 3s\n"
-                                               "routes: routes.yaml\n";
+                                               "routes: routes.yaml\n"
+                                            << ledger;
   }
 
   int CountEvents(const std::string& type) {
@@ -331,6 +482,89 @@ TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
   EXPECT_EQ(unexpected, 0);
   EXPECT_GT(asked, filed) << "some returns were sent again, and answered from the first filing";
   EXPECT_GT(refused, 0) << "the stopped adapter's late answers were refused";
+}
+
+// Fault 3: PostgreSQL restarted under load, and the connection cut during COMMIT (the commit
+// happens; its answer never arrives). The hub stays up and says UNAVAILABLE meanwhile,
+// acknowledges nothing it has not committed, and settles an in-doubt commit from what the
+// database holds instead of applying the batch twice.
+TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
+  std::string error;
+  auto pg = PgServer::Start(error);
+  if (!pg) {
+    if (std::getenv("CI") && std::string(std::getenv("CI")) == "true") FAIL() << "PostgreSQL: " << error;
+    GTEST_SKIP() << "no PostgreSQL: " << error;
+  }
+  const std::string dsn = pg->NewDatabase();
+  CommitCutter cutter(pg->port());
+  std::string relayed = dsn;
+  const std::string port_field = "port=" + std::to_string(pg->port());
+  ASSERT_NE(relayed.find(port_field), std::string::npos) << dsn;
+  relayed.replace(relayed.find(port_field), port_field.size(), "port=" + std::to_string(cutter.port()));
+  WriteConfig("250ms", "ledger:\n  backend: postgres\n  postgres:\n    dsn: \"" + relayed + "\"\n");
+
+  auto adapter = StartAdapter();
+  auto hub = StartHub();
+  ASSERT_TRUE(hub.has_value());
+  ASSERT_TRUE(hub->Running()) << hub->Log();
+  Load load(frontend_, "F3", 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * Scale()));
+  ASSERT_TRUE(pg->Restart(error)) << error;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * Scale()));
+  EXPECT_TRUE(hub->Running()) << "the hub outlives its database: " << hub->Log();
+  for (int i = 0; i < 3; ++i) {
+    cutter.CutNextCommit();
+    ASSERT_TRUE(Eventually([&] { return cutter.cut() == i + 1; }, 10'000)) << "no COMMIT went by";
+    std::this_thread::sleep_for(std::chrono::milliseconds(700 * Scale()));
+  }
+  load.Stop();
+  EXPECT_TRUE(hub->Running()) << hub->Log();
+
+  pqxx::connection db(dsn);
+  auto not_completed = [&] {
+    pqxx::work txn(db);
+    return txn.exec1("SELECT count(*) FROM requests WHERE state <> 'COMPLETED'")[0].as<int>();
+  };
+  EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000)) << not_completed() << " not completed";
+  std::map<std::string, std::pair<std::string, int>> ledger;
+  {
+    pqxx::work txn(db);
+    for (const auto& row : txn.exec("SELECT r.id, r.state, (SELECT count(*) FROM events e WHERE e.request_id = r.id "
+                                    "AND e.type = 'request.accepted')::int FROM requests r")) {
+      ledger[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<int>()};
+    }
+  }
+  EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
+  adapter->Stop(5000);
+
+  const auto acknowledged = load.acknowledged();
+  const auto attempted = load.attempted();
+  int lost = 0, duplicated = 0, unexpected = 0;
+  for (const auto& id : acknowledged) {
+    auto it = ledger.find(id);
+    if (it == ledger.end() || it->second.first != "COMPLETED") ++lost;
+  }
+  for (const auto& [id, row] : ledger) {
+    if (row.second != 1) ++duplicated;
+    if (!attempted.contains(id)) ++unexpected;
+  }
+  const std::string log = hub->Log();
+  int in_doubt = 0;
+  for (size_t at = log.find("commit outcome unknown"); at != std::string::npos;
+       at = log.find("commit outcome unknown", at + 1)) {
+    ++in_doubt;
+  }
+  std::cout << "fault 3 (PostgreSQL restarted, " << cutter.cut() << " COMMIT answers cut, " << in_doubt
+            << " commits in doubt): acknowledged="
+            << acknowledged.size() << " lost=" << lost << " duplicated=" << duplicated << " unexpected=" << unexpected
+            << " (answered UNAVAILABLE=" << load.unavailable() << ", answered as duplicates="
+            << load.answered_as_duplicates() << ", in ledger=" << ledger.size() << ")" << std::endl;
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(unexpected, 0);
+  EXPECT_GT(load.unavailable(), 0u) << "while the database was away the hub said so";
+  EXPECT_GE(in_doubt, 1) << "a cut COMMIT is known to be in doubt, not taken for a failure";
+  EXPECT_GT(acknowledged.size(), 100u) << hub->Log();
 }
 
 }  // namespace
