@@ -3,6 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <random>
 #include <tuple>
 
 #include "adapters/legacy/values.h"
@@ -174,6 +180,70 @@ TEST_F(TipsTest, PastItsTimeLimitAnUnknownPaymentIsReversedNeverPaidAgain) {
   EXPECT_TRUE(Reconcile(*bank, {{TipsHandler::TraNoFor("R9/3"), 1000, "", false, "R9/3"}}).empty());
 }
 
+// Fault 4: over many payments the bank debits and then drops its answer (and sometimes the
+// status query's too), or answers too late, at random; each task comes again until it settles,
+// as the hub delivers it again. Exactly one debit per payment, every voucher the bank's, and the
+// day reconciles. `make soak` runs ten times as many (TAXHUB_SOAK_SCALE).
+TEST_F(TipsTest, AnswersLostOrLateAtRandomLeaveExactlyOneDebitPerPayment) {
+  const char* scale_env = std::getenv("TAXHUB_SOAK_SCALE");
+  const int payments = 40 * (scale_env ? std::max(1, std::atoi(scale_env)) : 1);
+  const unsigned seed = std::random_device{}();
+  std::mt19937 random(seed);
+  std::vector<PaymentRecord> ledger;
+  int lost = 0, dropped = 0, late = 0, attempts = 0;
+  int64_t total_fen = 0;
+  for (int i = 0; i < payments; ++i) {
+    const std::string task_id = "F4-" + std::to_string(i) + "/3";
+    const int64_t fen = 100 + (i % 10) * 10;
+    total_fen += fen;
+    const int mode = std::uniform_int_distribution<int>(0, 19)(random);
+    if (mode < 3) {
+      bank_server_->DropNextAnswers(1);  // the debit's answer
+      ++dropped;
+    } else if (mode < 5) {
+      bank_server_->DropNextAnswers(2);  // and the status query's
+      ++dropped;
+    } else if (mode < 8) {
+      bank_server_->SetDelay(450);  // later than the adapter waits (300 ms)
+      ++late;
+    }
+    wire::StageResult result;
+    for (int attempt = 1; attempt <= 10; ++attempt) {
+      wire::StageTask task = Pay(task_id, std::to_string(fen / 100) + "." + std::to_string(fen % 100 / 10) + "0");
+      task.attempt = attempt;
+      result = handler_->Handle(task);
+      ++attempts;
+      bank_server_->SetDelay(0);
+      if (result.outcome != wire::StageOutcome::RETRY) break;
+    }
+    if (result.outcome != wire::StageOutcome::SUCCEEDED) {
+      ++lost;
+      continue;
+    }
+    ledger.push_back({TipsHandler::TraNoFor(task_id), fen, result.outputs.at("voucher"), true, task_id});
+  }
+  auto bank = FetchBankDay(tips_, "13212000000", TipsHandler::EntrustDateFor(1'796'000'000'000));
+  ASSERT_TRUE(bank.has_value()) << bank.error().ToString();
+  std::map<std::string, int> debits_by_payment;
+  for (const auto& record : *bank) {
+    if (record.debited) ++debits_by_payment[record.tra_no];
+  }
+  int duplicated = std::max(0, bank_server_->debits() - payments), unexpected = 0;
+  for (const auto& [tra_no, n] : debits_by_payment) duplicated += n - 1;
+  const auto mismatches = Reconcile(*bank, ledger);
+  unexpected = static_cast<int>(mismatches.size());
+  std::cout << "fault 4 (TIPS answers lost or late, seed " << seed << "): payments=" << payments << " lost=" << lost
+            << " duplicated=" << duplicated << " unexpected=" << unexpected << " (answers dropped for " << dropped
+            << ", late for " << late << "; " << attempts << " deliveries; bank debits=" << bank_server_->debits()
+            << ")" << std::endl;
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(unexpected, 0) << (mismatches.empty() ? "" : mismatches[0].detail);
+  EXPECT_EQ(bank_server_->debits(), payments);
+  EXPECT_EQ(bank_server_->Balance("6222000011112222"), 500'000 - total_fen);
+  EXPECT_GT(attempts, payments) << "some answers were lost";
+}
+
 TEST_F(TipsTest, TheBanksRefusalsAreRejectionsWithItsWords) {
   wire::StageResult short_funds = handler_->Handle(Pay("R3/3", "1300.00", "6222000033334444"));
   EXPECT_EQ(short_funds.outcome, wire::StageOutcome::REJECTED);
@@ -294,6 +364,63 @@ TEST(Reconcile, EveryDisagreementIsRaisedAndAgreementIsSilent) {
   EXPECT_EQ(MismatchName(mismatches[3].kind), "voucher");
   EXPECT_TRUE(Reconcile(bank, bank).empty()) << "a day that agrees raises nothing";
   EXPECT_TRUE(Reconcile({}, {}).empty());
+}
+
+// Fault 6: a day's bank file with rows missing, rows the ledger never saw, and wrong amounts,
+// chosen at random over many payments: every one is flagged as what it is, once, and nothing
+// else is (no false alarms). `make soak` runs ten times as many rows.
+TEST(Reconcile, RandomlyDamagedBankFilesAreFlaggedExactly) {
+  const char* scale_env = std::getenv("TAXHUB_SOAK_SCALE");
+  const int rows = 500 * (scale_env ? std::max(1, std::atoi(scale_env)) : 1);
+  const unsigned seed = std::random_device{}();
+  std::mt19937 random(seed);
+  std::vector<PaymentRecord> ledger, bank;
+  std::map<std::string, Mismatch::Kind> injected;
+  auto tra_no = [](int i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%08d", i);
+    return std::string(text);
+  };
+  for (int i = 1; i <= rows; ++i) {
+    PaymentRecord paid{tra_no(i), 100 + i, "V" + std::to_string(i), true, "R" + std::to_string(i)};
+    ledger.push_back(paid);
+    paid.request_id.clear();
+    switch (std::uniform_int_distribution<int>(0, 19)(random)) {
+      case 0:  // missing from the bank's file
+        injected[paid.tra_no] = Mismatch::Kind::kLedgerOnly;
+        break;
+      case 1:  // a wrong amount
+        paid.amount_fen += std::uniform_int_distribution<int>(1, 10'000)(random);
+        injected[paid.tra_no] = Mismatch::Kind::kAmount;
+        bank.push_back(paid);
+        break;
+      default:
+        bank.push_back(paid);
+    }
+  }
+  for (int i = rows + 1; i <= rows + rows / 20; ++i) {  // debits the ledger never recorded
+    bank.push_back({tra_no(i), 100 + i, "V" + std::to_string(i), true, ""});
+    injected[tra_no(i)] = Mismatch::Kind::kBankOnly;
+  }
+  std::shuffle(bank.begin(), bank.end(), random);
+  const auto mismatches = Reconcile(bank, ledger);
+  std::map<std::string, int> flagged;
+  int lost = 0, duplicated = 0, unexpected = 0;
+  for (const auto& m : mismatches) {
+    auto it = injected.find(m.tra_no);
+    if (it == injected.end() || it->second != m.kind) ++unexpected;
+    if (++flagged[m.tra_no] == 2) ++duplicated;
+  }
+  for (const auto& [tra, kind] : injected) {
+    if (!flagged.contains(tra)) ++lost;
+  }
+  std::cout << "fault 6 (damaged reconciliation file, seed " << seed << "): rows=" << bank.size()
+            << " damaged=" << injected.size() << " lost=" << lost << " duplicated=" << duplicated
+            << " unexpected=" << unexpected << std::endl;
+  EXPECT_EQ(lost, 0) << "every damaged row flagged";
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(unexpected, 0) << "no false alarms, each flagged as what it is";
+  EXPECT_GT(injected.size(), 0u);
 }
 
 }  // namespace
