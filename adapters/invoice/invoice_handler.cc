@@ -31,28 +31,28 @@ struct Problem {
 
 // An authentication batch lists the invoices the taxpayer received (buyer defaults to them); a
 // copy report the invoices they issued in the month (seller defaults to them), possibly none.
-std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task, bool copy_report) {
+Expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task, bool copy_report) {
   Poco::JSON::Object::Ptr body;
   try {
     Poco::JSON::Parser parser;
     body = parser.parse(task.payload).extract<Poco::JSON::Object::Ptr>();
   } catch (const std::exception& e) {
-    return std::unexpected(Problem{"payload", std::string("is not a JSON object: ") + e.what()});
+    return Unexpected(Problem{"payload", std::string("is not a JSON object: ") + e.what()});
   }
   auto text = [](const Poco::JSON::Object::Ptr& o, const char* key) {
     return o->has(key) && !o->isNull(key) ? o->get(key).convert<std::string>() : std::string();
   };
   std::string period = text(body, "period");
   period.erase(std::remove(period.begin(), period.end(), '-'), period.end());
-  if (period.size() != 6 || !AllDigits(period)) return std::unexpected(Problem{"period", "must be YYYY-MM"});
+  if (period.size() != 6 || !AllDigits(period)) return Unexpected(Problem{"period", "must be YYYY-MM"});
   Poco::JSON::Array::Ptr invoices = body->has("invoices") ? body->getArray("invoices") : nullptr;
-  if (body->has("invoices") && !invoices) return std::unexpected(Problem{"invoices", "must be a list"});
+  if (body->has("invoices") && !invoices) return Unexpected(Problem{"invoices", "must be a list"});
   if (!copy_report && (!invoices || invoices->size() == 0)) {
-    return std::unexpected(Problem{"invoices", "must list at least one invoice"});
+    return Unexpected(Problem{"invoices", "must list at least one invoice"});
   }
   if (!invoices) invoices = new Poco::JSON::Array;  // a copy report of a month without invoices
   if (invoices->size() > kMaxBatch) {
-    return std::unexpected(Problem{"invoices", "at most " + std::to_string(kMaxBatch) + " invoices per batch"});
+    return Unexpected(Problem{"invoices", "at most " + std::to_string(kMaxBatch) + " invoices per batch"});
   }
   legacy::Batch batch;
   batch.head = {{"msg", std::string(copy_report ? kCopyReport : kAuthenticate)},
@@ -62,7 +62,7 @@ std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task, boo
   for (size_t i = 0; i < invoices->size(); ++i) {
     const std::string at = "invoices[" + std::to_string(i) + "].";
     Poco::JSON::Object::Ptr inv = invoices->getObject(static_cast<unsigned>(i));
-    if (!inv) return std::unexpected(Problem{at.substr(0, at.size() - 1), "is not an object"});
+    if (!inv) return Unexpected(Problem{at.substr(0, at.size() - 1), "is not an object"});
     StringMap item = {{"code", text(inv, "code")},     {"number", text(inv, "number")},
                       {"date", text(inv, "date")},     {"seller", text(inv, "seller")},
                       {"buyer", text(inv, "buyer")}};
@@ -70,22 +70,22 @@ std::expected<legacy::Batch, Problem> ReadBatch(const wire::StageTask& task, boo
     if (own.empty()) own = task.taxpayer_id;
     item["date"].erase(std::remove(item["date"].begin(), item["date"].end(), '-'), item["date"].end());
     if (!AllDigits(item["code"]) || (item["code"].size() != 10 && item["code"].size() != 12)) {
-      return std::unexpected(Problem{at + "code", "an invoice code is 10 or 12 digits"});
+      return Unexpected(Problem{at + "code", "an invoice code is 10 or 12 digits"});
     }
     if (!AllDigits(item["number"]) || item["number"].size() != 8) {
-      return std::unexpected(Problem{at + "number", "an invoice number is 8 digits"});
+      return Unexpected(Problem{at + "number", "an invoice number is 8 digits"});
     }
     if (!AllDigits(item["date"]) || item["date"].size() != 8) {
-      return std::unexpected(Problem{at + "date", "must be YYYY-MM-DD"});
+      return Unexpected(Problem{at + "date", "must be YYYY-MM-DD"});
     }
     for (const char* party : {"seller", "buyer"}) {
       if (item[party].empty() || item[party].size() > 18) {
-        return std::unexpected(Problem{at + party, "must be a taxpayer id of at most 18 characters"});
+        return Unexpected(Problem{at + party, "must be a taxpayer id of at most 18 characters"});
       }
     }
     for (const char* amount : {"amount", "tax"}) {
       auto fen = legacy::ToFen(text(inv, amount));
-      if (!fen) return std::unexpected(Problem{at + amount, "is not an amount in yuan"});
+      if (!fen) return Unexpected(Problem{at + amount, "is not an amount in yuan"});
       item[amount] = std::to_string(*fen);
     }
     batch.items.push_back(std::move(item));

@@ -6,10 +6,11 @@
 #ifndef TAXHUB_HUB_BASE_STATUS_H_
 #define TAXHUB_HUB_BASE_STATUS_H_
 
-#include <expected>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "hub/base/expected.h"
 
 namespace taxhub {
 
@@ -67,15 +68,12 @@ class [[nodiscard]] Status {
 };
 
 template <typename T>
-using Result = std::expected<T, Status>;
+using Result = Expected<T, Status>;
 
-inline std::unexpected<Status> Error(ErrorCode code, std::string message,
-                                     std::string field = {}) {
-  return std::unexpected<Status>(Status(code, std::move(message), std::move(field)));
+inline Unexpected<Status> Error(ErrorCode code, std::string message, std::string field = {}) {
+  return Unexpected<Status>(Status(code, std::move(message), std::move(field)));
 }
-inline std::unexpected<Status> Error(Status status) {
-  return std::unexpected<Status>(std::move(status));
-}
+inline Unexpected<Status> Error(Status status) { return Unexpected<Status>(std::move(status)); }
 
 namespace internal {
 // Converts to Status or to any Result<T>, so one macro serves functions returning either.
@@ -84,7 +82,7 @@ struct Propagate {
   operator Status() && { return std::move(status); }
   template <typename T>
   operator Result<T>() && {
-    return std::unexpected<Status>(std::move(status));
+    return Unexpected<Status>(std::move(status));
   }
 };
 }  // namespace internal

@@ -350,7 +350,7 @@ TEST_F(RoutingTest, TaxpayersRateStagesOnceAndComplaintsStartTheirOwnWorkflow) {
     r.score = score;
     r.comment = "办理很快";
     auto body = call("taxhub.rate", wire::Encode(r));
-    if (!body) return Result<wire::RateReply>(std::unexpected(body.error()));
+    if (!body) return Result<wire::RateReply>(Unexpected(body.error()));
     return client::DecodeReply<wire::RateReply>(*body);
   };
   auto rated = rate(0, 5);

@@ -87,7 +87,13 @@ class SignatureTest : public ::testing::Test {
   TempDir dir_;
   std::string bundle_;
   std::vector<Identity> cas_;
-  Identity sm2_ = {*PrivateKey::Generate(KeyType::kSm2), *Certificate::FromDer("")};
+  // A stand-in until SetUp issues the real ones (a member needs a value before it runs).
+  static Identity Placeholder() {
+    PrivateKey key = *PrivateKey::Generate(KeyType::kSm2);
+    CertificateSpec spec{"placeholder", "", "Test", 1, 0, kDay, false, true};
+    return {key, *security::IssueCertificate(spec, key, key, nullptr)};
+  }
+  Identity sm2_ = Placeholder();
   Identity ecdsa_ = sm2_, revoked_ = sm2_, expired_ = sm2_, other_taxpayer_ = sm2_;
   zmq::context_t context_{1};
   std::unique_ptr<TestHub> hub_;
