@@ -6,6 +6,7 @@
 #   make scale   a 10-million-event PostgreSQL ledger: progress lookup and claim figures
 #   make bench-chain  completed chains/s through file -> TIPS pay -> SMS, with time per stage
 #                (real processes, stand-ins and Kannel; CHAIN_RETURNS=300 by default)
+#   make fuzz    the libFuzzer targets (clang, ASan, UBSan), FUZZ_SECONDS=300 each (scripts/fuzz.sh)
 #   make soak    issue 9's six fault tests with ten times the load (SOAK_SCALE=10); each prints
 #                its lost / duplicated / unexpected counts (scripts/soak.sh)
 
@@ -16,7 +17,7 @@ CTEST_JOBS ?= 2
 
 SOAK_SCALE ?= 10
 
-.PHONY: all deps configure build test demo bench bench-chain scale soak clean
+.PHONY: all deps configure build test demo bench bench-chain scale soak fuzz clean
 
 all: build
 
@@ -47,8 +48,11 @@ bench-chain: build
 scale: build
 	@./scripts/ledger-scale.sh
 
+fuzz:
+	@./scripts/fuzz.sh
+
 soak: build
 	@BUILD_DIR=$(BUILD_DIR) TAXHUB_SOAK_SCALE=$(SOAK_SCALE) ./scripts/soak.sh
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

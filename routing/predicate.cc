@@ -156,8 +156,9 @@ bool Predicate::DisjointFrom(const Predicate& other) const {
   };
   auto mine = by_name(*this);
   auto theirs = by_name(other);
-  for (const auto& [name, a] : mine) {
-    auto it = theirs.find(name);
+  for (const auto& entry : mine) {  // not a structured binding: clang 14 cannot capture one
+    const auto& a = entry.second;
+    auto it = theirs.find(entry.first);
     if (it == theirs.end()) continue;
     const auto& b = it->second;
     // A finite set on one side: disjoint if the other side admits none of its values.

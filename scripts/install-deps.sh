@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that taxhub's build, tests and demo need; with `bench`, also
-# what make bench compares taxhub with (RabbitMQ and its C client).
+# what make bench compares taxhub with (RabbitMQ and its C client); with `fuzz`, clang and
+# libFuzzer for make fuzz.
 # Idempotent: when every package is already installed it does not touch apt at all;
 # otherwise it runs `apt-get update` once and installs only what is missing.
 set -euo pipefail
@@ -18,6 +19,7 @@ packages=(
   chromium fonts-wqy-zenhei python3-websocket
 )
 if [[ ${1:-} == bench ]]; then packages+=(rabbitmq-server librabbitmq-dev); fi
+if [[ ${1:-} == fuzz ]]; then packages+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do
