@@ -64,6 +64,7 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
     }
     options.curve_secret_key = *secret;
     options.peers = peers;
+    engine_options.peers = peers;
     hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, peers);
     TAXHUB_RETURN_IF_ERROR(hub->zap_->Bind());
     hub->zap_->Start();

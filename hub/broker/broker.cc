@@ -184,6 +184,7 @@ void Broker::HandleClient(Frames& frames) {
     if (verify_ && options_.verified_services.contains(request.service)) {
       sent = zmq::send_multipart(*verify_, out, zmq::send_flags::dontwait).has_value();
     } else {
+      if (options_.peers) out.push_back(zmq::message_t(peer.data(), peer.size()));  // who called
       sent = SendLink(std::move(out), /*may_wait=*/false);
     }
     if (!sent) {

@@ -228,7 +228,8 @@ Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {
 // stage result is dropped, and its lease expiring will deliver the stage again.
 void Engine::FailItem(Inbound& item, const Status& status) {
   const link::Op op = OpOf(item);
-  if ((op == link::Op::kCall && item.size() == 4) || (op == link::Op::kVerifiedCall && item.size() == 6)) {
+  if ((op == link::Op::kCall && (item.size() == 4 || item.size() == 5)) ||
+      (op == link::Op::kVerifiedCall && item.size() == 6)) {
     Status unavailable(ErrorCode::kUnavailable,
                        "the ledger could not record this request; nothing was accepted, retry "
                        "later (" + status.message() + ")");

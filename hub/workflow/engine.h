@@ -48,6 +48,7 @@
 #include "hub/obligations/calendar.h"
 #include "hub/obligations/risk.h"
 #include "hub/security/crypto.h"
+#include "hub/security/curve_auth.h"
 #include "hub/wire/codec.h"
 #include "hub/workflow/transitions.h"
 #include "routing/route_table.h"
@@ -75,6 +76,9 @@ struct PolicyNotice {
 
 struct EngineOptions {
   std::string hub_id = "hub-1";
+  // With CURVE: the listed peers; a taxhub.report then counts only from an adapter given the
+  // reported task's service (the broker passes the caller's name with each call).
+  std::shared_ptr<const security::CurveAllowList> peers;
   int batch_max = 512;
   int64_t tick_ms = 250;          // lease expiry and delayed-retry checks
   int64_t drain_timeout_ms = 5000;
@@ -302,8 +306,9 @@ class Engine {
                  wire::SubmitRequest& request, const std::string& fingerprint,
                  const Verification* verification, wire::SubmitReply& reply, Effects& effects);
   Status Progress(ledger::Transaction& txn, std::string_view body, wire::ProgressReply& reply);
-  Status Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
-                Effects& effects);
+  // `peer`: the CURVE key's name the report came from ("" without CURVE).
+  Status Report(ledger::Transaction& txn, std::string_view body, const std::string& peer,
+                wire::TaskReportReply& reply, Effects& effects);
   Status Events(ledger::Transaction& txn, std::string_view body, wire::EventsReply& reply);
   // feedback.cc
   Status Rate(ledger::Transaction& txn, std::string_view body, wire::RateReply& reply);

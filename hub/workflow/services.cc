@@ -57,8 +57,11 @@ std::string RequestFingerprint(const std::string& kind, const std::string& taxpa
 }
 
 Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) {
-  const bool verified = item.size() == 6;  // VCALL: [V][client][service][body][at][signer]
-  if (item.size() != 4 && !verified) return Status::Ok();
+  // CALL: [C][client][service][body], and [peer] after it with CURVE;
+  // VCALL: [V][client][service][body][at][signer].
+  const bool verified = item.size() == 6;
+  if (item.size() != 4 && item.size() != 5 && !verified) return Status::Ok();
+  const std::string peer = !verified && item.size() == 5 ? mdp::Str(item[4]) : "";
   Verification verification;
   if (verified) {
     verification.verified_at_ms = std::stoll(mdp::Str(item[4]));
@@ -100,7 +103,7 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     encoded = wire::Encode(reply);
   } else if (service == kReportService) {
     wire::TaskReportReply reply;
-    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Report(txn, body, reply, out.effects), reply));
+    TAXHUB_RETURN_IF_ERROR(ReplyOrFail(Report(txn, body, peer, reply, out.effects), reply));
     encoded = wire::Encode(reply);
   } else {
     encoded = wire::EncodeErrorReply(
@@ -343,8 +346,8 @@ Status Engine::Events(ledger::Transaction& txn, std::string_view body, wire::Eve
   return Status::Ok();
 }
 
-Status Engine::Report(ledger::Transaction& txn, std::string_view body, wire::TaskReportReply& reply,
-                      Effects& effects) {
+Status Engine::Report(ledger::Transaction& txn, std::string_view body, const std::string& peer,
+                      wire::TaskReportReply& reply, Effects& effects) {
   auto decoded = wire::Decode<wire::TaskReport>(body, options_.limits);
   if (!decoded) return decoded.error();
   const wire::TaskReport& report = *decoded;
@@ -357,8 +360,18 @@ Status Engine::Report(ledger::Transaction& txn, std::string_view body, wire::Tas
   if (index >= static_cast<int>(stages->size()) || (*stages)[index].service.empty()) {
     return Status(ErrorCode::kNotFound, "no adapter task " + report.task_id, "task_id");
   }
+  const std::string& service = (*stages)[index].service;
+  if (options_.peers) {
+    const security::CurvePeer* who = options_.peers->FindByName(peer);
+    if (who == nullptr || !security::CurveAllowList::MayServe(*who, service)) {
+      return Status(ErrorCode::kForbidden, "key " + peer + " may not report on " + report.task_id + ", a " + service +
+                                               " task it was not given",
+                    "task_id");
+    }
+  }
   StringMap details = report.details;
   details["reporter"] = report.reporter;
+  if (!peer.empty()) details["key"] = peer;
   if (report.observed_at_ms > 0) details["observed_at_ms"] = std::to_string(report.observed_at_ms);
   const std::string type = "report." + report.type;
   const std::string detail = EncodeJsonMap(details);

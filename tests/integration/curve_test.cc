@@ -163,6 +163,31 @@ TEST_F(CurveTest, EachKeyIsHeldToItsRole) {
   EXPECT_FALSE(heard(*hall_sub)) << "a hall key is not a subscriber";
 }
 
+TEST_F(CurveTest, AnAdapterReportsOnlyOnTasksOfItsOwnServices) {
+  client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+  wire::SubmitRequest single = Request("single-1");
+  single.kind = "single";  // one stage, t.one: other-adapter's service, not adapter's
+  ASSERT_TRUE(hall.Submit(single).has_value());
+  wire::TaskReport report;
+  report.task_id = "single-1/0";
+  report.type = "legacy.note";
+  report.reporter = "test";
+  client::HubClient adapter(context_, hub_->frontend(), Keys("adapter"));
+  auto refused = adapter.Report(report);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kForbidden);
+  EXPECT_EQ(refused.error().field(), "task_id");
+  EXPECT_NE(refused.error().message().find("a t.one task it was not given"), std::string::npos)
+      << refused.error().message();
+  client::HubClient other(context_, hub_->frontend(), Keys("other-adapter"));
+  auto recorded = other.Report(report);
+  ASSERT_TRUE(recorded.has_value()) << recorded.error().ToString();
+  auto progress = hall.Progress("single-1", kTaxpayer);
+  ASSERT_TRUE(progress.has_value());
+  ASSERT_EQ(progress->stages[0].reports.size(), 1u) << "only the allowed adapter's report is recorded";
+  EXPECT_EQ(progress->stages[0].reports[0].details.at("key"), "other-adapter") << "the ledger names the key";
+}
+
 TEST_F(CurveTest, AnAdapterKeyCannotRegisterAServiceItWasNotGiven) {
   zmq::socket_t worker(context_, zmq::socket_type::dealer);
   security::ApplyCurveClient(worker, Keys("adapter"));
