@@ -112,6 +112,29 @@ class Load {
   std::atomic<uint64_t> resends_{0}, duplicates_{0}, unavailable_{0};
 };
 
+// id -> (state, request.accepted events), as read from a ledger after a fault test.
+using LedgerRows = std::map<std::string, std::pair<std::string, int>>;
+
+struct Tally {
+  int lost = 0;        // acknowledged, but not in the ledger or not completed
+  int duplicated = 0;  // in the ledger with other than one request.accepted
+  int unexpected = 0;  // in the ledger, never submitted
+};
+
+Tally Count(const std::set<std::string>& acknowledged, const std::set<std::string>& attempted,
+            const LedgerRows& ledger) {
+  Tally t;
+  for (const auto& id : acknowledged) {
+    auto it = ledger.find(id);
+    if (it == ledger.end() || it->second.first != "COMPLETED") ++t.lost;
+  }
+  for (const auto& [id, row] : ledger) {
+    if (row.second != 1) ++t.duplicated;
+    if (!attempted.contains(id)) ++t.unexpected;
+  }
+  return t;
+}
+
 // A TCP relay between the hub and PostgreSQL that can lose a COMMIT's answer: armed, it passes
 // the next COMMIT (a simple Query message) to the server, lets the server act on it, and then
 // cuts the connection before the answer comes back — the hub cannot know whether it committed.
@@ -304,12 +327,12 @@ class FaultTest : public ::testing::Test {
   }
 
   // id -> (state, request.accepted events) from the ledger file.
-  std::map<std::string, std::pair<std::string, int>> LedgerRequests() {
+  LedgerRows LedgerRequests() {
     auto rows = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
                             "SELECT r.id, r.state, (SELECT count(*) FROM events e WHERE e.request_id = r.id "
                             "AND e.type = 'request.accepted') FROM requests r"});
     EXPECT_EQ(rows.exit_code, 0) << rows.output;
-    std::map<std::string, std::pair<std::string, int>> out;
+    LedgerRows out;
     std::istringstream in(rows.output);
     for (std::string line; std::getline(in, line);) {
       const size_t a = line.find('|'), b = line.rfind('|');
@@ -368,17 +391,8 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   adapter->Stop(5000);
 
   const auto acknowledged = load.acknowledged();
-  const auto attempted = load.attempted();
   const auto ledger = LedgerRequests();
-  int lost = 0, duplicated = 0, unexpected = 0;
-  for (const auto& id : acknowledged) {
-    auto it = ledger.find(id);
-    if (it == ledger.end() || it->second.first != "COMPLETED") ++lost;
-  }
-  for (const auto& [id, row] : ledger) {
-    if (row.second != 1) ++duplicated;
-    if (!attempted.contains(id)) ++unexpected;
-  }
+  const auto [lost, duplicated, unexpected] = Count(acknowledged, load.attempted(), ledger);
   std::cout << "fault 1 (hub kill -9 x5, " << failpoint_kills
             << " right after a commit): acknowledged=" << acknowledged.size() << " lost=" << lost
             << " duplicated=" << duplicated << " unexpected=" << unexpected << " (calls unanswered after three tries=" << load.resends()
@@ -526,7 +540,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
     return txn.exec1("SELECT count(*) FROM requests WHERE state <> 'COMPLETED'")[0].as<int>();
   };
   EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000)) << not_completed() << " not completed";
-  std::map<std::string, std::pair<std::string, int>> ledger;
+  LedgerRows ledger;
   {
     pqxx::work txn(db);
     for (const auto& row : txn.exec("SELECT r.id, r.state, (SELECT count(*) FROM events e WHERE e.request_id = r.id "
@@ -538,16 +552,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
   adapter->Stop(5000);
 
   const auto acknowledged = load.acknowledged();
-  const auto attempted = load.attempted();
-  int lost = 0, duplicated = 0, unexpected = 0;
-  for (const auto& id : acknowledged) {
-    auto it = ledger.find(id);
-    if (it == ledger.end() || it->second.first != "COMPLETED") ++lost;
-  }
-  for (const auto& [id, row] : ledger) {
-    if (row.second != 1) ++duplicated;
-    if (!attempted.contains(id)) ++unexpected;
-  }
+  const auto [lost, duplicated, unexpected] = Count(acknowledged, load.attempted(), ledger);
   const std::string log = hub->Log();
   int in_doubt = 0;
   for (size_t at = log.find("commit outcome unknown"); at != std::string::npos;
