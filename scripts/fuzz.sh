@@ -22,8 +22,10 @@ cmake --build "$FUZZ_BUILD" -j2 --target "${TARGETS[@]/#/fuzz_}"
 
 run() {
   local name=$1
+  rm -rf "$FUZZ_BUILD/crashes/$name"  # this run's findings only
   mkdir -p "$FUZZ_BUILD/corpus/$name" "$FUZZ_BUILD/crashes/$name"
-  "$FUZZ_BUILD/bin/fuzz_$name" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -max_len=65536 \
+  # -timeout: an input running 25 s is a hang, and a finding (the default waits 20 minutes).
+  "$FUZZ_BUILD/bin/fuzz_$name" -max_total_time="$FUZZ_SECONDS" -timeout=25 -print_final_stats=1 -max_len=65536 \
     -rss_limit_mb=2048 -artifact_prefix="$FUZZ_BUILD/crashes/$name/" \
     "$FUZZ_BUILD/corpus/$name" "fuzz/corpus/$name" > "$FUZZ_BUILD/$name.log" 2>&1 || true
 }
@@ -38,7 +40,8 @@ for name in "${TARGETS[@]}"; do
   log="$FUZZ_BUILD/$name.log"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   seconds=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  crashes=$(find "$FUZZ_BUILD/crashes/$name" -type f | wc -l)
+  crashes=$(find "$FUZZ_BUILD/crashes/$name" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+    -o -name 'oom-*' \) | wc -l)
   corpus=$(find "$FUZZ_BUILD/corpus/$name" -type f | wc -l)
   echo "fuzz $name: executions=${runs:-0} per_second=${seconds:-0} corpus=$corpus crashes=$crashes (log $log)"
   if [[ -z $runs || $crashes -gt 0 ]]; then status=1; fi

@@ -15,6 +15,12 @@ run "$BUILD_DIR/bin/fault_e2e_test"                                             
 run "$BUILD_DIR/bin/tips_adapter_test" --gtest_filter='*AtRandom*:*Damaged*'     # faults 4, 6
 run "$BUILD_DIR/bin/chain_e2e_test" --gtest_filter='SmsPlatform.*'               # fault 5
 grep -E '^fault [0-9]' "$log" | sort -k2,2n
+# A test that skipped (no PostgreSQL, no Kannel) or a filter that matched nothing prints no line.
+ran=$(grep -cE '^fault [1-6] ' "$log" || true)
+if [[ $ran -ne 6 ]]; then
+  echo "soak: only $ran of the six fault tests printed their counts (skipped?)"
+  status=1
+fi
 grep -E '^\[  FAILED  \]|Failure$' "$log"
 echo "soak: scale $TAXHUB_SOAK_SCALE, $( [ $status = 0 ] && echo all passed || echo FAILED ); full output in $log"
 exit $status

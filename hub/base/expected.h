@@ -69,7 +69,7 @@ class Expected {
   // From another Expected whose value converts (unique_ptr<Derived> to unique_ptr<Base>).
   template <typename U, typename G>
     requires(!std::is_same_v<U, T> && std::is_constructible_v<T, U> && std::is_constructible_v<E, G>)
-  Expected(Expected<U, G>&& other)
+  explicit(!std::is_convertible_v<U, T> || !std::is_convertible_v<G, E>) Expected(Expected<U, G>&& other)
       : state_(other.has_value() ? State(std::in_place_index<0>, std::move(*other))
                                  : State(std::in_place_index<1>, std::move(other).error())) {}
 
@@ -88,10 +88,12 @@ class Expected {
   T&& value() && { return Checked(), std::get<0>(std::move(state_)); }
 
   template <typename U>
+    requires std::is_convertible_v<U, T>
   T value_or(U&& fallback) const& {
     return has_value() ? std::get<0>(state_) : static_cast<T>(std::forward<U>(fallback));
   }
   template <typename U>
+    requires std::is_convertible_v<U, T>
   T value_or(U&& fallback) && {
     return has_value() ? std::get<0>(std::move(state_)) : static_cast<T>(std::forward<U>(fallback));
   }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -20,8 +21,13 @@ Armed Parse() {
   const char* value = std::getenv("TAXHUB_FAILPOINT");
   if (value == nullptr) return {};
   const char* colon = std::strrchr(value, ':');
-  if (colon == nullptr) return {};
-  return {std::string(value, colon), std::strtol(colon + 1, nullptr, 10)};
+  const long count = colon == nullptr ? 0 : std::strtol(colon + 1, nullptr, 10);
+  if (colon == nullptr || count <= 0) {
+    std::fprintf(stderr, "TAXHUB_FAILPOINT=%s: not NAME:N (N > 0); no crash point armed\n", value);
+    return {};
+  }
+  std::fprintf(stderr, "TAXHUB_FAILPOINT: crash point %s armed for pass %ld\n", value, count);
+  return {std::string(value, colon), count};
 }
 
 Armed& Point() {

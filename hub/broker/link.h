@@ -2,7 +2,8 @@
 // (which owns the ledger). One PAIR socket on each side; every message starts with an op frame.
 //
 // broker -> engine
-//   CALL    [client identity][service][body]          a request to a hub service (taxhub.*)
+//   CALL    [client identity][service][body]          a request to a hub service (taxhub.*);
+//           with CURVE one more frame: [the caller's key name]
 // verify pool -> engine (its own PULL socket), when signatures are verified
 //   VCALL   [client identity][service][body][verified at ms][signer]  a submit, checked
 //   CREDIT  [service][delta]                          idle workers of a service changed by delta

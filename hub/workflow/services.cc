@@ -59,7 +59,7 @@ std::string RequestFingerprint(const std::string& kind, const std::string& taxpa
 Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) {
   // CALL: [C][client][service][body], and [peer] after it with CURVE;
   // VCALL: [V][client][service][body][at][signer].
-  const bool verified = item.size() == 6;
+  const bool verified = mdp::View(item[0]) == link::OpFrame(link::Op::kVerifiedCall) && item.size() == 6;
   if (item.size() != 4 && item.size() != 5 && !verified) return Status::Ok();
   const std::string peer = !verified && item.size() == 5 ? mdp::Str(item[4]) : "";
   Verification verification;

@@ -27,6 +27,7 @@
 #include <sstream>
 #include <thread>
 
+#include "hub/base/clock.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -68,7 +69,7 @@ class Load {
     std::lock_guard lock(mutex_);
     return attempted_;
   }
-  uint64_t resends() const { return resends_; }
+  uint64_t failed_calls() const { return resends_; }
   uint64_t unavailable() const { return unavailable_; }
   uint64_t answered_as_duplicates() const { return duplicates_; }
 
@@ -88,7 +89,8 @@ class Load {
       }
       // The last request of a client is sent until it is answered even while stopping: a
       // request left half-sent would be neither acknowledged nor refused.
-      for (int attempt = 0;; ++attempt) {
+      const int64_t give_up = MonotonicMs() + 30'000;
+      for (;;) {
         auto reply = hub.Submit(request, 300);
         if (reply) {
           std::lock_guard lock(mutex_);
@@ -98,7 +100,7 @@ class Load {
         }
         ++resends_;
         if (reply.error().code() == ErrorCode::kUnavailable) ++unavailable_;
-        if (attempt > 30) break;  // ~30 s: the hub is not coming back; the test says so
+        if (MonotonicMs() > give_up) break;  // the hub is not coming back; the test says so
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
@@ -117,8 +119,8 @@ using LedgerRows = std::map<std::string, std::pair<std::string, int>>;
 
 struct Tally {
   int lost = 0;        // acknowledged, but not in the ledger or not completed
-  int duplicated = 0;  // in the ledger with other than one request.accepted
-  int unexpected = 0;  // in the ledger, never submitted
+  int duplicated = 0;  // in the ledger accepted more than once
+  int unexpected = 0;  // in the ledger but never submitted, or never accepted
 };
 
 Tally Count(const std::set<std::string>& acknowledged, const std::set<std::string>& attempted,
@@ -129,8 +131,8 @@ Tally Count(const std::set<std::string>& acknowledged, const std::set<std::strin
     if (it == ledger.end() || it->second.first != "COMPLETED") ++t.lost;
   }
   for (const auto& [id, row] : ledger) {
-    if (row.second != 1) ++t.duplicated;
-    if (!attempted.contains(id)) ++t.unexpected;
+    if (row.second > 1) ++t.duplicated;
+    if (row.second == 0 || !attempted.contains(id)) ++t.unexpected;
   }
   return t;
 }
@@ -244,11 +246,11 @@ class CommitCutter {
         code = ntohl(code);
         typed = code != 80877103 && code != 80877104;  // SSLRequest, GSSENCRequest: still untyped
       }
-      const bool cut = typed && head[0] == 'Q' && rest.rfind("COMMIT", 0) == 0 && armed_ > 0;
-      if (cut) {
-        --armed_;
-        mute = true;
+      bool cut = false;
+      if (typed && head[0] == 'Q' && rest.rfind("COMMIT", 0) == 0) {
+        for (int armed = armed_.load(); armed > 0 && !cut;) cut = armed_.compare_exchange_weak(armed, armed - 1);
       }
+      if (cut) mute = true;
       if (!WriteFull(server, message.data(), message.size())) break;
       if (cut) {
         ++cut_;
@@ -374,6 +376,7 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
       // them; the last one runs to the end.
       const int commits = std::uniform_int_distribution<int>(5, 40)(random) * Scale();
       hub = kill < 5 ? StartHub("engine.replies_owed:" + std::to_string(commits)) : StartHub();
+      continue;  // a hub with a crash point may already be gone: the next round waits for it
     } else {
       auto exit = hub->Wait(60'000);
       ASSERT_TRUE(exit.has_value()) << "the failpoint never fired: " << hub->Log();
@@ -395,7 +398,7 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   const auto [lost, duplicated, unexpected] = Count(acknowledged, load.attempted(), ledger);
   std::cout << "fault 1 (hub kill -9 x5, " << failpoint_kills
             << " right after a commit): acknowledged=" << acknowledged.size() << " lost=" << lost
-            << " duplicated=" << duplicated << " unexpected=" << unexpected << " (calls unanswered after three tries=" << load.resends()
+            << " duplicated=" << duplicated << " unexpected=" << unexpected << " (failed calls, each sent again=" << load.failed_calls()
             << ", answered as duplicates=" << load.answered_as_duplicates() << ", in ledger=" << ledger.size()
             << ")" << std::endl;
   EXPECT_EQ(lost, 0);
@@ -413,9 +416,10 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
 // stopped adapter's late answers carry stale tokens and are refused, and the legacy system
 // files each return once (the filing adapter's serial is the task's, so a redo is a resend).
 TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
-  // A heartbeat of 1 s (workers expire after 3 s) and a 1 s attempt limit: a worker stopped for
-  // 2 s is still registered when its tasks' time runs out, so its late answers reach the engine.
-  WriteConfig("1000ms");
+  // A heartbeat of 2 s (workers expire 6 s after their last message) and a 1 s attempt limit: a
+  // worker stopped for 2 s is still registered when its tasks' time runs out, so its late
+  // answers reach the engine and are refused there.
+  WriteConfig("2000ms");
   std::ofstream(dir_.File("routes.yaml"), std::ios::trunc)
       << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 500ms, attempt_timeout: 1s, max_attempts: 20}\n"
          "routes:\n"
@@ -430,7 +434,7 @@ TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
   ASSERT_TRUE(Eventually([&] { return legacy->Log().find("listening") != std::string::npos; })) << legacy->Log();
   auto adapter = [&](const std::string& name) {
     return Process::Start({BinDir() + "/taxhub-adapter-filing", "--legacy", "127.0.0.1:" + std::to_string(legacy_port),
-                           "--service", "filing.13212000000", "--endpoint", backend_, "--heartbeat", "1000",
+                           "--service", "filing.13212000000", "--endpoint", backend_, "--heartbeat", "2000",
                            "--workers", "2"},
                           dir_.File(name + ".log"));
   };
@@ -515,6 +519,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
   const std::string port_field = "port=" + std::to_string(pg->port());
   ASSERT_NE(relayed.find(port_field), std::string::npos) << dsn;
   relayed.replace(relayed.find(port_field), port_field.size(), "port=" + std::to_string(cutter.port()));
+  relayed += " sslmode=disable gssencmode=disable";  // the relay reads plain protocol
   WriteConfig("250ms", "ledger:\n  backend: postgres\n  postgres:\n    dsn: \"" + relayed + "\"\n");
 
   auto adapter = StartAdapter();
@@ -528,7 +533,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
   EXPECT_TRUE(hub->Running()) << "the hub outlives its database: " << hub->Log();
   for (int i = 0; i < 3; ++i) {
     cutter.CutNextCommit();
-    ASSERT_TRUE(Eventually([&] { return cutter.cut() == i + 1; }, 10'000)) << "no COMMIT went by";
+    ASSERT_TRUE(Eventually([&] { return cutter.cut() >= i + 1; }, 10'000)) << "no COMMIT went by";
     std::this_thread::sleep_for(std::chrono::milliseconds(700 * Scale()));
   }
   load.Stop();
