@@ -389,7 +389,7 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500 * Scale()));
   load.Stop();
-  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000)) << NotCompleted() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * Scale())) << NotCompleted() << " not completed";
   EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
   adapter->Stop(5000);
 
@@ -470,7 +470,7 @@ TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   stopped->Signal(SIGCONT);
 
-  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000)) << NotCompleted() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * Scale())) << NotCompleted() << " not completed";
   const int refused = CountEvents("result.refused");
   const int done = CountEvents("stage.done");
   EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
@@ -544,7 +544,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
     pqxx::work txn(db);
     return txn.exec1("SELECT count(*) FROM requests WHERE state <> 'COMPLETED'")[0].as<int>();
   };
-  EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000)) << not_completed() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000 * Scale())) << not_completed() << " not completed";
   LedgerRows ledger;
   {
     pqxx::work txn(db);
