@@ -13,6 +13,9 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <fstream>
 #include <map>
 #include <set>
@@ -268,9 +271,33 @@ TEST_F(AdminTest, EveryRoleAgainstEveryEndpoint) {
   const std::string expired = *key->Issue({"late", Role::kOperator}, clock_.NowMs() - 7'200'000, 3'600'000);
   const std::string elsewhere =
       *admin::TokenKey::Load(config_.admin.token_key, "taxhub", "another-service")->Issue({"x", Role::kOperator}, clock_.NowMs(), 60'000);
+  // A valid token's claims under another algorithm: "none" with no signature, and HS256 keyed
+  // with the key file's own text (the old key-confusion attack): both must be refused.
+  const std::string valid = *key->Issue({"eve", Role::kOperator}, clock_.NowMs(), 60'000);
+  const std::string claims = valid.substr(valid.find('.') + 1, valid.rfind('.') - valid.find('.') - 1);
+  auto base64url = [](const std::string& bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    out.resize(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                               reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size())));
+    for (char& ch : out) ch = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    return out;
+  };
+  const std::string alg_none = base64url(R"({"alg":"none","typ":"JWT"})") + "." + claims + ".";
+  std::ifstream key_file(config_.admin.token_key);
+  const std::string key_text((std::istreambuf_iterator<char>(key_file)), std::istreambuf_iterator<char>());
+  const std::string hs_input = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + claims;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  HMAC(EVP_sha256(), key_text.data(), static_cast<int>(key_text.size()),
+       reinterpret_cast<const unsigned char*>(hs_input.data()), hs_input.size(), mac, &mac_size);
+  const std::string hs256 = hs_input + "." + base64url(std::string(reinterpret_cast<char*>(mac), mac_size));
+  ASSERT_EQ(Send("GET", "/api/v1/routes", valid).status, 200) << "the claims themselves are good";
   for (const Case& c : cases) {
     const std::string what = c.method + " " + c.path;
     EXPECT_EQ(Send(c.method, c.path).status, 401) << what;
+    EXPECT_EQ(Send(c.method, c.path, alg_none).status, 401) << what << " alg none";
+    EXPECT_EQ(Send(c.method, c.path, hs256).status, 401) << what << " HS256 with the key's text";
     EXPECT_EQ(Send(c.method, c.path, forged).status, 401) << what << " forged";
     EXPECT_EQ(Send(c.method, c.path, expired).status, 401) << what << " expired";
     EXPECT_EQ(Send(c.method, c.path, elsewhere).status, 401) << what << " another audience";
