@@ -45,13 +45,9 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   broker::BrokerOptions options = c.broker;
   std::string curve_public;
   if (c.curve.enabled) {
-    auto secret = security::ReadCurveKey(c.curve.server_key);
-    if (!secret) return Error(secret.error().WithContext("curve.server_key"));
-    char derived[41] = {};
-    if (zmq_curve_public(derived, secret->c_str()) != 0) {
-      return Error(ErrorCode::kBadRequest, c.curve.server_key + ": not a CURVE secret key", "curve.server_key");
-    }
-    curve_public = derived;
+    auto server = security::ReadCurveSecretKey(c.curve.server_key);
+    if (!server) return Error(server.error().WithContext("curve.server_key"));
+    curve_public = server->public_z85;
     auto peers = std::make_shared<security::CurveAllowList>();
     for (const auto& peer : c.curve.peers) {
       auto key = security::ReadCurveKey(peer.key_file);
@@ -62,7 +58,7 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
       Status added = peers->Add({peer.name, *key, peer.role, peer.services});
       if (!added.ok()) return Error(added.WithContext("curve"));
     }
-    options.curve_secret_key = *secret;
+    options.curve_secret_key = server->secret_z85;
     options.peers = peers;
     engine_options.peers = peers;
     hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, peers);

@@ -84,16 +84,22 @@ Result<std::string> ReadCurveKey(const std::string& path) {
   return key;
 }
 
-Result<CurveClientKeys> LoadCurveClientKeys(const std::string& server_pub_file, const std::string& key_file) {
-  auto server = ReadCurveKey(server_pub_file);
-  if (!server) return Error(server.error());
-  auto secret = ReadCurveKey(key_file);
+Result<CurveKeyPair> ReadCurveSecretKey(const std::string& path) {
+  auto secret = ReadCurveKey(path);
   if (!secret) return Error(secret.error());
   char public_key[kZ85KeyLength + 1] = {};
   if (zmq_curve_public(public_key, secret->c_str()) != 0) {
-    return Error(ErrorCode::kBadRequest, key_file + ": not a CURVE secret key", "key");
+    return Error(ErrorCode::kBadRequest, path + ": not a CURVE secret key", "key");
   }
-  return CurveClientKeys{*server, public_key, *secret};
+  return CurveKeyPair{public_key, *secret};
+}
+
+Result<CurveClientKeys> LoadCurveClientKeys(const std::string& server_pub_file, const std::string& key_file) {
+  auto server = ReadCurveKey(server_pub_file);
+  if (!server) return Error(server.error());
+  auto pair = ReadCurveSecretKey(key_file);
+  if (!pair) return Error(pair.error());
+  return CurveClientKeys{*server, pair->public_z85, pair->secret_z85};
 }
 
 Result<std::optional<CurveClientKeys>> CurveClientKeysFromEnvironment() {

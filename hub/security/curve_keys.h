@@ -28,6 +28,8 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name);
 
 // A Z85 key file's key (40 characters; whitespace around it ignored), checked to decode.
 Result<std::string> ReadCurveKey(const std::string& path);
+// A NAME.key file's secret with the public half derived from it.
+Result<CurveKeyPair> ReadCurveSecretKey(const std::string& path);
 
 // What a client of the hub (hall, adapter, subscriber) needs to connect with CURVE: the hub's
 // public key and its own pair.

@@ -32,15 +32,7 @@ class ChainTest : public ::testing::Test {
                            << "\n  heartbeat: 250ms\n"
                               "engine:\n  drain_timeout: 3s\n"
                               "routes: routes.yaml\n";
-    std::ofstream(dir_.File("routes.yaml"))
-        << "defaults:\n  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}\n"
-           "routes:\n"
-           "  - name: vat\n"
-           "    match: {kind: filing.vat}\n"
-           "    stages:\n"
-           "      - {name: accept, label: 受理, service: e.accept, time_limit: 1h}\n"
-           "      - {name: verify, label: 核查, service: e.verify, time_limit: 4h}\n"
-           "      - {name: notify, label: 通知, service: e.notify, time_limit: 1h}\n";
+    WriteRoutes(dir_, kE2eRoutes);
     std::ofstream(dir_.File("body.json")) << "{\"tax_type\":\"10101\",\"period\":\"2026-10\"}";
   }
 

@@ -27,6 +27,18 @@ routes:
       - {name: one, label: 受理, service: t.one, time_limit: 1m, retry: {max_attempts: 2}}
 )";
 
+const char* const kE2eRoutes = R"(
+defaults:
+  retry: {initial_backoff: 100ms, max_backoff: 1s, attempt_timeout: 5s}
+routes:
+  - name: vat
+    match: {kind: filing.vat}
+    stages:
+      - {name: accept, label: 受理, service: e.accept, time_limit: 1h}
+      - {name: verify, label: 核查, service: e.verify, time_limit: 4h}
+      - {name: notify, label: 通知, service: e.notify, time_limit: 1h}
+)";
+
 void WriteRoutes(const TempDir& dir, const std::string& routes) {
   std::ofstream(dir.File("routes.yaml")) << routes;
 }

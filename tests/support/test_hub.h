@@ -26,6 +26,10 @@ namespace taxhub::testing {
 // with a 1 s timeout.
 extern const char* const kTestRoutes;
 
+// The end-to-end tests' route: filing.vat through e.accept -> e.verify -> e.notify (served
+// there by taxhub-adapter-sample processes), retries after 100 ms up to 1 s, 5 s attempts.
+extern const char* const kE2eRoutes;
+
 // A hub config on 127.0.0.1 with OS-chosen ports whose routes file, dir/routes.yaml, holds
 // `routes` (rewrite it and call ReloadRoutes to change them).
 app::HubConfig TestHubConfig(const TempDir& dir, const std::string& backend = "sqlite",
