@@ -30,11 +30,15 @@
 #include "hub/app/staff_performance.h"
 #include "hub/app/verify_ledger.h"
 #include "hub/base/log.h"
+#include "hub/base/text.h"
 
 namespace taxhub::admin {
 namespace {
 
 constexpr const char* kLog = "admin";
+// Free text from staff and operators: a decision's or discard's reason, a staff member's name.
+constexpr size_t kMaxReasonBytes = 2000;
+constexpr size_t kMaxStaffBytes = 64;
 using Poco::Net::HTTPResponse;
 using JsonObject = Poco::JSON::Object;
 using JsonArray = Poco::JSON::Array;
@@ -124,6 +128,18 @@ struct Call {
     } catch (const Poco::Exception& e) {
       return Error(ErrorCode::kDecodeError, "the body is not JSON: " + e.displayText(), "body");
     }
+  }
+  // A string member of a JSON body: well-formed UTF-8 of at most `max_bytes`; "" when absent.
+  static Result<std::string> Text(const Poco::JSON::Object& object, const std::string& name, size_t max_bytes) {
+    if (!object.has(name) || object.isNull(name)) return std::string();
+    const Poco::Dynamic::Var value = object.get(name);
+    if (!value.isString()) return Error(ErrorCode::kBadRequest, "must be a string", name);
+    std::string text = value.extract<std::string>();
+    if (text.size() > max_bytes || !IsValidUtf8(text)) {
+      return Error(ErrorCode::kBadRequest, "must be UTF-8 text of at most " + std::to_string(max_bytes) + " bytes",
+                   name);
+    }
+    return text;
   }
   std::string Query(const std::string& key, const std::string& fallback = "") const {
     auto it = query.find(key);
@@ -269,6 +285,14 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
     } catch (const Poco::Exception& e) {
       return Failure(Status(ErrorCode::kBadRequest, "bad query: " + e.displayText(), "query"));
     }
+  }
+  // Whatever the handlers are given is text: decoded segments and parameters hold UTF-8.
+  for (const std::string& segment : call.path) {
+    if (!IsValidUtf8(segment)) return Failure(Status(ErrorCode::kBadRequest, "the path is not UTF-8 text", "path"));
+  }
+  for (const auto& [k, v] : call.query) {
+    if (!IsValidUtf8(k)) return Failure(Status(ErrorCode::kBadRequest, "a parameter name is not UTF-8 text", "query"));
+    if (!IsValidUtf8(v)) return Failure(Status(ErrorCode::kBadRequest, "not UTF-8 text", k));
   }
   // Who may call it is settled before a byte of the body is read; an answer given before the
   // body was read to its end closes the connection (the rest must not pass for a request).
@@ -617,8 +641,12 @@ void AdminServer::Impl::AddEndpoints() {
   add("POST", "/api/v1/tasks/{}/complete", {Role::kStaff}, [this](const Call& call) {
     auto body = call.JsonBody();
     if (!body) return Failure(body.error());
-    const std::string decision = (*body)->optValue<std::string>("decision", "");
-    const std::string reason = (*body)->optValue<std::string>("reason", "");
+    auto decision_text = Call::Text(**body, "decision", 16);
+    if (!decision_text) return Failure(decision_text.error());
+    auto reason_text = Call::Text(**body, "reason", kMaxReasonBytes);
+    if (!reason_text) return Failure(reason_text.error());
+    const std::string& decision = *decision_text;
+    const std::string& reason = *reason_text;
     static const std::map<std::string, workflow::Decision> kDecisions = {
         {"approve", workflow::Decision::kApprove}, {"reject", workflow::Decision::kReject},
         {"return", workflow::Decision::kReturn}};
@@ -634,7 +662,9 @@ void AdminServer::Impl::AddEndpoints() {
   add("POST", "/api/v1/tasks/{}/assign", {Role::kManager}, [this](const Call& call) {
     auto body = call.JsonBody();
     if (!body) return Failure(body.error());
-    const std::string staff = (*body)->optValue<std::string>("staff", "");
+    auto staff_text = Call::Text(**body, "staff", kMaxStaffBytes);
+    if (!staff_text) return Failure(staff_text.error());
+    const std::string& staff = *staff_text;
     if (staff.empty()) return Failure(Status(ErrorCode::kMissingField, "to whom?", "staff"));
     return Done(hub.engine().AssignTask(call.path[3], call.caller.user, staff));
   });
@@ -700,9 +730,10 @@ void AdminServer::Impl::AddEndpoints() {
   add("POST", "/api/v1/dead-letters/{}/discard", {Role::kOperator}, [this](const Call& call) {
     auto body = call.JsonBody();
     if (!body) return Failure(body.error());
-    const std::string reason = (*body)->optValue<std::string>("reason", "");
-    if (reason.empty()) return Failure(Status(ErrorCode::kMissingField, "why is it given up?", "reason"));
-    return Done(hub.engine().Discard(call.path[3], call.caller.user, reason));
+    auto reason = Call::Text(**body, "reason", kMaxReasonBytes);
+    if (!reason) return Failure(reason.error());
+    if (reason->empty()) return Failure(Status(ErrorCode::kMissingField, "why is it given up?", "reason"));
+    return Done(hub.engine().Discard(call.path[3], call.caller.user, *reason));
   });
   add("POST", "/api/v1/routes/reload", {Role::kOperator}, [this](const Call& call) {
     auto version = hub.ReloadRoutes(call.caller.user);

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "hub/base/clock.h"
+#include "hub/base/text.h"
 
 namespace taxhub {
 namespace {
@@ -45,7 +46,8 @@ void LogLine(LogLevel level, std::string_view component, std::string_view text) 
   line += " [";
   line += component;
   line += "] ";
-  line += text;
+  // One event, one line: whatever the text holds (a taxpayer's comment, a reporter's name).
+  line += EscapeControl(text);
   line += '\n';
   std::lock_guard<std::mutex> lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -2,12 +2,16 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <sstream>
 
 #include "hub/base/digest.h"
 #include "hub/base/json_map.h"
+#include "hub/base/log.h"
 #include "hub/base/status.h"
 #include "hub/base/text.h"
 #include "hub/base/yaml_reader.h"
@@ -42,6 +46,32 @@ TEST(Text, Utf8AcceptsChineseAndRejectsBrokenSequences) {
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(IsValidUtf8(std::string("a\0b", 3)));
   EXPECT_FALSE(IsValidUtf8("\xd5\xfb"));          // GBK bytes are not UTF-8
+}
+
+TEST(Text, EscapeControlWritesOutControlCharactersOnly) {
+  EXPECT_EQ(EscapeControl("纳税人 <b>'ok'</b>"), "纳税人 <b>'ok'</b>");
+  EXPECT_EQ(EscapeControl("a\r\nb\tc"), "a\\r\\nb\\tc");
+  EXPECT_EQ(EscapeControl(std::string("\0\x1b[2J\x7f", 6)), "\\x00\\x1b[2J\\x7f");
+}
+
+TEST(Log, TextFromOutsideCannotForgeALogLine) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  dup2(pipe_fds[1], STDERR_FILENO);
+  LogLine(LogLevel::kError, "test", "comment: x\n2026-11-30 12:00:00.000 INFO  [engine] forged");
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(pipe_fds[1]);
+  std::string out(4096, '\0');
+  const ssize_t n = read(pipe_fds[0], out.data(), out.size());
+  close(pipe_fds[0]);
+  ASSERT_GT(n, 0);
+  out.resize(static_cast<size_t>(n));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("comment: x\\n2026-11-30"), std::string::npos) << out;
 }
 
 TEST(Text, TokenTextAllowsOnlyListedPunctuation) {

@@ -22,6 +22,7 @@
 
 #include "hub/admin/admin_server.h"
 #include "hub/admin/tokens.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
@@ -31,11 +32,8 @@ namespace {
 
 using admin::Role;
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  bool keep_alive = false;
-};
+using Reply = HttpReply;
+
 
 const char* kStaffRoutes = R"(
 routes:
@@ -86,38 +84,7 @@ class AdminTest : public ::testing::Test {
 
   Reply Send(const std::string& method, const std::string& path, const std::string& token = "",
              const std::string& body = "", bool https = false) {
-    try {
-      return Exchange(method, path, token, body, https);
-    } catch (const Poco::Exception& e) {
-      return {0, e.displayText()};  // no HTTP answer at all
-    }
-  }
-
-  Reply Exchange(const std::string& method, const std::string& path, const std::string& token,
-                 const std::string& body, bool https) {
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    if (https) {
-      Poco::Net::Context::Ptr context =
-          new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
-      session = std::make_unique<Poco::Net::HTTPSClientSession>("127.0.0.1", server_->port(), context);
-    } else {
-      session = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", server_->port());
-    }
-    session->setTimeout(Poco::Timespan(5, 0));
-    session->setKeepAlive(true);
-    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-    if (!token.empty()) request.set("Authorization", "Bearer " + token);
-    request.setKeepAlive(true);
-    request.setContentType("application/json");
-    request.setContentLength(static_cast<std::streamsize>(body.size()));
-    session->sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session->receiveResponse(response);
-    Reply reply;
-    reply.status = response.getStatus();
-    reply.keep_alive = response.getKeepAlive();
-    Poco::StreamCopier::copyToString(in, reply.body);
-    return reply;
+    return HttpExchange(server_->port(), method, path, token, body, https);
   }
 
   // A hall application with an empty body.
@@ -143,12 +110,6 @@ class AdminTest : public ::testing::Test {
   std::map<Role, std::string> tokens_;
   zmq::context_t context_{1};
 };
-
-std::string Encode(const std::string& segment) {
-  std::string out;
-  Poco::URI::encode(segment, "/?#", out);
-  return out;
-}
 
 TEST_F(AdminTest, HealthReadinessAndMetricsNeedNoToken) {
   EXPECT_EQ(Send("GET", "/healthz").status, 200);
@@ -182,7 +143,7 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   EXPECT_NE(tasks.body.find("\"label\":\"核查\""), std::string::npos) << tasks.body;
   EXPECT_NE(Send("GET", "/metrics").body.find("taxhub_queue_depth{queue=\"hall.verify\",state=\"waiting\"} 1\n"),
             std::string::npos);
-  const std::string task = "/api/v1/tasks/" + Encode("ADM-1/0");
+  const std::string task = "/api/v1/tasks/" + PercentEncode("ADM-1/0");
   Reply claimed = As(Role::kStaff, "POST", task + "/claim");
   EXPECT_EQ(claimed.status, 200) << claimed.body;
   Reply again = Send("POST", task + "/claim",
@@ -221,7 +182,7 @@ TEST_F(AdminTest, TheStaffWorkbenchThroughTheApi) {
   ASSERT_TRUE(Eventually([&] {
     return As(Role::kStaff, "GET", "/api/v1/tasks?queue=hall.verify").body.find("ADM-2/0") != std::string::npos;
   }));
-  const std::string second = "/api/v1/tasks/" + Encode("ADM-2/0") + "/assign";
+  const std::string second = "/api/v1/tasks/" + PercentEncode("ADM-2/0") + "/assign";
   EXPECT_EQ(As(Role::kManager, "POST", second, "{\"staff\":\"李娜\"}").status, 200);
   EXPECT_EQ(As(Role::kManager, "POST", second, "{\"staff\":\"王晓明\"}").status, 200);
   Reply assigned = As(Role::kAuditor, "GET", "/api/v1/requests/ADM-2");
