@@ -9,8 +9,8 @@
 //                                  walk every event chain, checkpoint and stored signature;
 //                                  exit 1 naming the first tampered row
 // SIGTERM or SIGINT drains (no new requests, tasks that are out come back) and exits 0.
-// SIGHUP reloads the routes file: validated completely, then swapped in; requests under way
-// keep the plan they started with.
+// SIGHUP reloads the routes file, validated completely, then swapped in; requests under way
+// keep the plan they started with. With CURVE on it also reads the peers' key files again.
 
 #include <unistd.h>
 
@@ -169,6 +169,10 @@ int Run(const std::string& config_file, bool dev, bool curve = false) {
   while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
     auto version = (*hub)->ReloadRoutes();
     if (!version) std::cerr << "taxhub: routes not reloaded: " << version.error().message() << "\n";
+    if (config->curve.enabled) {
+      auto keys = (*hub)->ReloadPeerKeys();
+      if (!keys) std::cerr << "taxhub: CURVE peer keys not reloaded: " << keys.error().message() << "\n";
+    }
   }
   TAXHUB_LOG(kInfo, "hub") << "signal " << strsignal(signal) << ": draining";
   if (clerk) clerk->Stop();

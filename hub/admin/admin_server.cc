@@ -477,6 +477,8 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
     counter("taxhub_peers_refused_total", "Requests refused because the peer's CURVE role does not allow them.",
             hub.broker_counters().peers_refused);
+    counter("taxhub_clients_capped_total", "Requests refused because their client had too many under way.",
+            hub.broker_counters().clients_capped);
     if (const security::ZapCounters* zap = hub.zap_counters()) {
       counter("taxhub_curve_handshakes_accepted_total", "CURVE handshakes the ZAP handler accepted.", zap->accepted);
       counter("taxhub_curve_handshakes_refused_total", "CURVE handshakes the ZAP handler refused.", zap->refused);

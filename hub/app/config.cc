@@ -43,6 +43,8 @@ void ParseBroker(const ConfigNode& node, broker::BrokerOptions& b) {
   }
   b.passthrough_queue_limit =
       static_cast<int>(node.Int("passthrough_queue", b.passthrough_queue_limit, 1, 1'000'000));
+  b.max_in_flight_per_client =
+      static_cast<int>(node.Int("max_in_flight_per_client", b.max_in_flight_per_client, 1, 1'000'000));
   node.Finish();
 }
 

@@ -28,6 +28,29 @@ Result<std::unique_ptr<ledger::Ledger>> OpenLedger(const HubConfig& config, bool
   return ledger::OpenSqliteLedger(config.ledger.sqlite, chain);
 }
 
+namespace {
+
+// The CURVE allow-list from the peers' key files.
+Result<std::shared_ptr<const security::CurveAllowList>> ReadAllowList(const CurveConfig& curve,
+                                                                     const std::string& hub_public) {
+  auto peers = std::make_shared<security::CurveAllowList>();
+  for (const auto& peer : curve.peers) {
+    auto keys = security::ReadCurveKeys(peer.key_file);
+    if (!keys) return Error(keys.error().WithContext("curve peer " + peer.name));
+    for (size_t i = 0; i < keys->size(); ++i) {
+      const std::string& key = (*keys)[i];
+      if (key == hub_public) {
+        return Error(ErrorCode::kBadRequest, "curve peer " + peer.name + " has the hub's own key", "curve.peers");
+      }
+      Status added = i == 0 ? peers->Add({peer.name, key, peer.role, peer.services}) : peers->AddKey(peer.name, key);
+      if (!added.ok()) return Error(added.WithContext("curve"));
+    }
+  }
+  return std::shared_ptr<const security::CurveAllowList>(std::move(peers));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
   static std::atomic<int> instances{0};
   std::unique_ptr<Hub> hub(new Hub(std::move(config), clock));
@@ -48,20 +71,13 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
     auto server = security::ReadCurveSecretKey(c.curve.server_key);
     if (!server) return Error(server.error().WithContext("curve.server_key"));
     curve_public = server->public_z85;
-    auto peers = std::make_shared<security::CurveAllowList>();
-    for (const auto& peer : c.curve.peers) {
-      auto key = security::ReadCurveKey(peer.key_file);
-      if (!key) return Error(key.error().WithContext("curve peer " + peer.name));
-      if (*key == curve_public) {
-        return Error(ErrorCode::kBadRequest, "curve peer " + peer.name + " has the hub's own key", "curve.peers");
-      }
-      Status added = peers->Add({peer.name, *key, peer.role, peer.services});
-      if (!added.ok()) return Error(added.WithContext("curve"));
-    }
+    auto peers = ReadAllowList(c.curve, curve_public);
+    if (!peers) return Error(peers.error());
     options.curve_secret_key = server->secret_z85;
-    options.peers = peers;
-    engine_options.peers = peers;
-    hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, peers);
+    options.peers = *peers;
+    engine_options.peers = *peers;
+    hub->zap_ = std::make_unique<security::ZapHandler>(hub->context_, *peers);
+    hub->curve_public_ = curve_public;
     TAXHUB_RETURN_IF_ERROR(hub->zap_->Bind());
     hub->zap_->Start();
   }
@@ -145,6 +161,16 @@ void Hub::Start() {
   broker_thread_ = std::thread([this] { broker_->Run(); });
   if (verify_pool_) verify_pool_->Start();
   if (publisher_) publisher_->Start();
+}
+
+Result<size_t> Hub::ReloadPeerKeys() {
+  if (!zap_) return Error(ErrorCode::kBadRequest, "CURVE is off: there are no peer keys", "curve");
+  auto peers = ReadAllowList(config_.curve, curve_public_);
+  if (!peers) return Error(peers.error());
+  const size_t keys = (*peers)->keys();
+  zap_->Replace(*peers);
+  TAXHUB_LOG(kInfo, "hub") << "CURVE peer keys reloaded: " << (*peers)->size() << " peers, " << keys << " keys";
+  return keys;
 }
 
 Result<int64_t> Hub::ReloadRoutes(const std::string& by) {

@@ -42,6 +42,10 @@ class Hub {
   // an invalid file changes nothing and its error names the file, line, route and field.
   // `by`: who asked (a user of the admin endpoint, or "SIGHUP"), recorded in the ledger.
   Result<int64_t> ReloadRoutes(const std::string& by = "SIGHUP");
+  // With CURVE on: reads the peers' key files again (security::ReadCurveKeys) and admits new
+  // handshakes by them; peers, roles and services stay as configured. Connections already made
+  // stay up. A bad file changes nothing. Returns the number of keys listed.
+  Result<size_t> ReloadPeerKeys();
   std::shared_ptr<const routing::RouteTable> routes() const { return routes_.Get(); }
   workflow::Engine& engine() { return *engine_; }
 
@@ -70,6 +74,7 @@ class Hub {
   zmq::context_t context_{1};
   // Bound before every socket of the context binds; declared before them, so destroyed after.
   std::unique_ptr<security::ZapHandler> zap_;
+  std::string curve_public_;  // the hub's own public key, which no peer may hold
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<workflow::Engine> engine_;
   std::unique_ptr<broker::Broker> broker_;

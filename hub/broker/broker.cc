@@ -169,6 +169,15 @@ void Broker::HandleClient(Frames& frames) {
     HandleMmi(request.identity, request.service, request.body);
     return;
   }
+  if (auto it = in_flight_.find(request.identity);
+      it != in_flight_.end() && it->second >= options_.max_in_flight_per_client) {
+    ++counters_.clients_capped;
+    ReplyError(request.identity, request.service,
+               Status(ErrorCode::kUnavailable, std::to_string(it->second) +
+                                                   " requests of this connection are under way; wait for "
+                                                   "their answers, then retry"));
+    return;
+  }
   if (options_.hub_services.contains(request.service)) {
     if (request.body.size() != 1) {
       ReplyError(request.identity, request.service,
@@ -190,7 +199,9 @@ void Broker::HandleClient(Frames& frames) {
     if (!sent) {
       ReplyError(request.identity, request.service,
                  Status(ErrorCode::kUnavailable, "busy: the hub is behind; retry later"));
+      return;
     }
+    TakeOn(request.identity);
     return;
   }
   if (const routing::PassThroughRule* rule = routes_.Get()->PassThrough(request.service)) {
@@ -218,6 +229,7 @@ void Broker::HandlePassThrough(const std::string& client, const std::string& ser
   const int64_t deadline = MonotonicMs() + timeout_ms;
   if (Worker* worker = workers_.TakeIdle(service)) {
     SendCredit(service, -1);
+    TakeOn(client);
     Job job;
     job.kind = Job::Kind::kClient;
     job.client = client;
@@ -232,7 +244,13 @@ void Broker::HandlePassThrough(const std::string& client, const std::string& ser
                                                    "; retry later"));
     return;
   }
+  TakeOn(client);
   queue.push_back(Pending{client, std::move(body), deadline});
+}
+
+void Broker::Settle(const std::string& client) {
+  auto it = in_flight_.find(client);
+  if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }
 
 void Broker::ReplyError(const std::string& client, const std::string& service,
@@ -338,6 +356,7 @@ void Broker::HandleReply(Worker& worker, WorkerMessage& message) {
   }
   if (job.kind == Job::Kind::kClient) {
     if (!job.answered) {
+      Settle(job.client);
       SendFrontend(BuildClientReply(job.client, worker.service, std::move(message.body)));
     }
   } else {
@@ -362,6 +381,7 @@ void Broker::WorkerIdle(Worker& worker) {
     Pending pending = std::move(queue->second.front());
     queue->second.pop_front();
     if (pending.deadline_ms <= now) {
+      Settle(pending.client);
       ReplyError(pending.client, worker.service,
                  Status(ErrorCode::kTimeout, "no " + worker.service + " worker answered in time"));
       continue;
@@ -395,6 +415,7 @@ void Broker::ReleaseJob(const Worker& worker) {
     SendLink(MakeFrames({link::OpFrame(link::Op::kLost), job.task_id, std::to_string(job.token),
                          link::kWorkerGone}));
   } else if (job.kind == Job::Kind::kClient && !job.answered) {
+    Settle(job.client);
     ReplyError(job.client, worker.service,
                Status(ErrorCode::kUnavailable,
                       "the " + worker.service + " worker went away; retry"));
@@ -421,6 +442,7 @@ void Broker::HandleEngine(Frames& frames) {
     std::string service = Str(frames[2]);
     Frames body;
     body.push_back(std::move(frames[3]));
+    Settle(client);
     SendFrontend(BuildClientReply(client, service, std::move(body)));
   } else if (op == link::Op::kDispatch && frames.size() == 5) {
     std::string service = Str(frames[1]);
@@ -467,6 +489,7 @@ void Broker::OnTimers(int64_t now) {
   }
   for (auto& [service, queue] : pending_) {
     while (!queue.empty() && queue.front().deadline_ms <= now) {
+      Settle(queue.front().client);
       ReplyError(queue.front().client, service,
                  Status(ErrorCode::kTimeout, "no " + service + " worker was free in time"));
       queue.pop_front();
@@ -476,6 +499,7 @@ void Broker::OnTimers(int64_t now) {
     Job& job = worker.job;
     if (job.kind == Job::Kind::kClient && !job.answered && job.deadline_ms <= now) {
       job.answered = true;
+      Settle(job.client);
       ReplyError(job.client, worker.service,
                  Status(ErrorCode::kTimeout, "the " + worker.service + " worker did not answer in time"));
     }

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -52,6 +53,10 @@ struct BrokerOptions {
   int64_t socket_max_message_bytes = 4 << 20;
   // Pass-through requests waiting for a worker, per service; beyond this: UNAVAILABLE (busy).
   int passthrough_queue_limit = 1000;
+  // Requests one client connection may have under way at once (hub services and pass-through);
+  // beyond this it is told UNAVAILABLE (busy) at once, so that one client cannot fill the
+  // engine's queue for everyone.
+  int max_in_flight_per_client = 1000;
   // Service names served by the engine over the link.
   std::set<std::string> hub_services;
   // When set, these hub services go to the signature verification pool instead (inproc PUSH
@@ -73,6 +78,7 @@ struct BrokerCounters {
   std::atomic<uint64_t> workers_expired{0};
   std::atomic<uint64_t> tasks_dispatched{0};
   std::atomic<uint64_t> peers_refused{0};  // CURVE peers calling or serving what they may not
+  std::atomic<uint64_t> clients_capped{0};  // requests refused: their client had too many under way
 };
 
 // One connected worker as the admin endpoint shows it.
@@ -132,6 +138,9 @@ class Broker {
   void ReleaseJob(const Worker& worker);
 
   void ReplyError(const std::string& client, const std::string& service, const Status& status);
+  // A client's requests under way: counted when taken on, settled when answered.
+  void TakeOn(const std::string& client) { ++in_flight_[client]; }
+  void Settle(const std::string& client);
   bool SendFrontend(Frames frames);
   bool SendBackend(Frames frames);
   // Sends to the engine; with `may_wait`, waits up to link::kSendTimeoutMs for room.
@@ -151,6 +160,7 @@ class Broker {
   std::string backend_endpoint_;
   WorkerRegistry workers_;
   std::map<std::string, std::deque<Pending>> pending_;  // pass-through, per service
+  std::unordered_map<std::string, int> in_flight_;      // per client identity, while above 0
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   BrokerCounters counters_;

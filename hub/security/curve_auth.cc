@@ -60,16 +60,42 @@ Result<PeerRole> ParsePeerRole(std::string_view name) {
                "unknown role \"" + std::string(name) + "\" (hall, adapter or subscriber)", "role");
 }
 
+namespace {
+
+// The 32-byte key of a Z85 public key, or "" when it is not one.
+std::string BinaryKey(const std::string& public_z85) {
+  uint8_t binary[kBinaryKeyLength];
+  if (public_z85.size() != 40 || zmq_z85_decode(binary, public_z85.c_str()) == nullptr) return "";
+  return std::string(reinterpret_cast<const char*>(binary), kBinaryKeyLength);
+}
+
+}  // namespace
+
+Status CurveAllowList::AddKey(std::string_view name, const std::string& public_z85) {
+  if (!by_name_.contains(name)) {
+    return Status(ErrorCode::kNotFound, "no peer " + std::string(name) + " to add a key to", "name");
+  }
+  std::string key = BinaryKey(public_z85);
+  if (key.empty()) {
+    return Status(ErrorCode::kBadRequest, "peer " + std::string(name) + ": not a Z85 CURVE public key", "key");
+  }
+  if (auto other = name_by_key_.find(key); other != name_by_key_.end()) {
+    return Status(ErrorCode::kConflict,
+                  "peers " + other->second + " and " + std::string(name) + " have the same key", "key");
+  }
+  name_by_key_.emplace(std::move(key), std::string(name));
+  return Status::Ok();
+}
+
 Status CurveAllowList::Add(CurvePeer peer) {
   if (peer.name.empty()) return Status(ErrorCode::kMissingField, "a peer needs a name", "name");
-  uint8_t binary[kBinaryKeyLength];
-  if (peer.public_z85.size() != 40 || zmq_z85_decode(binary, peer.public_z85.c_str()) == nullptr) {
+  std::string key = BinaryKey(peer.public_z85);
+  if (key.empty()) {
     return Status(ErrorCode::kBadRequest, "peer " + peer.name + ": not a Z85 CURVE public key", "key");
   }
   if (by_name_.contains(peer.name)) {
     return Status(ErrorCode::kConflict, "peer " + peer.name + " is listed twice", "name");
   }
-  std::string key(reinterpret_cast<const char*>(binary), kBinaryKeyLength);
   if (auto other = name_by_key_.find(key); other != name_by_key_.end()) {
     return Status(ErrorCode::kConflict, "peers " + other->second + " and " + peer.name + " have the same key",
                   "key");
@@ -158,6 +184,11 @@ void ZapHandler::Stop() {
   socket_.reset();
 }
 
+void ZapHandler::Replace(std::shared_ptr<const CurveAllowList> peers) {
+  std::lock_guard<std::mutex> lock(peers_mutex_);
+  peers_ = std::move(peers);
+}
+
 std::vector<std::string> ZapHandler::Answer(const std::vector<std::string>& request) {
   // RFC 27: version, request id, domain, address, identity, mechanism, credentials…
   const std::string request_id = request.size() > 1 ? request[1] : "";
@@ -170,11 +201,16 @@ std::vector<std::string> ZapHandler::Answer(const std::vector<std::string>& requ
   }
   const std::string& domain = request[2];
   const std::string& address = request[3];
+  std::shared_ptr<const CurveAllowList> peers;
+  {
+    std::lock_guard<std::mutex> lock(peers_mutex_);
+    peers = peers_;
+  }
   const CurvePeer* peer = nullptr;
   std::string why;
   if (request[5] != "CURVE" || request.size() != 7 || request[6].size() != kBinaryKeyLength) {
     why = "mechanism " + request[5] + " is not allowed";
-  } else if ((peer = peers_->FindByKey(request[6])) == nullptr) {
+  } else if ((peer = peers->FindByKey(request[6])) == nullptr) {
     why = "key " + Z85(request[6]) + " is not listed";
   } else if (!CurveAllowList::MayConnect(*peer, domain)) {
     why = std::string(PeerRoleName(peer->role)) + " " + peer->name + " may not connect to " + domain;

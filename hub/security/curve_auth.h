@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -48,10 +49,13 @@ class CurveAllowList {
   // Refuses a bad key, a name or key listed twice, services for a role other than adapter and
   // a bad service pattern; the error names the field.
   Status Add(CurvePeer peer);
+  // Another key for a listed peer (while it changes keys): the same name, role and services.
+  Status AddKey(std::string_view name, const std::string& public_z85);
   // By the 32-byte binary key a ZAP request carries.
   const CurvePeer* FindByKey(std::string_view binary_key) const;
   const CurvePeer* FindByName(std::string_view name) const;
   size_t size() const { return by_name_.size(); }
+  size_t keys() const { return name_by_key_.size(); }
 
   static bool MayConnect(const CurvePeer& peer, std::string_view domain);
   // A request to `service` on the frontend.
@@ -83,6 +87,8 @@ class ZapHandler {
   void Start();
   void Stop();
   const ZapCounters& counters() const { return counters_; }
+  // Judges handshakes from now on by `peers` (connections already made are not asked again).
+  void Replace(std::shared_ptr<const CurveAllowList> peers);
 
   // The reply to one ZAP request (frames as RFC 27 gives them); public for tests.
   std::vector<std::string> Answer(const std::vector<std::string>& request);
@@ -91,6 +97,7 @@ class ZapHandler {
   void Run();
 
   zmq::context_t& context_;
+  mutable std::mutex peers_mutex_;
   std::shared_ptr<const CurveAllowList> peers_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::atomic<bool> stopping_{false};

@@ -84,6 +84,27 @@ Result<std::string> ReadCurveKey(const std::string& path) {
   return key;
 }
 
+Result<std::vector<std::string>> ReadCurveKeys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file: " + strerror(errno), "key");
+  std::vector<std::string> keys;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const size_t begin = line.find_first_not_of(" \t\r");
+    if (begin == std::string::npos || line[begin] == '#') continue;
+    const size_t end = line.find_last_not_of(" \t\r");
+    std::string key = line.substr(begin, end - begin + 1);
+    uint8_t decoded[32];
+    if (key.size() != kZ85KeyLength || zmq_z85_decode(decoded, key.c_str()) == nullptr) {
+      return Error(ErrorCode::kBadRequest,
+                   path + ":" + std::to_string(number) + ": not a Z85 CURVE key (40 characters)", "key");
+    }
+    keys.push_back(std::move(key));
+  }
+  if (keys.empty()) return Error(ErrorCode::kBadRequest, path + ": holds no key", "key");
+  return keys;
+}
+
 Result<CurveKeyPair> ReadCurveSecretKey(const std::string& path) {
   auto secret = ReadCurveKey(path);
   if (!secret) return Error(secret.error());

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -28,6 +29,10 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name);
 
 // A Z85 key file's key (40 characters; whitespace around it ignored), checked to decode.
 Result<std::string> ReadCurveKey(const std::string& path);
+// A peer's NAME.pub as the hub reads it: one key per line (blank lines and # comments
+// ignored). Two keys while a peer changes over to a new one: add the new line, reload
+// (SIGHUP), move the peer to its new key, take the old line out, reload.
+Result<std::vector<std::string>> ReadCurveKeys(const std::string& path);
 // A NAME.key file's secret with the public half derived from it.
 Result<CurveKeyPair> ReadCurveSecretKey(const std::string& path);
 

@@ -5,6 +5,8 @@
 
 #include <zmq_addon.hpp>
 
+#include <set>
+
 #include "hub/broker/mdp.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
@@ -160,6 +162,58 @@ TEST_F(BadInputTest, MissingKindOrTaxpayerNamesTheField) {
   // Nothing of the refused requests reached the ledger.
   EXPECT_EQ(hub_->hub().engine_counters().accepted, 0u);
   ExpectStillServing();
+}
+
+// One connection with too many requests under way is told to wait at once; another client is
+// served meanwhile, and once answers come back the first may send again.
+TEST_F(BadInputTest, AClientWithTooManyRequestsUnderWayIsToldToWait) {
+  hub_.reset();
+  app::HubConfig config = TestHubConfig(dir_);
+  config.broker.max_in_flight_per_client = 4;
+  hub_ = std::make_unique<TestHub>(config);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  // t.echo has no worker yet: its requests wait (up to its 1 s timeout) and stay under way.
+  zmq::socket_t flood(context_, zmq::socket_type::dealer);
+  flood.set(zmq::sockopt::linger, 0);
+  flood.connect(hub_->frontend());
+  auto send = [&](int i) {
+    zmq::send_multipart(flood, ToFrames(Msg{"", "MDPC01", "t.echo", "m" + std::to_string(i)}));
+  };
+  auto receive = [&](int timeout_ms) {
+    Frames reply;
+    zmq::pollitem_t item{flood.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+    if (item.revents & ZMQ_POLLIN) (void)zmq::recv_multipart(flood, std::back_inserter(reply));
+    return reply;
+  };
+  for (int i = 0; i < 10; ++i) send(i);
+  for (int i = 0; i < 6; ++i) {
+    Frames reply = receive(500);
+    ASSERT_EQ(reply.size(), 4u) << "refusal " << i;
+    Status s = wire::ReplyStatus(View(reply[3]));
+    EXPECT_EQ(s.code(), ErrorCode::kUnavailable) << s.ToString();
+    EXPECT_NE(s.message().find("4 requests of this connection are under way"), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(hub_->hub().broker_counters().clients_capped, 6u);
+  ExpectStillServing();  // another client, meanwhile
+  {
+    EchoWorker echo(hub_->backend(), "t.echo");
+    std::set<std::string> answered;
+    for (int i = 0; i < 4; ++i) {
+      Frames reply = receive(2000);
+      ASSERT_EQ(reply.size(), 4u) << "answer " << i;
+      answered.insert(std::string(View(reply[3])));
+    }
+    EXPECT_EQ(answered, (std::set<std::string>{"echo: m0", "echo: m1", "echo: m2", "echo: m3"}));
+    // Answered, they no longer count: four more go through.
+    for (int i = 10; i < 14; ++i) send(i);
+    for (int i = 0; i < 4; ++i) {
+      Frames reply = receive(2000);
+      ASSERT_EQ(reply.size(), 4u);
+      EXPECT_EQ(View(reply[3]).substr(0, 6), "echo: ");
+    }
+  }
+  EXPECT_EQ(hub_->hub().broker_counters().clients_capped, 6u);
 }
 
 // Worker side: a worker that breaks MDP/Worker gets DISCONNECT.

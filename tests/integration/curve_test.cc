@@ -8,12 +8,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "hub/admin/admin_server.h"
+#include "hub/admin/tokens.h"
 #include "hub/broker/mdp.h"
 #include "hub/events/event_wire.h"
 #include "hub/security/curve_auth.h"
 #include "hub/security/curve_keys.h"
+#include "tests/support/http_client.h"
 #include "tests/support/test_hub.h"
 #include "tools/client/mdp_client.h"
 
@@ -36,6 +40,10 @@ class CurveTest : public ::testing::Test {
     config_.events.enabled = true;
     config_.events.publish = "tcp://127.0.0.1:*";
     config_.events.heartbeat_ms = 100;
+    config_.admin.enabled = true;
+    config_.admin.listen_port = 0;
+    config_.admin.token_key = dir_.File("admin-token.key");
+    ASSERT_TRUE(admin::TokenKey::CreateIfMissing(config_.admin.token_key).ok());
     config_.curve.enabled = true;
     config_.curve.keys_dir = keys_;
     config_.curve.server_key = keys_ + "/hub.key";
@@ -74,6 +82,7 @@ class CurveTest : public ::testing::Test {
   uint64_t Refused() { return hub_->hub().zap_counters()->refused.load(); }
 
   TempDir dir_;
+  SystemClock clock_;
   std::string keys_;
   app::HubConfig config_;
   zmq::context_t context_{1};
@@ -161,6 +170,22 @@ TEST_F(CurveTest, EachKeyIsHeldToItsRole) {
   auto hall_sub = subscribe(Keys("hall"));
   EXPECT_TRUE(heard(*listed));
   EXPECT_FALSE(heard(*hall_sub)) << "a hall key is not a subscriber";
+  hall_sub.reset();
+
+  // Operators see the same on /metrics.
+  auto admin = admin::AdminServer::Start(hub_->hub(), clock_);
+  ASSERT_TRUE(admin.has_value()) << admin.error().ToString();
+  const std::string metrics = HttpExchange((*admin)->port(), "GET", "/metrics").body;
+  auto value = [&](const std::string& name) -> int64_t {
+    const size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + name.size() + 2));
+  };
+  EXPECT_EQ(value("taxhub_peers_refused_total"), 3) << metrics;
+  // The three start-up probes and the hall key on the event socket, at least (it retries).
+  EXPECT_GE(value("taxhub_curve_handshakes_refused_total"), 4) << metrics;
+  EXPECT_LE(value("taxhub_curve_handshakes_refused_total"), static_cast<int64_t>(Refused())) << metrics;
+  // The adapter, watcher and hall clients above, and the listed subscriber.
+  EXPECT_GE(value("taxhub_curve_handshakes_accepted_total"), 4) << metrics;
 }
 
 TEST_F(CurveTest, AnAdapterReportsOnlyOnTasksOfItsOwnServices) {
@@ -222,6 +247,62 @@ TEST_F(CurveTest, AnAdapterKeyCannotRegisterAServiceItWasNotGiven) {
   const uint64_t asked = hub_->hub().broker_counters().peers_refused.load() - before;
   EXPECT_GE(asked, 2u);
   EXPECT_LE(asked, 8u) << "100 ms doubling: about five tries in 1.5 s";
+}
+
+// Key rotation: the adapter's .pub gets its new key as a second line, a reload admits it, the
+// adapter moves over, the old line goes, a reload shuts the old key out. No restart.
+TEST_F(CurveTest, AnAdapterChangesKeysWithoutARestart) {
+  ASSERT_TRUE(security::WriteCurveKeyPair(keys_, "adapter-next").ok());
+  const CurveClientKeys old_keys = Keys("adapter");
+  const CurveClientKeys new_keys = Keys("adapter-next");
+  // Admitted: the hub answers (the task does not exist). Refused: no answer ever comes.
+  auto admitted = [&](const CurveClientKeys& keys) {
+    client::HubClient adapter(context_, hub_->frontend(), keys);
+    wire::TaskReport report;
+    report.task_id = "NONE/0";
+    report.type = "probe";
+    report.reporter = "test";
+    auto reply = adapter.mdp().Call("taxhub.report", wire::Encode(report), 400, /*retries=*/0);
+    return reply.has_value() && wire::ReplyStatus(*reply).code() == ErrorCode::kNotFound;
+  };
+  auto write = [&](const std::vector<std::string>& lines) {
+    std::ofstream out(keys_ + "/adapter.pub", std::ios::trunc);
+    for (const auto& line : lines) out << line << "\n";
+  };
+  EXPECT_TRUE(admitted(old_keys));
+  EXPECT_FALSE(admitted(new_keys)) << "not listed yet";
+
+  write({"# adapter: the old key, and the new one while it changes over", old_keys.public_key,
+         new_keys.public_key});
+  auto reloaded = hub_->hub().ReloadPeerKeys();
+  ASSERT_TRUE(reloaded.has_value()) << reloaded.error().ToString();
+  EXPECT_EQ(*reloaded, 4u + 1) << "four peers, the adapter with two keys";
+  EXPECT_TRUE(admitted(old_keys));
+  EXPECT_TRUE(admitted(new_keys));
+  {
+    // The adapter under its new key serves a whole workflow; its name, role and services are the same.
+    ScriptedHandler handler;
+    TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler, 2, new_keys);
+    client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+    ASSERT_TRUE(hall.Submit(Request("rotated-1")).has_value());
+    EXPECT_TRUE(Eventually([&] {
+      auto p = hall.Progress("rotated-1", kTaxpayer);
+      return p && p->state == wire::RequestState::COMPLETED;
+    }));
+  }
+
+  write({new_keys.public_key});
+  ASSERT_TRUE(hub_->hub().ReloadPeerKeys().has_value());
+  EXPECT_FALSE(admitted(old_keys)) << "the old key is out";
+  EXPECT_TRUE(admitted(new_keys));
+
+  // A bad file changes nothing: the error names the file and line, the new key still works.
+  write({new_keys.public_key, "not a key"});
+  auto bad = hub_->hub().ReloadPeerKeys();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("adapter.pub:2"), std::string::npos) << bad.error().ToString();
+  EXPECT_TRUE(admitted(new_keys));
+  EXPECT_FALSE(admitted(old_keys));
 }
 
 TEST(CurveDoors, AServerWithoutAHandlerIsCaughtBeforeAnyoneIsLetIn) {

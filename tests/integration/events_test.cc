@@ -265,6 +265,80 @@ TEST_P(EventsTest, ASubscriberHandsOnEveryEventOnceInOrderThroughLossesAndAResta
   EXPECT_GT(head(), first_run);
 }
 
+// A publisher that is not the hub (a misconfigured endpoint; CURVE's server key rules it out)
+// sends an oversized event: the socket drops it unread. A subscriber with a limit above its
+// size, the control, shows the same message would otherwise be taken.
+TEST_P(EventsTest, AnOversizedMessageOnTheEventSocketIsDroppedUnread) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler);
+  ASSERT_TRUE(client_->Submit(Request("BIG-1")).has_value());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Progress("BIG-1", "91310110666007217T");
+    return p && p->state == wire::RequestState::COMPLETED;
+  }));
+  auto page = Replay(0, 1);
+  ASSERT_TRUE(page.has_value());
+  const int64_t head = page->head_seq;
+
+  zmq::socket_t rogue(context_, zmq::socket_type::pub);
+  rogue.set(zmq::sockopt::linger, 0);
+  rogue.bind("tcp://127.0.0.1:*");
+  wire::Event forged;
+  forged.stream = "test-hub";
+  forged.seq = head + 1;
+  forged.type = "forged";
+  forged.request_id = "BIG-1";
+  forged.detail = std::string(256 << 10, 'x');
+  const std::string body = wire::Encode(forged);
+  const std::string position = events::Position("test-hub", head + 1);
+
+  struct Run {
+    std::unique_ptr<client::FileOffsetStore> offsets;
+    std::unique_ptr<client::Subscriber> subscriber;
+    std::atomic<int> forged_seen{0};
+    std::thread thread;
+  };
+  auto start = [&](const std::string& name, int64_t limit) {
+    auto run = std::make_unique<Run>();
+    run->offsets = std::make_unique<client::FileOffsetStore>(dir_.File(name));
+    client::SubscriberOptions options;
+    options.events_endpoint = rogue.get(zmq::sockopt::last_endpoint);
+    options.hub_endpoint = hub_->frontend();
+    options.stream = "test-hub";
+    options.max_message_bytes = limit;
+    Run* r = run.get();
+    run->subscriber = std::make_unique<client::Subscriber>(context_, options, *run->offsets,
+                                                           [r](const wire::Event& e) {
+                                                             r->forged_seen += e.type == "forged";
+                                                             return Status::Ok();
+                                                           });
+    run->thread = std::thread([r] { (void)r->subscriber->Run(); });
+    return run;
+  };
+  auto limited = start("limited", 64 << 10);
+  auto control = start("control", 1 << 20);
+  ASSERT_TRUE(Eventually([&] { return limited->subscriber->offset() == head && control->subscriber->offset() == head; }));
+  // PUB sends only to who is connected now: the event goes out until the control has it.
+  ASSERT_TRUE(Eventually([&] {
+    rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(body), zmq::send_flags::none);
+    return control->forged_seen > 0;
+  })) << "the control never took the event: the test proves nothing";
+  for (int i = 0; i < 10; ++i) {  // a few more chances for the limited one
+    rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(body), zmq::send_flags::none);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (Run* r : {limited.get(), control.get()}) {
+    r->subscriber->Stop();
+    r->thread.join();
+  }
+  EXPECT_EQ(limited->forged_seen, 0);
+  EXPECT_EQ(limited->subscriber->offset(), head);
+}
+
 TEST_P(EventsTest, ABadReplayRequestIsRefusedNamingTheField) {
   struct Case {
     int64_t after;

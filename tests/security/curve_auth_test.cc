@@ -123,6 +123,43 @@ TEST_F(CurveAuthTest, ABadListIsRefusedNamingTheField) {
   EXPECT_EQ(ParsePeerRole("admin").error().field(), "role");
 }
 
+TEST_F(CurveAuthTest, AListedPeerMayHoldASecondKeyWhileItChangesOver) {
+  const Pair next = NewPair();
+  EXPECT_EQ(peers_->AddKey("nobody", next.public_z85).field(), "name");
+  EXPECT_EQ(peers_->AddKey("adapter-filing", hall_.public_z85).field(), "key") << "another peer's key";
+  EXPECT_EQ(peers_->AddKey("adapter-filing", "not a key").field(), "key");
+  ASSERT_TRUE(peers_->AddKey("adapter-filing", next.public_z85).ok());
+  EXPECT_EQ(peers_->FindByKey(next.Binary()), peers_->FindByKey(adapter_.Binary())) << "one peer, two keys";
+  EXPECT_EQ(peers_->size(), 3u);
+  EXPECT_EQ(peers_->keys(), 4u);
+  ZapHandler zap(context_, peers_);
+  EXPECT_EQ(zap.Answer(ZapRequest(kBackendDomain, next.Binary()))[4], "adapter-filing");
+  // Replaced by a list without it, the handler refuses it from then on.
+  auto without = std::make_shared<CurveAllowList>();
+  ASSERT_TRUE(without->Add({"adapter-filing", adapter_.public_z85, PeerRole::kAdapter, {"filing.*"}}).ok());
+  zap.Replace(without);
+  EXPECT_EQ(zap.Answer(ZapRequest(kBackendDomain, next.Binary()))[2], "400");
+  EXPECT_EQ(zap.Answer(ZapRequest(kBackendDomain, adapter_.Binary()))[2], "200");
+}
+
+TEST(CurveKeys, APeerFileHoldsOneKeyALine) {
+  taxhub::testing::TempDir dir;
+  const Pair a = NewPair(), b = NewPair();
+  const std::string path = dir.File("adapter.pub");
+  std::ofstream(path) << "# adapter-filing, changing keys\n" << a.public_z85 << "\n\n  " << b.public_z85 << "  \r\n";
+  auto keys = ReadCurveKeys(path);
+  ASSERT_TRUE(keys.has_value()) << keys.error().ToString();
+  EXPECT_EQ(*keys, (std::vector<std::string>{a.public_z85, b.public_z85}));
+  std::ofstream(path, std::ios::trunc) << a.public_z85 << "\n# a comment\n" << b.public_z85.substr(1) << "\n";
+  auto bad = ReadCurveKeys(path);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("adapter.pub:3:"), std::string::npos) << bad.error().ToString();
+  EXPECT_EQ(bad.error().field(), "key");
+  std::ofstream(path, std::ios::trunc) << "# nothing\n";
+  EXPECT_FALSE(ReadCurveKeys(path).has_value());
+  EXPECT_FALSE(ReadCurveKeys(dir.File("missing.pub")).has_value());
+}
+
 TEST(CurveClient, KeysComeFromTheEnvironmentOrNotAtAll) {
   testing::TempDir dir;
   ASSERT_TRUE(WriteCurveKeyPair(dir.path(), "hub").ok());

@@ -1,5 +1,7 @@
 #include "tools/client/subscriber.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -105,6 +107,7 @@ Status Subscriber::Run() {
   zmq::socket_t sub(context_, zmq::socket_type::sub);
   if (options_.curve) security::ApplyCurveClient(sub, *options_.curve);
   sub.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
+  sub.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
   if (options_.receive_buffer > 0) sub.set(zmq::sockopt::rcvbuf, options_.receive_buffer);
   sub.set(zmq::sockopt::subscribe, "");
   sub.set(zmq::sockopt::linger, 0);
@@ -154,8 +157,8 @@ Status Subscriber::Run() {
       continue;
     }
     wire::CodecLimits limits;
-    limits.max_message_bytes = 64 << 20;
-    limits.max_string_bytes = 64 << 20;
+    limits.max_message_bytes = options_.max_message_bytes;
+    limits.max_string_bytes = static_cast<int32_t>(std::min<int64_t>(options_.max_message_bytes, INT32_MAX));
     auto event = wire::Decode<wire::Event>(frames[2].to_string_view(), limits);
     if (!event) {
       TAXHUB_LOG(kWarn, "subscriber") << "undecodable event " << frames[1].to_string() << ": "

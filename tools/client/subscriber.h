@@ -53,6 +53,9 @@ struct SubscriberOptions {
   int replay_batch = 500;
   int receive_hwm = 100'000;
   int receive_buffer = 0;              // the kernel's socket buffer (bytes); 0: OS default
+  // A larger message on the event socket drops the connection (ZMQ_MAXMSGSIZE) unread, and is
+  // not decoded; the ledger has the event. The hub's largest event is far below this.
+  int64_t max_message_bytes = 16 << 20;
   int64_t silence_ms = 5000;           // no heartbeat for this long: ask the ledger how far it is
   // CURVE keys for both sockets; by default the process's (security/curve_keys.h).
   std::optional<security::CurveClientKeys> curve = security::ProcessCurveClientKeys();
