@@ -6,7 +6,13 @@
 
 #include <zmq_addon.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -126,6 +132,53 @@ TEST_F(CurveTest, StrangersAndPlainTextNeverReachTheHubWhileListedClientsAreServ
   auto progress = hall.Progress("stranger-0", kTaxpayer);
   ASSERT_FALSE(progress.has_value());
   EXPECT_EQ(progress.error().code(), ErrorCode::kNotFound) << "nothing of the stranger's was written";
+}
+
+// Bytes that are no handshake at all — garbage, a ZMTP greeting offering NULL or PLAIN, a
+// greeting cut short — on every CURVE socket: each connection is dropped, nothing reaches the
+// broker, and a listed client is served throughout.
+TEST_F(CurveTest, GarbageBeforeTheHandshakeIsDroppedAndOthersAreServed) {
+  auto port_of = [](const std::string& endpoint) { return std::stoi(endpoint.substr(endpoint.rfind(':') + 1)); };
+  // A ZMTP 3.0 greeting (RFC 23): signature, version, a 20-byte mechanism, as-server, filler.
+  auto greeting = [](const std::string& mechanism) {
+    std::string g("\xff\0\0\0\0\0\0\0\x01\x7f", 10);
+    g += std::string("\x03\x00", 2);
+    std::string m = mechanism;
+    m.resize(20, '\0');
+    return g + m + std::string(1, '\0') + std::string(31, '\0');
+  };
+  std::mt19937 random(20261130);
+  std::string noise(64 << 10, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  const std::vector<std::string> attempts = {noise, greeting("NULL"), greeting("PLAIN") + noise.substr(0, 4096),
+                                             greeting("CURVE").substr(0, 30), greeting("CURVE") + noise};
+  client::HubClient hall(context_, hub_->frontend(), Keys("hall"));
+  const uint64_t requests = hub_->hub().broker_counters().client_requests.load();
+  int sent = 0;
+  for (const std::string& endpoint : {hub_->frontend(), hub_->backend(), hub_->hub().events_endpoint()}) {
+    for (const std::string& bytes : attempts) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      ASSERT_GE(fd, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<uint16_t>(port_of(endpoint)));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << endpoint;
+      // The hub may close the connection part way through; what it sent back is not asked for.
+      (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      timeval wait{0, 200'000};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+      char sink[256];
+      while (recv(fd, sink, sizeof sink, 0) > 0) {
+      }
+      close(fd);
+      ++sent;
+      auto served = hall.Submit(Request("alongside-" + std::to_string(sent)));
+      EXPECT_TRUE(served.has_value()) << endpoint << " attempt " << sent << ": " << served.error().ToString();
+    }
+  }
+  EXPECT_EQ(hub_->hub().broker_counters().client_requests.load() - requests, static_cast<uint64_t>(sent))
+      << "only the listed client's requests reached the broker";
 }
 
 TEST_F(CurveTest, EachKeyIsHeldToItsRole) {
