@@ -203,6 +203,9 @@ class Transaction {
   virtual ~Transaction() = default;  // rolls back unless committed
 
   virtual Result<std::optional<RequestRecord>> GetRequest(std::string_view id) = 0;
+  // A hint before a batch: these requests are about to be looked up. A ledger may find out in
+  // one query which of them exist, and answer GetRequest for the others without asking again.
+  virtual Status PrefetchRequests(const std::vector<std::string>& /*ids*/) { return Status::Ok(); }
   virtual Status InsertRequest(const RequestRecord& request) = 0;
   virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                                     int64_t finished_at_ms) = 0;
@@ -247,6 +250,12 @@ class Transaction {
 
   // Appends to this connection's chain; returns the global seq.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
+  // The same, for a caller that does not need the seq: a ledger may hold the row back and write
+  // it with the transaction's other new rows in one statement, before any read and at commit.
+  virtual Status AddEvent(const EventRecord& event) {
+    auto seq = AppendEvent(event);
+    return seq ? Status::Ok() : seq.error();
+  }
   virtual Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) = 0;
   // This transaction's view of its chain's head (including its own appends).
   virtual ChainHead Head() const = 0;

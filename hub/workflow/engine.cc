@@ -176,7 +176,9 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
     if (!txn) {
       status = txn.error();
     } else {
+      status = PrefetchSubmits(**txn, batch);
       for (Inbound& item : batch) {
+        if (!status.ok()) break;
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
@@ -210,6 +212,21 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
     single.push_back(std::move(item));
     ProcessBatch(single, /*claim=*/false);
   }
+}
+
+// The ids of the batch's submits, looked up together (one query on PostgreSQL, not one each).
+Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch) {
+  std::vector<std::string> ids;
+  for (const Inbound& item : batch) {
+    const link::Op op = OpOf(item);
+    if ((op != link::Op::kCall && op != link::Op::kVerifiedCall) || item.size() < 4 ||
+        mdp::View(item[2]) != kSubmitService) {
+      continue;
+    }
+    auto request = wire::Decode<wire::SubmitRequest>(mdp::View(item[3]), options_.limits);
+    if (request && !request->request_id.empty()) ids.push_back(std::move(request->request_id));
+  }
+  return ids.size() > 1 ? txn.PrefetchRequests(ids) : Status::Ok();
 }
 
 Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {

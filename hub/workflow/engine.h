@@ -292,6 +292,7 @@ class Engine {
   // Applies `batch` in one transaction and, with `claim`, dispatches in it too.
   void ProcessBatch(std::vector<Inbound>& batch, bool claim = true);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
+  Status PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
   void ApplyEffects(Effects& effects);

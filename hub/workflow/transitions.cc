@@ -25,8 +25,7 @@ Status Record(ledger::Transaction& txn, const std::string& request_id, int stage
   event.type = std::move(type);
   event.at_ms = now_ms;
   event.detail = std::move(detail);
-  auto seq = txn.AppendEvent(event);
-  return seq ? Status::Ok() : seq.error();
+  return txn.AddEvent(event);
 }
 
 namespace {
