@@ -272,28 +272,6 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
   Call call;
   call.method = request.getMethod();
   // The raw path, split before decoding, so that an encoded "/" stays inside its segment.
-  const std::string& uri = request.getURI();
-  const size_t question = uri.find('?');
-  try {
-    call.path = Split(uri.substr(0, question));
-  } catch (const Poco::Exception& e) {
-    return Failure(Status(ErrorCode::kBadRequest, "bad path: " + e.displayText(), "path"));
-  }
-  if (question != std::string::npos) {
-    try {
-      for (const auto& [k, v] : Poco::URI(uri).getQueryParameters()) call.query[k] = v;
-    } catch (const Poco::Exception& e) {
-      return Failure(Status(ErrorCode::kBadRequest, "bad query: " + e.displayText(), "query"));
-    }
-  }
-  // Whatever the handlers are given is text: decoded segments and parameters hold UTF-8.
-  for (const std::string& segment : call.path) {
-    if (!IsValidUtf8(segment)) return Failure(Status(ErrorCode::kBadRequest, "the path is not UTF-8 text", "path"));
-  }
-  for (const auto& [k, v] : call.query) {
-    if (!IsValidUtf8(k)) return Failure(Status(ErrorCode::kBadRequest, "a parameter name is not UTF-8 text", "query"));
-    if (!IsValidUtf8(v)) return Failure(Status(ErrorCode::kBadRequest, "not UTF-8 text", k));
-  }
   // Who may call it is settled before a byte of the body is read; an answer given before the
   // body was read to its end closes the connection (the rest must not pass for a request).
   const bool has_body = request.hasContentLength() ? request.getContentLength64() > 0
@@ -302,6 +280,32 @@ Answer AdminServer::Impl::Serve(Poco::Net::HTTPServerRequest& request) {
     answer.close = answer.close || has_body;
     return answer;
   };
+  const std::string& uri = request.getURI();
+  const size_t question = uri.find('?');
+  try {
+    call.path = Split(uri.substr(0, question));
+  } catch (const Poco::Exception& e) {
+    return unread(Failure(Status(ErrorCode::kBadRequest, "bad path: " + e.displayText(), "path")));
+  }
+  if (question != std::string::npos) {
+    try {
+      for (const auto& [k, v] : Poco::URI(uri).getQueryParameters()) call.query[k] = v;
+    } catch (const Poco::Exception& e) {
+      return unread(Failure(Status(ErrorCode::kBadRequest, "bad query: " + e.displayText(), "query")));
+    }
+  }
+  // Whatever the handlers are given is text: decoded segments and parameters hold UTF-8.
+  for (const std::string& segment : call.path) {
+    if (!IsValidUtf8(segment)) {
+      return unread(Failure(Status(ErrorCode::kBadRequest, "the path is not UTF-8 text", "path")));
+    }
+  }
+  for (const auto& [k, v] : call.query) {
+    if (!IsValidUtf8(k)) {
+      return unread(Failure(Status(ErrorCode::kBadRequest, "a parameter name is not UTF-8 text", "query")));
+    }
+    if (!IsValidUtf8(v)) return unread(Failure(Status(ErrorCode::kBadRequest, "not UTF-8 text", k)));
+  }
   const Endpoint* found = nullptr;
   bool path_known = false;
   for (const Endpoint& e : endpoints) {

@@ -47,7 +47,7 @@ void LogLine(LogLevel level, std::string_view component, std::string_view text) 
   line += component;
   line += "] ";
   // One event, one line: whatever the text holds (a taxpayer's comment, a reporter's name).
-  line += EscapeControl(text);
+  line += Printable(text);
   line += '\n';
   std::lock_guard<std::mutex> lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

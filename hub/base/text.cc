@@ -4,38 +4,49 @@
 
 namespace taxhub {
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at p (no overlongs, surrogates or code points
+// above U+10FFFF), with its code point in *cp; 0 when there is none.
+size_t Utf8Sequence(const uint8_t* p, const uint8_t* end, uint32_t* cp) {
+  const uint8_t c = *p;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  int extra;
+  if ((c & 0xe0) == 0xc0) {
+    extra = 1;
+    *cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    extra = 2;
+    *cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    extra = 3;
+    *cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (end - p <= extra) return 0;
+  for (int i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    *cp = (*cp << 6) | (p[i] & 0x3f);
+  }
+  static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (*cp < kMin[extra] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
+  return static_cast<size_t>(extra) + 1;
+}
+
+}  // namespace
+
 bool IsValidUtf8(std::string_view text) {
   const auto* p = reinterpret_cast<const uint8_t*>(text.data());
   const auto* end = p + text.size();
   while (p < end) {
-    uint8_t c = *p;
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    p += extra + 1;
+    uint32_t cp = 0;
+    const size_t n = Utf8Sequence(p, end, &cp);
+    if (n == 0 || cp == 0) return false;
+    p += n;
   }
   return true;
 }
@@ -49,25 +60,39 @@ bool IsTokenText(std::string_view text, std::string_view extra) {
   return true;
 }
 
-std::string EscapeControl(std::string_view text) {
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    uint32_t cp = 0;
+    const size_t n = Utf8Sequence(p, end, &cp);
+    if (n == 0 || cp < 0x20 || cp == 0x7f) {  // a byte that is not UTF-8, or a C0 control
+      if (n != 0 && cp == '\n') {
+        out += "\\n";
+      } else if (n != 0 && cp == '\r') {
+        out += "\\r";
+      } else if (n != 0 && cp == '\t') {
+        out += "\\t";
+      } else {
+        out += "\\x";
+        out += kHex[*p >> 4];
+        out += kHex[*p & 0xf];
+      }
+      ++p;
+      continue;
     }
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029) {  // C1 controls, line breaks
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
+    } else if (cp == '\\') {
+      out += "\\\\";
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+    }
+    p += n;
   }
   return out;
 }

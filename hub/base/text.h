@@ -17,9 +17,10 @@ bool IsValidUtf8(std::string_view text);
 // Every character in [A-Za-z0-9] or in `extra`.
 bool IsTokenText(std::string_view text, std::string_view extra);
 
-// `text` with control characters written out (\n, \r, \t, \xNN): for a log line that text
-// from outside must not be able to break into two, or forge.
-std::string EscapeControl(std::string_view text);
+// `text` safe to print on one line: control characters written out (\n, \r, \t, \xNN, and
+// \uNNNN for C1 controls and U+2028/2029), bytes that are not UTF-8 as \xNN, a backslash as
+// \\. For log lines and messages that text from outside must not break in two, or forge.
+std::string Printable(std::string_view text);
 
 // Fills {name} placeholders from `values`; the error names a placeholder without a value.
 Result<std::string> RenderTemplate(const std::string& text, const StringMap& values);

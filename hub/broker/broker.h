@@ -54,8 +54,9 @@ struct BrokerOptions {
   // Pass-through requests waiting for a worker, per service; beyond this: UNAVAILABLE (busy).
   int passthrough_queue_limit = 1000;
   // Requests one client connection may have under way at once (hub services and pass-through);
-  // beyond this it is told UNAVAILABLE (busy) at once, so that one client cannot fill the
-  // engine's queue for everyone.
+  // beyond this it is told UNAVAILABLE (busy) at once, so that one connection cannot fill the
+  // engine's queue for everyone (CURVE's allow-list bounds how many connections a stranger gets:
+  // none).
   int max_in_flight_per_client = 1000;
   // Service names served by the engine over the link.
   std::set<std::string> hub_services;

@@ -68,22 +68,6 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name) {
   return pub;
 }
 
-Result<std::string> ReadCurveKey(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file: " + strerror(errno), "key");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string key = text.str();
-  const size_t begin = key.find_first_not_of(" \t\r\n");
-  const size_t end = key.find_last_not_of(" \t\r\n");
-  key = begin == std::string::npos ? "" : key.substr(begin, end - begin + 1);
-  uint8_t decoded[32];
-  if (key.size() != kZ85KeyLength || zmq_z85_decode(decoded, key.c_str()) == nullptr) {
-    return Error(ErrorCode::kBadRequest, path + ": not a Z85 CURVE key (40 characters)", "key");
-  }
-  return key;
-}
-
 Result<std::vector<std::string>> ReadCurveKeys(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file: " + strerror(errno), "key");
@@ -103,6 +87,16 @@ Result<std::vector<std::string>> ReadCurveKeys(const std::string& path) {
   }
   if (keys.empty()) return Error(ErrorCode::kBadRequest, path + ": holds no key", "key");
   return keys;
+}
+
+Result<std::string> ReadCurveKey(const std::string& path) {
+  auto keys = ReadCurveKeys(path);
+  if (!keys) return Error(keys.error());
+  if (keys->size() != 1) {
+    return Error(ErrorCode::kBadRequest, path + ": holds " + std::to_string(keys->size()) + " keys, one expected",
+                 "key");
+  }
+  return std::move(keys->front());
 }
 
 Result<CurveKeyPair> ReadCurveSecretKey(const std::string& path) {

@@ -152,7 +152,7 @@ Status ValidateResultFor(const wire::StageResult& result, std::string_view task_
                          int64_t token) {
   if (result.task_id != task_id) {
     return Status(ErrorCode::kBadRequest,
-                  "result names task \"" + result.task_id + "\", expected \"" +
+                  "result names task \"" + Printable(result.task_id) + "\", expected \"" +
                       std::string(task_id) + "\"",
                   "task_id");
   }

@@ -48,10 +48,14 @@ TEST(Text, Utf8AcceptsChineseAndRejectsBrokenSequences) {
   EXPECT_FALSE(IsValidUtf8("\xd5\xfb"));          // GBK bytes are not UTF-8
 }
 
-TEST(Text, EscapeControlWritesOutControlCharactersOnly) {
-  EXPECT_EQ(EscapeControl("纳税人 <b>'ok'</b>"), "纳税人 <b>'ok'</b>");
-  EXPECT_EQ(EscapeControl("a\r\nb\tc"), "a\\r\\nb\\tc");
-  EXPECT_EQ(EscapeControl(std::string("\0\x1b[2J\x7f", 6)), "\\x00\\x1b[2J\\x7f");
+TEST(Text, PrintableWritesOutWhatCouldBreakOrForgeALine) {
+  EXPECT_EQ(Printable("纳税人 <b>'ok'</b>"), "纳税人 <b>'ok'</b>");
+  EXPECT_EQ(Printable("a\r\nb\tc"), "a\\r\\nb\\tc");
+  EXPECT_EQ(Printable(std::string("\0\x1b[2J\x7f", 6)), "\\x00\\x1b[2J\\x7f");
+  EXPECT_EQ(Printable("a\\nb"), "a\\\\nb") << "a backslash cannot pass for an escape";
+  EXPECT_EQ(Printable("\xc4\xc9 \xff"), "\\xc4\\xc9 \\xff") << "GBK and stray bytes";
+  EXPECT_EQ(Printable("\xc2\x9b" "1m \xe2\x80\xa8"), "\\u009b1m \\u2028") << "C1 CSI, line separator";
+  EXPECT_EQ(Printable("\xe7\xba"), "\\xe7\\xba") << "a truncated sequence";
 }
 
 TEST(Log, TextFromOutsideCannotForgeALogLine) {

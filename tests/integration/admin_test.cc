@@ -414,6 +414,12 @@ TEST_F(AdminTest, OversizedMalformedAndUnknownRequests) {
   EXPECT_FALSE(big.keep_alive) << "the unread body must not become the next request";
   EXPECT_TRUE(As(Role::kManager, "POST", "/api/v1/tasks/X%2F0/assign", "{}").keep_alive);
   EXPECT_EQ(Send("GET", "/api/v1/requests/%zz").status, 400) << "a malformed escape";
+  // Refused for its path or query before routing: the body it came with is not read either.
+  for (const char* path : {"/api/v1/tasks/X%FF/assign", "/api/v1/tasks/X%zz/assign", "/api/v1/requests?kind=%C0%AF"}) {
+    Reply refused = As(Role::kManager, "POST", path, "{\"staff\":\"x\"}");
+    EXPECT_EQ(refused.status, 400) << path << ": " << refused.body;
+    EXPECT_FALSE(refused.keep_alive) << path << ": the unread body must not become the next request";
+  }
   Reply anonymous = Send("POST", "/api/v1/tasks/X%2F0/assign", "", std::string(3000, ' '));
   EXPECT_EQ(anonymous.status, 401) << "refused before its body is read";
   EXPECT_FALSE(anonymous.keep_alive) << "and the unread body closes the connection";

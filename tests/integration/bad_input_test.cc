@@ -168,11 +168,14 @@ TEST_F(BadInputTest, MissingKindOrTaxpayerNamesTheField) {
 // served meanwhile, and once answers come back the first may send again.
 TEST_F(BadInputTest, AClientWithTooManyRequestsUnderWayIsToldToWait) {
   hub_.reset();
-  app::HubConfig config = TestHubConfig(dir_);
+  // t.echo's requests may wait 30 s here, so that a slow machine cannot time them out first.
+  std::string routes = kTestRoutes;
+  routes.replace(routes.find("{service: t.echo, timeout: 1s}"), 30, "{service: t.echo, timeout: 30s}");
+  app::HubConfig config = TestHubConfig(dir_, "sqlite", "", routes);
   config.broker.max_in_flight_per_client = 4;
   hub_ = std::make_unique<TestHub>(config);
   ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
-  // t.echo has no worker yet: its requests wait (up to its 1 s timeout) and stay under way.
+  // t.echo has no worker yet: its requests wait and stay under way.
   zmq::socket_t flood(context_, zmq::socket_type::dealer);
   flood.set(zmq::sockopt::linger, 0);
   flood.connect(hub_->frontend());

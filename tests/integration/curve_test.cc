@@ -166,19 +166,29 @@ TEST_F(CurveTest, GarbageBeforeTheHandshakeIsDroppedAndOthersAreServed) {
       ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << endpoint;
       // The hub may close the connection part way through; what it sent back is not asked for.
       (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      timeval wait{0, 200'000};
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+      // Dropped: the hub closes the connection (a greeting cut short is waited on instead,
+      // until the handshake times out; that one is closed from this side).
+      const bool cut_short = bytes.size() < 64;
+      timeval patience{cut_short ? 0 : 10, cut_short ? 200'000 : 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
       char sink[256];
-      while (recv(fd, sink, sizeof sink, 0) > 0) {
+      ssize_t got;
+      while ((got = recv(fd, sink, sizeof sink, 0)) > 0) {
+      }
+      if (!cut_short) {
+        EXPECT_TRUE(got == 0 || errno == ECONNRESET) << endpoint << " attempt " << sent << " still open";
       }
       close(fd);
       ++sent;
-      auto served = hall.Submit(Request("alongside-" + std::to_string(sent)));
-      EXPECT_TRUE(served.has_value()) << endpoint << " attempt " << sent << ": " << served.error().ToString();
+      auto served = hall.mdp().Call("taxhub.submit", wire::Encode(Request("alongside-" + std::to_string(sent))),
+                                    10'000, /*retries=*/0);
+      EXPECT_TRUE(served.has_value() && wire::ReplyStatus(*served).ok()) << endpoint << " attempt " << sent;
     }
   }
   EXPECT_EQ(hub_->hub().broker_counters().client_requests.load() - requests, static_cast<uint64_t>(sent))
       << "only the listed client's requests reached the broker";
+  EXPECT_EQ(hub_->hub().broker_counters().worker_protocol_errors.load(), 0u) << "nothing reached it as a worker";
+  EXPECT_TRUE(hub_->hub().workers().empty());
 }
 
 TEST_F(CurveTest, EachKeyIsHeldToItsRole) {
@@ -308,22 +318,28 @@ TEST_F(CurveTest, AnAdapterChangesKeysWithoutARestart) {
   ASSERT_TRUE(security::WriteCurveKeyPair(keys_, "adapter-next").ok());
   const CurveClientKeys old_keys = Keys("adapter");
   const CurveClientKeys new_keys = Keys("adapter-next");
-  // Admitted: the hub answers (the task does not exist). Refused: no answer ever comes.
-  auto admitted = [&](const CurveClientKeys& keys) {
+  // Admitted: the hub answers (the task does not exist), however long a busy machine takes.
+  // Refused: the ZAP handler turns the key away, and no answer comes.
+  auto ask = [&](const CurveClientKeys& keys, int64_t timeout_ms) {
     client::HubClient adapter(context_, hub_->frontend(), keys);
     wire::TaskReport report;
     report.task_id = "NONE/0";
     report.type = "probe";
     report.reporter = "test";
-    auto reply = adapter.mdp().Call("taxhub.report", wire::Encode(report), 400, /*retries=*/0);
+    auto reply = adapter.mdp().Call("taxhub.report", wire::Encode(report), timeout_ms, /*retries=*/0);
     return reply.has_value() && wire::ReplyStatus(*reply).code() == ErrorCode::kNotFound;
+  };
+  auto admitted = [&](const CurveClientKeys& keys) { return ask(keys, 10'000); };
+  auto refused = [&](const CurveClientKeys& keys) {
+    const uint64_t before = Refused();
+    return !ask(keys, 500) && Eventually([&] { return Refused() > before; });
   };
   auto write = [&](const std::vector<std::string>& lines) {
     std::ofstream out(keys_ + "/adapter.pub", std::ios::trunc);
     for (const auto& line : lines) out << line << "\n";
   };
   EXPECT_TRUE(admitted(old_keys));
-  EXPECT_FALSE(admitted(new_keys)) << "not listed yet";
+  EXPECT_TRUE(refused(new_keys)) << "not listed yet";
 
   write({"# adapter: the old key, and the new one while it changes over", old_keys.public_key,
          new_keys.public_key});
@@ -346,7 +362,7 @@ TEST_F(CurveTest, AnAdapterChangesKeysWithoutARestart) {
 
   write({new_keys.public_key});
   ASSERT_TRUE(hub_->hub().ReloadPeerKeys().has_value());
-  EXPECT_FALSE(admitted(old_keys)) << "the old key is out";
+  EXPECT_TRUE(refused(old_keys)) << "the old key is out";
   EXPECT_TRUE(admitted(new_keys));
 
   // A bad file changes nothing: the error names the file and line, the new key still works.
@@ -355,7 +371,7 @@ TEST_F(CurveTest, AnAdapterChangesKeysWithoutARestart) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("adapter.pub:2"), std::string::npos) << bad.error().ToString();
   EXPECT_TRUE(admitted(new_keys));
-  EXPECT_FALSE(admitted(old_keys));
+  EXPECT_TRUE(refused(old_keys));
 }
 
 TEST(CurveDoors, AServerWithoutAHandlerIsCaughtBeforeAnyoneIsLetIn) {

@@ -283,6 +283,19 @@ TEST_P(EventsTest, AnOversizedMessageOnTheEventSocketIsDroppedUnread) {
   zmq::socket_t rogue(context_, zmq::socket_type::pub);
   rogue.set(zmq::sockopt::linger, 0);
   rogue.bind("tcp://127.0.0.1:*");
+  // The publisher's side sees who hangs up: the limited subscriber must, on the big message.
+  ASSERT_EQ(zmq_socket_monitor(rogue.handle(), "inproc://rogue-monitor", ZMQ_EVENT_DISCONNECTED), 0);
+  zmq::socket_t monitor(context_, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect("inproc://rogue-monitor");
+  int hang_ups = 0;
+  auto count_hang_ups = [&] {
+    std::vector<zmq::message_t> event;
+    while (zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait)) {
+      ++hang_ups;
+      event.clear();
+    }
+  };
   wire::Event forged;
   forged.stream = "test-hub";
   forged.seq = head + 1;
@@ -325,18 +338,21 @@ TEST_P(EventsTest, AnOversizedMessageOnTheEventSocketIsDroppedUnread) {
     rogue.send(zmq::buffer(body), zmq::send_flags::none);
     return control->forged_seen > 0;
   })) << "the control never took the event: the test proves nothing";
-  for (int i = 0; i < 10; ++i) {  // a few more chances for the limited one
+  // Until the limited one has been sent it, and hung up on it, at least once.
+  EXPECT_TRUE(Eventually([&] {
     rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
     rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
     rogue.send(zmq::buffer(body), zmq::send_flags::none);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    count_hang_ups();
+    return hang_ups > 0;
+  })) << "the limited subscriber never dropped the connection";
   for (Run* r : {limited.get(), control.get()}) {
     r->subscriber->Stop();
     r->thread.join();
   }
   EXPECT_EQ(limited->forged_seen, 0);
   EXPECT_EQ(limited->subscriber->offset(), head);
+  zmq_socket_monitor(rogue.handle(), nullptr, 0);
 }
 
 TEST_P(EventsTest, ABadReplayRequestIsRefusedNamingTheField) {

@@ -16,6 +16,8 @@ MdpClient::MdpClient(zmq::context_t& context, std::string endpoint,
 void MdpClient::Connect() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   socket_->set(zmq::sockopt::linger, 0);
+  // A reply is at most a page of events or a progress report; anything far larger is not the hub.
+  socket_->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
   if (curve_) security::ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint_);
 }
