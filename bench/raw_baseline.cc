@@ -2,7 +2,8 @@
 // one accepted submit — its request row, its stage row (READY) and its two events
 // (request.accepted, stage.ready) — written into the ledger's own schema (the same migrations,
 // so the same tables and indexes) in batches, with nothing else: no sockets, no decoding, no
-// validation, no routing, no hashing (the events carry fixed hashes). `make bench` prints
+// validation, no routing, no hashing (the events carry fixed hashes). SQLite: prepared
+// statements, a row each; PostgreSQL: three multi-row INSERTs a batch, in one round trip. `make bench` prints
 // taxhub's intake as a ratio to this rate.
 //
 //   raw_baseline --sqlite FILE [--requests N] [--batch B]     (WAL, synchronous=FULL)
@@ -128,24 +129,36 @@ double Postgres(const std::string& dsn, long long requests, int batch) {
     w.commit();
   }
   c.set_variable("search_path", "raw_baseline");
-  c.prepare("request", kInsertRequest);
-  c.prepare("stage", kInsertStage);
-  c.prepare("event", kInsertEvent);
-  const pqxx::binarystring body(kBody);
+  // Each batch as three multi-row INSERTs sent in one round trip: the fastest way libpqxx has
+  // to write these rows on one connection (a statement per row made this baseline 4x slower,
+  // and taxhub's own ledger writes its new rows this way too).
   long long seq = 0;
   const auto start = std::chrono::steady_clock::now();
   for (long long n = 0; n < requests;) {
     pqxx::work w(c);
+    const std::string body = w.quote_raw(reinterpret_cast<const unsigned char*>(kBody.data()), kBody.size());
+    const std::string hash = w.quote(kHash);
+    std::string request_rows, stage_rows, event_rows;
     for (int i = 0; i < batch && n < requests; ++i, ++n) {
-      const std::string id = Id(n);
-      const long long at = 1796000000000LL + n;
-      w.exec_prepared("request", id, body, kHash, at);
-      ++seq;
-      w.exec_prepared("event", seq, id, -1, "request.accepted", at, kAccepted, kHash);
-      w.exec_prepared("stage", id, at);
-      ++seq;
-      w.exec_prepared("event", seq, id, 0, "stage.ready", at, kReady, kHash);
+      const std::string id = w.quote(Id(n));
+      const std::string at = std::to_string(1796000000000LL + n);
+      const char* sep = i ? "," : "";
+      request_rows += sep + ("(" + id + ",'filing.vat','91310110666007217T','{\"tax_office\":\"13212000000\"}'," +
+                             body + "," + hash + ",'vat',1,'IN_PROGRESS'," + at + "," + at + ")");
+      stage_rows += sep + ("(" + id + ",0,'accept','','bench.accept','READY',5,3600000," + at + "," + at +
+                           "+3600000,1000,2.0,60000,30000)");
+      const std::string accepted_seq = std::to_string(++seq);
+      const std::string ready_seq = std::to_string(++seq);
+      event_rows += sep + ("('raw'," + accepted_seq + "," + id + ",-1,'request.accepted'," + at + "," +
+                           w.quote(kAccepted) + "," + hash + "," + hash + "),('raw'," + ready_seq + "," + id +
+                           ",0,'stage.ready'," + at + "," + w.quote(kReady) + "," + hash + "," + hash + ")");
     }
+    w.exec("INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, "
+           "state, accepted_at, updated_at) VALUES " + request_rows +
+           ";INSERT INTO stages (request_id, idx, name, label, service, state, max_attempts, time_limit_ms, "
+           "ready_at, deadline_at, initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms) VALUES " +
+           stage_rows + ";INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) "
+           "VALUES " + event_rows);
     w.commit();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
