@@ -129,7 +129,6 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "SELECT chain, chain_seq, hash, at, signature, certificate FROM checkpoints "
        "WHERE chain = $1 ORDER BY chain_seq"},
       {"chains", "SELECT chain, algorithm, created_at FROM chains ORDER BY chain"},
-      {"notify_ready", "SELECT pg_notify('taxhub_ready', $1)"},
       {"scan_requests",
        std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id > $1 ORDER BY id LIMIT $2"},
       {"add_obligation",
@@ -545,11 +544,10 @@ class PostgresTransaction final : public Transaction {
 
   ChainHead Head() const override { return head_; }
 
+  // NOTIFY is delivered at commit whenever it is sent: it goes with the held-back rows.
   Status NotifyReady(std::string_view service) override {
-    return Run("notify", [&]() -> Status {
-      work_->exec_prepared("notify_ready", std::string(service));
-      return Status::Ok();
-    });
+    pending_notifies_.insert(std::string(service));
+    return Status::Ok();
   }
 
   Status AppendCheckpoint(const CheckpointRecord& c) override {
@@ -737,6 +735,7 @@ class PostgresTransaction final : public Transaction {
   std::vector<RequestRecord> pending_requests_;
   std::vector<StageRecord> pending_stages_;
   std::vector<EventRecord> pending_events_;
+  std::set<std::string> pending_notifies_;
   PostgresLedger& ledger_;
   std::unique_ptr<pqxx::work> work_;
   ChainHead head_;
@@ -943,7 +942,10 @@ Status PostgresTransaction::AddEvent(const EventRecord& event) {
 }
 
 Status PostgresTransaction::Flush() {
-  if (pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty()) return Status::Ok();
+  if (pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty() &&
+      pending_notifies_.empty()) {
+    return Status::Ok();
+  }
   return Guard("write new rows", [&]() -> Status {
     pqxx::work& w = *work_;
     auto text = [&](const std::string& v) { return w.quote(v); };
@@ -996,10 +998,12 @@ Status PostgresTransaction::Flush() {
                   "," + text(e.type) + "," + number(e.at_ms) + "," + text(e.detail) + "," + text(e.prev_hash) +
                   "," + text(e.hash);
          });
+    for (const std::string& service : pending_notifies_) sql += "SELECT pg_notify('taxhub_ready', " + text(service) + ");";
     w.exec(sql);
     pending_requests_.clear();
     pending_stages_.clear();
     pending_events_.clear();
+    pending_notifies_.clear();
     return Status::Ok();
   });
 }
