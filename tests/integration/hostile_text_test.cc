@@ -18,6 +18,7 @@
 #include "hub/admin/admin_server.h"
 #include "hub/admin/tokens.h"
 #include "hub/app/verify_ledger.h"
+#include "hub/base/digest.h"
 #include "hub/base/json_map.h"
 #include "hub/base/text.h"
 #include "tests/integration/backends.h"
@@ -201,7 +202,8 @@ class HostileTextTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Everything the ledger holds about requests other than the good client's: each request
-  // with its state, stages and events. A refused call must leave it as it was.
+  // with its state, attributes, body and last update, its stages (state, handler, outcome,
+  // outputs, token) and its events. A refused call must leave it as it was.
   std::string Snapshot() {
     auto txn = reader_->Begin();
     if (!txn) return "unreadable: " + txn.error().ToString();
@@ -211,11 +213,15 @@ class HostileTextTest : public ::testing::TestWithParam<std::string> {
       if (!page) return "unreadable: " + page.error().ToString();
       for (const ledger::RequestRecord& r : *page) {
         if (r.taxpayer_id == kGood) continue;
-        out += r.id + " " + std::string(ledger::ToString(r.state)) + "\n";
+        out += r.id + " " + std::string(ledger::ToString(r.state)) + " " + EncodeJsonMap(r.attributes) + " " +
+               Sha256Hex({r.body}) + " " + std::to_string(r.updated_at_ms) + "\n";
         auto stages = (*txn)->GetStages(r.id);
         auto events = (*txn)->GetEvents(r.id);
         if (!stages || !events) return "unreadable stages or events of " + r.id;
-        for (const auto& s : *stages) out += "  stage " + std::string(ledger::ToString(s.state)) + "\n";
+        for (const auto& s : *stages) {
+          out += "  stage " + std::string(ledger::ToString(s.state)) + " " + s.handler + " " + s.code + " " +
+                 s.message + " " + EncodeJsonMap(s.outputs) + " " + std::to_string(s.token) + "\n";
+        }
         for (const auto& e : *events) out += "  " + e.type + " " + e.detail + "\n";
       }
       if (page->size() < 200) break;
