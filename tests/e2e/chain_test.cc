@@ -528,6 +528,24 @@ TEST_F(ChainTest, DevModeWithCurveLocksTheDoors) {
   }, 15'000)) << "the adapter process got in with its own key: " << hub->Log();
   auto unknown = hall({"progress", "PLAIN-1", "--taxpayer", "91310110666007217T"}, keys + "/hall.key");
   EXPECT_NE(unknown.output.find("NOT_FOUND"), std::string::npos) << "nothing of the refused ones was written";
+
+  // The hall changes keys while the hub runs: a new pair, its line added to hall.pub, SIGHUP.
+  auto made = RunCommand({BinDir() + "/taxhub", "keygen", "--dir", keys, "hall-next"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto next_refused = hall(with(submit, "NEXT-0"), keys + "/hall-next.key");
+  EXPECT_NE(next_refused.output.find("TIMEOUT"), std::string::npos) << "not listed yet: " << next_refused.output;
+  {
+    std::ifstream in(keys + "/hall-next.pub");
+    std::string line;
+    std::getline(in, line);
+    std::ofstream(keys + "/hall.pub", std::ios::app) << line << "\n";
+  }
+  hub->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] { return hub->Log().find("CURVE peer keys reloaded: 2 peers, 3 keys") != std::string::npos; }))
+      << hub->Log();
+  auto next = hall(with(submit, "NEXT-1"), keys + "/hall-next.key");
+  EXPECT_EQ(next.exit_code, 0) << "the new key is in, without a restart: " << next.output;
+  EXPECT_EQ(hall(with(submit, "OLD-1"), keys + "/hall.key").exit_code, 0) << "and the old one still, until taken out";
   EXPECT_EQ(hub->Stop(15'000), 0) << hub->Log();
 }
 
