@@ -292,7 +292,8 @@ class Transaction {
 
   // Holds `key` until this transaction ends, so that transactions that read and then write what
   // belongs to one key (a taxpayer's risk figures) do so one after another — across hubs on
-  // PostgreSQL (an advisory lock); SQLite has one writer and needs nothing.
+  // PostgreSQL (an advisory lock); SQLite has one writer and needs nothing. Taking a key the
+  // transaction holds already is free.
   virtual Status LockKey(std::string_view key) = 0;
   // Risk figures: the latest report of a figure for a period replaces the one before.
   virtual Status PutFigure(const FigureRecord& figure) = 0;
@@ -325,6 +326,9 @@ class Ledger {
   virtual Status Maintain() { return Status::Ok(); }
   // A file descriptor that becomes readable when another hub notifies READY work, or -1.
   virtual int NotificationFd() { return -1; }
+  // Whether Transaction::PrefetchRequests saves anything (a lookup is a round trip): the engine
+  // reads a batch's request ids only for a ledger that does.
+  virtual bool PrefetchesRequests() const { return false; }
   // The services other hubs have notified since the last call (never blocks).
   virtual std::vector<std::string> TakeNotifications() { return {}; }
 

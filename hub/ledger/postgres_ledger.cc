@@ -52,11 +52,6 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
            " FROM requests WHERE state = $1 AND ($2 = '' OR (updated_at, id) > "
            "(SELECT updated_at, id FROM requests WHERE id = $2)) ORDER BY updated_at, id "
            "LIMIT $3"},
-      {"insert_request",
-       "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, "
-       "route_version, state, accepted_at, updated_at, finished_at, signature, certificate, "
-       "signer, verified_at) "
-       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
       {"insert_route_table",
        "INSERT INTO route_tables (digest, source, text, loaded_at) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (digest) DO NOTHING RETURNING version"},
@@ -69,13 +64,6 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "WHERE id = $10"},
       {"update_request",
        "UPDATE requests SET state = $1, updated_at = $2, finished_at = $3 WHERE id = $4"},
-      {"insert_stage",
-       "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, "
-       "token, time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, "
-       "lease_owner, handler, code, message, outputs, queue, difficulty, condition, "
-       "initial_backoff_ms, backoff_multiplier, max_backoff_ms, attempt_timeout_ms, on_rejection) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-       "$19, $20::jsonb, $21, $22, $23, $24, $25, $26, $27, $28)"},
       {"update_stage",
        "UPDATE stages SET state = $1, attempt = $2, token = $3, ready_at = $4, started_at = $5, "
        "finished_at = $6, deadline_at = $7, lease_until = $8, lease_owner = $9, handler = $10, "
@@ -437,6 +425,7 @@ class PostgresTransaction final : public Transaction {
       if (held.id == r.id) return Status(ErrorCode::kConflict, "request " + r.id + " is inserted twice", "id");
     }
     pending_requests_.push_back(r);
+    absent_.erase(r.id);  // it will exist once written: GetRequest must not say otherwise after a flush
     return Status::Ok();
   }
 
@@ -630,9 +619,12 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  // An advisory lock is held until the transaction ends: asked for again, it costs nothing.
   Status LockKey(std::string_view key) override {
+    if (locked_keys_.contains(key)) return Status::Ok();
     return Run("lock key", [&]() -> Status {
       work_->exec_prepared("lock_key", std::string(key));
+      locked_keys_.insert(std::string(key));
       return Status::Ok();
     });
   }
@@ -732,6 +724,7 @@ class PostgresTransaction final : public Transaction {
 
  private:
   std::set<std::string, std::less<>> absent_;  // prefetched ids with no row
+  std::set<std::string, std::less<>> locked_keys_;
   std::vector<RequestRecord> pending_requests_;
   std::vector<StageRecord> pending_stages_;
   std::vector<EventRecord> pending_events_;
@@ -825,6 +818,8 @@ class PostgresLedger final : public Ledger {
       return Status::Ok();
     });
   }
+
+  bool PrefetchesRequests() const override { return true; }
 
   int NotificationFd() override {
     return connection_ && connection_->is_open() && receiver_ ? connection_->sock() : -1;

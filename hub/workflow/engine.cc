@@ -216,6 +216,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
 
 // The ids of the batch's submits, looked up together (one query on PostgreSQL, not one each).
 Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch) {
+  if (!ledger_.PrefetchesRequests() || batch.size() < 2) return Status::Ok();
   std::vector<std::string> ids;
   for (const Inbound& item : batch) {
     const link::Op op = OpOf(item);

@@ -14,29 +14,11 @@ namespace {
 
 constexpr const char* kLog = "risk";
 
-// The taxpayer's risk lock (see RecordFigures), taken once per transaction however many rules
-// apply: on PostgreSQL each LockKey is a round trip.
-class RiskLock {
- public:
-  RiskLock(ledger::Transaction& txn, const std::string& taxpayer_id) : txn_(txn), key_("risk:" + taxpayer_id) {}
-  Status Lock() {
-    if (held_) return Status::Ok();
-    TAXHUB_RETURN_IF_ERROR(txn_.LockKey(key_));
-    held_ = true;
-    return Status::Ok();
-  }
-
- private:
-  ledger::Transaction& txn_;
-  std::string key_;
-  bool held_ = false;
-};
-
 }  // namespace
 
 Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& r, const StringMap& outputs) {
   const int64_t now = clock_.NowMs();
-  RiskLock locker(txn, r.taxpayer_id);
+  const std::string lock = "risk:" + r.taxpayer_id;
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.kind != r.kind) continue;
     auto reported = outputs.find(rule.output);
@@ -53,7 +35,7 @@ Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestReco
     }
     // Another hub may be recording a figure of this taxpayer right now: one after the other, so
     // that each sees the other's month.
-    TAXHUB_RETURN_IF_ERROR(locker.Lock());
+    TAXHUB_RETURN_IF_ERROR(txn.LockKey(lock));
     TAXHUB_RETURN_IF_ERROR(
         txn.PutFigure({r.taxpayer_id, rule.figure(), obligations::FormatMonth(*period), reported->second, r.id, now}));
     auto stored = txn.FiguresOf(r.taxpayer_id, rule.figure(), obligations::FormatMonth(*period), rule.months_needed());
@@ -75,10 +57,10 @@ Status Engine::CheckRejections(ledger::Transaction& txn, const ledger::RequestRe
   const int64_t now = clock_.NowMs();
   const obligations::Date today = obligations::ChinaDate(now);
   const obligations::Month this_month = today.year() / today.month();
-  RiskLock locker(txn, r.taxpayer_id);
+  const std::string lock = "risk:" + r.taxpayer_id;  // see RecordFigures
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.type != obligations::RiskRule::Type::kRejections) continue;
-    TAXHUB_RETURN_IF_ERROR(locker.Lock());
+    TAXHUB_RETURN_IF_ERROR(txn.LockKey(lock));
     auto rejected = txn.CountRequests(r.taxpayer_id, ledger::RequestState::kRejected,
                                       now - int64_t{rule.days} * 86'400'000);
     if (!rejected) return rejected.error();
