@@ -7,6 +7,7 @@
 
 #include "hub/base/clock.h"
 #include "hub/base/log.h"
+#include "hub/security/curve_keys.h"
 
 namespace taxhub::security {
 namespace {
@@ -60,45 +61,35 @@ Result<PeerRole> ParsePeerRole(std::string_view name) {
                "unknown role \"" + std::string(name) + "\" (hall, adapter or subscriber)", "role");
 }
 
-namespace {
-
-// The 32-byte key of a Z85 public key, or "" when it is not one.
-std::string BinaryKey(const std::string& public_z85) {
-  uint8_t binary[kBinaryKeyLength];
-  if (public_z85.size() != 40 || zmq_z85_decode(binary, public_z85.c_str()) == nullptr) return "";
-  return std::string(reinterpret_cast<const char*>(binary), kBinaryKeyLength);
+Status CurveAllowList::CheckKey(std::string_view name, const std::string& public_z85, std::string& binary) const {
+  auto key = Z85KeyToBinary(public_z85);
+  if (!key) {
+    return Status(ErrorCode::kBadRequest, "peer " + std::string(name) + ": not a Z85 CURVE public key", "key");
+  }
+  if (auto other = name_by_key_.find(*key); other != name_by_key_.end()) {
+    return Status(ErrorCode::kConflict,
+                  "peers " + other->second + " and " + std::string(name) + " have the same key", "key");
+  }
+  binary = std::move(*key);
+  return Status::Ok();
 }
-
-}  // namespace
 
 Status CurveAllowList::AddKey(std::string_view name, const std::string& public_z85) {
   if (!by_name_.contains(name)) {
     return Status(ErrorCode::kNotFound, "no peer " + std::string(name) + " to add a key to", "name");
   }
-  std::string key = BinaryKey(public_z85);
-  if (key.empty()) {
-    return Status(ErrorCode::kBadRequest, "peer " + std::string(name) + ": not a Z85 CURVE public key", "key");
-  }
-  if (auto other = name_by_key_.find(key); other != name_by_key_.end()) {
-    return Status(ErrorCode::kConflict,
-                  "peers " + other->second + " and " + std::string(name) + " have the same key", "key");
-  }
+  std::string key;
+  TAXHUB_RETURN_IF_ERROR(CheckKey(name, public_z85, key));
   name_by_key_.emplace(std::move(key), std::string(name));
   return Status::Ok();
 }
 
 Status CurveAllowList::Add(CurvePeer peer) {
   if (peer.name.empty()) return Status(ErrorCode::kMissingField, "a peer needs a name", "name");
-  std::string key = BinaryKey(peer.public_z85);
-  if (key.empty()) {
-    return Status(ErrorCode::kBadRequest, "peer " + peer.name + ": not a Z85 CURVE public key", "key");
-  }
+  std::string key;
+  TAXHUB_RETURN_IF_ERROR(CheckKey(peer.name, peer.public_z85, key));
   if (by_name_.contains(peer.name)) {
     return Status(ErrorCode::kConflict, "peer " + peer.name + " is listed twice", "name");
-  }
-  if (auto other = name_by_key_.find(key); other != name_by_key_.end()) {
-    return Status(ErrorCode::kConflict, "peers " + other->second + " and " + peer.name + " have the same key",
-                  "key");
   }
   if (peer.role != PeerRole::kAdapter && !peer.services.empty()) {
     return Status(ErrorCode::kBadRequest, "peer " + peer.name + ": only adapters are given services", "services");
@@ -266,18 +257,15 @@ std::string PeerName(const zmq::message_t& frame) {
 Status ProveUnknownKeyRefused(zmq::context_t& context, const std::string& endpoint, zmq::socket_type type,
                               const std::string& server_public_z85, int64_t timeout_ms) {
   static std::atomic<int> probes{0};
-  char public_key[41] = {};
-  char secret_key[41] = {};
-  if (zmq_curve_keypair(public_key, secret_key) != 0) {
-    return Status(ErrorCode::kInternal, "CURVE is not available in this libzmq", "curve");
-  }
+  auto stranger = GenerateCurveKeyPair();
+  if (!stranger) return stranger.error();
   const std::string monitor_endpoint = "inproc://taxhub-curve-probe-" + std::to_string(++probes);
   try {
     zmq::socket_t probe(context, type);
     probe.set(zmq::sockopt::linger, 0);
     probe.set(zmq::sockopt::curve_serverkey, server_public_z85);
-    probe.set(zmq::sockopt::curve_publickey, std::string(public_key));
-    probe.set(zmq::sockopt::curve_secretkey, std::string(secret_key));
+    probe.set(zmq::sockopt::curve_publickey, stranger->public_z85);
+    probe.set(zmq::sockopt::curve_secretkey, stranger->secret_z85);
     if (zmq_socket_monitor(probe.handle(), monitor_endpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {

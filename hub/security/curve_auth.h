@@ -64,6 +64,9 @@ class CurveAllowList {
   static bool MayServe(const CurvePeer& peer, std::string_view service);
 
  private:
+  // The 32-byte form of a peer's key in `binary`, unless it is not a key or is listed already.
+  Status CheckKey(std::string_view name, const std::string& public_z85, std::string& binary) const;
+
   std::map<std::string, CurvePeer, std::less<>> by_name_;
   std::map<std::string, std::string, std::less<>> name_by_key_;  // binary key -> name
 };

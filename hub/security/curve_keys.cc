@@ -68,6 +68,14 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name) {
   return pub;
 }
 
+std::optional<std::string> Z85KeyToBinary(std::string_view z85) {
+  if (z85.size() != kZ85KeyLength) return std::nullopt;
+  const std::string text(z85);  // zmq_z85_decode reads a NUL-terminated string
+  uint8_t binary[32];
+  if (zmq_z85_decode(binary, text.c_str()) == nullptr) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(binary), sizeof binary);
+}
+
 Result<std::vector<std::string>> ReadCurveKeys(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open key file: " + strerror(errno), "key");
@@ -78,8 +86,7 @@ Result<std::vector<std::string>> ReadCurveKeys(const std::string& path) {
     if (begin == std::string::npos || line[begin] == '#') continue;
     const size_t end = line.find_last_not_of(" \t\r");
     std::string key = line.substr(begin, end - begin + 1);
-    uint8_t decoded[32];
-    if (key.size() != kZ85KeyLength || zmq_z85_decode(decoded, key.c_str()) == nullptr) {
+    if (!Z85KeyToBinary(key)) {
       return Error(ErrorCode::kBadRequest,
                    path + ":" + std::to_string(number) + ": not a Z85 CURVE key (40 characters)", "key");
     }
@@ -133,12 +140,12 @@ Result<std::optional<CurveClientKeys>> CurveClientKeysFromEnvironment() {
     return Error(ErrorCode::kBadRequest, std::string(kCurveServerVariable) + ": " + server_public.error().message(),
                  kCurveServerVariable);
   }
-  auto keys = LoadCurveClientKeys(server, key);
-  if (!keys) {
-    return Error(ErrorCode::kBadRequest, std::string(kCurveKeyVariable) + ": " + keys.error().message(),
+  auto pair = ReadCurveSecretKey(key);
+  if (!pair) {
+    return Error(ErrorCode::kBadRequest, std::string(kCurveKeyVariable) + ": " + pair.error().message(),
                  kCurveKeyVariable);
   }
-  return std::optional<CurveClientKeys>(std::move(*keys));
+  return std::optional<CurveClientKeys>(CurveClientKeys{*server_public, pair->public_z85, pair->secret_z85});
 }
 
 const std::optional<CurveClientKeys>& ProcessCurveClientKeys() {

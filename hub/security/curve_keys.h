@@ -29,6 +29,9 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name);
 
 // A Z85 key file's key (40 characters; whitespace around it ignored), checked to decode.
 Result<std::string> ReadCurveKey(const std::string& path);
+// The 32-byte key a Z85 key (40 characters) stands for; nullopt when it is not one.
+std::optional<std::string> Z85KeyToBinary(std::string_view z85);
+
 // A peer's NAME.pub as the hub reads it: one key per line (blank lines and # comments
 // ignored). Two keys while a peer changes over to a new one: add the new line, reload
 // (SIGHUP), move the peer to its new key, take the old line out, reload.
