@@ -253,6 +253,16 @@ void Broker::Settle(const std::string& client) {
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }
 
+void Broker::Answer(const std::string& client, const std::string& service, Frames body) {
+  Settle(client);
+  SendFrontend(BuildClientReply(client, service, std::move(body)));
+}
+
+void Broker::AnswerError(const std::string& client, const std::string& service, const Status& status) {
+  Settle(client);
+  ReplyError(client, service, status);
+}
+
 void Broker::ReplyError(const std::string& client, const std::string& service,
                         const Status& status) {
   ++counters_.client_errors;
@@ -356,8 +366,7 @@ void Broker::HandleReply(Worker& worker, WorkerMessage& message) {
   }
   if (job.kind == Job::Kind::kClient) {
     if (!job.answered) {
-      Settle(job.client);
-      SendFrontend(BuildClientReply(job.client, worker.service, std::move(message.body)));
+      Answer(job.client, worker.service, std::move(message.body));
     }
   } else {
     Frames out = MakeFrames({link::OpFrame(link::Op::kResult), job.task_id, std::to_string(job.token),
@@ -381,8 +390,7 @@ void Broker::WorkerIdle(Worker& worker) {
     Pending pending = std::move(queue->second.front());
     queue->second.pop_front();
     if (pending.deadline_ms <= now) {
-      Settle(pending.client);
-      ReplyError(pending.client, worker.service,
+      AnswerError(pending.client, worker.service,
                  Status(ErrorCode::kTimeout, "no " + worker.service + " worker answered in time"));
       continue;
     }
@@ -415,8 +423,7 @@ void Broker::ReleaseJob(const Worker& worker) {
     SendLink(MakeFrames({link::OpFrame(link::Op::kLost), job.task_id, std::to_string(job.token),
                          link::kWorkerGone}));
   } else if (job.kind == Job::Kind::kClient && !job.answered) {
-    Settle(job.client);
-    ReplyError(job.client, worker.service,
+    AnswerError(job.client, worker.service,
                Status(ErrorCode::kUnavailable,
                       "the " + worker.service + " worker went away; retry"));
   }
@@ -442,8 +449,7 @@ void Broker::HandleEngine(Frames& frames) {
     std::string service = Str(frames[2]);
     Frames body;
     body.push_back(std::move(frames[3]));
-    Settle(client);
-    SendFrontend(BuildClientReply(client, service, std::move(body)));
+    Answer(client, service, std::move(body));
   } else if (op == link::Op::kDispatch && frames.size() == 5) {
     std::string service = Str(frames[1]);
     Job job;
@@ -489,8 +495,7 @@ void Broker::OnTimers(int64_t now) {
   }
   for (auto& [service, queue] : pending_) {
     while (!queue.empty() && queue.front().deadline_ms <= now) {
-      Settle(queue.front().client);
-      ReplyError(queue.front().client, service,
+      AnswerError(queue.front().client, service,
                  Status(ErrorCode::kTimeout, "no " + service + " worker was free in time"));
       queue.pop_front();
     }
@@ -499,8 +504,7 @@ void Broker::OnTimers(int64_t now) {
     Job& job = worker.job;
     if (job.kind == Job::Kind::kClient && !job.answered && job.deadline_ms <= now) {
       job.answered = true;
-      Settle(job.client);
-      ReplyError(job.client, worker.service,
+      AnswerError(job.client, worker.service,
                  Status(ErrorCode::kTimeout, "the " + worker.service + " worker did not answer in time"));
     }
   });

@@ -138,9 +138,13 @@ class Broker {
   void DropWorker(const std::string& identity, std::string_view why, bool send_disconnect);
   void ReleaseJob(const Worker& worker);
 
+  // A refusal of a request that was never taken on.
   void ReplyError(const std::string& client, const std::string& service, const Status& status);
-  // A client's requests under way: counted when taken on, settled when answered.
+  // A client's requests under way: counted when taken on (TakeOn), and answered — however it
+  // ends — through Answer or AnswerError, which settle the count and send the reply.
   void TakeOn(const std::string& client) { ++in_flight_[client]; }
+  void Answer(const std::string& client, const std::string& service, Frames body);
+  void AnswerError(const std::string& client, const std::string& service, const Status& status);
   void Settle(const std::string& client);
   bool SendFrontend(Frames frames);
   bool SendBackend(Frames frames);
