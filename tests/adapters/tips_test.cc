@@ -17,6 +17,7 @@
 #include "adapters/tips/reconcile.h"
 #include "adapters/tips/tips_handler.h"
 #include "hub/base/clock.h"
+#include "tests/support/process.h"
 
 namespace taxhub::tips {
 namespace {
@@ -185,8 +186,7 @@ TEST_F(TipsTest, PastItsTimeLimitAnUnknownPaymentIsReversedNeverPaidAgain) {
 // as the hub delivers it again. Exactly one debit per payment, every voucher the bank's, and the
 // day reconciles. `make soak` runs ten times as many (TAXHUB_SOAK_SCALE).
 TEST_F(TipsTest, AnswersLostOrLateAtRandomLeaveExactlyOneDebitPerPayment) {
-  const char* scale_env = std::getenv("TAXHUB_SOAK_SCALE");
-  const int payments = 40 * (scale_env ? std::max(1, std::atoi(scale_env)) : 1);
+  const int payments = 40 * testing::SoakScale();
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
   std::vector<PaymentRecord> ledger;
@@ -366,8 +366,7 @@ TEST(Reconcile, EveryDisagreementIsRaisedAndAgreementIsSilent) {
 // chosen at random over many payments: every one is flagged as what it is, once, and nothing
 // else is (no false alarms). `make soak` runs ten times as many rows.
 TEST(Reconcile, RandomlyDamagedBankFilesAreFlaggedExactly) {
-  const char* scale_env = std::getenv("TAXHUB_SOAK_SCALE");
-  const int rows = 500 * (scale_env ? std::max(1, std::atoi(scale_env)) : 1);
+  const int rows = 500 * testing::SoakScale();
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
   std::vector<PaymentRecord> ledger, bank;

@@ -39,11 +39,6 @@ namespace {
 
 const std::string kTaxpayer = "91310110666007217T";
 
-int Scale() {
-  const char* scale = std::getenv("TAXHUB_SOAK_SCALE");
-  return scale == nullptr ? 1 : std::max(1, std::atoi(scale));
-}
-
 // Submits steadily from several clients, as the hall does: a submit that gets no answer is sent
 // again with the same request id until one comes, so an acknowledgement is never lost to the
 // client and a request is never submitted twice under two ids.
@@ -363,12 +358,12 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
   for (int kill = 1; kill <= 5; ++kill) {
     if (kill % 2 == 1) {
       std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1200)(random) * Scale()));
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1200)(random) * SoakScale()));
       hub->Signal(SIGKILL);
       ASSERT_EQ(hub->Wait(5000).value_or(-1), 128 + SIGKILL);
       // The next one crashes itself after a commit that owes clients answers, before sending
       // them; the last one runs to the end.
-      const int commits = std::uniform_int_distribution<int>(5, 40)(random) * Scale();
+      const int commits = std::uniform_int_distribution<int>(5, 40)(random) * SoakScale();
       hub = kill < 5 ? StartHub("engine.replies_owed:" + std::to_string(commits)) : StartHub();
       continue;  // a hub with a crash point may already be gone: the next round waits for it
     } else {
@@ -381,9 +376,9 @@ TEST_F(FaultTest, KillNineOfTheHubFiveTimesLosesAndDuplicatesNothing) {
     }
     ASSERT_TRUE(hub->Running()) << hub->Log();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500 * Scale()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500 * SoakScale()));
   load.Stop();
-  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * Scale())) << NotCompleted() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * SoakScale())) << NotCompleted() << " not completed";
   EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
   adapter->Stop(5000);
 
@@ -438,7 +433,7 @@ TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
   auto stopped = adapter("stopped");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both registered
 
-  const int requests = 24 * Scale();
+  const int requests = 24 * SoakScale();
   zmq::context_t context(1);
   client::HubClient hall(context, frontend_, std::nullopt);
   std::set<std::string> acknowledged;
@@ -464,7 +459,7 @@ TEST_F(FaultTest, AnAdapterKilledOrStoppedMidTaskHasItsWorkRedoneOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   stopped->Signal(SIGCONT);
 
-  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * Scale())) << NotCompleted() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return NotCompleted() == 0; }, 60'000 * SoakScale())) << NotCompleted() << " not completed";
   const int refused = CountEvents("result.refused");
   const int done = CountEvents("stage.done");
   EXPECT_EQ(hub->Stop(10'000), 0) << hub->Log();
@@ -515,14 +510,14 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
   ASSERT_TRUE(hub.has_value());
   ASSERT_TRUE(hub->Running()) << hub->Log();
   Load load(frontend_, "F3", 4);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * Scale()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * SoakScale()));
   ASSERT_TRUE(pg->Restart(error)) << error;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * Scale()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * SoakScale()));
   EXPECT_TRUE(hub->Running()) << "the hub outlives its database: " << hub->Log();
   for (int i = 0; i < 3; ++i) {
     cutter.CutNextCommit();
     ASSERT_TRUE(Eventually([&] { return cutter.cut() >= i + 1; }, 10'000)) << "no COMMIT went by";
-    std::this_thread::sleep_for(std::chrono::milliseconds(700 * Scale()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700 * SoakScale()));
   }
   load.Stop();
   EXPECT_TRUE(hub->Running()) << hub->Log();
@@ -532,7 +527,7 @@ TEST_F(FaultTest, PostgresRestartedAndCommitsCutLoseAndDuplicateNothing) {
     pqxx::work txn(db);
     return txn.exec1(kNotCompletedSql)[0].as<int>();
   };
-  EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000 * Scale())) << not_completed() << " not completed";
+  EXPECT_TRUE(Eventually([&] { return not_completed() == 0; }, 60'000 * SoakScale())) << not_completed() << " not completed";
   LedgerRows ledger;
   {
     pqxx::work txn(db);

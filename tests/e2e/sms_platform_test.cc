@@ -93,8 +93,7 @@ TEST(SmsPlatform, EveryReminderBecomesOneSmsThroughAKillOfThePlatform) {
   for (size_t at = 0; (at = platform->Log().find("gap: ", at)) != std::string::npos; ++at) ++gaps_before_kill;
   register_taxpayer(taxpayers[3]);
   // Away for 5 s here; for 60 s under `make soak` (TAXHUB_SOAK_SCALE=10).
-  const char* scale = std::getenv("TAXHUB_SOAK_SCALE");
-  const int away_s = scale != nullptr && std::atoi(scale) >= 10 ? 60 : 5;
+  const int away_s = SoakScale() >= 10 ? 60 : 5;
   ASSERT_GT(away_s * 1000, 3000) << "away longer than the platform's --confirm-window, as the cut-off path needs";
   std::this_thread::sleep_for(std::chrono::seconds(away_s));
   platform = Process::Start(platform_argv, dir.File("platform-2.log"));

@@ -304,6 +304,11 @@ TEST_P(EventsTest, AnOversizedMessageOnTheEventSocketIsDroppedUnread) {
   forged.detail = std::string(256 << 10, 'x');
   const std::string body = wire::Encode(forged);
   const std::string position = events::Position("test-hub", head + 1);
+  auto publish = [&] {
+    rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(body), zmq::send_flags::none);
+  };
 
   struct Run {
     std::unique_ptr<client::FileOffsetStore> offsets;
@@ -333,16 +338,12 @@ TEST_P(EventsTest, AnOversizedMessageOnTheEventSocketIsDroppedUnread) {
   ASSERT_TRUE(Eventually([&] { return limited->subscriber->offset() == head && control->subscriber->offset() == head; }));
   // PUB sends only to who is connected now: the event goes out until the control has it.
   ASSERT_TRUE(Eventually([&] {
-    rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
-    rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
-    rogue.send(zmq::buffer(body), zmq::send_flags::none);
+    publish();
     return control->forged_seen > 0;
   })) << "the control never took the event: the test proves nothing";
   // Until the limited one has been sent it, and hung up on it, at least once.
   EXPECT_TRUE(Eventually([&] {
-    rogue.send(zmq::buffer(std::string_view("forged")), zmq::send_flags::sndmore);
-    rogue.send(zmq::buffer(position), zmq::send_flags::sndmore);
-    rogue.send(zmq::buffer(body), zmq::send_flags::none);
+    publish();
     count_hang_ups();
     return hang_ups > 0;
   })) << "the limited subscriber never dropped the connection";

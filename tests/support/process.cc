@@ -11,8 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -157,5 +159,10 @@ std::string BinDir() {
 }
 
 std::string SourceDir() { return TAXHUB_SOURCE_DIR; }
+
+int SoakScale() {
+  const char* scale = std::getenv("TAXHUB_SOAK_SCALE");
+  return scale == nullptr ? 1 : std::max(1, std::atoi(scale));
+}
 
 }  // namespace taxhub::testing

@@ -56,6 +56,9 @@ std::string BinDir();
 // The repository root (for config/ and schemas/).
 std::string SourceDir();
 
+// How many times the usual load a fault test runs: TAXHUB_SOAK_SCALE (`make soak` sets 10), else 1.
+int SoakScale();
+
 }  // namespace taxhub::testing
 
 #endif  // TAXHUB_TESTS_SUPPORT_PROCESS_H_
