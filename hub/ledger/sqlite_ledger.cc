@@ -7,7 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 
 #include "hub/base/clock.h"
 #include "hub/ledger/ledger.h"
@@ -57,6 +60,97 @@ class Statement {
 
  private:
   sqlite3_stmt* stmt_;
+};
+
+// The rows of the requests under way, as the database holds them. The engine reads a request's
+// stages for every result and every dispatch, and its request for every dispatch; a writing
+// connection is the database's only writer (the lock file), so a copy kept since it was read is
+// the row. Every write goes to the database and then here; a rollback empties the cache. Filled
+// on reads only — a backlog of new requests does not push out the ones under way — and bounded,
+// the oldest entries dropped first.
+class RowCache {
+ public:
+  static constexpr size_t kCapacity = 4096;              // requests
+  static constexpr size_t kMaxRequestBytes = 64 * 1024;  // larger requests are read each time
+
+  const std::vector<StageRecord>* Stages(std::string_view request_id) const {
+    auto it = stages_.find(std::string(request_id));
+    return it == stages_.end() ? nullptr : &it->second;
+  }
+  void PutStages(std::string_view request_id, std::vector<StageRecord> stages) {
+    Put(stages_, stage_order_, std::string(request_id), std::move(stages));
+  }
+  // After a stage row was written: the copy follows, or is dropped if it cannot.
+  void StageWritten(const StageRecord& written) {
+    auto it = stages_.find(written.request_id);
+    if (it == stages_.end()) return;
+    std::vector<StageRecord>& stages = it->second;
+    if (written.index < 0 || written.index >= static_cast<int>(stages.size()) ||
+        stages[written.index].index != written.index) {
+      stages_.erase(it);
+      return;
+    }
+    StageRecord& s = stages[written.index];  // the columns UpdateStage and the claims write
+    s.state = written.state;
+    s.attempt = written.attempt;
+    s.token = written.token;
+    s.ready_at_ms = written.ready_at_ms;
+    s.started_at_ms = written.started_at_ms;
+    s.finished_at_ms = written.finished_at_ms;
+    s.deadline_ms = written.deadline_ms;
+    s.lease_until_ms = written.lease_until_ms;
+    s.lease_owner = written.lease_owner;
+    s.handler = written.handler;
+    s.code = written.code;
+    s.message = written.message;
+    s.outputs = written.outputs;
+  }
+  void DropStages(std::string_view request_id) { stages_.erase(std::string(request_id)); }
+
+  const RequestRecord* Request(std::string_view id) const {
+    auto it = requests_.find(std::string(id));
+    return it == requests_.end() ? nullptr : &it->second;
+  }
+  void PutRequest(const RequestRecord& r) {
+    if (r.body.size() + r.signature.size() + r.certificate.size() > kMaxRequestBytes) return;
+    Put(requests_, request_order_, r.id, r);
+  }
+  void RequestStateWritten(std::string_view id, RequestState state, int64_t now_ms, int64_t finished_at_ms) {
+    auto it = requests_.find(std::string(id));
+    if (it == requests_.end()) return;
+    it->second.state = state;
+    it->second.updated_at_ms = now_ms;
+    it->second.finished_at_ms = finished_at_ms;
+  }
+  void DropRequest(std::string_view id) { requests_.erase(std::string(id)); }
+
+  void Clear() {
+    stages_.clear();
+    stage_order_.clear();
+    requests_.clear();
+    request_order_.clear();
+  }
+
+ private:
+  template <typename Map, typename Value>
+  static void Put(Map& map, std::deque<std::string>& order, std::string key, Value&& value) {
+    auto [it, added] = map.insert_or_assign(key, std::forward<Value>(value));
+    if (!added) return;
+    order.push_back(std::move(key));
+    while (map.size() > kCapacity && !order.empty()) {  // an older key may be gone already
+      map.erase(order.front());
+      order.pop_front();
+    }
+    if (order.size() > 4 * kCapacity) {  // keys dropped and put again pile up: start afresh
+      map.clear();
+      order.clear();
+    }
+  }
+
+  std::unordered_map<std::string, std::vector<StageRecord>> stages_;
+  std::deque<std::string> stage_order_;
+  std::unordered_map<std::string, RequestRecord> requests_;
+  std::deque<std::string> request_order_;
 };
 
 class SqliteLedger;
@@ -262,6 +356,12 @@ class SqliteLedger final : public Ledger {
   }
 
   void EndTransaction() { in_transaction_ = false; }
+  // Null for a read-only connection, which sees others' writes.
+  RowCache* cache() { return cache_.get(); }
+  void EnableCache() { cache_ = std::make_unique<RowCache>(); }
+  void RolledBack() {
+    if (cache_) cache_->Clear();
+  }
   int Changes() const { return sqlite3_changes(db_); }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
 
@@ -274,11 +374,13 @@ class SqliteLedger final : public Ledger {
   bool in_transaction_ = false;
   std::map<const char*, sqlite3_stmt*> statements_;
   std::string last_prepare_error_;
+  std::unique_ptr<RowCache> cache_;
 };
 
 SqliteTransaction::~SqliteTransaction() {
   if (!done_) {
     ledger_.Exec("ROLLBACK", "rollback").ok();
+    ledger_.RolledBack();
     ledger_.EndTransaction();
   }
 }
@@ -287,6 +389,7 @@ Status SqliteTransaction::Commit() {
   Status status = ledger_.Exec("COMMIT", "commit");
   if (!status.ok()) {
     ledger_.Exec("ROLLBACK", "rollback").ok();
+    ledger_.RolledBack();
     ledger_.CommitFailed();
   } else {
     ledger_.Committed(head_);
@@ -322,6 +425,10 @@ Result<RequestRecord> SqliteTransaction::ReadRequest(Statement& stmt) {
 }
 
 Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
+  RowCache* cache = ledger_.cache();
+  if (cache) {
+    if (const RequestRecord* cached = cache->Request(id)) return std::optional<RequestRecord>(*cached);
+  }
   static const std::string sql =
       std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = ?";
   Statement stmt = ledger_.Prepare(sql.c_str());
@@ -331,6 +438,7 @@ Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_v
   if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
   auto r = ReadRequest(stmt);
   if (!r) return Error(r.error());
+  if (cache) cache->PutRequest(*r);
   return std::optional<RequestRecord>(std::move(*r));
 }
 
@@ -391,6 +499,7 @@ Status SqliteTransaction::InsertRequest(const RequestRecord& r) {
   stmt.Bind(12, r.finished_at_ms).BindBlob(13, r.signature).BindBlob(14, r.certificate);
   stmt.Bind(15, r.signer).Bind(16, r.verified_at_ms);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert request " + r.id);
+  if (RowCache* cache = ledger_.cache()) cache->DropRequest(r.id);
   return Status::Ok();
 }
 
@@ -400,6 +509,7 @@ Status SqliteTransaction::UpdateRequestState(std::string_view id, RequestState s
       "UPDATE requests SET state = ?, updated_at = ?, finished_at = ? WHERE id = ?");
   stmt.Bind(1, ToString(state)).Bind(2, now_ms).Bind(3, finished_at_ms).Bind(4, id);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update request");
+  if (RowCache* cache = ledger_.cache()) cache->RequestStateWritten(id, state, now_ms, finished_at_ms);
   return Status::Ok();
 }
 
@@ -411,6 +521,7 @@ Status SqliteTransaction::UpdateRequestContent(const RequestRecord& r) {
   stmt.BindBlob(4, r.signature).BindBlob(5, r.certificate).Bind(6, r.signer);
   stmt.Bind(7, r.verified_at_ms).Bind(8, ToString(r.state)).Bind(9, r.updated_at_ms).Bind(10, r.id);
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update request " + r.id);
+  if (RowCache* cache = ledger_.cache()) cache->DropRequest(r.id);  // read afresh when next needed
   return Status::Ok();
 }
 
@@ -428,6 +539,7 @@ Status SqliteTransaction::InsertStage(const StageRecord& s) {
   stmt.Bind(24, s.initial_backoff_ms).Bind(25, s.backoff_multiplier).Bind(26, s.max_backoff_ms);
   stmt.Bind(27, s.attempt_timeout_ms).Bind(28, int64_t{s.on_rejection ? 1 : 0});
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("insert stage " + s.task_id());
+  if (RowCache* cache = ledger_.cache()) cache->DropStages(s.request_id);
   return Status::Ok();
 }
 
@@ -442,6 +554,7 @@ Status SqliteTransaction::UpdateStage(const StageRecord& s) {
   stmt.Bind(10, s.handler).Bind(11, s.code).Bind(12, s.message).Bind(13, EncodeJsonMap(s.outputs));
   stmt.Bind(14, s.request_id).Bind(15, int64_t{s.index});
   if (stmt.Step() != SQLITE_DONE) return ledger_.Fail("update stage " + s.task_id());
+  if (RowCache* cache = ledger_.cache()) cache->StageWritten(s);
   return Status::Ok();
 }
 
@@ -490,11 +603,17 @@ Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
 }
 
 Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view request_id) {
+  RowCache* cache = ledger_.cache();
+  if (cache) {
+    if (const std::vector<StageRecord>* cached = cache->Stages(request_id)) return *cached;
+  }
   static const std::string sql =
       std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = ? ORDER BY idx";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, request_id);
-  return ReadStages(stmt, "get stages");
+  auto stages = ReadStages(stmt, "get stages");
+  if (stages && cache && !stages->empty()) cache->PutStages(request_id, *stages);
+  return stages;
 }
 
 // The oldest READY stages of `service`, then each taken by its key. (Not one UPDATE … WHERE IN
@@ -529,6 +648,7 @@ Result<std::vector<StageRecord>> SqliteTransaction::ClaimReady(std::string_view 
     update.Bind(5, s.started_at_ms).Bind(6, s.request_id).Bind(7, int64_t{s.index});
     if (update.Step() != SQLITE_DONE) return Error(ledger_.Fail("claim stage " + s.task_id()));
     if (ledger_.Changes() != 1) return Error(ErrorCode::kInternal, "stage " + s.task_id() + " changed while claimed");
+    if (RowCache* cache = ledger_.cache()) cache->StageWritten(s);
   }
   return claimed;
 }
@@ -549,6 +669,7 @@ Result<std::optional<StageRecord>> SqliteTransaction::ClaimStage(
   auto stages = ReadStages(stmt, "claim stage");
   if (!stages) return Error(stages.error());
   if (stages->empty()) return std::optional<StageRecord>();
+  if (RowCache* cache = ledger_.cache()) cache->StageWritten(stages->front());
   return std::optional<StageRecord>(std::move(stages->front()));
 }
 
@@ -909,6 +1030,10 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
                        "(use PostgreSQL to run several)");
     }
   }
+  // No memory statistics: they take a global mutex on every allocation SQLite makes. (Only
+  // before SQLite initializes, at the process's first open; later calls change nothing.)
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* db = nullptr;
   const int flags = options.read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -923,6 +1048,7 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
   auto ledger = std::make_unique<SqliteLedger>(db, lock_fd, chain);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   if (options.read_only) return std::unique_ptr<Ledger>(std::move(ledger));
+  ledger->EnableCache();
   for (const std::string& pragma :
        {std::string("PRAGMA journal_mode = WAL"), "PRAGMA synchronous = " + sync->second,
         std::string("PRAGMA foreign_keys = ON")}) {

@@ -163,7 +163,8 @@ void Engine::Run() {
   ProcessCommands();  // fail what is left
   // The link stays open until the engine is destroyed, so that the broker, still running,
   // never blocks on a peer that has gone.
-  TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out";
+  TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out, after "
+                          << counters_.commits << " commits (" << counters_.failed_commits << " failed)";
 }
 
 // ---- batches ---------------------------------------------------------------------------------

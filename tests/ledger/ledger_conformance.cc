@@ -227,6 +227,87 @@ TEST_P(LedgerConformance, StageUpdatesPersist) {
   EXPECT_EQ((*r)->finished_at_ms, 5000);
 }
 
+// What a transaction reads is the row as last committed or written in it — whatever the backend
+// keeps between transactions (SQLite keeps the rows of requests under way in memory) — and a
+// rollback takes back every write, including ones already read back.
+TEST_P(LedgerConformance, ReadsFollowWritesClaimsAndRollbacksAcrossTransactions) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady), Stage("R1", 1, "sms", StageState::kPending)});
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  ASSERT_TRUE(txn->GetRequest("R1").has_value());
+  StageRecord done = (*stages)[0];
+  done.state = StageState::kDone;
+  done.outputs = {{"serial", "F001"}};
+  ASSERT_TRUE(txn->UpdateStage(done).ok());
+  ASSERT_TRUE(txn->UpdateRequestState("R1", RequestState::kCompleted, 2000, 2000).ok());
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDone) << "a write is read back in its transaction";
+  auto request = txn->GetRequest("R1");
+  ASSERT_TRUE(request.has_value() && request->has_value());
+  EXPECT_EQ((*request)->state, RequestState::kCompleted);
+  txn.reset();  // rolled back
+
+  txn = Begin();
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kReady) << "the rolled-back update is gone";
+  EXPECT_TRUE((*stages)[0].outputs.empty());
+  request = txn->GetRequest("R1");
+  ASSERT_TRUE(request.has_value() && request->has_value());
+  EXPECT_EQ((*request)->state, RequestState::kInProgress);
+  EXPECT_EQ((*request)->updated_at_ms, 1000);
+  auto claimed = txn->ClaimReady("filing", 1, 5000, "hub-1");
+  ASSERT_TRUE(claimed.has_value() && claimed->size() == 1);
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDispatched) << "a claim is read back";
+  EXPECT_EQ((*stages)[0].token, (*claimed)[0].token);
+  EXPECT_EQ((*stages)[0].lease_owner, "hub-1");
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  RequestRecord corrected = Request("R1");
+  corrected.body = "corrected body";
+  corrected.updated_at_ms = 3000;
+  ASSERT_TRUE(txn->UpdateRequestContent(corrected).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn = Begin();
+  request = txn->GetRequest("R1");
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(request.has_value() && request->has_value() && stages.has_value() && stages->size() == 2);
+  const RequestRecord before_reopen = **request;
+  const std::vector<StageRecord> stages_before_reopen = *stages;
+  txn.reset();
+
+  Reopen();  // the database's own rows, read afresh
+  txn = Begin();
+  request = txn->GetRequest("R1");
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(request.has_value() && request->has_value() && stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*request)->body, "corrected body");
+  EXPECT_EQ(before_reopen.body, (*request)->body);
+  EXPECT_EQ(before_reopen.state, (*request)->state);
+  EXPECT_EQ(before_reopen.updated_at_ms, (*request)->updated_at_ms);
+  EXPECT_EQ(before_reopen.attributes, (*request)->attributes);
+  for (size_t i = 0; i < stages->size(); ++i) {
+    const StageRecord& a = stages_before_reopen[i];
+    const StageRecord& b = (*stages)[i];
+    EXPECT_EQ(a.state, b.state) << i;
+    EXPECT_EQ(a.attempt, b.attempt) << i;
+    EXPECT_EQ(a.token, b.token) << i;
+    EXPECT_EQ(a.lease_until_ms, b.lease_until_ms) << i;
+    EXPECT_EQ(a.lease_owner, b.lease_owner) << i;
+    EXPECT_EQ(a.started_at_ms, b.started_at_ms) << i;
+    EXPECT_EQ(a.outputs, b.outputs) << i;
+  }
+  EXPECT_EQ((*stages)[0].state, StageState::kDispatched);
+}
+
 TEST_P(LedgerConformance, ExpiredLeasesAndLeasesOfAnOwner) {
   auto txn = Begin();
   Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady, 0, 1000)});
