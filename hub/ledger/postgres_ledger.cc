@@ -327,8 +327,25 @@ class ReadyReceiver final : public pqxx::notification_receiver {
 
 class PostgresTransaction final : public Transaction {
  public:
-  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::work> work, ChainHead head)
+  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::nontransaction> work, ChainHead head)
       : ledger_(ledger), work_(std::move(work)), head_(std::move(head)) {}
+
+  // BEGIN and COMMIT are the transaction's own statements, not libpqxx's, so that they ride
+  // with others instead of costing a round trip each: BEGIN goes out with the first statement
+  // (prefixed to it when that is plain SQL, on its own before a prepared or parameterized one),
+  // COMMIT with the rows held back. A transaction that ends without a statement never began.
+  std::string Opening() {
+    if (begun_) return {};
+    begun_ = true;
+    return "BEGIN;";
+  }
+  pqxx::nontransaction& Tx() {
+    if (!begun_) {
+      begun_ = true;  // set first: if BEGIN fails halfway, the destructor still rolls back
+      work_->exec0("BEGIN");
+    }
+    return *work_;
+  }
 
   // New requests, stages and events are held back and written together, three multi-row
   // INSERTs in one round trip, before anything else touches the database and at commit: a
@@ -340,6 +357,9 @@ class PostgresTransaction final : public Transaction {
     return Guard(what, std::forward<F>(body));
   }
   Status Flush();
+  // The INSERTs (and NOTIFYs) of the rows held back, which it forgets.
+  std::string HeldBackRows();
+  void Abort();
   ~PostgresTransaction() override;
 
   Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override {
@@ -351,7 +371,7 @@ class PostgresTransaction final : public Transaction {
     // hub inserting it meanwhile meets the primary key at commit, and the batch is retried.
     if (absent_.contains(id)) return std::optional<RequestRecord>();
     return Guard("get request", [&]() -> Result<std::optional<RequestRecord>> {
-      pqxx::result r = work_->exec_prepared("get_request", std::string(id));
+      pqxx::result r = Tx().exec_prepared("get_request", std::string(id));
       if (r.empty()) return std::optional<RequestRecord>();
       auto request = ReadRequest(r[0]);
       if (!request) return Error(request.error());
@@ -373,7 +393,8 @@ class PostgresTransaction final : public Transaction {
         list += '"';
       }
       list += "}";
-      pqxx::result r = work_->exec_params("SELECT id FROM requests WHERE id = ANY($1::text[])", list);
+      // Plain SQL, so that BEGIN rides along when this is the transaction's first statement.
+      pqxx::result r = work_->exec(Opening() + "SELECT id FROM requests WHERE id = ANY(" + work_->quote(list) + "::text[])");
       std::set<std::string, std::less<>> found;
       for (const auto& row : r) found.insert(row[0].as<std::string>());
       for (const std::string& id : ids) {
@@ -386,7 +407,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
                                                   std::string_view after) override {
     return Run("list requests", [&]() -> Result<std::vector<RequestRecord>> {
-      pqxx::result r = work_->exec_prepared("list_requests", std::string(ToString(state)),
+      pqxx::result r = Tx().exec_prepared("list_requests", std::string(ToString(state)),
                                             std::string(after), limit);
       std::vector<RequestRecord> out;
       for (const auto& row : r) {
@@ -401,10 +422,10 @@ class PostgresTransaction final : public Transaction {
   Result<int64_t> RecordRouteTable(const RouteTableRecord& t) override {
     return Run("record route table", [&]() -> Result<int64_t> {
       pqxx::result r =
-          work_->exec_prepared("insert_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
+          Tx().exec_prepared("insert_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
       // Another hub recorded the same table first: a new statement sees its committed row
       // (one statement with both parts would not, under its single snapshot).
-      if (r.empty()) r = work_->exec_prepared("find_route_table", t.digest);
+      if (r.empty()) r = Tx().exec_prepared("find_route_table", t.digest);
       if (r.empty()) return Error(ErrorCode::kUnavailable, "route table " + t.digest + " vanished");
       return r[0][0].as<int64_t>();
     });
@@ -412,7 +433,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override {
     return Run("get route table", [&]() -> Result<std::optional<RouteTableRecord>> {
-      pqxx::result r = work_->exec_prepared("get_route_table", version);
+      pqxx::result r = Tx().exec_prepared("get_route_table", version);
       if (r.empty()) return std::optional<RouteTableRecord>();
       return std::optional<RouteTableRecord>(RouteTableRecord{
           r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(),
@@ -432,7 +453,7 @@ class PostgresTransaction final : public Transaction {
   Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                             int64_t finished_at_ms) override {
     return Run("update request", [&]() -> Status {
-      work_->exec_prepared("update_request", std::string(ToString(state)), now_ms,
+      Tx().exec_prepared("update_request", std::string(ToString(state)), now_ms,
                            finished_at_ms, std::string(id));
       return Status::Ok();
     });
@@ -440,7 +461,7 @@ class PostgresTransaction final : public Transaction {
 
   Status UpdateRequestContent(const RequestRecord& r) override {
     return Run("update request content", [&]() -> Status {
-      work_->exec_prepared("update_request_content", EncodeJsonMap(r.attributes),
+      Tx().exec_prepared("update_request_content", EncodeJsonMap(r.attributes),
                            pqxx::binarystring(r.body.data(), r.body.size()), r.fingerprint,
                            pqxx::binarystring(r.signature.data(), r.signature.size()),
                            pqxx::binarystring(r.certificate.data(), r.certificate.size()),
@@ -457,13 +478,13 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override {
     return Run("get stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("get_stages", std::string(request_id)));
+      return ReadStages(Tx().exec_prepared("get_stages", std::string(request_id)));
     });
   }
 
   Status UpdateStage(const StageRecord& s) override {
     return Run("update stage", [&]() -> Status {
-      work_->exec_prepared("update_stage", std::string(ToString(s.state)), s.attempt, s.token,
+      Tx().exec_prepared("update_stage", std::string(ToString(s.state)), s.attempt, s.token,
                            s.ready_at_ms, s.started_at_ms, s.finished_at_ms, s.deadline_ms,
                            s.lease_until_ms, s.lease_owner, s.handler, s.code, s.message,
                            EncodeJsonMap(s.outputs), s.request_id, s.index);
@@ -474,7 +495,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
                                               std::string_view owner) override {
     return Run("claim ready stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("claim_ready", now_ms, std::string(owner),
+      return ReadStages(Tx().exec_prepared("claim_ready", now_ms, std::string(owner),
                                              std::string(service), limit));
     });
   }
@@ -483,7 +504,7 @@ class PostgresTransaction final : public Transaction {
                                                 std::string_view owner, std::string_view handler,
                                                 int64_t now_ms, int64_t lease_until_ms) override {
     return Run("claim stage", [&]() -> Result<std::optional<StageRecord>> {
-      auto stages = ReadStages(work_->exec_prepared("claim_stage", lease_until_ms,
+      auto stages = ReadStages(Tx().exec_prepared("claim_stage", lease_until_ms,
                                                     std::string(owner), std::string(handler),
                                                     now_ms, std::string(request_id), index));
       if (!stages) return Error(stages.error());
@@ -494,31 +515,31 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<StageRecord>> QueueStages(std::string_view queue, int limit) override {
     return Run("queue stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("queue_stages", std::string(queue), limit));
+      return ReadStages(Tx().exec_prepared("queue_stages", std::string(queue), limit));
     });
   }
 
   Result<std::vector<StageRecord>> ExpiredLeases(int64_t now_ms, int limit) override {
     return Run("expired leases", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("expired_leases", now_ms, limit));
+      return ReadStages(Tx().exec_prepared("expired_leases", now_ms, limit));
     });
   }
 
   Result<std::vector<StageRecord>> LeasesOf(std::string_view owner) override {
     return Run("leases of owner", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("leases_of", std::string(owner)));
+      return ReadStages(Tx().exec_prepared("leases_of", std::string(owner)));
     });
   }
 
   Result<std::vector<StageRecord>> OverdueStages(int64_t now_ms, int limit) override {
     return Run("overdue stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(work_->exec_prepared("overdue_stages", now_ms, limit));
+      return ReadStages(Tx().exec_prepared("overdue_stages", now_ms, limit));
     });
   }
 
   Result<bool> MarkOverdue(std::string_view request_id, int index, int64_t now_ms) override {
     return Run("mark overdue", [&]() -> Result<bool> {
-      return work_->exec_prepared("mark_overdue", now_ms, std::string(request_id), index).affected_rows() == 1;
+      return Tx().exec_prepared("mark_overdue", now_ms, std::string(request_id), index).affected_rows() == 1;
     });
   }
 
@@ -527,7 +548,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override {
     return Run("get events", [&]() -> Result<std::vector<EventRecord>> {
-      return ReadEvents(work_->exec_prepared("get_events", std::string(request_id)));
+      return ReadEvents(Tx().exec_prepared("get_events", std::string(request_id)));
     });
   }
 
@@ -541,7 +562,7 @@ class PostgresTransaction final : public Transaction {
 
   Status AppendCheckpoint(const CheckpointRecord& c) override {
     return Run("append checkpoint", [&]() -> Status {
-      work_->exec_prepared("append_checkpoint", c.chain, c.chain_seq, c.hash, c.at_ms,
+      Tx().exec_prepared("append_checkpoint", c.chain, c.chain_seq, c.hash, c.at_ms,
                            pqxx::binarystring(c.signature.data(), c.signature.size()),
                            pqxx::binarystring(c.certificate.data(), c.certificate.size()));
       return Status::Ok();
@@ -551,7 +572,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<ChainInfo>> Chains() override {
     return Run("chains", [&]() -> Result<std::vector<ChainInfo>> {
       std::vector<ChainInfo> out;
-      for (const auto& row : work_->exec_prepared("chains")) {
+      for (const auto& row : Tx().exec_prepared("chains")) {
         out.push_back(ChainInfo{row[0].as<std::string>(), row[1].as<std::string>(),
                                 row[2].as<int64_t>()});
       }
@@ -563,14 +584,14 @@ class PostgresTransaction final : public Transaction {
                                              int limit) override {
     return Run("scan chain", [&]() -> Result<std::vector<EventRecord>> {
       return ReadEvents(
-          work_->exec_prepared("scan_chain", std::string(chain), after_chain_seq, limit));
+          Tx().exec_prepared("scan_chain", std::string(chain), after_chain_seq, limit));
     });
   }
 
   Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) override {
     return Run("checkpoints", [&]() -> Result<std::vector<CheckpointRecord>> {
       std::vector<CheckpointRecord> out;
-      for (const auto& row : work_->exec_prepared("checkpoints", std::string(chain))) {
+      for (const auto& row : Tx().exec_prepared("checkpoints", std::string(chain))) {
         out.push_back(CheckpointRecord{row[0].as<std::string>(), row[1].as<int64_t>(),
                                        row[2].as<std::string>(), row[3].as<int64_t>(),
                                        pqxx::binarystring(row[4]).str(),
@@ -582,7 +603,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<bool> AddObligation(const ObligationRecord& o) override {
     return Run("add obligation", [&]() -> Result<bool> {
-      auto r = work_->exec_prepared("add_obligation", o.id, o.taxpayer_id, o.kind, o.period, o.due_date, o.met,
+      auto r = Tx().exec_prepared("add_obligation", o.id, o.taxpayer_id, o.kind, o.period, o.due_date, o.met,
                                     EncodeJsonMap(o.attributes), o.created_at_ms, o.met_at_ms,
                                     o.due_reminded_at_ms, o.overdue_reminded_at_ms);
       return r.affected_rows() == 1;
@@ -591,8 +612,8 @@ class PostgresTransaction final : public Transaction {
 
   Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override {
     return Run("meet obligation", [&]() -> Result<bool> {
-      if (!keep_if_absent) return work_->exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1;
-      pqxx::result r = work_->exec_prepared("meet_or_keep_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
+      if (!keep_if_absent) return Tx().exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1;
+      pqxx::result r = Tx().exec_prepared("meet_or_keep_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
       return !r.empty() && r[0][0].as<bool>();
     });
   }
@@ -600,14 +621,14 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
                                                             std::string_view to_date, int limit) override {
     return Run("obligations to remind", [&]() -> Result<std::vector<ObligationRecord>> {
-      return ReadObligations(work_->exec_prepared(which == Reminder::kDue ? "obligations_due" : "obligations_overdue",
+      return ReadObligations(Tx().exec_prepared(which == Reminder::kDue ? "obligations_due" : "obligations_overdue",
                                                   std::string(from_date), std::string(to_date), limit));
     });
   }
 
   Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override {
     return Run("mark reminded", [&]() -> Result<bool> {
-      return work_->exec_prepared(which == Reminder::kDue ? "mark_due_reminded" : "mark_overdue_reminded", now_ms,
+      return Tx().exec_prepared(which == Reminder::kDue ? "mark_due_reminded" : "mark_overdue_reminded", now_ms,
                                   std::string(id))
                  .affected_rows() == 1;
     });
@@ -615,7 +636,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override {
     return Run("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
-      return ReadObligations(work_->exec_prepared("obligations_of", std::string(taxpayer_id)));
+      return ReadObligations(Tx().exec_prepared("obligations_of", std::string(taxpayer_id)));
     });
   }
 
@@ -623,7 +644,7 @@ class PostgresTransaction final : public Transaction {
   Status LockKey(std::string_view key) override {
     if (locked_keys_.contains(key)) return Status::Ok();
     return Run("lock key", [&]() -> Status {
-      work_->exec_prepared("lock_key", std::string(key));
+      Tx().exec_prepared("lock_key", std::string(key));
       locked_keys_.insert(std::string(key));
       return Status::Ok();
     });
@@ -631,7 +652,7 @@ class PostgresTransaction final : public Transaction {
 
   Status PutFigure(const FigureRecord& f) override {
     return Run("put figure", [&]() -> Status {
-      work_->exec_prepared("put_figure", f.taxpayer_id, f.name, f.period, f.value, f.request_id, f.at_ms);
+      Tx().exec_prepared("put_figure", f.taxpayer_id, f.name, f.period, f.value, f.request_id, f.at_ms);
       return Status::Ok();
     });
   }
@@ -640,7 +661,7 @@ class PostgresTransaction final : public Transaction {
                                               std::string_view up_to_period, int limit) override {
     return Run("figures", [&]() -> Result<std::vector<FigureRecord>> {
       std::vector<FigureRecord> out;
-      for (const auto& row : work_->exec_prepared("figures_of", std::string(taxpayer_id), std::string(name),
+      for (const auto& row : Tx().exec_prepared("figures_of", std::string(taxpayer_id), std::string(name),
                                                   std::string(up_to_period), limit)) {
         out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                        row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<int64_t>()});
@@ -651,7 +672,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<int64_t> CountRequests(std::string_view taxpayer_id, RequestState state, int64_t since_ms) override {
     return Run("count requests", [&]() -> Result<int64_t> {
-      return work_->exec_prepared1("count_requests", std::string(taxpayer_id), since_ms,
+      return Tx().exec_prepared1("count_requests", std::string(taxpayer_id), since_ms,
                                    std::string(ToString(state)))[0]
           .as<int64_t>();
     });
@@ -659,7 +680,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<bool> RaiseAlert(const AlertRecord& a) override {
     return Run("raise alert", [&]() -> Result<bool> {
-      return work_->exec_prepared("raise_alert", a.id, a.taxpayer_id, a.rule, a.period, a.text, a.detail,
+      return Tx().exec_prepared("raise_alert", a.id, a.taxpayer_id, a.rule, a.period, a.text, a.detail,
                                   a.raised_at_ms)
                  .affected_rows() == 1;
     });
@@ -668,7 +689,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) override {
     return Run("alerts", [&]() -> Result<std::vector<AlertRecord>> {
       std::vector<AlertRecord> out;
-      for (const auto& row : work_->exec_prepared("alerts_of", std::string(taxpayer_id), limit)) {
+      for (const auto& row : Tx().exec_prepared("alerts_of", std::string(taxpayer_id), limit)) {
         out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                        row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
                        row[6].as<int64_t>()});
@@ -680,7 +701,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::map<std::string, std::pair<int64_t, int64_t>>> QueueDepths() override {
     return Run("queue depths", [&]() -> Result<std::map<std::string, std::pair<int64_t, int64_t>>> {
       std::map<std::string, std::pair<int64_t, int64_t>> out;
-      for (const auto& row : work_->exec_prepared("queue_depths")) {
+      for (const auto& row : Tx().exec_prepared("queue_depths")) {
         auto& [waiting, claimed] = out[row[0].as<std::string>()];
         (row[1].as<std::string>() == "READY" ? waiting : claimed) = row[2].as<int64_t>();
       }
@@ -690,14 +711,14 @@ class PostgresTransaction final : public Transaction {
 
   Result<int64_t> CountInState(RequestState state) override {
     return Run("count in state", [&]() -> Result<int64_t> {
-      return work_->exec_prepared1("count_in_state", std::string(ToString(state)))[0].as<int64_t>();
+      return Tx().exec_prepared1("count_in_state", std::string(ToString(state)))[0].as<int64_t>();
     });
   }
 
   Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& q) override {
     return Run("search requests", [&]() -> Result<std::vector<RequestRecord>> {
       std::vector<RequestRecord> out;
-      for (const auto& row : work_->exec_prepared("search_requests", q.taxpayer_id, q.kind, q.state, q.accepted_from_ms,
+      for (const auto& row : Tx().exec_prepared("search_requests", q.taxpayer_id, q.kind, q.state, q.accepted_from_ms,
                                                   q.accepted_to_ms, q.overdue_only ? 1 : 0, q.now_ms,
                                                   q.before_accepted_ms, q.before_id, q.limit)) {
         auto r = ReadRequest(row);
@@ -711,7 +732,7 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) override {
     return Run("scan requests", [&]() -> Result<std::vector<RequestRecord>> {
       std::vector<RequestRecord> out;
-      for (const auto& row : work_->exec_prepared("scan_requests", std::string(after_id), limit)) {
+      for (const auto& row : Tx().exec_prepared("scan_requests", std::string(after_id), limit)) {
         auto r = ReadRequest(row);
         if (!r) return Error(r.error());
         out.push_back(std::move(*r));
@@ -730,7 +751,8 @@ class PostgresTransaction final : public Transaction {
   std::vector<EventRecord> pending_events_;
   std::set<std::string> pending_notifies_;
   PostgresLedger& ledger_;
-  std::unique_ptr<pqxx::work> work_;
+  std::unique_ptr<pqxx::nontransaction> work_;
+  bool begun_ = false;
   ChainHead head_;
 };
 
@@ -866,7 +888,7 @@ class PostgresLedger final : public Ledger {
     }
     if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
-      auto work = std::make_unique<pqxx::work>(*connection_);
+      auto work = std::make_unique<pqxx::nontransaction>(*connection_);
       in_transaction_ = true;
       return std::unique_ptr<Transaction>(
           std::make_unique<PostgresTransaction>(*this, std::move(work), head_));
@@ -920,7 +942,7 @@ Result<int64_t> PostgresTransaction::AppendEvent(const EventRecord& event) {
   ChainHead next = head_;
   TAXHUB_RETURN_IF_ERROR(LinkEvent(ledger_.chain(), next, e));
   return Run("append event", [&]() -> Result<int64_t> {
-    pqxx::result r = work_->exec_prepared("append_event", e.chain, e.chain_seq, e.request_id,
+    pqxx::result r = Tx().exec_prepared("append_event", e.chain, e.chain_seq, e.request_id,
                                           e.stage, e.type, e.at_ms, e.detail, e.prev_hash, e.hash);
     head_ = next;
     return r[0][0].as<int64_t>();
@@ -942,7 +964,14 @@ Status PostgresTransaction::Flush() {
     return Status::Ok();
   }
   return Guard("write new rows", [&]() -> Status {
-    pqxx::work& w = *work_;
+    work_->exec(Opening() + HeldBackRows());
+    return Status::Ok();
+  });
+}
+
+std::string PostgresTransaction::HeldBackRows() {
+  {
+    pqxx::nontransaction& w = *work_;
     auto text = [&](const std::string& v) { return w.quote(v); };
     auto bytes = [&](const std::string& v) {
       return w.quote_raw(reinterpret_cast<const unsigned char*>(v.data()), v.size());
@@ -994,32 +1023,48 @@ Status PostgresTransaction::Flush() {
                   "," + text(e.hash);
          });
     for (const std::string& service : pending_notifies_) sql += "SELECT pg_notify('taxhub_ready', " + text(service) + ");";
-    w.exec(sql);
     pending_requests_.clear();
     pending_stages_.clear();
     pending_events_.clear();
     pending_notifies_.clear();
-    return Status::Ok();
-  });
+    return sql;
+  }
 }
 
 PostgresTransaction::~PostgresTransaction() {
   if (work_) {
-    try {
-      work_->abort();
-    } catch (...) {
-      // The connection is gone; there is nothing left to roll back.
-    }
+    Abort();
     work_.reset();
     ledger_.EndTransaction();
   }
 }
 
+void PostgresTransaction::Abort() {
+  if (!begun_) return;
+  try {
+    work_->exec0("ROLLBACK");
+  } catch (...) {
+    // The connection is gone, and the server rolled back with it.
+  }
+}
+
 Status PostgresTransaction::Commit() {
-  Status status = Run("commit", [&]() -> Status {
-    work_->commit();
+  // The rows held back and COMMIT, in one round trip (and BEGIN too if nothing ran before).
+  Status status = Guard("commit", [&]() -> Status {
+    if (!begun_ && pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty() &&
+        pending_notifies_.empty()) {
+      return Status::Ok();  // nothing was read or written
+    }
+    const std::string sql = Opening() + HeldBackRows() + "COMMIT";
+    try {
+      work_->exec(sql);
+    } catch (const pqxx::broken_connection& e) {
+      // Cut while COMMIT was under way: the server may have committed.
+      throw pqxx::in_doubt_error(e.what());
+    }
     return Status::Ok();
   });
+  if (!status.ok()) Abort();  // a failed statement before COMMIT leaves the transaction open
   work_.reset();
   if (status.ok()) {
     ledger_.Committed(head_);

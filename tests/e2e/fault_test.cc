@@ -138,7 +138,7 @@ Tally Count(const std::set<std::string>& acknowledged, const std::set<std::strin
 }
 
 // A TCP relay between the hub and PostgreSQL that can lose a COMMIT's answer: armed, it passes
-// the next COMMIT (a simple Query message) to the server, lets the server act on it, and then
+// the next COMMIT (a simple Query message, alone or ending one) to the server, lets the server act on it, and then
 // cuts the connection before the answer comes back — the hub cannot know whether it committed.
 class CommitCutter {
  public:
@@ -247,7 +247,9 @@ class CommitCutter {
         typed = code != 80877103 && code != 80877104;  // SSLRequest, GSSENCRequest: still untyped
       }
       bool cut = false;
-      if (typed && head[0] == 'Q' && rest.rfind("COMMIT", 0) == 0) {
+      // The hub's COMMIT rides at the end of a Query with the rows it held back.
+      const std::string_view query(rest.data(), std::min(rest.size(), rest.find('\0')));
+      if (typed && head[0] == 'Q' && (query == "COMMIT" || query.ends_with(";COMMIT"))) {
         for (int armed = armed_.load(); armed > 0 && !cut;) cut = armed_.compare_exchange_weak(armed, armed - 1);
       }
       if (cut) mute = true;
