@@ -67,17 +67,19 @@ class Statement {
 // connection is the database's only writer (the lock file), so a copy kept since it was read is
 // the row. Every write goes to the database and then here; a rollback empties the cache. Filled
 // on reads only — a backlog of new requests does not push out the ones under way — and bounded,
-// the oldest entries dropped first.
+// the oldest entries dropped first: at most kCapacity requests, each kept only while it is small
+// (32 MB in all at most; larger ones are read each time).
 class RowCache {
  public:
-  static constexpr size_t kCapacity = 4096;              // requests
-  static constexpr size_t kMaxRequestBytes = 64 * 1024;  // larger requests are read each time
+  static constexpr size_t kCapacity = 2048;        // requests
+  static constexpr size_t kMaxEntryBytes = 8192;   // a request's row, or all its stages
 
   const std::vector<StageRecord>* Stages(std::string_view request_id) const {
     auto it = stages_.find(std::string(request_id));
     return it == stages_.end() ? nullptr : &it->second;
   }
   void PutStages(std::string_view request_id, std::vector<StageRecord> stages) {
+    if (Bytes(stages) > kMaxEntryBytes) return;
     Put(stages_, stage_order_, std::string(request_id), std::move(stages));
   }
   // After a stage row was written: the copy follows, or is dropped if it cannot.
@@ -104,6 +106,7 @@ class RowCache {
     s.code = written.code;
     s.message = written.message;
     s.outputs = written.outputs;
+    if (Bytes(stages) > kMaxEntryBytes) stages_.erase(it);  // grown past the bound
   }
   void DropStages(std::string_view request_id) { stages_.erase(std::string(request_id)); }
 
@@ -112,7 +115,9 @@ class RowCache {
     return it == requests_.end() ? nullptr : &it->second;
   }
   void PutRequest(const RequestRecord& r) {
-    if (r.body.size() + r.signature.size() + r.certificate.size() > kMaxRequestBytes) return;
+    size_t bytes = r.body.size() + r.signature.size() + r.certificate.size() + r.signer.size();
+    for (const auto& [key, value] : r.attributes) bytes += key.size() + value.size();
+    if (bytes > kMaxEntryBytes) return;
     Put(requests_, request_order_, r.id, r);
   }
   void RequestStateWritten(std::string_view id, RequestState state, int64_t now_ms, int64_t finished_at_ms) {
@@ -132,6 +137,17 @@ class RowCache {
   }
 
  private:
+  static size_t Bytes(const std::vector<StageRecord>& stages) {
+    size_t bytes = 0;
+    for (const StageRecord& st : stages) {
+      bytes += sizeof st + st.name.size() + st.label.size() + st.service.size() + st.queue.size() +
+               st.condition.size() + st.lease_owner.size() + st.handler.size() + st.code.size() +
+               st.message.size();
+      for (const auto& [key, value] : st.outputs) bytes += key.size() + value.size();
+    }
+    return bytes;
+  }
+
   template <typename Map, typename Value>
   static void Put(Map& map, std::deque<std::string>& order, std::string key, Value&& value) {
     auto [it, added] = map.insert_or_assign(key, std::forward<Value>(value));
