@@ -404,6 +404,8 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  void PresumeAbsent(const std::vector<std::string>& ids) override { absent_.insert(ids.begin(), ids.end()); }
+
   Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
                                                   std::string_view after) override {
     return Run("list requests", [&]() -> Result<std::vector<RequestRecord>> {

@@ -169,7 +169,7 @@ void Engine::Run() {
 
 // ---- batches ---------------------------------------------------------------------------------
 
-void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
+void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume) {
   Outbox out;
   Status status;
   {
@@ -177,7 +177,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
     if (!txn) {
       status = txn.error();
     } else {
-      status = PrefetchSubmits(**txn, batch);
+      status = PrefetchSubmits(**txn, batch, presume);
       for (Inbound& item : batch) {
         if (!status.ok()) break;
         status = ApplyItem(**txn, item, out);
@@ -200,6 +200,14 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
       }
     }
   }
+  if (presume && ledger_.PrefetchesRequests()) {
+    // Most likely a request id already in the ledger (a client's retry): the same batch again,
+    // this time looking its submits up.
+    TAXHUB_LOG(kWarn, kLog) << "batch of " << batch.size() << " failed (" << status.ToString()
+                            << "); again with lookups";
+    ProcessBatch(batch, claim, /*presume=*/false);
+    return;
+  }
   TAXHUB_LOG(kWarn, kLog) << "batch of " << batch.size() << " failed: " << status.ToString();
   if (batch.size() == 1) {
     FailItem(batch[0], status);
@@ -211,13 +219,14 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim) {
   for (Inbound& item : batch) {
     std::vector<Inbound> single;
     single.push_back(std::move(item));
-    ProcessBatch(single, /*claim=*/false);
+    ProcessBatch(single, /*claim=*/false, /*presume=*/false);
   }
 }
 
-// The ids of the batch's submits, looked up together (one query on PostgreSQL, not one each).
-Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch) {
-  if (!ledger_.PrefetchesRequests() || batch.size() < 2) return Status::Ok();
+// The ids of the batch's submits, presumed new or looked up together (no query on PostgreSQL, or
+// one, instead of one each).
+Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume) {
+  if (!ledger_.PrefetchesRequests() || (batch.size() < 2 && !presume)) return Status::Ok();
   std::vector<std::string> ids;
   for (const Inbound& item : batch) {
     const link::Op op = OpOf(item);
@@ -227,6 +236,10 @@ Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbou
     }
     auto request = wire::Decode<wire::SubmitRequest>(mdp::View(item[3]), options_.limits);
     if (request && !request->request_id.empty()) ids.push_back(std::move(request->request_id));
+  }
+  if (presume) {
+    txn.PresumeAbsent(ids);
+    return Status::Ok();
   }
   return ids.size() > 1 ? txn.PrefetchRequests(ids) : Status::Ok();
 }
@@ -295,6 +308,9 @@ void Engine::ApplyEffects(Effects& effects) {
   for (const auto& [request_id, state] : effects.ended) {
     if (state == RequestState::kCompleted) ++counters_.completed;  // counted once it is committed
   }
+  counters_.accepted += effects.accepted;
+  counters_.duplicates += effects.duplicates;
+  counters_.rejected_input += effects.rejected_input;
   for (const auto& note : effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
 

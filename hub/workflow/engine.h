@@ -290,9 +290,11 @@ class Engine {
   using Inbound = mdp::Frames;
 
   // Applies `batch` in one transaction and, with `claim`, dispatches in it too.
-  void ProcessBatch(std::vector<Inbound>& batch, bool claim = true);
+  // `presume`: the batch's submits are presumed new (Transaction::PresumeAbsent) — if one is
+  // not, the batch fails and is applied again with lookups.
+  void ProcessBatch(std::vector<Inbound>& batch, bool claim = true, bool presume = true);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
-  Status PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch);
+  Status PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
   void ApplyEffects(Effects& effects);

@@ -75,7 +75,7 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     wire::SubmitReply reply;
     TAXHUB_RETURN_IF_ERROR(ReplyOrFail(
         Submit(txn, body, verified ? &verification : nullptr, reply, out.effects), reply));
-    if (reply.__isset.error) ++counters_.rejected_input;
+    if (reply.__isset.error) ++out.effects.rejected_input;
     encoded = wire::Encode(reply);
     if (!reply.__isset.error && !reply.duplicate) {
       out.effects.notes.push_back(reply.request_id + " accepted (" +
@@ -158,7 +158,7 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
     reply.accepted_at_ms = stored.accepted_at_ms;
     reply.stages = Planned(*stages);
     reply.duplicate = true;
-    ++counters_.duplicates;
+    ++effects.duplicates;
     return Status::Ok();
   }
 
@@ -229,7 +229,7 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
   reply.request_id = record.id;
   reply.accepted_at_ms = now;
   reply.stages = Planned(stages);
-  ++counters_.accepted;
+  ++effects.accepted;
   return Status::Ok();
 }
 

@@ -46,6 +46,11 @@ struct Effects {
   // Requests that ended, in the order they did: what follows an end in the same transaction
   // (obligations met, risk rules) looks here.
   std::vector<std::pair<std::string, ledger::RequestState>> ended;
+  // Submits accepted, answered as duplicates, and refused for their content: counted once
+  // committed (a batch that fails is applied again).
+  int accepted = 0;
+  int duplicates = 0;
+  int rejected_input = 0;
 };
 
 // The request's envelope attributes, loaded only when a `when` needs them.
