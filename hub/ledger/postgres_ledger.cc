@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "hub/base/clock.h"
+#include "hub/base/digest.h"
 #include "hub/ledger/ledger.h"
 #include "hub/ledger/migrations.h"
 
@@ -43,6 +44,69 @@ std::string Qualified(const char* columns, const std::string& alias) {
 }
 
 // Every statement the ledger runs, prepared once per connection.
+// The held-back rows go in as arrays, one element per row, through statements prepared once per
+// connection: the server then parses a few array literals per batch, not a VALUES list whose
+// every value it must analyse. (SQL PREPARE, not libpqxx's, which prepares only on its own use.)
+constexpr const char* kPrepareHeldBackRows =
+    "PREPARE taxhub_put_requests (text[], text[], text[], text[], text[], text[], text[], bigint[], "
+    "text[], bigint[], bigint[], bigint[], text[], text[], text[], bigint[]) AS "
+    "INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, state, "
+    "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at) "
+    "SELECT c1, c2, c3, c4::jsonb, decode(c5, 'hex'), c6, c7, c8, c9, c10, c11, c12, decode(c13, 'hex'), "
+    "decode(c14, 'hex'), c15, c16 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+    "AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16);"
+    "PREPARE taxhub_put_stages (text[], bigint[], text[], text[], text[], text[], bigint[], bigint[], bigint[], "
+    "bigint[], bigint[], bigint[], bigint[], bigint[], bigint[], text[], text[], text[], text[], text[], text[], "
+    "float8[], text[], bigint[], float8[], bigint[], bigint[], bool[]) AS "
+    "INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, token, "
+    "time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
+    "message, outputs, queue, difficulty, condition, initial_backoff_ms, backoff_multiplier, max_backoff_ms, "
+    "attempt_timeout_ms, on_rejection) "
+    "SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20::jsonb, "
+    "c21, c22, c23, c24, c25, c26, c27, c28 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+    "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) AS t(c1, c2, c3, c4, c5, c6, c7, "
+    "c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28);"
+    "PREPARE taxhub_put_events (text[], bigint[], text[], bigint[], text[], bigint[], text[], text[], text[]) AS "
+    "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) "
+    "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+// One column of held-back rows as a PostgreSQL array literal (not yet quoted as SQL).
+class ArrayLiteral {
+ public:
+  void Text(std::string_view value) {
+    Next();
+    out_ += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void Bytes(std::string_view value) {
+    Next();
+    out_ += '"' + HexEncode(value) + '"';
+  }
+  void Number(int64_t value) {
+    Next();
+    out_ += std::to_string(value);
+  }
+  void Real(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    Next();
+    out_ += text;
+  }
+  void Bool(bool value) {
+    Next();
+    out_ += value ? 't' : 'f';
+  }
+  std::string Done() { return out_ + "}"; }
+
+ private:
+  void Next() { out_ += out_.size() > 1 ? "," : ""; }
+  std::string out_ = "{";
+};
+
 const std::vector<std::pair<const char*, std::string>>& Statements() {
   static const std::vector<std::pair<const char*, std::string>> statements = {
       {"get_request",
@@ -787,6 +851,7 @@ class PostgresLedger final : public Ledger {
     return Guard("connect", [&]() -> Status {
       receiver_.reset();
       connection_.reset();
+      rows_prepared_ = false;
       connection_ = std::make_unique<pqxx::connection>(options_.dsn);
       for (const auto& [name, sql] : Statements()) connection_->prepare(name, sql);
       // A writing hub listens for the others' READY work.
@@ -890,6 +955,10 @@ class PostgresLedger final : public Ledger {
     }
     if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
+      if (!rows_prepared_) {
+        pqxx::nontransaction(*connection_).exec(kPrepareHeldBackRows);
+        rows_prepared_ = true;
+      }
       auto work = std::make_unique<pqxx::nontransaction>(*connection_);
       in_transaction_ = true;
       return std::unique_ptr<Transaction>(
@@ -937,6 +1006,7 @@ class PostgresLedger final : public Ledger {
   std::vector<std::string> notifications_;
   std::unique_ptr<ReadyReceiver> receiver_;  // destroyed before connection_ (declared after)
   bool in_transaction_ = false;
+  bool rows_prepared_ = false;  // kPrepareHeldBackRows, on this connection
 };
 
 Result<int64_t> PostgresTransaction::AppendEvent(const EventRecord& event) {
@@ -972,65 +1042,93 @@ Status PostgresTransaction::Flush() {
 }
 
 std::string PostgresTransaction::HeldBackRows() {
-  {
-    pqxx::nontransaction& w = *work_;
-    auto text = [&](const std::string& v) { return w.quote(v); };
-    auto bytes = [&](const std::string& v) {
-      return w.quote_raw(reinterpret_cast<const unsigned char*>(v.data()), v.size());
-    };
-    auto number = [](auto v) { return std::to_string(v); };
-    auto real = [](double v) {
-      char out[32];
-      std::snprintf(out, sizeof out, "%.17g", v);
-      return std::string(out);
-    };
-    std::string sql;
-    auto rows = [&](const char* head, const auto& records, auto row) {
-      if (records.empty()) return;
-      sql += head;
-      for (size_t i = 0; i < records.size(); ++i) sql += (i ? ",(" : "(") + row(records[i]) + ")";
-      sql += ";";
-    };
-    // Parents first: stages and events refer to their request.
-    rows("INSERT INTO requests (id, kind, taxpayer_id, attributes, body, fingerprint, route, route_version, state, "
-         "accepted_at, updated_at, finished_at, signature, certificate, signer, verified_at) VALUES ",
-         pending_requests_, [&](const RequestRecord& r) {
-           return text(r.id) + "," + text(r.kind) + "," + text(r.taxpayer_id) + "," +
-                  text(EncodeJsonMap(r.attributes)) + "::jsonb," + bytes(r.body) + "," + text(r.fingerprint) +
-                  "," + text(r.route) + "," + number(r.route_version) + "," + text(std::string(ToString(r.state))) +
-                  "," + number(r.accepted_at_ms) + "," + number(r.updated_at_ms) + "," +
-                  number(r.finished_at_ms) + "," + bytes(r.signature) + "," + bytes(r.certificate) + "," +
-                  text(r.signer) + "," + number(r.verified_at_ms);
-         });
-    rows("INSERT INTO stages (request_id, idx, name, label, service, state, attempt, max_attempts, token, "
-         "time_limit_ms, ready_at, started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, "
-         "message, outputs, queue, difficulty, condition, initial_backoff_ms, backoff_multiplier, max_backoff_ms, "
-         "attempt_timeout_ms, on_rejection) VALUES ",
-         pending_stages_, [&](const StageRecord& st) {
-           return text(st.request_id) + "," + number(st.index) + "," + text(st.name) + "," + text(st.label) + "," +
-                  text(st.service) + "," + text(std::string(ToString(st.state))) + "," + number(st.attempt) +
-                  "," + number(st.max_attempts) + "," + number(st.token) + "," + number(st.time_limit_ms) + "," +
-                  number(st.ready_at_ms) + "," + number(st.started_at_ms) + "," + number(st.finished_at_ms) +
-                  "," + number(st.deadline_ms) + "," + number(st.lease_until_ms) + "," + text(st.lease_owner) +
-                  "," + text(st.handler) + "," + text(st.code) + "," + text(st.message) + "," +
-                  text(EncodeJsonMap(st.outputs)) + "::jsonb," + text(st.queue) + "," + real(st.difficulty) +
-                  "," + text(st.condition) + "," + number(st.initial_backoff_ms) + "," +
-                  real(st.backoff_multiplier) + "," + number(st.max_backoff_ms) + "," +
-                  number(st.attempt_timeout_ms) + "," + (st.on_rejection ? "TRUE" : "FALSE");
-         });
-    rows("INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) VALUES ",
-         pending_events_, [&](const EventRecord& e) {
-           return text(e.chain) + "," + number(e.chain_seq) + "," + text(e.request_id) + "," + number(e.stage) +
-                  "," + text(e.type) + "," + number(e.at_ms) + "," + text(e.detail) + "," + text(e.prev_hash) +
-                  "," + text(e.hash);
-         });
-    for (const std::string& service : pending_notifies_) sql += "SELECT pg_notify('taxhub_ready', " + text(service) + ");";
-    pending_requests_.clear();
-    pending_stages_.clear();
-    pending_events_.clear();
-    pending_notifies_.clear();
-    return sql;
+  pqxx::nontransaction& w = *work_;
+  std::string sql;
+  // EXECUTE name(column, column, …): each column an array with one element per row.
+  auto execute = [&](const char* statement, std::vector<ArrayLiteral>& columns) {
+    sql += "EXECUTE ";
+    sql += statement;
+    for (size_t i = 0; i < columns.size(); ++i) sql += (i ? "," : "(") + w.quote(columns[i].Done());
+    sql += ");";
+  };
+  // Parents first: stages and events refer to their request.
+  if (!pending_requests_.empty()) {
+    std::vector<ArrayLiteral> c(16);
+    for (const RequestRecord& r : pending_requests_) {
+      c[0].Text(r.id);
+      c[1].Text(r.kind);
+      c[2].Text(r.taxpayer_id);
+      c[3].Text(EncodeJsonMap(r.attributes));
+      c[4].Bytes(r.body);
+      c[5].Text(r.fingerprint);
+      c[6].Text(r.route);
+      c[7].Number(r.route_version);
+      c[8].Text(ToString(r.state));
+      c[9].Number(r.accepted_at_ms);
+      c[10].Number(r.updated_at_ms);
+      c[11].Number(r.finished_at_ms);
+      c[12].Bytes(r.signature);
+      c[13].Bytes(r.certificate);
+      c[14].Text(r.signer);
+      c[15].Number(r.verified_at_ms);
+    }
+    execute("taxhub_put_requests", c);
   }
+  if (!pending_stages_.empty()) {
+    std::vector<ArrayLiteral> c(28);
+    for (const StageRecord& st : pending_stages_) {
+      c[0].Text(st.request_id);
+      c[1].Number(st.index);
+      c[2].Text(st.name);
+      c[3].Text(st.label);
+      c[4].Text(st.service);
+      c[5].Text(ToString(st.state));
+      c[6].Number(st.attempt);
+      c[7].Number(st.max_attempts);
+      c[8].Number(st.token);
+      c[9].Number(st.time_limit_ms);
+      c[10].Number(st.ready_at_ms);
+      c[11].Number(st.started_at_ms);
+      c[12].Number(st.finished_at_ms);
+      c[13].Number(st.deadline_ms);
+      c[14].Number(st.lease_until_ms);
+      c[15].Text(st.lease_owner);
+      c[16].Text(st.handler);
+      c[17].Text(st.code);
+      c[18].Text(st.message);
+      c[19].Text(EncodeJsonMap(st.outputs));
+      c[20].Text(st.queue);
+      c[21].Real(st.difficulty);
+      c[22].Text(st.condition);
+      c[23].Number(st.initial_backoff_ms);
+      c[24].Real(st.backoff_multiplier);
+      c[25].Number(st.max_backoff_ms);
+      c[26].Number(st.attempt_timeout_ms);
+      c[27].Bool(st.on_rejection);
+    }
+    execute("taxhub_put_stages", c);
+  }
+  if (!pending_events_.empty()) {
+    std::vector<ArrayLiteral> c(9);
+    for (const EventRecord& e : pending_events_) {
+      c[0].Text(e.chain);
+      c[1].Number(e.chain_seq);
+      c[2].Text(e.request_id);
+      c[3].Number(e.stage);
+      c[4].Text(e.type);
+      c[5].Number(e.at_ms);
+      c[6].Text(e.detail);
+      c[7].Text(e.prev_hash);
+      c[8].Text(e.hash);
+    }
+    execute("taxhub_put_events", c);
+  }
+  for (const std::string& service : pending_notifies_) sql += "SELECT pg_notify('taxhub_ready', " + w.quote(service) + ");";
+  pending_requests_.clear();
+  pending_stages_.clear();
+  pending_events_.clear();
+  pending_notifies_.clear();
+  return sql;
 }
 
 PostgresTransaction::~PostgresTransaction() {
