@@ -206,10 +206,6 @@ class Transaction {
   // A hint before a batch: these requests are about to be looked up. A ledger may find out in
   // one query which of them exist, and answer GetRequest for the others without asking again.
   virtual Status PrefetchRequests(const std::vector<std::string>& /*ids*/) { return Status::Ok(); }
-  // A bet before a batch of new requests: none of these exists, so GetRequest answers "absent"
-  // for them without asking. If one does exist after all, inserting it fails on its primary
-  // key no later than Commit(), and the caller applies the batch again with PrefetchRequests.
-  virtual void PresumeAbsent(const std::vector<std::string>& /*ids*/) {}
   virtual Status InsertRequest(const RequestRecord& request) = 0;
   virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                                     int64_t finished_at_ms) = 0;

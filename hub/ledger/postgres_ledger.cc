@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include <functional>
+#include <stdexcept>
 
 #include "hub/base/clock.h"
 #include "hub/base/digest.h"
@@ -43,7 +44,6 @@ std::string Qualified(const char* columns, const std::string& alias) {
   return out;
 }
 
-// Every statement the ledger runs, prepared once per connection.
 // The held-back rows go in as arrays, one element per row, through statements prepared once per
 // connection: the server then parses a few array literals per batch, not a VALUES list whose
 // every value it must analyse. (SQL PREPARE, not libpqxx's, which prepares only on its own use.)
@@ -73,7 +73,9 @@ constexpr const char* kPrepareHeldBackRows =
 // One column of held-back rows as a PostgreSQL array literal (not yet quoted as SQL).
 class ArrayLiteral {
  public:
+  // Text columns hold no NUL (input checks refuse it); one here would cut the literal short.
   void Text(std::string_view value) {
+    if (value.find('\0') != std::string_view::npos) throw std::invalid_argument("a NUL in a text column");
     Next();
     out_ += '"';
     for (char c : value) {
@@ -107,6 +109,7 @@ class ArrayLiteral {
   std::string out_ = "{";
 };
 
+// Every other statement the ledger runs, prepared once per connection.
 const std::vector<std::pair<const char*, std::string>>& Statements() {
   static const std::vector<std::pair<const char*, std::string>> statements = {
       {"get_request",
@@ -411,10 +414,9 @@ class PostgresTransaction final : public Transaction {
     return *work_;
   }
 
-  // New requests, stages and events are held back and written together, three multi-row
-  // INSERTs in one round trip, before anything else touches the database and at commit: a
-  // batch of submits then costs a round trip per submit (its duplicate check) instead of
-  // half a dozen.
+  // New requests, stages and events are held back and written together (HeldBackRows(), a
+  // statement per table), before anything else touches the database and at commit — where they
+  // ride with COMMIT: a batch of new submits is then one round trip, not half a dozen each.
   template <typename F>
   auto Run(std::string_view what, F&& body) -> decltype(body()) {
     if (Status flushed = Flush(); !flushed.ok()) return internal::Propagate{std::move(flushed)};
@@ -446,19 +448,11 @@ class PostgresTransaction final : public Transaction {
   Status PrefetchRequests(const std::vector<std::string>& ids) override {
     if (ids.empty()) return Status::Ok();
     return Guard("prefetch requests", [&]() -> Status {
-      std::string list = "{";
-      for (size_t i = 0; i < ids.size(); ++i) {
-        // A text[] literal: each element double-quoted, with " and \ escaped.
-        list += i ? ",\"" : "\"";
-        for (char c : ids[i]) {
-          if (c == '"' || c == '\\') list += '\\';
-          list += c;
-        }
-        list += '"';
-      }
-      list += "}";
+      ArrayLiteral list;
+      for (const std::string& id : ids) list.Text(id);
       // Plain SQL, so that BEGIN rides along when this is the transaction's first statement.
-      pqxx::result r = work_->exec(Opening() + "SELECT id FROM requests WHERE id = ANY(" + work_->quote(list) + "::text[])");
+      pqxx::result r = work_->exec(Opening() + "SELECT id FROM requests WHERE id = ANY(" +
+                                   work_->quote(list.Done()) + "::text[])");
       std::set<std::string, std::less<>> found;
       for (const auto& row : r) found.insert(row[0].as<std::string>());
       for (const std::string& id : ids) {
@@ -467,8 +461,6 @@ class PostgresTransaction final : public Transaction {
       return Status::Ok();
     });
   }
-
-  void PresumeAbsent(const std::vector<std::string>& ids) override { absent_.insert(ids.begin(), ids.end()); }
 
   Result<std::vector<RequestRecord>> ListRequests(RequestState state, int limit,
                                                   std::string_view after) override {
@@ -956,7 +948,15 @@ class PostgresLedger final : public Ledger {
     if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
       if (!rows_prepared_) {
-        pqxx::nontransaction(*connection_).exec(kPrepareHeldBackRows);
+        try {
+          pqxx::nontransaction(*connection_).exec(kPrepareHeldBackRows);
+        } catch (...) {
+          // Some of the statements may exist now, and preparing them again would fail: the
+          // next Begin() starts on a new connection.
+          receiver_.reset();
+          connection_.reset();
+          throw;
+        }
         rows_prepared_ = true;
       }
       auto work = std::make_unique<pqxx::nontransaction>(*connection_);

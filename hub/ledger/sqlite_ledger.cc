@@ -64,8 +64,11 @@ class Statement {
 
 // The rows of the requests under way, as the database holds them. The engine reads a request's
 // stages for every result and every dispatch, and its request for every dispatch; a writing
-// connection is the database's only writer (the lock file), so a copy kept since it was read is
-// the row. Every write goes to the database and then here; a rollback empties the cache. Filled
+// connection is the database's only writing hub (the lock file), so a copy kept since it was
+// read is the row — unless someone else wrote to the file (an operator's sqlite3 shell), which
+// PRAGMA data_version tells at each Begin(), and then the cache is emptied. Every write of the
+// ledger goes to the database and then here; a rollback of a transaction that wrote empties the
+// cache. Filled
 // on reads only — a backlog of new requests does not push out the ones under way — and bounded,
 // the oldest entries dropped first: at most kCapacity requests, each kept only while it is small
 // (32 MB in all at most; larger ones are read each time).
@@ -84,6 +87,7 @@ class RowCache {
   }
   // After a stage row was written: the copy follows, or is dropped if it cannot.
   void StageWritten(const StageRecord& written) {
+    wrote_ = true;
     auto it = stages_.find(written.request_id);
     if (it == stages_.end()) return;
     std::vector<StageRecord>& stages = it->second;
@@ -108,27 +112,42 @@ class RowCache {
     s.outputs = written.outputs;
     if (Bytes(stages) > kMaxEntryBytes) stages_.erase(it);  // grown past the bound
   }
-  void DropStages(std::string_view request_id) { stages_.erase(std::string(request_id)); }
+  void DropStages(std::string_view request_id) {
+    wrote_ = true;
+    stages_.erase(std::string(request_id));
+  }
 
   const RequestRecord* Request(std::string_view id) const {
     auto it = requests_.find(std::string(id));
     return it == requests_.end() ? nullptr : &it->second;
   }
   void PutRequest(const RequestRecord& r) {
-    size_t bytes = r.body.size() + r.signature.size() + r.certificate.size() + r.signer.size();
+    size_t bytes = sizeof r + r.id.size() + r.kind.size() + r.taxpayer_id.size() + r.body.size() +
+                   r.fingerprint.size() + r.route.size() + r.signature.size() + r.certificate.size() +
+                   r.signer.size();
     for (const auto& [key, value] : r.attributes) bytes += key.size() + value.size();
     if (bytes > kMaxEntryBytes) return;
     Put(requests_, request_order_, r.id, r);
   }
   void RequestStateWritten(std::string_view id, RequestState state, int64_t now_ms, int64_t finished_at_ms) {
+    wrote_ = true;
     auto it = requests_.find(std::string(id));
     if (it == requests_.end()) return;
     it->second.state = state;
     it->second.updated_at_ms = now_ms;
     it->second.finished_at_ms = finished_at_ms;
   }
-  void DropRequest(std::string_view id) { requests_.erase(std::string(id)); }
+  void DropRequest(std::string_view id) {
+    wrote_ = true;
+    requests_.erase(std::string(id));
+  }
 
+  // A transaction begins: whether it writes rows that are cached is counted from here.
+  void Begun() { wrote_ = false; }
+  // It rolled back: what it wrote here is undone by forgetting everything, if it wrote.
+  void RolledBack() {
+    if (wrote_) Clear();
+  }
   void Clear() {
     stages_.clear();
     stage_order_.clear();
@@ -167,6 +186,7 @@ class RowCache {
   std::deque<std::string> stage_order_;
   std::unordered_map<std::string, RequestRecord> requests_;
   std::deque<std::string> request_order_;
+  bool wrote_ = false;  // since Begun()
 };
 
 class SqliteLedger;
@@ -255,6 +275,10 @@ class SqliteLedger final : public Ledger {
     }
     if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
     TAXHUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin"));
+    if (Status checked = CheckOthersWrites(); !checked.ok()) {
+      Exec("ROLLBACK", "rollback").ok();
+      return Error(checked);
+    }
     in_transaction_ = true;
     return std::unique_ptr<Transaction>(std::make_unique<SqliteTransaction>(*this, head_));
   }
@@ -376,7 +400,18 @@ class SqliteLedger final : public Ledger {
   RowCache* cache() { return cache_.get(); }
   void EnableCache() { cache_ = std::make_unique<RowCache>(); }
   void RolledBack() {
-    if (cache_) cache_->Clear();
+    if (cache_) cache_->RolledBack();
+  }
+  // At each Begin(): another connection's commit since the last look empties the cache.
+  Status CheckOthersWrites() {
+    if (!cache_) return Status::Ok();
+    Statement stmt = Prepare("PRAGMA data_version");
+    if (stmt.Step() != SQLITE_ROW) return Fail("data version");
+    const int64_t version = stmt.Int(0);
+    if (version != data_version_) cache_->Clear();
+    data_version_ = version;
+    cache_->Begun();
+    return Status::Ok();
   }
   int Changes() const { return sqlite3_changes(db_); }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
@@ -391,6 +426,7 @@ class SqliteLedger final : public Ledger {
   std::map<const char*, sqlite3_stmt*> statements_;
   std::string last_prepare_error_;
   std::unique_ptr<RowCache> cache_;
+  int64_t data_version_ = -1;
 };
 
 SqliteTransaction::~SqliteTransaction() {

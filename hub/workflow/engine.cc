@@ -172,12 +172,15 @@ void Engine::Run() {
 void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume) {
   Outbox out;
   Status status;
+  bool presumed = false;
+  presumed_new_.clear();
   {
     auto txn = ledger_.Begin();
     if (!txn) {
       status = txn.error();
     } else {
       status = PrefetchSubmits(**txn, batch, presume);
+      presumed = !presumed_new_.empty();
       for (Inbound& item : batch) {
         if (!status.ok()) break;
         status = ApplyItem(**txn, item, out);
@@ -200,7 +203,8 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
       }
     }
   }
-  if (presume && ledger_.PrefetchesRequests()) {
+  presumed_new_.clear();
+  if (presumed) {
     // Most likely a request id already in the ledger (a client's retry): the same batch again,
     // this time looking its submits up.
     TAXHUB_LOG(kWarn, kLog) << "batch of " << batch.size() << " failed (" << status.ToString()
@@ -226,6 +230,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
 // The ids of the batch's submits, presumed new or looked up together (no query on PostgreSQL, or
 // one, instead of one each).
 Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume) {
+  presumed_new_.clear();
   if (!ledger_.PrefetchesRequests() || (batch.size() < 2 && !presume)) return Status::Ok();
   std::vector<std::string> ids;
   for (const Inbound& item : batch) {
@@ -238,7 +243,7 @@ Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbou
     if (request && !request->request_id.empty()) ids.push_back(std::move(request->request_id));
   }
   if (presume) {
-    txn.PresumeAbsent(ids);
+    presumed_new_.insert(ids.begin(), ids.end());
     return Status::Ok();
   }
   return ids.size() > 1 ? txn.PrefetchRequests(ids) : Status::Ok();
@@ -311,13 +316,15 @@ void Engine::ApplyEffects(Effects& effects) {
   counters_.accepted += effects.accepted;
   counters_.duplicates += effects.duplicates;
   counters_.rejected_input += effects.rejected_input;
+  counters_.stale_results += effects.stale_results;
+  for (const auto& [stage, ms] : effects.stage_ms) counters_.ObserveStage(stage, ms);
   for (const auto& note : effects.notes) TAXHUB_LOG(kInfo, kLog) << note;
 }
 
 // ---- stage results ---------------------------------------------------------------------------
 
 Status Engine::LiveStage(ledger::Transaction& txn, const std::string& task_id, int64_t token,
-                         std::vector<StageRecord>& stages, int& index) {
+                         std::vector<StageRecord>& stages, int& index, Effects& effects) {
   index = -1;
   auto parsed = ledger::ParseTaskId(task_id);
   if (!parsed) {
@@ -333,7 +340,7 @@ Status Engine::LiveStage(ledger::Transaction& txn, const std::string& task_id, i
   }
   const StageRecord& stage = stages[parsed->second];
   if (stage.state != StageState::kDispatched || stage.token != token) {
-    ++counters_.stale_results;
+    ++effects.stale_results;
     std::string why = "stale result refused: token " + std::to_string(token) + ", live token " +
                       std::to_string(stage.token) + ", stage " +
                       std::string(ledger::ToString(stage.state));
@@ -348,7 +355,7 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
                        const Outcome& outcome, Effects& effects) {
   std::vector<StageRecord> stages;
   int index = -1;
-  TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index));
+  TAXHUB_RETURN_IF_ERROR(LiveStage(txn, task_id, token, stages, index, effects));
   if (index < 0) return Status::Ok();
   const std::string request_id = stages[index].request_id;
   AttributesLoader attributes = [&]() -> Result<StringMap> {
@@ -361,7 +368,7 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
   const size_t ended_before = effects.ended.size();
   if (!service.empty() && outcome.kind != Outcome::Kind::kUndelivered && stages[index].lease_until_ms > 0) {
     const int64_t sent_at = stages[index].lease_until_ms - stages[index].attempt_timeout_ms;
-    counters_.ObserveStage(stages[index].name, static_cast<double>(std::max<int64_t>(0, clock_.NowMs() - sent_at)));
+    effects.stage_ms.emplace_back(stages[index].name, static_cast<double>(std::max<int64_t>(0, clock_.NowMs() - sent_at)));
   }
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));

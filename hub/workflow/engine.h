@@ -290,8 +290,9 @@ class Engine {
   using Inbound = mdp::Frames;
 
   // Applies `batch` in one transaction and, with `claim`, dispatches in it too.
-  // `presume`: the batch's submits are presumed new (Transaction::PresumeAbsent) — if one is
-  // not, the batch fails and is applied again with lookups.
+  // `presume`: where a lookup is a round trip (PostgreSQL), the batch's submits are presumed new
+  // (presumed_new_): if one is not, the batch fails — on the primary key at commit, or in
+  // Submit() — and is applied again with its submits looked up.
   void ProcessBatch(std::vector<Inbound>& batch, bool claim = true, bool presume = true);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);
@@ -325,7 +326,7 @@ class Engine {
   // Loads the stages of `task_id` and checks that `token` is its live delivery. Sets `index`
   // to -1 (and records why) when the result must be refused.
   Status LiveStage(ledger::Transaction& txn, const std::string& task_id, int64_t token,
-                   std::vector<ledger::StageRecord>& stages, int& index);
+                   std::vector<ledger::StageRecord>& stages, int& index, Effects& effects);
   Result<int64_t> RouteVersion(ledger::Transaction& txn, const routing::RouteTable& table,
                                Effects& effects);
 
@@ -364,6 +365,10 @@ class Engine {
   const routing::RouteTableHolder& routes_;
   const Clock& clock_;
   EngineOptions options_;
+
+  // Request ids of the batch being applied that its submits take as new without a lookup; a
+  // submit uses (and removes) its id's entry, so a second submit of the id looks it up.
+  std::set<std::string> presumed_new_;
 
   std::map<std::string, int> credit_;       // service -> idle workers not yet given work
   std::set<std::string> quiet_;             // services found with no READY work since last tick

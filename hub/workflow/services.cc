@@ -138,7 +138,10 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
   if (request.request_id.empty()) request.request_id = NewRequestId();
   const std::string fingerprint = Fingerprint(request);
 
-  auto existing = txn.GetRequest(request.request_id);
+  // Presumed new (the batch is applied again with lookups if it is not): no lookup.
+  const bool presumed = presumed_new_.erase(request.request_id) > 0;
+  auto existing = presumed ? Result<std::optional<RequestRecord>>(std::optional<RequestRecord>())
+                           : txn.GetRequest(request.request_id);
   if (!existing) return existing.error();
   if (existing->has_value() && (*existing)->state == RequestState::kReturned &&
       (*existing)->fingerprint != fingerprint) {
@@ -165,6 +168,11 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
   // A request is planned once, with the table in force now, and keeps that plan for good.
   const std::shared_ptr<const routing::RouteTable> table = routes_.Get();
   auto plan = table->PlanFor(request.kind, request.attributes);
+  if (!plan && presumed) {
+    // Refused for what it asks — unless it is an earlier request after all (a duplicate, or a
+    // correction of a returned one), which only a lookup can tell.
+    return Status(ErrorCode::kUnavailable, "request " + request.request_id + " was presumed new; looking it up");
+  }
   if (!plan) return plan.error();
   auto version = RouteVersion(txn, *table, effects);
   if (!version) return version.error();

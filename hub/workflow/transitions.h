@@ -51,6 +51,8 @@ struct Effects {
   int accepted = 0;
   int duplicates = 0;
   int rejected_input = 0;
+  int stale_results = 0;
+  std::vector<std::pair<std::string, double>> stage_ms;  // adapter stage, delivery to result
 };
 
 // The request's envelope attributes, loaded only when a `when` needs them.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <functional>
 #include <set>
 #include <thread>
@@ -323,6 +325,25 @@ TEST_P(HubTest, TwoHundredConcurrentSubmitsAreEachAcceptedExactlyOnce) {
     EXPECT_EQ(WaitForEnd(id).state, RequestState::COMPLETED) << id;
     EXPECT_EQ(handler.CallsFor(id + "/0"), 1) << id;
   }
+}
+
+// A hall that retries a request accepted before a route reload removed its kind is told it is a
+// duplicate (PostgreSQL presumes a batch's submits new: the refusal that presumption would give
+// sends the batch back for a lookup), and a new request of that kind is refused.
+TEST_P(HubTest, ARetryOfARequestWhoseKindNoLongerRoutesIsADuplicate) {
+  auto first = client_->Submit(Request("R-before", "single"));
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  std::string routes = kTestRoutes;
+  routes.erase(routes.find("  - name: single"));
+  std::ofstream(dir_.File("routes.yaml")) << routes;
+  ASSERT_TRUE(hub_->hub().ReloadRoutes("test").has_value());
+  auto again = client_->Submit(Request("R-before", "single"));
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->request_id, "R-before");
+  auto fresh = client_->Submit(Request("R-after", "single"));
+  ASSERT_FALSE(fresh.has_value());
+  EXPECT_EQ(fresh.error().field(), "kind") << fresh.error().ToString();
 }
 
 TEST_P(HubTest, AWorkerThatDiesMidTaskHasItsStageRedoneElsewhere) {

@@ -1,3 +1,5 @@
+#include <sqlite3.h>
+
 #include <memory>
 
 #include "tests/ledger/ledger_conformance.h"
@@ -56,6 +58,53 @@ TEST(SqliteLedger, AReadOnlyConnectionSeesTheDataWhileTheHubHoldsTheLock) {
   ASSERT_TRUE(rows.has_value());
   EXPECT_EQ(rows->size(), 1u);
   EXPECT_FALSE((*txn)->AppendEvent(Event("R1", -1, "x", 1, "")).has_value());
+}
+
+// The writing connection keeps the rows of requests under way; a change someone else commits to
+// the file (an operator's sqlite3 shell) is still what it reads next, and is not written over.
+TEST(SqliteLedger, RowsChangedByAnotherConnectionAreReadAfresh) {
+  const std::string path = Dir()->File("edited.db");
+  auto ledger = OpenSqliteLedger(SqliteOptions{path}, ChainOptions{"hub-1"});
+  ASSERT_TRUE(ledger.has_value());
+  StageRecord stage;
+  stage.request_id = "R1";
+  stage.name = "file";
+  stage.service = "filing";
+  stage.state = StageState::kReady;
+  RequestRecord request;
+  request.id = "R1";
+  request.kind = "filing.vat";
+  request.taxpayer_id = "91310110666007217T";
+  request.state = RequestState::kInProgress;
+  {
+    auto txn = (*ledger)->Begin();
+    ASSERT_TRUE((*txn)->InsertRequest(request).ok());
+    ASSERT_TRUE((*txn)->InsertStage(stage).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  {
+    auto txn = (*ledger)->Begin();  // read, and so kept
+    auto stages = (*txn)->GetStages("R1");
+    ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+    EXPECT_TRUE((*stages)[0].outputs.empty());
+    ASSERT_TRUE((*txn)->GetRequest("R1").has_value());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  sqlite3* shell = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &shell), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(shell,
+                         "UPDATE stages SET outputs = '{\"serial\":\"F9\"}' WHERE request_id = 'R1';"
+                         "UPDATE requests SET kind = 'filing.cit' WHERE id = 'R1'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(shell);
+  auto txn = (*ledger)->Begin();
+  auto stages = (*txn)->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  EXPECT_EQ((*stages)[0].outputs, (StringMap{{"serial", "F9"}}));
+  auto read = (*txn)->GetRequest("R1");
+  ASSERT_TRUE(read.has_value() && read->has_value());
+  EXPECT_EQ((*read)->kind, "filing.cit");
 }
 
 TEST(SqliteLedger, BadSynchronousModeIsRefused) {
