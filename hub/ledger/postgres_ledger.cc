@@ -423,6 +423,10 @@ class PostgresTransaction final : public Transaction {
     return Guard(what, std::forward<F>(body));
   }
   Status Flush();
+  bool HoldsRows() const {
+    return !pending_requests_.empty() || !pending_stages_.empty() || !pending_events_.empty() ||
+           !pending_notifies_.empty();
+  }
   // The INSERTs (and NOTIFYs) of the rows held back, which it forgets.
   std::string HeldBackRows();
   void Abort();
@@ -1031,10 +1035,7 @@ Status PostgresTransaction::AddEvent(const EventRecord& event) {
 }
 
 Status PostgresTransaction::Flush() {
-  if (pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty() &&
-      pending_notifies_.empty()) {
-    return Status::Ok();
-  }
+  if (!HoldsRows()) return Status::Ok();
   return Guard("write new rows", [&]() -> Status {
     work_->exec(Opening() + HeldBackRows());
     return Status::Ok();
@@ -1151,10 +1152,7 @@ void PostgresTransaction::Abort() {
 Status PostgresTransaction::Commit() {
   // The rows held back and COMMIT, in one round trip (and BEGIN too if nothing ran before).
   Status status = Guard("commit", [&]() -> Status {
-    if (!begun_ && pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty() &&
-        pending_notifies_.empty()) {
-      return Status::Ok();  // nothing was read or written
-    }
+    if (!begun_ && !HoldsRows()) return Status::Ok();  // nothing was read or written
     const std::string sql = Opening() + HeldBackRows() + "COMMIT";
     try {
       work_->exec(sql);

@@ -68,10 +68,9 @@ class Statement {
 // read is the row — unless someone else wrote to the file (an operator's sqlite3 shell), which
 // PRAGMA data_version tells at each Begin(), and then the cache is emptied. Every write of the
 // ledger goes to the database and then here; a rollback of a transaction that wrote empties the
-// cache. Filled
-// on reads only — a backlog of new requests does not push out the ones under way — and bounded,
-// the oldest entries dropped first: at most kCapacity requests, each kept only while it is small
-// (32 MB in all at most; larger ones are read each time).
+// cache. Filled on reads only — a backlog of new requests does not push out the ones under way —
+// and bounded, the oldest entries dropped first: at most kCapacity requests, each kept only
+// while it is small (32 MB in all at most; larger ones are read each time).
 class RowCache {
  public:
   static constexpr size_t kCapacity = 2048;        // requests

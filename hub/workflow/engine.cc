@@ -173,7 +173,6 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
   Outbox out;
   Status status;
   bool presumed = false;
-  presumed_new_.clear();
   {
     auto txn = ledger_.Begin();
     if (!txn) {
@@ -203,7 +202,6 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
       }
     }
   }
-  presumed_new_.clear();
   if (presumed) {
     // Most likely a request id already in the ledger (a client's retry): the same batch again,
     // this time looking its submits up.

@@ -366,8 +366,9 @@ class Engine {
   const Clock& clock_;
   EngineOptions options_;
 
-  // Request ids of the batch being applied that its submits take as new without a lookup; a
-  // submit uses (and removes) its id's entry, so a second submit of the id looks it up.
+  // Request ids of the batch being applied that its submits take as new without a lookup
+  // (PrefetchSubmits() sets them for each batch); a submit uses (and removes) its id's entry,
+  // so a second submit of the id looks it up.
   std::set<std::string> presumed_new_;
 
   std::map<std::string, int> credit_;       // service -> idle workers not yet given work

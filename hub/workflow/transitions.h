@@ -46,8 +46,9 @@ struct Effects {
   // Requests that ended, in the order they did: what follows an end in the same transaction
   // (obligations met, risk rules) looks here.
   std::vector<std::pair<std::string, ledger::RequestState>> ended;
-  // Submits accepted, answered as duplicates, and refused for their content: counted once
-  // committed (a batch that fails is applied again).
+  // For the engine's counters, which count them once committed (a batch that fails is applied
+  // again): submits accepted, answered as duplicates and refused for their content, results
+  // refused as stale, and adapter stages' times from delivery to result.
   int accepted = 0;
   int duplicates = 0;
   int rejected_input = 0;
