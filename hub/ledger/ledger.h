@@ -269,6 +269,8 @@ class Transaction {
   virtual Result<std::vector<EventRecord>> ScanChain(std::string_view chain,
                                                      int64_t after_chain_seq, int limit) = 0;
   virtual Result<std::vector<CheckpointRecord>> Checkpoints(std::string_view chain) = 0;
+  // Events whose chain is not among Chains(): none unless written by someone other than a hub.
+  virtual Result<int64_t> CountEventsOutsideChains() = 0;
   virtual Result<std::vector<RequestRecord>> ScanRequests(std::string_view after_id, int limit) = 0;
   virtual Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) = 0;
   // Staff queues' depth: queue -> (waiting, claimed) human stages.

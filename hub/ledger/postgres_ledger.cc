@@ -771,6 +771,14 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  Result<int64_t> CountEventsOutsideChains() override {
+    return Run("events outside chains", [&]() -> Result<int64_t> {
+      return Tx()
+          .exec1("SELECT count(*) FROM events WHERE chain NOT IN (SELECT chain FROM chains)")[0]
+          .as<int64_t>();
+    });
+  }
+
   Result<int64_t> CountInState(RequestState state) override {
     return Run("count in state", [&]() -> Result<int64_t> {
       return Tx().exec_prepared1("count_in_state", std::string(ToString(state)))[0].as<int64_t>();

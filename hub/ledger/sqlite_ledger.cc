@@ -231,6 +231,7 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<RequestRecord>> SearchRequests(const RequestQuery& query) override;
   Result<std::map<std::string, std::pair<int64_t, int64_t>>> QueueDepths() override;
   Result<int64_t> CountInState(RequestState state) override;
+  Result<int64_t> CountEventsOutsideChains() override;
   Result<bool> AddObligation(const ObligationRecord& o) override;
   Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override;
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
@@ -908,6 +909,13 @@ Result<int64_t> SqliteTransaction::CountInState(RequestState state) {
   Statement stmt = ledger_.Prepare("SELECT count(*) FROM requests WHERE state = ?");
   stmt.Bind(1, ToString(state));
   if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("count in state"));
+  return stmt.Int(0);
+}
+
+Result<int64_t> SqliteTransaction::CountEventsOutsideChains() {
+  Statement stmt = ledger_.Prepare(
+      "SELECT count(*) FROM events WHERE chain NOT IN (SELECT chain FROM chains)");
+  if (stmt.Step() != SQLITE_ROW) return Error(ledger_.Fail("events outside chains"));
   return stmt.Int(0);
 }
 

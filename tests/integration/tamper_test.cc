@@ -158,6 +158,12 @@ const Tamper kTampers[] = {
      "UPDATE requests SET signature = (SELECT signature FROM requests WHERE id = 'R-1') WHERE id = 'R-3';",
      "UPDATE requests SET signature = (SELECT signature FROM requests WHERE id = 'R-1') WHERE id = 'R-3';",
      "request R-3: the stored signature no longer verifies"},
+    {"foreign-event",
+     "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) "
+     "VALUES ('elsewhere', 1, 'R-2', 0, 'stage.done', 1, 'forged', '', 'x');",
+     "INSERT INTO events (chain, chain_seq, request_id, stage, type, at, detail, prev_hash, hash) "
+     "VALUES ('elsewhere', 1, 'R-2', 0, 'stage.done', 1, 'forged', '', 'x');",
+     "1 events belong to no recorded chain"},
 };
 
 INSTANTIATE_TEST_SUITE_P(
