@@ -2,13 +2,17 @@
 //
 // SQLite appends each frame to the write-ahead log with two system calls, its 24-byte header
 // and then its page: a commit of 40 pages costs 80 pwrite() calls, each through the file
-// system's write path. This VFS gathers the appends to a WAL file in memory while they are
-// contiguous and writes them out together at the latest when the commit frame's page is in
-// (and before any sync, read, truncation, size query or close of the file). A commit thus
-// reaches the kernel in one write. Nothing changes in what reaches the disk or when it is
-// synced: a commit's frames are all written before SQLite syncs the log or publishes the
-// commit in the WAL index, in every synchronous mode, so other connections never see a frame
-// that is not in the file. Files other than WAL files pass straight through.
+// system's write path. This VFS gathers the appends to a WAL file in memory and writes them
+// out together at the latest once the commit frame's page is in, before SQLite syncs the log
+// or publishes the commit in the WAL index, in every synchronous mode. Writes into what the
+// log already holds (frames rewritten in place, their checksums redone) go straight through,
+// in order; so does everything where SQLite pads commits to sectors (no powersafe overwrite).
+// A gathered write that fails is reported to SQLite as a failed write, at the latest by the
+// next write or sync of the log, so the transaction it belongs to cannot commit.
+//
+// It assumes its connection is the database's only writer, as the ledger's lock file ensures
+// for a hub: frames a rolled-back transaction had spilled may be written after the rollback.
+// Files other than WAL files pass straight through.
 #pragma once
 
 #include <cstdint>
