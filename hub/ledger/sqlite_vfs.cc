@@ -49,7 +49,8 @@ int Flush(WalFile* f) {
 // Before an operation other than a write or sync. Its own failure is its error; a failed
 // write is also kept for the next xWrite or xSync, where SQLite treats it as the write error
 // it is: the transaction those bytes belong to cannot commit. (Those bytes are dropped, never
-// written later over frames SQLite has since moved on from.)
+// written later over frames SQLite has since moved on from. If SQLite has already rolled that
+// transaction back, the next one fails once instead, and the ledger's caller retries it.)
 int FlushBefore(WalFile* f) {
   const int rc = Flush(f);
   if (rc != SQLITE_OK && f->deferred_error == SQLITE_OK) f->deferred_error = rc;
@@ -72,7 +73,9 @@ int Close(sqlite3_file* file) {
 
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   WalFile* f = Of(file);
-  if (int rc = FlushBefore(f); rc != SQLITE_OK) return rc;
+  if (f->length > 0 && offset < f->start + f->length && offset + amount > f->start) {
+    if (int rc = FlushBefore(f); rc != SQLITE_OK) return rc;
+  }
   return Real(f)->xRead(f->real, out, amount, offset);
 }
 
@@ -80,34 +83,42 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   WalFile* f = Of(file);
   if (int rc = TakeDeferred(f); rc != SQLITE_OK) return rc;
   writes_asked.fetch_add(1, std::memory_order_relaxed);
+  static constexpr char kZero[4] = {0, 0, 0, 0};
+  const bool commit_header =
+      amount == kFrameHeader && std::memcmp(static_cast<const char*>(data) + 4, kZero, 4) != 0;
   if (offset == 0) {  // the log's header: the log starts again
+    f->commit_frame = false;
     if (int rc = Flush(f); rc != SQLITE_OK) return rc;
     f->end = 0;
   }
+  // A log opened with frames in it: the first append is where SQLite's count of them ends.
+  if (f->length == 0 && offset > f->end) f->end = offset;
   // Only appends are gathered. A write into what is already written (a frame overwritten in
   // place, checksums rewritten after that) goes straight through, after what is pending.
   const bool append = f->gathering && offset == f->end && amount <= kCapacity;
   if (!append || f->length + amount > kCapacity) {
-    if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+    if (int rc = Flush(f); rc != SQLITE_OK) {
+      f->commit_frame = false;
+      return rc;
+    }
   }
-  f->end = std::max(f->end, offset + amount);
   if (!append) {
-    f->commit_frame = false;
+    f->end = std::max(f->end, offset + amount);
+    f->commit_frame = commit_header;  // its page, if gathered, goes out at once
     writes_made.fetch_add(1, std::memory_order_relaxed);
     return Real(f)->xWrite(f->real, data, amount, offset);
   }
+  f->end = offset + amount;
   if (f->length == 0) f->start = offset;
   std::memcpy(f->pending + f->length, data, static_cast<size_t>(amount));
   f->length += amount;
-  const bool header = amount == kFrameHeader;
-  if (f->commit_frame && !header) {
+  if (f->commit_frame && amount != kFrameHeader) {
     // The commit frame's page: the whole commit is here. It goes out now, whatever the
     // synchronous mode, before SQLite publishes the commit in the WAL index.
     f->commit_frame = false;
     return Flush(f);
   }
-  static constexpr char kZero[4] = {0, 0, 0, 0};
-  f->commit_frame = header && std::memcmp(static_cast<const char*>(data) + 4, kZero, 4) != 0;
+  f->commit_frame = commit_header;
   return SQLITE_OK;
 }
 
@@ -173,11 +184,10 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out
   }
   // Without powersafe overwrite SQLite pads each commit to a sector with copies of its commit
   // frame and syncs in the middle of one: nothing for this VFS to gather safely. SQLite asks
-  // the database file; the default VFS gives it powersafe overwrite unless "psow=0" is among
-  // the database's URI parameters (which the WAL file's name carries) or the build says so.
+  // the database file, which the default VFS gives powersafe overwrite unless the build says
+  // otherwise or "psow=0" is among the database's URI parameters (the WAL's name carries them).
   static const bool psow_by_default = !sqlite3_compileoption_used("POWERSAFE_OVERWRITE=0");
-  f->gathering = sqlite3_uri_boolean(name, "psow", psow_by_default) &&
-                 (Real(f)->xDeviceCharacteristics(f->real) & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+  f->gathering = sqlite3_uri_boolean(name, "psow", psow_by_default);
   f->file.pMethods = &kMethods;
   return SQLITE_OK;
 }
