@@ -363,6 +363,11 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
 
 struct PostgresOptions {
   std::string dsn;
+  // Other hubs hear that a service has READY work (NOTIFY taxhub_ready) at most once in this
+  // long per service; what a commit in between adds goes with the next commit after it, and
+  // hubs look for work anyway at each tick. NOTIFY wakes every listening backend and hub: once
+  // per commit it cost 5% of intake throughput.
+  int notify_every_ms = 20;
 };
 // With a chain, the connection holds a PostgreSQL advisory lock on it: a second hub with the
 // same hub id is refused.

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <functional>
 #include <stdexcept>
 
@@ -1008,8 +1009,31 @@ class PostgresLedger final : public Ledger {
 
   void EndTransaction() { in_transaction_ = false; }
 
+  // Of the services a committing transaction has READY work for, and those owed from before,
+  // the ones to announce now (options_.notify_every_ms); the others are owed.
+  std::set<std::string> NotifiesDue(std::set<std::string> services) {
+    services.merge(owed_notifies_);
+    owed_notifies_.clear();
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    std::set<std::string> due;
+    for (const std::string& service : services) {
+      int64_t& last = notified_at_ms_[service];
+      if (last != 0 && now - last < options_.notify_every_ms) {
+        owed_notifies_.insert(service);
+      } else {
+        last = now;
+        due.insert(service);
+      }
+    }
+    return due;
+  }
+
  private:
   PostgresOptions options_;
+  std::map<std::string, int64_t> notified_at_ms_;
+  std::set<std::string> owed_notifies_;
   ChainOptions chain_;
   ChainHead head_;
   bool head_valid_ = false;
@@ -1132,7 +1156,9 @@ std::string PostgresTransaction::HeldBackRows() {
     }
     execute("taxhub_put_events", c);
   }
-  for (const std::string& service : pending_notifies_) sql += "SELECT pg_notify('taxhub_ready', " + w.quote(service) + ");";
+  for (const std::string& service : ledger_.NotifiesDue(std::move(pending_notifies_))) {
+    sql += "SELECT pg_notify('taxhub_ready', " + w.quote(service) + ");";
+  }
   pending_requests_.clear();
   pending_stages_.clear();
   pending_events_.clear();

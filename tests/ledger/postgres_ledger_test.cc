@@ -1,5 +1,8 @@
 #include "tests/ledger/ledger_conformance.h"
+#include <chrono>
 #include <ctime>
+#include <set>
+#include <thread>
 
 #include "hub/base/clock.h"
 #include "tests/support/pg_server.h"
@@ -53,6 +56,49 @@ TEST(PostgresLedger, AClosedLedgerFreesItsHubIdAtOnce) {
     auto ledger = OpenPostgresLedger(PostgresOptions{dsn}, ChainOptions{"hub-r"});
     ASSERT_TRUE(ledger.has_value()) << "reopen " << i << ": " << ledger.error().ToString();
   }
+}
+
+// What `ledger` has heard from other hubs within `ms`.
+std::set<std::string> HeardWithin(Ledger& ledger, int ms) {
+  std::set<std::string> heard;
+  for (int waited = 0; waited < ms; waited += 20) {
+    for (const std::string& service : ledger.TakeNotifications()) heard.insert(service);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return heard;
+}
+
+Status Announce(Ledger& ledger, const std::string& service) {
+  auto txn = ledger.Begin();
+  if (!txn) return txn.error();
+  TAXHUB_RETURN_IF_ERROR((*txn)->NotifyReady(service));
+  return (*txn)->Commit();
+}
+
+TEST(PostgresLedger, OtherHubsHearOfReadyWorkOncePerServiceAndWindow) {
+  TAXHUB_REQUIRE_PG(server);
+  const std::string dsn = server->NewDatabase();
+  PostgresOptions options{dsn};
+  options.notify_every_ms = 1500;
+  auto a = OpenPostgresLedger(options, ChainOptions{"hub-a"});
+  auto b = OpenPostgresLedger(options, ChainOptions{"hub-b"});
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Announce(**a, "s").ok());
+  EXPECT_EQ(HeardWithin(**b, 300), std::set<std::string>{"s"});
+  ASSERT_TRUE(Announce(**a, "s").ok());
+  ASSERT_TRUE(Announce(**a, "t").ok());  // another service: its own window
+  const bool in_window = std::chrono::steady_clock::now() - started < std::chrono::milliseconds(1200);
+  const std::set<std::string> heard = HeardWithin(**b, 300);
+  if (in_window) {
+    EXPECT_EQ(heard, std::set<std::string>{"t"}) << "the second \"s\" waits";
+  }
+  EXPECT_TRUE(HeardWithin(**a, 100).empty()) << "a hub does not hear itself";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  ASSERT_TRUE(Announce(**a, "u").ok());  // the next commit after the window carries what is owed
+  std::set<std::string> later = HeardWithin(**b, 300);
+  later.insert(heard.begin(), heard.end());
+  EXPECT_EQ(later, (std::set<std::string>{"s", "t", "u"}));
 }
 
 TEST(PostgresLedger, EventsGoToTheirMonthsPartition) {
