@@ -380,6 +380,12 @@ Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
 
 class PostgresLedger;
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Collects the services other hubs announce on channel taxhub_ready.
 class ReadyReceiver final : public pqxx::notification_receiver {
  public:
@@ -425,10 +431,9 @@ class PostgresTransaction final : public Transaction {
   }
   Status Flush();
   bool HoldsRows() const {
-    return !pending_requests_.empty() || !pending_stages_.empty() || !pending_events_.empty() ||
-           !pending_notifies_.empty();
+    return !pending_requests_.empty() || !pending_stages_.empty() || !pending_events_.empty();
   }
-  // The INSERTs (and NOTIFYs) of the rows held back, which it forgets.
+  // The INSERTs of the rows held back, which it forgets.
   std::string HeldBackRows();
   void Abort();
   ~PostgresTransaction() override;
@@ -1009,25 +1014,32 @@ class PostgresLedger final : public Ledger {
 
   void EndTransaction() { in_transaction_ = false; }
 
-  // Of the services a committing transaction has READY work for, and those owed from before,
-  // the ones to announce now (options_.notify_every_ms); the others are owed.
-  std::set<std::string> NotifiesDue(std::set<std::string> services) {
-    services.merge(owed_notifies_);
-    owed_notifies_.clear();
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
+  // Of the services a committing transaction has READY work for, and those owed from earlier
+  // commits, the ones to announce with it (at most once per options_.notify_every_ms each).
+  std::set<std::string> NotifiesDue(const std::set<std::string>& services) const {
+    const int64_t now = SteadyMs();
     std::set<std::string> due;
-    for (const std::string& service : services) {
-      int64_t& last = notified_at_ms_[service];
-      if (last != 0 && now - last < options_.notify_every_ms) {
-        owed_notifies_.insert(service);
-      } else {
-        last = now;
-        due.insert(service);
+    for (const std::set<std::string>* from : {&services, &owed_notifies_}) {
+      for (const std::string& service : *from) {
+        auto last = notified_at_ms_.find(service);
+        if (last == notified_at_ms_.end() || now - last->second >= options_.notify_every_ms) {
+          due.insert(service);
+        }
       }
     }
     return due;
+  }
+  // Once that commit succeeded: `sent` went out; the rest of `services` are owed. (A commit that
+  // failed changes nothing: its READY work was not recorded, and what was owed still is.)
+  void Announced(const std::set<std::string>& services, const std::set<std::string>& sent) {
+    const int64_t now = SteadyMs();
+    for (const std::string& service : sent) {
+      notified_at_ms_[service] = now;
+      owed_notifies_.erase(service);
+    }
+    for (const std::string& service : services) {
+      if (!sent.contains(service)) owed_notifies_.insert(service);
+    }
   }
 
  private:
@@ -1156,13 +1168,9 @@ std::string PostgresTransaction::HeldBackRows() {
     }
     execute("taxhub_put_events", c);
   }
-  for (const std::string& service : ledger_.NotifiesDue(std::move(pending_notifies_))) {
-    sql += "SELECT pg_notify('taxhub_ready', " + w.quote(service) + ");";
-  }
   pending_requests_.clear();
   pending_stages_.clear();
   pending_events_.clear();
-  pending_notifies_.clear();
   return sql;
 }
 
@@ -1185,9 +1193,14 @@ void PostgresTransaction::Abort() {
 
 Status PostgresTransaction::Commit() {
   // The rows held back and COMMIT, in one round trip (and BEGIN too if nothing ran before).
+  const std::set<std::string> due = ledger_.NotifiesDue(pending_notifies_);
   Status status = Guard("commit", [&]() -> Status {
-    if (!begun_ && !HoldsRows()) return Status::Ok();  // nothing was read or written
-    const std::string sql = Opening() + HeldBackRows() + "COMMIT";
+    if (!begun_ && !HoldsRows() && pending_notifies_.empty()) return Status::Ok();  // nothing to do
+    std::string sql = Opening() + HeldBackRows();
+    for (const std::string& service : due) {  // NOTIFY is delivered at commit
+      sql += "SELECT pg_notify('taxhub_ready', " + work_->quote(service) + ");";
+    }
+    sql += "COMMIT";
     try {
       work_->exec(sql);
     } catch (const pqxx::broken_connection& e) {
@@ -1200,6 +1213,7 @@ Status PostgresTransaction::Commit() {
   work_.reset();
   if (status.ok()) {
     ledger_.Committed(head_);
+    ledger_.Announced(pending_notifies_, due);
   } else {
     ledger_.CommitFailed();
   }

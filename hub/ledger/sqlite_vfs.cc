@@ -86,9 +86,11 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   static constexpr char kZero[4] = {0, 0, 0, 0};
   const bool commit_header =
       amount == kFrameHeader && std::memcmp(static_cast<const char*>(data) + 4, kZero, 4) != 0;
-  if (offset == 0) {  // the log's header: the log starts again
+  if (offset == 0) {
+    // The log's header: the log starts again, before a transaction's first frame. Anything
+    // still pending is frames of a transaction that was rolled back: dropped, not written.
+    f->length = 0;
     f->commit_frame = false;
-    if (int rc = Flush(f); rc != SQLITE_OK) return rc;
     f->end = 0;
   }
   // A log opened with frames in it: the first append is where SQLite's count of them ends.
@@ -124,6 +126,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
 
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
   WalFile* f = Of(file);
+  if (f->length > 0 && f->start >= size) f->length = 0;  // cut off anyway
   if (int rc = FlushBefore(f); rc != SQLITE_OK) return rc;
   f->end = std::min(f->end, size);
   return Real(f)->xTruncate(f->real, size);
