@@ -54,6 +54,14 @@ std::string Insert(int from, int to, int bytes) {
          std::to_string(to) + ") INSERT INTO t (k, v) SELECT x, printf('%0" + std::to_string(bytes) +
          "d', x * 7919) FROM s";
 }
+// The database and its log as a crash at this moment would leave them, at `copy`.
+void CopyAsACrashWould(const std::string& path, const std::string& copy) {
+  for (const char* suffix : {"", "-wal"}) {
+    ASSERT_EQ(std::system(("cp " + path + suffix + " " + copy + suffix).c_str()), 0);
+  }
+}
+
+constexpr const char* kTable = "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)";
 constexpr const char* kCheck = "SELECT count(*) || ' ' || sum(length(v)) || ' ' || "
                                "sum(CAST(v AS INTEGER) <> k * 7919) FROM t";
 
@@ -61,7 +69,7 @@ TEST(GatheringVfs, ACommitReachesTheLogInAFewWrites) {
   testing::TempDir dir;
   Db db(dir.File("one.db"), GatheringVfsName());
   db.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0");
-  db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  db.Exec(kTable);
   const GatheringVfsCounts before = GatheringVfsCountsNow();
   db.Exec(Insert(1, 100, 1000));  // about 30 pages: 60 writes asked of the VFS
   const GatheringVfsCounts after = GatheringVfsCountsNow();
@@ -83,7 +91,7 @@ TEST(GatheringVfs, EachCommitIsInTheLogBeforeAnotherConnectionCanSeeIt) {
   const std::string path = dir.File("two.db");
   Db writer(path, GatheringVfsName());
   writer.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = " + mode + "; PRAGMA wal_autocheckpoint = 50");
-  writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  writer.Exec(kTable);
   Db reader(path, nullptr);
   int rows = 0;
   for (int commit = 1; commit <= 30; ++commit) {
@@ -107,7 +115,7 @@ TEST(GatheringVfs, ALogReopenedWithFramesInItLosesNoCommit) {
   {
     Db writer(path, GatheringVfsName());
     writer.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0");
-    writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    writer.Exec(kTable);
     writer.Exec(Insert(1, 20, 100));
     reader.Exec("BEGIN");  // a read transaction open across the writer's close
     EXPECT_EQ(reader.One("SELECT count(*) FROM t"), "20");
@@ -117,9 +125,7 @@ TEST(GatheringVfs, ALogReopenedWithFramesInItLosesNoCommit) {
   writer.Exec("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0");
   writer.Exec("UPDATE t SET v = printf('%0100d', k * 7919 + 1) WHERE k = 7");
   EXPECT_EQ(reader.One("SELECT count(*) FROM t WHERE CAST(v AS INTEGER) = k * 7919 + 1"), "1");
-  for (const char* suffix : {"", "-wal"}) {
-    ASSERT_EQ(std::system(("cp " + path + suffix + " " + copy + suffix).c_str()), 0);
-  }
+  CopyAsACrashWould(path, copy);
   Db recovered(copy, nullptr);
   EXPECT_EQ(recovered.One("SELECT count(*) FROM t WHERE CAST(v AS INTEGER) = k * 7919 + 1"), "1");
 }
@@ -132,7 +138,7 @@ TEST(GatheringVfs, SpilledPagesRewrittenFramesAndACheckpointReadBackExactly) {
     // A page cache of a few pages: the transaction spills into the log before its commit and
     // rewrites frames it wrote earlier, out of order.
     db.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 5");
-    db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    db.Exec(kTable);
     db.Exec("BEGIN");
     db.Exec(Insert(1, 600, 900));
     db.Exec("UPDATE t SET v = printf('%0900d', k * 7919) WHERE k % 7 = 0");
@@ -160,7 +166,7 @@ TEST(GatheringVfs, ACrashRightAfterACommitThatRewroteFramesLosesNothing) {
   Db db(path, GatheringVfsName());
   db.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = 5; "
           "PRAGMA wal_autocheckpoint = 0");
-  db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  db.Exec(kTable);
   db.Exec(Insert(1, 50, 900));
   db.Exec("BEGIN");
   for (int round = 0; round < 10; ++round) {  // the first rows' pages, dirtied again after each spill
@@ -169,9 +175,7 @@ TEST(GatheringVfs, ACrashRightAfterACommitThatRewroteFramesLosesNothing) {
   }
   db.Exec("COMMIT");
   EXPECT_GT(db.Spills(), 0);
-  for (const char* suffix : {"", "-wal"}) {
-    ASSERT_EQ(std::system(("cp " + path + suffix + " " + copy + suffix).c_str()), 0);
-  }
+  CopyAsACrashWould(path, copy);
   Db recovered(copy, nullptr);
   EXPECT_EQ(recovered.One("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(recovered.One(kCheck), "400 360000 0");
@@ -184,7 +188,7 @@ TEST(GatheringVfs, NothingIsGatheredWhereSqlitePadsCommitsToSectors) {
   const std::string path = dir.File("five.db");
   Db writer("file:" + path + "?psow=0", GatheringVfsName());
   writer.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0");
-  writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  writer.Exec(kTable);
   Db reader(path, nullptr);
   int rows = 0;
   for (int commit = 1; commit <= 20; ++commit) {
