@@ -2,7 +2,6 @@
 
 #include <pqxx/pqxx>
 
-#include <chrono>
 #include <functional>
 #include <stdexcept>
 
@@ -379,12 +378,6 @@ Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
 }
 
 class PostgresLedger;
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Collects the services other hubs announce on channel taxhub_ready.
 class ReadyReceiver final : public pqxx::notification_receiver {
@@ -1017,7 +1010,7 @@ class PostgresLedger final : public Ledger {
   // Of the services a committing transaction has READY work for, and those owed from earlier
   // commits, the ones to announce with it (at most once per options_.notify_every_ms each).
   std::set<std::string> NotifiesDue(const std::set<std::string>& services) const {
-    const int64_t now = SteadyMs();
+    const int64_t now = MonotonicMs();
     std::set<std::string> due;
     for (const std::set<std::string>* from : {&services, &owed_notifies_}) {
       for (const std::string& service : *from) {
@@ -1032,7 +1025,7 @@ class PostgresLedger final : public Ledger {
   // Once that commit succeeded: `sent` went out; the rest of `services` are owed. (A commit that
   // failed changes nothing: its READY work was not recorded, and what was owed still is.)
   void Announced(const std::set<std::string>& services, const std::set<std::string>& sent) {
-    const int64_t now = SteadyMs();
+    const int64_t now = MonotonicMs();
     for (const std::string& service : sent) {
       notified_at_ms_[service] = now;
       owed_notifies_.erase(service);

@@ -1095,9 +1095,9 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const SqliteOptions& options,
   static std::once_flag configured;
   std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* db = nullptr;
-  // Through a VFS that writes each commit's WAL frames with one system call (sqlite_vfs.h).
   const int flags = options.read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  // Through a VFS that writes each commit's WAL frames with one system call (sqlite_vfs.h).
   int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, GatheringVfsName());
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";

@@ -14,11 +14,15 @@ namespace {
 
 constexpr const char* kLog = "risk";
 
+// The key (Transaction::LockKey) under which a taxpayer's figures and rejections are read and
+// written, one transaction after another.
+std::string RiskLock(const std::string& taxpayer_id) { return "risk:" + taxpayer_id; }
+
 }  // namespace
 
 Status Engine::RecordFigures(ledger::Transaction& txn, const ledger::RequestRecord& r, const StringMap& outputs) {
   const int64_t now = clock_.NowMs();
-  const std::string lock = "risk:" + r.taxpayer_id;
+  const std::string lock = RiskLock(r.taxpayer_id);
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.kind != r.kind) continue;
     auto reported = outputs.find(rule.output);
@@ -57,7 +61,7 @@ Status Engine::CheckRejections(ledger::Transaction& txn, const ledger::RequestRe
   const int64_t now = clock_.NowMs();
   const obligations::Date today = obligations::ChinaDate(now);
   const obligations::Month this_month = today.year() / today.month();
-  const std::string lock = "risk:" + r.taxpayer_id;  // see RecordFigures
+  const std::string lock = RiskLock(r.taxpayer_id);
   for (const obligations::RiskRule& rule : options_.risk_rules) {
     if (rule.type != obligations::RiskRule::Type::kRejections) continue;
     TAXHUB_RETURN_IF_ERROR(txn.LockKey(lock));
