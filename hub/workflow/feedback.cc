@@ -111,8 +111,8 @@ Status Engine::Complain(ledger::Transaction& txn, std::string_view body, wire::C
                                   complaint.stage >= 0 ? "stage.complained" : "request.complained",
                                   clock_.NowMs(),
                                   EncodeJsonMap({{"complaint_id", submitted.request_id}, {"handler", handler}})));
-    effects.notes.push_back(complaint.request_id + " complained about" +
-                            (handler.empty() ? "" : " (handler " + handler + ")") + ": " + submitted.request_id);
+    effects.Note([&] { return complaint.request_id + " complained about" +
+                            (handler.empty() ? "" : " (handler " + handler + ")") + ": " + submitted.request_id; });
   }
   return Status::Ok();
 }

@@ -99,7 +99,7 @@ Status Engine::Discard(const std::string& request_id, const std::string& user, c
     const int64_t now = clock_.NowMs();
     TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestState(request_id, RequestState::kRejected, now, now));
     effects.ended.emplace_back(request_id, RequestState::kRejected);
-    effects.notes.push_back(request_id + " discarded by " + user + ": " + reason);
+    effects.Note([&] { return request_id + " discarded by " + user + ": " + reason; });
     return Record(txn, request_id, -1, "request.discarded", now, EncodeJsonMap({{"by", user}, {"reason", reason}}));
   });
 }
@@ -143,8 +143,8 @@ Status Engine::Replay(const std::string& request_id, const std::string& user) {
     }
     if (failed < 0) return Status(ErrorCode::kInternal, request_id + " has no failed stage");
     TAXHUB_RETURN_IF_ERROR(txn.UpdateRequestState(request_id, RequestState::kInProgress, now, 0));
-    effects.notes.push_back(request_id + " replayed by " + user + " from stage " +
-                            (*stages)[failed].name);
+    effects.Note([&] { return request_id + " replayed by " + user + " from stage " +
+                            (*stages)[failed].name; });
     return Record(txn, request_id, failed, "request.replayed", now,
                   "replayed by " + user + " from stage " + (*stages)[failed].name);
   });
@@ -201,7 +201,7 @@ Status Engine::ClaimTask(const std::string& task_id, const std::string& staff) {
                         ", not waiting for staff",
                     "task_id");
     }
-    effects.notes.push_back(task_id + " " + stages[index].name + " claimed by " + staff);
+    effects.Note([&] { return task_id + " " + stages[index].name + " claimed by " + staff; });
     return Record(txn, stages[index].request_id, index, "task.claimed", now, "claimed by " + staff);
   });
 }
@@ -257,7 +257,7 @@ Status Engine::AssignTask(const std::string& task_id, const std::string& manager
       auto claimed = txn.ClaimStage(s.request_id, index, StaffOwner(staff), staff, now, kStaffLease);
       if (!claimed) return claimed.error();
       if (!claimed->has_value()) return Status(ErrorCode::kTaken, task_id + " was just claimed", "task_id");
-      effects.notes.push_back(task_id + " " + s.name + " assigned to " + staff + " by " + manager);
+      effects.Note([&] { return task_id + " " + s.name + " assigned to " + staff + " by " + manager; });
       return Record(txn, s.request_id, index, "task.assigned",
                     now, "assigned to " + staff + " by " + manager);
     }
@@ -267,8 +267,8 @@ Status Engine::AssignTask(const std::string& task_id, const std::string& manager
       s.handler = staff;
       ++s.token;  // the previous holder's completion no longer counts
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(s));
-      effects.notes.push_back(task_id + " " + s.name + " reassigned from " + from + " to " + staff +
-                              " by " + manager);
+      effects.Note([&] { return task_id + " " + s.name + " reassigned from " + from + " to " + staff +
+                              " by " + manager; });
       return Record(txn, s.request_id, index, "task.reassigned", now,
                     "reassigned from " + from + " to " + staff + " by " + manager);
     }

@@ -78,8 +78,8 @@ Status Engine::HandleCall(ledger::Transaction& txn, Inbound& item, Outbox& out) 
     if (reply.__isset.error) ++out.effects.rejected_input;
     encoded = wire::Encode(reply);
     if (!reply.__isset.error && !reply.duplicate) {
-      out.effects.notes.push_back(reply.request_id + " accepted (" +
-                                  std::to_string(reply.stages.size()) + " stages)");
+      out.effects.Note([&] { return reply.request_id + " accepted (" +
+                                  std::to_string(reply.stages.size()) + " stages)"; });
     }
   } else if (service == kProgressService) {
     wire::ProgressReply reply;
@@ -402,8 +402,8 @@ Status Engine::Report(ledger::Transaction& txn, std::string_view body, const std
   auto seq = txn.AppendEvent(event);
   if (!seq) return seq.error();
   reply.sequence = *seq;
-  effects.notes.push_back(report.task_id + " " + (*stages)[index].name + " reported " + report.type +
-                          " by " + report.reporter);
+  effects.Note([&] { return report.task_id + " " + (*stages)[index].name + " reported " + report.type +
+                          " by " + report.reporter; });
   return Status::Ok();
 }
 

@@ -45,8 +45,8 @@ Status Finish(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t
   std::string type = final_state == RequestState::kCompleted  ? "request.completed"
                      : final_state == RequestState::kRejected ? "request.rejected"
                                                               : "request.failed";
-  effects.notes.push_back(request_id + " " + std::string(ledger::ToString(final_state)) +
-                          (why.empty() ? "" : ": " + why));
+  effects.Note([&] { return request_id + " " + std::string(ledger::ToString(final_state)) +
+                          (why.empty() ? "" : ": " + why); });
   return Record(txn, request_id, -1, type, now_ms, why);
 }
 
@@ -121,7 +121,7 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
     if (!stage.service.empty()) effects.ready_services.insert(stage.service);
     const std::string where =
         stage.queue.empty() ? "service " + stage.service : "staff queue " + stage.queue;
-    if (!stage.queue.empty()) effects.notes.push_back(stage.task_id() + " " + stage.name + " waits in " + where);
+    if (!stage.queue.empty()) effects.Note([&] { return stage.task_id() + " " + stage.name + " waits in " + where; });
     return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
                   stage.name + " waits for " + where);
   }
@@ -145,7 +145,7 @@ Status ReturnForCorrection(ledger::Transaction& txn, std::vector<StageRecord>& s
   TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
   TAXHUB_RETURN_IF_ERROR(
       txn.UpdateRequestState(stage.request_id, RequestState::kReturned, now_ms, 0));
-  effects.notes.push_back(stage.request_id + " returned to the taxpayer by " + staff + ": " + reason);
+  effects.Note([&] { return stage.request_id + " returned to the taxpayer by " + staff + ": " + reason; });
   // JSON, like other events read by programs (staff performance counts returns per staff).
   return Record(txn, stage.request_id, stage.index, "request.returned", now_ms,
                 EncodeJsonMap({{"stage", stage.name}, {"staff", staff}, {"reason", reason}}));
@@ -162,8 +162,8 @@ Status ResumeAfterCorrection(ledger::Transaction& txn, std::vector<StageRecord>&
     stage.code.clear();
     stage.message.clear();
     TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
-    effects.notes.push_back(stage.task_id() + " " + stage.name + " waits in " + stage.queue +
-                            " again after the correction");
+    effects.Note([&] { return stage.task_id() + " " + stage.name + " waits in " + stage.queue +
+                            " again after the correction"; });
     return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
                   stage.name + " waits for staff queue " + stage.queue + " after a correction");
   }
@@ -179,7 +179,7 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
   if (!outcome.handler.empty()) stage.handler = outcome.handler;
   stage.code = outcome.code;
   stage.message = outcome.message;
-  const std::string task = stage.task_id() + " " + stage.name;
+  auto task = [&stage] { return stage.task_id() + " " + stage.name; };  // for the flow log
 
   switch (outcome.kind) {
     case Outcome::Kind::kSucceeded: {
@@ -189,8 +189,8 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
       TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.done", now_ms,
                                     stage.name + " done by " + stage.handler));
-      effects.notes.push_back(task + " done by " + stage.handler + " in " +
-                              std::to_string(now_ms - stage.started_at_ms) + " ms");
+      effects.Note([&] { return task() + " done by " + stage.handler + " in " +
+                              std::to_string(now_ms - stage.started_at_ms) + " ms"; });
       return Advance(txn, stages, index + 1, attributes, now_ms, effects);
     }
     case Outcome::Kind::kRejected: {
@@ -226,8 +226,8 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       stage.ready_at_ms = now_ms + delay;
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
       effects.ready_services.insert(stage.service);
-      effects.notes.push_back(task + " attempt " + std::to_string(stage.attempt) + " failed (" +
-                              outcome.message + "); retry in " + std::to_string(delay) + " ms");
+      effects.Note([&] { return task() + " attempt " + std::to_string(stage.attempt) + " failed (" +
+                              outcome.message + "); retry in " + std::to_string(delay) + " ms"; });
       return Record(txn, stage.request_id, stage.index, "stage.retry", now_ms,
                     "attempt " + std::to_string(stage.attempt) + ": " + outcome.message);
     }
@@ -243,8 +243,8 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       stage.ready_at_ms = now_ms + delay;
       TAXHUB_RETURN_IF_ERROR(txn.UpdateStage(stage));
       effects.ready_services.insert(stage.service);
-      effects.notes.push_back(task + " not delivered to the legacy system (" + outcome.message + "); again in " +
-                              std::to_string(delay) + " ms");
+      effects.Note([&] { return task() + " not delivered to the legacy system (" + outcome.message + "); again in " +
+                              std::to_string(delay) + " ms"; });
       return Record(txn, stage.request_id, stage.index, "stage.unavailable", now_ms,
                     "[" + outcome.code + "] " + outcome.message);
     }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hub/base/json_map.h"
+#include "hub/base/log.h"
 #include "hub/base/status.h"
 #include "hub/ledger/ledger.h"
 
@@ -39,7 +40,7 @@ struct Outcome {
 // What the caller does once the transaction has committed.
 struct Effects {
   std::set<std::string> ready_services;       // adapter services that now have READY work
-  std::vector<std::string> notes;             // lines for the flow log
+  std::vector<std::string> notes;             // lines for the flow log: see Note()
   std::map<std::string, bool> service_health; // service -> last outcome was healthy
   std::set<std::string> undelivered;          // services a task could not be handed to
   std::map<std::string, int64_t> route_versions;  // route table digest -> recorded version
@@ -54,6 +55,13 @@ struct Effects {
   int rejected_input = 0;
   int stale_results = 0;
   std::vector<std::pair<std::string, double>> stage_ms;  // adapter stage, delivery to result
+
+  // Adds a line for the flow log, which the engine logs at info level once the transaction has
+  // committed; `line` builds it, and is called only when that level is on.
+  template <typename Line>
+  void Note(Line&& line) {
+    if (GetLogLevel() <= LogLevel::kInfo) notes.push_back(line());
+  }
 };
 
 // The request's envelope attributes, loaded only when a `when` needs them.
