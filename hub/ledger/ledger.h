@@ -203,6 +203,14 @@ class Transaction {
   virtual ~Transaction() = default;  // rolls back unless committed
 
   virtual Result<std::optional<RequestRecord>> GetRequest(std::string_view id) = 0;
+  // The same row, shared rather than copied (null when there is none): a ledger that keeps rows
+  // in memory hands out its own, which later writes replace and never change.
+  virtual Result<std::shared_ptr<const RequestRecord>> ShareRequest(std::string_view id) {
+    auto request = GetRequest(id);
+    if (!request) return Error(request.error());
+    if (!request->has_value()) return std::shared_ptr<const RequestRecord>();
+    return std::make_shared<const RequestRecord>(std::move(**request));
+  }
   // A hint before a batch: these requests are about to be looked up. A ledger may find out in
   // one query which of them exist, and answer GetRequest for the others without asking again.
   virtual Status PrefetchRequests(const std::vector<std::string>& /*ids*/) { return Status::Ok(); }
@@ -222,6 +230,12 @@ class Transaction {
 
   virtual Status InsertStage(const StageRecord& stage) = 0;
   virtual Result<std::vector<StageRecord>> GetStages(std::string_view request_id) = 0;
+  // The same, shared rather than copied, as ShareRequest shares a request.
+  virtual Result<std::shared_ptr<const std::vector<StageRecord>>> ShareStages(std::string_view request_id) {
+    auto stages = GetStages(request_id);
+    if (!stages) return Error(stages.error());
+    return std::make_shared<const std::vector<StageRecord>>(std::move(*stages));
+  }
   // Writes every mutable column of the stage identified by (request_id, index).
   virtual Status UpdateStage(const StageRecord& stage) = 0;
 

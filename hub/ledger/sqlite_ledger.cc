@@ -77,12 +77,14 @@ class RowCache {
   static constexpr size_t kCapacity = 2048;        // requests
   static constexpr size_t kMaxEntryBytes = 8192;   // a request's row, or all its stages
 
-  const std::vector<StageRecord>* Stages(std::string_view request_id) const {
-    auto it = stages_.find(std::string(request_id));
-    return it == stages_.end() ? nullptr : &it->second;
+  // Null when not cached. What it points to never changes: a write to a stage that is shared
+  // changes a copy (copy on write).
+  std::shared_ptr<const std::vector<StageRecord>> Stages(std::string_view request_id) const {
+    auto it = stages_.find(request_id);
+    return it == stages_.end() ? nullptr : it->second;
   }
-  void PutStages(std::string_view request_id, std::vector<StageRecord> stages) {
-    if (Bytes(stages) > kMaxEntryBytes) return;
+  void PutStages(std::string_view request_id, std::shared_ptr<std::vector<StageRecord>> stages) {
+    if (Bytes(*stages) > kMaxEntryBytes) return;
     Put(stages_, stage_order_, std::string(request_id), std::move(stages));
   }
   // After a stage row was written: the copy follows, or is dropped if it cannot.
@@ -90,7 +92,8 @@ class RowCache {
     wrote_ = true;
     auto it = stages_.find(written.request_id);
     if (it == stages_.end()) return;
-    std::vector<StageRecord>& stages = it->second;
+    if (it->second.use_count() > 1) it->second = std::make_shared<std::vector<StageRecord>>(*it->second);
+    std::vector<StageRecord>& stages = *it->second;
     if (written.index < 0 || written.index >= static_cast<int>(stages.size()) ||
         stages[written.index].index != written.index) {
       stages_.erase(it);
@@ -114,32 +117,36 @@ class RowCache {
   }
   void DropStages(std::string_view request_id) {
     wrote_ = true;
-    stages_.erase(std::string(request_id));
+    if (auto it = stages_.find(request_id); it != stages_.end()) stages_.erase(it);
   }
 
-  const RequestRecord* Request(std::string_view id) const {
-    auto it = requests_.find(std::string(id));
-    return it == requests_.end() ? nullptr : &it->second;
+  // Null when not cached. A cached row is never changed: a write replaces it.
+  std::shared_ptr<const RequestRecord> Request(std::string_view id) const {
+    auto it = requests_.find(id);
+    return it == requests_.end() ? nullptr : it->second;
   }
-  void PutRequest(const RequestRecord& r) {
+  void PutRequest(std::shared_ptr<const RequestRecord> row) {
+    const RequestRecord& r = *row;
     size_t bytes = sizeof r + r.id.size() + r.kind.size() + r.taxpayer_id.size() + r.body.size() +
                    r.fingerprint.size() + r.route.size() + r.signature.size() + r.certificate.size() +
                    r.signer.size();
     for (const auto& [key, value] : r.attributes) bytes += key.size() + value.size();
     if (bytes > kMaxEntryBytes) return;
-    Put(requests_, request_order_, r.id, r);
+    Put(requests_, request_order_, r.id, std::move(row));
   }
   void RequestStateWritten(std::string_view id, RequestState state, int64_t now_ms, int64_t finished_at_ms) {
     wrote_ = true;
-    auto it = requests_.find(std::string(id));
+    auto it = requests_.find(id);
     if (it == requests_.end()) return;
-    it->second.state = state;
-    it->second.updated_at_ms = now_ms;
-    it->second.finished_at_ms = finished_at_ms;
+    auto updated = std::make_shared<RequestRecord>(*it->second);  // whoever shares the old one keeps it
+    updated->state = state;
+    updated->updated_at_ms = now_ms;
+    updated->finished_at_ms = finished_at_ms;
+    it->second = std::move(updated);
   }
   void DropRequest(std::string_view id) {
     wrote_ = true;
-    requests_.erase(std::string(id));
+    if (auto it = requests_.find(id); it != requests_.end()) requests_.erase(it);
   }
 
   // A transaction begins: whether it writes rows that are cached is counted from here.
@@ -182,9 +189,17 @@ class RowCache {
     }
   }
 
-  std::unordered_map<std::string, std::vector<StageRecord>> stages_;
+  // Looked up by a string_view without making a string of it.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
+  };
+  template <typename Value>
+  using Map = std::unordered_map<std::string, Value, Hash, std::equal_to<>>;
+
+  Map<std::shared_ptr<std::vector<StageRecord>>> stages_;
   std::deque<std::string> stage_order_;
-  std::unordered_map<std::string, RequestRecord> requests_;
+  Map<std::shared_ptr<const RequestRecord>> requests_;
   std::deque<std::string> request_order_;
   bool wrote_ = false;  // since Begun()
 };
@@ -197,6 +212,7 @@ class SqliteTransaction final : public Transaction {
   ~SqliteTransaction() override;
 
   Result<std::optional<RequestRecord>> GetRequest(std::string_view id) override;
+  Result<std::shared_ptr<const RequestRecord>> ShareRequest(std::string_view id) override;
   Status InsertRequest(const RequestRecord& request) override;
   Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                             int64_t finished_at_ms) override;
@@ -207,6 +223,7 @@ class SqliteTransaction final : public Transaction {
   Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override;
   Status InsertStage(const StageRecord& stage) override;
   Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override;
+  Result<std::shared_ptr<const std::vector<StageRecord>>> ShareStages(std::string_view request_id) override;
   Status UpdateStage(const StageRecord& stage) override;
   Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
                                               std::string_view owner) override;
@@ -478,21 +495,29 @@ Result<RequestRecord> SqliteTransaction::ReadRequest(Statement& stmt) {
 }
 
 Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
+  auto shared = ShareRequest(id);
+  if (!shared) return Error(shared.error());
+  if (!*shared) return std::optional<RequestRecord>();
+  return std::optional<RequestRecord>(**shared);
+}
+
+Result<std::shared_ptr<const RequestRecord>> SqliteTransaction::ShareRequest(std::string_view id) {
   RowCache* cache = ledger_.cache();
   if (cache) {
-    if (const RequestRecord* cached = cache->Request(id)) return std::optional<RequestRecord>(*cached);
+    if (auto cached = cache->Request(id)) return cached;
   }
   static const std::string sql =
       std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = ?";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, id);
   int rc = stmt.Step();
-  if (rc == SQLITE_DONE) return std::optional<RequestRecord>();
+  if (rc == SQLITE_DONE) return std::shared_ptr<const RequestRecord>();
   if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
   auto r = ReadRequest(stmt);
   if (!r) return Error(r.error());
-  if (cache) cache->PutRequest(*r);
-  return std::optional<RequestRecord>(std::move(*r));
+  auto row = std::make_shared<const RequestRecord>(std::move(*r));
+  if (cache) cache->PutRequest(row);
+  return row;
 }
 
 Result<std::vector<RequestRecord>> SqliteTransaction::ListRequests(RequestState state, int limit,
@@ -656,17 +681,26 @@ Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
 }
 
 Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view request_id) {
+  auto shared = ShareStages(request_id);
+  if (!shared) return Error(shared.error());
+  return **shared;
+}
+
+Result<std::shared_ptr<const std::vector<StageRecord>>> SqliteTransaction::ShareStages(
+    std::string_view request_id) {
   RowCache* cache = ledger_.cache();
   if (cache) {
-    if (const std::vector<StageRecord>* cached = cache->Stages(request_id)) return *cached;
+    if (auto cached = cache->Stages(request_id)) return cached;
   }
   static const std::string sql =
       std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = ? ORDER BY idx";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, request_id);
   auto stages = ReadStages(stmt, "get stages");
-  if (stages && cache && !stages->empty()) cache->PutStages(request_id, *stages);
-  return stages;
+  if (!stages) return Error(stages.error());
+  auto shared = std::make_shared<std::vector<StageRecord>>(std::move(*stages));
+  if (cache && !shared->empty()) cache->PutStages(request_id, shared);
+  return std::shared_ptr<const std::vector<StageRecord>>(std::move(shared));
 }
 
 // The oldest READY stages of `service`, then each taken by its key. (Not one UPDATE … WHERE IN

@@ -388,9 +388,9 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
                          return outcome.outputs.contains(o);
                        });
   if (!ended && !obligations && !figures) return Status::Ok();
-  auto request = txn.GetRequest(request_id);
+  auto request = txn.ShareRequest(request_id);
   if (!request) return request.error();
-  if (!request->has_value()) return Status::Ok();
+  if (!*request) return Status::Ok();
   const ledger::RequestRecord& r = **request;
   if (obligations) TAXHUB_RETURN_IF_ERROR(TakeObligations(txn, r, outcome.outputs));
   if (figures) TAXHUB_RETURN_IF_ERROR(RecordFigures(txn, r, outcome.outputs));
@@ -524,15 +524,18 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
     if (static_cast<int>(claimed->size()) < allowed) out.quiet.insert(service);
     if (!claimed->empty() && probe) out.probes.insert(service);
     for (const StageRecord& stage : *claimed) {
-      auto request = txn.GetRequest(stage.request_id);
+      auto request = txn.ShareRequest(stage.request_id);
       if (!request) return request.error();
-      if (!request->has_value()) {
+      if (!*request) {
         return Status(ErrorCode::kInternal, "stage " + stage.task_id() + " has no request row");
       }
       // The first stage sees no other stage's outputs: its siblings need not be read.
-      Result<std::vector<StageRecord>> stages = std::vector<StageRecord>{};
-      if (stage.index > 0) stages = txn.GetStages(stage.request_id);
-      if (!stages) return stages.error();
+      StringMap inputs;
+      if (stage.index > 0) {
+        auto stages = txn.ShareStages(stage.request_id);
+        if (!stages) return stages.error();
+        inputs = StageInputs(**stages, stage.index);
+      }
       wire::StageTask task;
       task.task_id = stage.task_id();
       task.request_id = stage.request_id;
@@ -545,7 +548,7 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
       task.payload = (*request)->body;
       task.deadline_ms = stage.deadline_ms;
       task.accepted_at_ms = (*request)->accepted_at_ms;
-      task.inputs = StageInputs(*stages, stage.index);
+      task.inputs = std::move(inputs);
       TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.dispatched", now,
                                     "attempt " + std::to_string(stage.attempt) + " to " + service));
       out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service,
@@ -553,8 +556,8 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
                                          wire::Encode(task)}));
       out.dispatched.emplace_back(task.task_id, stage.token);
       ++out.credit_used[service];
-      out.effects.notes.push_back(task.task_id + " " + stage.name + " -> " + service +
-                                  " (attempt " + std::to_string(stage.attempt) + ")");
+      out.effects.Note([&] { return task.task_id + " " + stage.name + " -> " + service +
+                                  " (attempt " + std::to_string(stage.attempt) + ")"; });
     }
   }
   return Status::Ok();
@@ -613,7 +616,7 @@ void Engine::Tick() {
     out.resolved.emplace_back(lapsed.task_id(), lapsed.token);
     if (!Resolve(**txn, lapsed.task_id(), lapsed.token, outcome, out.effects).ok()) return;
   }
-  if (*overdue > 0) out.effects.notes.push_back(std::to_string(*overdue) + " stages overdue");
+  if (*overdue > 0) out.effects.Note([&] { return std::to_string(*overdue) + " stages overdue"; });
   if (Announce(**txn, out.effects).ok() && (*txn)->Commit().ok()) Deliver(out);
 }
 

@@ -308,6 +308,55 @@ TEST_P(LedgerConformance, ReadsFollowWritesClaimsAndRollbacksAcrossTransactions)
   EXPECT_EQ((*stages)[0].state, StageState::kDispatched);
 }
 
+// A shared row is the row as it was read: later writes show in what is read after them, never
+// in what was handed out before (SQLite hands out the rows it keeps in memory, copied on write).
+TEST_P(LedgerConformance, SharedRowsAreNotChangedByLaterWrites) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady), Stage("R1", 1, "sms", StageState::kPending)});
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto request = txn->ShareRequest("R1");
+  auto stages = txn->ShareStages("R1");
+  ASSERT_TRUE(request.has_value() && *request && stages.has_value() && *stages);
+  EXPECT_EQ((*request)->body, Request("R1").body);
+  ASSERT_EQ((*stages)->size(), 2u);
+  auto again = txn->ShareStages("R1");  // shared twice: a write must not change either
+  ASSERT_TRUE(again.has_value() && *again);
+
+  StageRecord done = (**stages)[0];
+  done.state = StageState::kDone;
+  done.outputs = {{"serial", "F001"}};
+  ASSERT_TRUE(txn->UpdateStage(done).ok());
+  ASSERT_TRUE(txn->UpdateRequestState("R1", RequestState::kCompleted, 2000, 2000).ok());
+  auto claimed = txn->ClaimReady("filing", 1, 5000, "hub-1");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_TRUE(claimed->empty()) << "the stage is DONE: nothing READY";
+
+  EXPECT_EQ((*request)->state, RequestState::kInProgress) << "handed out before the write";
+  EXPECT_EQ((*request)->finished_at_ms, 0);
+  EXPECT_EQ((**stages)[0].state, StageState::kReady);
+  EXPECT_TRUE((**stages)[0].outputs.empty());
+  EXPECT_EQ((**again)[0].state, StageState::kReady);
+
+  auto after = txn->ShareRequest("R1");
+  auto stages_after = txn->ShareStages("R1");
+  ASSERT_TRUE(after.has_value() && *after && stages_after.has_value() && *stages_after);
+  EXPECT_EQ((*after)->state, RequestState::kCompleted) << "read after the write";
+  EXPECT_EQ((**stages_after)[0].state, StageState::kDone);
+  EXPECT_EQ((**stages_after)[0].outputs, done.outputs);
+  EXPECT_EQ((**stages_after)[1].state, StageState::kPending);
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  auto missing = txn->ShareRequest("R404");
+  auto no_stages = txn->ShareStages("R404");
+  ASSERT_TRUE(missing.has_value() && no_stages.has_value());
+  EXPECT_EQ(*missing, nullptr);
+  ASSERT_NE(*no_stages, nullptr);
+  EXPECT_TRUE((*no_stages)->empty());
+}
+
 TEST_P(LedgerConformance, ExpiredLeasesAndLeasesOfAnOwner) {
   auto txn = Begin();
   Put(*txn, "A", {Stage("A", 0, "filing", StageState::kReady, 0, 1000)});
