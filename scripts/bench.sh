@@ -96,6 +96,10 @@ load() {  # output-file load-arguments…
   sed 's/^/    /' "$out"
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+# CPU clock ticks used so far by process PID, all its threads; and by each of its threads, as
+# "tid ticks" lines.
+process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+thread_ticks() { for t in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$t" 2>/dev/null; done; }
 all_completed() { [[ $(field "completed=" "$1") -ge $2 ]] && echo 1 || echo 0; }  # ledger_figures FILE N
 
 echo "== micro benchmarks"
@@ -178,13 +182,31 @@ target 3 signed-intake "$signed_worst" 0.70 ">=" 1 "$signed_detail of min(verify
 echo "== 4. whole workflows: three automated stages on instant adapters, $N_WORKFLOW requests"
 start_hub "$sqlite_ledger"
 start_adapter
-load "$WORK/workflow_intake.txt" --clients 16 --inflight 8 --requests "$N_WORKFLOW" --kind filing.cit
+thread_ticks "$HUB_PID" > "$WORK/hub_ticks0.txt"
+hub_ticks0=$(process_ticks "$HUB_PID"); adapter_ticks0=$(process_ticks "$ADAPTER_PID")
+TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
+{ time "$BIN/taxhub-hall" --endpoint "$FRONTEND" load --clients 16 --inflight 8 --requests "$N_WORKFLOW" \
+    --kind filing.cit > "$WORK/workflow_intake.txt"; } 2> "$WORK/hall_cpu.txt"
+sed 's/^/    /' "$WORK/workflow_intake.txt"
 /usr/bin/python3 bench/ledger_figures.py "$WORK/data/ledger.db" "$N_WORKFLOW" 600 | tee "$WORK/workflow.txt" || true
+thread_ticks "$HUB_PID" > "$WORK/hub_ticks1.txt"
+hub_ticks=$(($(process_ticks "$HUB_PID") - hub_ticks0)); adapter_ticks=$(($(process_ticks "$ADAPTER_PID") - adapter_ticks0))
 stop_adapter
 stop_hub
+# Where the CPU goes, per completed request: what bounds this target on two cores.
+hz=$(getconf CLK_TCK)
+engine_ticks=$(join <(sort "$WORK/hub_ticks0.txt") <(sort "$WORK/hub_ticks1.txt") | awk '{print $3 - $2}' | sort -n | tail -1)
+awk -v hz="$hz" -v n="$N_WORKFLOW" -v hub="$hub_ticks" -v engine_ticks="$engine_ticks" -v adapter="$adapter_ticks" \
+    -v hall="$(awk '{print $1 + $2}' "$WORK/hall_cpu.txt")" '
+  BEGIN {
+    us = 1e6 / hz / n; engine = engine_ticks * us; rest = (hub - engine_ticks) * us; ad = adapter * us; ha = hall * 1e6 / n
+    total = engine + rest + ad + ha
+    printf "CPU per completed request: engine thread %.0f us, the hub'"'"'s other threads %.0f us, adapter %.0f us, hall %.0f us;", engine, rest, ad, ha
+    printf " %.0f us in all, which two cores allow %.0f times a second\n", total, 2e6 / total
+  }' | tee "$WORK/workflow_cpu.txt"
 workflows=$(field "completed/s" "$WORK/workflow.txt")
 target 4 whole-workflows "$(calc "$workflows / $intake_sqlite")" 0.30 ">=" "$(all_completed "$WORK/workflow.txt" "$N_WORKFLOW")" \
-  "$workflows completed/s; submit to completion p50 $(field p50_ms "$WORK/workflow.txt") ms, p99 $(field p99_ms "$WORK/workflow.txt") ms"
+  "$workflows completed/s; submit to completion p50 $(field p50_ms "$WORK/workflow.txt") ms, p99 $(field p99_ms "$WORK/workflow.txt") ms; CPU per request: engine $(field "engine thread" "$WORK/workflow_cpu.txt") us, all $(sed -n 's/.*; \([0-9]*\) us in all.*/\1/p' "$WORK/workflow_cpu.txt") us"
 
 # ---- 6. memory with a backlog ----------------------------------------------------------------
 echo "== 6. memory: $N_MEMORY requests waiting while their adapter is down, then the drain"
