@@ -120,12 +120,12 @@ class RowCache {
     if (auto it = stages_.find(request_id); it != stages_.end()) stages_.erase(it);
   }
 
-  // Null when not cached. A cached row is never changed: a write replaces it.
+  // Null when not cached. As with stages, what it points to never changes.
   std::shared_ptr<const RequestRecord> Request(std::string_view id) const {
     auto it = requests_.find(id);
     return it == requests_.end() ? nullptr : it->second;
   }
-  void PutRequest(std::shared_ptr<const RequestRecord> row) {
+  void PutRequest(std::shared_ptr<RequestRecord> row) {
     const RequestRecord& r = *row;
     size_t bytes = sizeof r + r.id.size() + r.kind.size() + r.taxpayer_id.size() + r.body.size() +
                    r.fingerprint.size() + r.route.size() + r.signature.size() + r.certificate.size() +
@@ -138,11 +138,11 @@ class RowCache {
     wrote_ = true;
     auto it = requests_.find(id);
     if (it == requests_.end()) return;
-    auto updated = std::make_shared<RequestRecord>(*it->second);  // whoever shares the old one keeps it
-    updated->state = state;
-    updated->updated_at_ms = now_ms;
-    updated->finished_at_ms = finished_at_ms;
-    it->second = std::move(updated);
+    if (it->second.use_count() > 1) it->second = std::make_shared<RequestRecord>(*it->second);
+    RequestRecord& r = *it->second;
+    r.state = state;
+    r.updated_at_ms = now_ms;
+    r.finished_at_ms = finished_at_ms;
   }
   void DropRequest(std::string_view id) {
     wrote_ = true;
@@ -199,7 +199,7 @@ class RowCache {
 
   Map<std::shared_ptr<std::vector<StageRecord>>> stages_;
   std::deque<std::string> stage_order_;
-  Map<std::shared_ptr<const RequestRecord>> requests_;
+  Map<std::shared_ptr<RequestRecord>> requests_;
   std::deque<std::string> request_order_;
   bool wrote_ = false;  // since Begun()
 };
@@ -267,6 +267,9 @@ class SqliteTransaction final : public Transaction {
  private:
   Result<std::vector<StageRecord>> ReadStages(Statement& stmt, std::string_view what);
   Result<RequestRecord> ReadRequest(Statement& stmt);
+  // The rows as the database holds them, not through the row cache.
+  Result<std::optional<RequestRecord>> LoadRequest(std::string_view id);
+  Result<std::vector<StageRecord>> LoadStages(std::string_view request_id);
   Result<std::vector<RequestRecord>> ReadRequests(Statement& stmt, std::string_view what);
   Result<std::vector<EventRecord>> ReadEvents(Statement& stmt, std::string_view what);
 
@@ -495,6 +498,7 @@ Result<RequestRecord> SqliteTransaction::ReadRequest(Statement& stmt) {
 }
 
 Result<std::optional<RequestRecord>> SqliteTransaction::GetRequest(std::string_view id) {
+  if (!ledger_.cache()) return LoadRequest(id);  // a read-only connection: no copy kept
   auto shared = ShareRequest(id);
   if (!shared) return Error(shared.error());
   if (!*shared) return std::optional<RequestRecord>();
@@ -506,18 +510,25 @@ Result<std::shared_ptr<const RequestRecord>> SqliteTransaction::ShareRequest(std
   if (cache) {
     if (auto cached = cache->Request(id)) return cached;
   }
+  auto loaded = LoadRequest(id);
+  if (!loaded) return Error(loaded.error());
+  if (!loaded->has_value()) return std::shared_ptr<const RequestRecord>();
+  auto row = std::make_shared<RequestRecord>(std::move(**loaded));
+  if (cache) cache->PutRequest(row);
+  return std::shared_ptr<const RequestRecord>(std::move(row));
+}
+
+Result<std::optional<RequestRecord>> SqliteTransaction::LoadRequest(std::string_view id) {
   static const std::string sql =
       std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = ?";
   Statement stmt = ledger_.Prepare(sql.c_str());
   stmt.Bind(1, id);
   int rc = stmt.Step();
-  if (rc == SQLITE_DONE) return std::shared_ptr<const RequestRecord>();
+  if (rc == SQLITE_DONE) return std::optional<RequestRecord>();
   if (rc != SQLITE_ROW) return Error(ledger_.Fail("get request"));
   auto r = ReadRequest(stmt);
   if (!r) return Error(r.error());
-  auto row = std::make_shared<const RequestRecord>(std::move(*r));
-  if (cache) cache->PutRequest(row);
-  return row;
+  return std::optional<RequestRecord>(std::move(*r));
 }
 
 Result<std::vector<RequestRecord>> SqliteTransaction::ListRequests(RequestState state, int limit,
@@ -681,9 +692,18 @@ Result<std::vector<StageRecord>> SqliteTransaction::ReadStages(Statement& stmt,
 }
 
 Result<std::vector<StageRecord>> SqliteTransaction::GetStages(std::string_view request_id) {
+  if (!ledger_.cache()) return LoadStages(request_id);  // a read-only connection: no copy kept
   auto shared = ShareStages(request_id);
   if (!shared) return Error(shared.error());
   return **shared;
+}
+
+Result<std::vector<StageRecord>> SqliteTransaction::LoadStages(std::string_view request_id) {
+  static const std::string sql =
+      std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = ? ORDER BY idx";
+  Statement stmt = ledger_.Prepare(sql.c_str());
+  stmt.Bind(1, request_id);
+  return ReadStages(stmt, "get stages");
 }
 
 Result<std::shared_ptr<const std::vector<StageRecord>>> SqliteTransaction::ShareStages(
@@ -692,11 +712,7 @@ Result<std::shared_ptr<const std::vector<StageRecord>>> SqliteTransaction::Share
   if (cache) {
     if (auto cached = cache->Stages(request_id)) return cached;
   }
-  static const std::string sql =
-      std::string("SELECT ") + kStageColumns + " FROM stages WHERE request_id = ? ORDER BY idx";
-  Statement stmt = ledger_.Prepare(sql.c_str());
-  stmt.Bind(1, request_id);
-  auto stages = ReadStages(stmt, "get stages");
+  auto stages = LoadStages(request_id);
   if (!stages) return Error(stages.error());
   auto shared = std::make_shared<std::vector<StageRecord>>(std::move(*stages));
   if (cache && !shared->empty()) cache->PutStages(request_id, shared);
