@@ -99,7 +99,7 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # CPU clock ticks used so far by process PID, all its threads; and by each of its threads, as
 # "tid ticks" lines.
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-thread_ticks() { for t in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$t" 2>/dev/null; done; }
+thread_ticks() { for t in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$t" 2>/dev/null || true; done; }
 all_completed() { [[ $(field "completed=" "$1") -ge $2 ]] && echo 1 || echo 0; }  # ledger_figures FILE N
 
 echo "== micro benchmarks"
@@ -186,7 +186,8 @@ thread_ticks "$HUB_PID" > "$WORK/hub_ticks0.txt"
 hub_ticks0=$(process_ticks "$HUB_PID"); adapter_ticks0=$(process_ticks "$ADAPTER_PID")
 TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
 { time "$BIN/taxhub-hall" --endpoint "$FRONTEND" load --clients 16 --inflight 8 --requests "$N_WORKFLOW" \
-    --kind filing.cit > "$WORK/workflow_intake.txt"; } 2> "$WORK/hall_cpu.txt"
+    --kind filing.cit > "$WORK/workflow_intake.txt" 2> "$WORK/hall_errors.txt"; } 2> "$WORK/hall_cpu.txt"
+cat "$WORK/hall_errors.txt" >&2
 sed 's/^/    /' "$WORK/workflow_intake.txt"
 /usr/bin/python3 bench/ledger_figures.py "$WORK/data/ledger.db" "$N_WORKFLOW" 600 | tee "$WORK/workflow.txt" || true
 thread_ticks "$HUB_PID" > "$WORK/hub_ticks1.txt"
@@ -195,10 +196,12 @@ stop_adapter
 stop_hub
 # Where the CPU goes, per completed request: what bounds this target on two cores.
 hz=$(getconf CLK_TCK)
-engine_ticks=$(join <(sort "$WORK/hub_ticks0.txt") <(sort "$WORK/hub_ticks1.txt") | awk '{print $3 - $2}' | sort -n | tail -1)
-awk -v hz="$hz" -v n="$N_WORKFLOW" -v hub="$hub_ticks" -v engine_ticks="$engine_ticks" -v adapter="$adapter_ticks" \
+engine_ticks=$(LC_ALL=C join <(LC_ALL=C sort -k1,1 "$WORK/hub_ticks0.txt") <(LC_ALL=C sort -k1,1 "$WORK/hub_ticks1.txt") |
+  awk '{print $3 - $2}' | sort -n | tail -1)
+awk -v hz="$hz" -v n="$(field "completed=" "$WORK/workflow.txt")" -v hub="$hub_ticks" -v engine_ticks="$engine_ticks" -v adapter="$adapter_ticks" \
     -v hall="$(awk '{print $1 + $2}' "$WORK/hall_cpu.txt")" '
   BEGIN {
+    if (n == 0) n = 1
     us = 1e6 / hz / n; engine = engine_ticks * us; rest = (hub - engine_ticks) * us; ad = adapter * us; ha = hall * 1e6 / n
     total = engine + rest + ad + ha
     printf "CPU per completed request: engine thread %.0f us, the hub'"'"'s other threads %.0f us, adapter %.0f us, hall %.0f us;", engine, rest, ad, ha
