@@ -1,5 +1,7 @@
 #include "adapters/sdk/process.h"
 
+#include <zmq.hpp>
+
 #include <memory>
 #include <tuple>
 #include <stdexcept>
@@ -142,8 +144,10 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 void ServeUntilStopped(const AdapterProcess& process, Handler& handler, const sigset_t& signals) {
   std::vector<std::unique_ptr<WorkerPool>> pools;
+  auto context = std::make_shared<zmq::context_t>(1);  // one for all the services
   for (const auto& service : process.services) {
     WorkerOptions options;
+    options.context = context;
     options.endpoint = process.endpoint;
     options.service = service;
     options.concurrency = process.workers;

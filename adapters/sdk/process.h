@@ -61,7 +61,8 @@ std::pair<std::string, std::string> ParseAssignment(const std::string& text, con
 sigset_t BlockStopSignals();
 // Returns the signal that arrived.
 int WaitForStopSignal(const sigset_t& signals);
-// Serves every service with `handler` until SIGTERM or SIGINT, then stops the workers.
+// Serves every service with `handler` until SIGTERM or SIGINT, then stops the workers. The
+// services share one ZeroMQ context.
 void ServeUntilStopped(const AdapterProcess& process, Handler& handler, const sigset_t& signals);
 
 }  // namespace taxhub::sdk

@@ -110,7 +110,7 @@ void WorkerPool::HandlerLoop() {
 }
 
 void WorkerPool::IoLoop() {
-  zmq::context_t context(1);
+  std::shared_ptr<zmq::context_t> context = options_.context ? options_.context : std::make_shared<zmq::context_t>(1);
   std::vector<Connection> connections(options_.concurrency);
   const int64_t expiry = options_.heartbeat_ms * options_.liveness;
 
@@ -123,7 +123,7 @@ void WorkerPool::IoLoop() {
     }
   };
   auto connect = [&](Connection& c) {
-    c.socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+    c.socket = std::make_unique<zmq::socket_t>(*context, zmq::socket_type::dealer);
     c.socket->set(zmq::sockopt::linger, 200);
     c.socket->set(zmq::sockopt::maxmsgsize, options_.limits.max_message_bytes * 2 + 4096);
     if (options_.curve) security::ApplyCurveClient(*c.socket, *options_.curve);

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <set>
 
+#include <zmq.hpp>
+
 #include "hub/base/log.h"
 #include "hub/security/crypto.h"
 
@@ -148,12 +150,14 @@ Result<std::optional<security::CurveClientKeys>> DevCurveKeys(const CurveConfig&
 
 Result<std::unique_ptr<DevAdapters>> DevAdapters::Create(const HubConfig& config, const std::string& backend) {
   std::unique_ptr<DevAdapters> adapters(new DevAdapters());
+  auto context = std::make_shared<zmq::context_t>(1);  // one for all the dev adapters' services
   for (const auto& a : config.dev_adapters) {
     auto curve = DevCurveKeys(config.curve, a.name);
     if (!curve) return Error(curve.error());
     adapters->handlers_.push_back(std::make_unique<sample::SampleHandler>(SampleOptionsFor(a)));
     for (const auto& service : a.services) {
       sdk::WorkerOptions worker;
+      worker.context = context;
       worker.curve = *curve;
       worker.endpoint = backend;
       worker.service = service;
