@@ -1,7 +1,5 @@
 #include "adapters/sdk/process.h"
 
-#include <zmq.hpp>
-
 #include <memory>
 #include <tuple>
 #include <stdexcept>
@@ -144,7 +142,8 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 void ServeUntilStopped(const AdapterProcess& process, Handler& handler, const sigset_t& signals) {
   std::vector<std::unique_ptr<WorkerPool>> pools;
-  auto context = std::make_shared<zmq::context_t>(1);  // one for all the services
+  // One context for all the services.
+  auto context = NewWorkerContext(static_cast<int>(process.services.size()) * process.workers);
   for (const auto& service : process.services) {
     WorkerOptions options;
     options.context = context;

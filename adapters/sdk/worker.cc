@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -37,6 +39,12 @@ struct Connection {
 };
 
 }  // namespace
+
+std::shared_ptr<zmq::context_t> NewWorkerContext(int connections) {
+  auto context = std::make_shared<zmq::context_t>(1);
+  context->set(zmq::ctxopt::max_sockets, std::max(ZMQ_MAX_SOCKETS_DFLT, 2 * connections + 16));
+  return context;
+}
 
 WorkerPool::WorkerPool(WorkerOptions options, Handler& handler)
     : options_(std::move(options)), handler_(handler) {}
@@ -110,7 +118,7 @@ void WorkerPool::HandlerLoop() {
 }
 
 void WorkerPool::IoLoop() {
-  std::shared_ptr<zmq::context_t> context = options_.context ? options_.context : std::make_shared<zmq::context_t>(1);
+  std::shared_ptr<zmq::context_t> context = options_.context ? options_.context : NewWorkerContext(options_.concurrency);
   std::vector<Connection> connections(options_.concurrency);
   const int64_t expiry = options_.heartbeat_ms * options_.liveness;
 
@@ -122,18 +130,6 @@ void WorkerPool::IoLoop() {
       TAXHUB_LOG(kWarn, kLog) << options_.service << ": send failed: " << e.what();
     }
   };
-  auto connect = [&](Connection& c) {
-    c.socket = std::make_unique<zmq::socket_t>(*context, zmq::socket_type::dealer);
-    c.socket->set(zmq::sockopt::linger, 200);
-    c.socket->set(zmq::sockopt::maxmsgsize, options_.limits.max_message_bytes * 2 + 4096);
-    if (options_.curve) security::ApplyCurveClient(*c.socket, *options_.curve);
-    c.socket->connect(options_.endpoint);
-    ++c.epoch;
-    c.busy = false;
-    c.expires_at = MonotonicMs() + expiry;
-    ++stats_.connects;
-    send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReady), options_.service}));
-  };
   auto drop = [&](Connection& c, std::string_view why) {
     TAXHUB_LOG(kInfo, kLog) << options_.service << ": connection to hub lost (" << why
                             << "); reconnecting";
@@ -142,6 +138,24 @@ void WorkerPool::IoLoop() {
     c.backoff = c.backoff == 0 ? options_.reconnect_initial_ms
                                : std::min(options_.reconnect_max_ms, c.backoff * 2);
     c.reconnect_at = MonotonicMs() + c.backoff;
+  };
+  auto connect = [&](Connection& c) {
+    try {
+      c.socket = std::make_unique<zmq::socket_t>(*context, zmq::socket_type::dealer);
+      c.socket->set(zmq::sockopt::linger, 200);
+      c.socket->set(zmq::sockopt::maxmsgsize, options_.limits.max_message_bytes * 2 + 4096);
+      if (options_.curve) security::ApplyCurveClient(*c.socket, *options_.curve);
+      c.socket->connect(options_.endpoint);
+    } catch (const zmq::error_t& e) {  // no socket to be had (the context's limit, the process's files)
+      TAXHUB_LOG(kWarn, kLog) << options_.service << ": cannot open a connection: " << e.what();
+      drop(c, e.what());
+      return;
+    }
+    ++c.epoch;
+    c.busy = false;
+    c.expires_at = MonotonicMs() + expiry;
+    ++stats_.connects;
+    send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReady), options_.service}));
   };
 
   for (auto& c : connections) connect(c);

@@ -42,12 +42,16 @@ struct WorkerOptions {
   // CURVE keys when the hub has CURVE on (adapter programs: the process's, from the environment;
   // see security/curve_keys.h).
   std::optional<security::CurveClientKeys> curve;
-  // The ZeroMQ context the connections are opened in; null: the pool's own. The pools of one
-  // process share one (adapter programs do, see process.h), and so one ZeroMQ I/O thread
-  // instead of one per service: on make bench's target 4, three services in one process, that
-  // used 8% less of the adapter's CPU.
+  // The ZeroMQ context the connections are opened in (from NewWorkerContext); null: the pool's
+  // own. The pools of one process share one (adapter programs do, see process.h), and so one
+  // ZeroMQ I/O thread instead of one per service: on make bench's target 4, three services in
+  // one process, that used 8–11% less of the adapter's CPU.
   std::shared_ptr<zmq::context_t> context;
 };
+
+// A context for worker pools with `connections` connections in all: sockets enough for each of
+// them and for one more each, since a dropped socket keeps its place while it lingers.
+std::shared_ptr<zmq::context_t> NewWorkerContext(int connections);
 
 struct WorkerStats {
   std::atomic<uint64_t> tasks{0};

@@ -16,8 +16,6 @@
 #include <fstream>
 #include <set>
 
-#include <zmq.hpp>
-
 #include "hub/base/log.h"
 #include "hub/security/crypto.h"
 
@@ -150,7 +148,9 @@ Result<std::optional<security::CurveClientKeys>> DevCurveKeys(const CurveConfig&
 
 Result<std::unique_ptr<DevAdapters>> DevAdapters::Create(const HubConfig& config, const std::string& backend) {
   std::unique_ptr<DevAdapters> adapters(new DevAdapters());
-  auto context = std::make_shared<zmq::context_t>(1);  // one for all the dev adapters' services
+  int connections = 0;
+  for (const auto& a : config.dev_adapters) connections += static_cast<int>(a.services.size()) * a.workers;
+  auto context = sdk::NewWorkerContext(connections);  // one for all the dev adapters' services
   for (const auto& a : config.dev_adapters) {
     auto curve = DevCurveKeys(config.curve, a.name);
     if (!curve) return Error(curve.error());

@@ -57,5 +57,23 @@ TEST(AdapterProcess, ItsServicesShareOneZeroMqIoThread) {
   EXPECT_EQ(adapter->Stop(), 0) << adapter->Log();
 }
 
+// More connections in all than a ZeroMQ context allows by default (1023): the shared context is
+// made for them, and a connection that cannot be opened is retried, never fatal.
+TEST(AdapterProcess, MoreConnectionsThanAContextsDefaultStillRun) {
+  TempDir dir;
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", endpoint, "--service",
+                                 "test.one", "--service", "test.two", "--service", "test.three", "--workers", "350"},
+                                dir.File("adapter.log"));
+  ASSERT_TRUE(adapter.has_value());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && ThreadsOf(adapter->pid()).all < 3 * 351) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // every connection tried by now
+  EXPECT_TRUE(adapter->Running()) << adapter->Log();
+  EXPECT_EQ(adapter->Stop(), 0) << adapter->Log();
+}
+
 }  // namespace
 }  // namespace taxhub::testing
