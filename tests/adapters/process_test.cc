@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,26 +33,34 @@ Threads ThreadsOf(pid_t pid) {
   return t;
 }
 
+// The sample adapter serving three services with `workers` each, against an endpoint where
+// nobody listens: its workers keep trying to connect, which is all these tests need. Returns
+// once its threads are up (each service: an I/O loop and its handlers; then ZeroMQ's own),
+// and a moment more, so that anything started late shows too.
+std::optional<Process> StartThreeServices(const TempDir& dir, int workers) {
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", endpoint, "--service",
+                                 "test.one", "--service", "test.two", "--service", "test.three", "--workers",
+                                 std::to_string(workers)},
+                                dir.File("adapter.log"));
+  if (!adapter) return adapter;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const Threads threads = ThreadsOf(adapter->pid());
+    if (threads.zmq_io > 0 && threads.all >= 1 + 3 * (1 + workers)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  return adapter;
+}
+
 // The services of one adapter process share one ZeroMQ context, and so one I/O thread: three
 // services with their own contexts ran three, and cost the adapter 8–11% more CPU.
 TEST(AdapterProcess, ItsServicesShareOneZeroMqIoThread) {
   TempDir dir;
-  // Nobody listens there: the workers keep trying to connect, which is all this test needs.
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", endpoint, "--service",
-                                 "test.one", "--service", "test.two", "--service", "test.three", "--workers", "2"},
-                                dir.File("adapter.log"));
+  auto adapter = StartThreeServices(dir, 2);
   ASSERT_TRUE(adapter.has_value());
-  // Each service: an I/O loop and two handler threads; then ZeroMQ's own.
-  Threads threads;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    threads = ThreadsOf(adapter->pid());
-    if (threads.zmq_io > 0 && threads.all >= 1 + 3 * 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // any late context would show by now
-  threads = ThreadsOf(adapter->pid());
+  const Threads threads = ThreadsOf(adapter->pid());
   EXPECT_GE(threads.all, 1 + 3 * 3) << adapter->Log();
   EXPECT_EQ(threads.zmq_io, 1) << "one ZeroMQ context for the three services";
   EXPECT_EQ(adapter->Stop(), 0) << adapter->Log();
@@ -61,16 +70,8 @@ TEST(AdapterProcess, ItsServicesShareOneZeroMqIoThread) {
 // made for them, and a connection that cannot be opened is retried, never fatal.
 TEST(AdapterProcess, MoreConnectionsThanAContextsDefaultStillRun) {
   TempDir dir;
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  auto adapter = Process::Start({BinDir() + "/taxhub-adapter-sample", "--endpoint", endpoint, "--service",
-                                 "test.one", "--service", "test.two", "--service", "test.three", "--workers", "350"},
-                                dir.File("adapter.log"));
+  auto adapter = StartThreeServices(dir, 350);
   ASSERT_TRUE(adapter.has_value());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline && ThreadsOf(adapter->pid()).all < 3 * 351) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // every connection tried by now
   EXPECT_TRUE(adapter->Running()) << adapter->Log();
   EXPECT_EQ(adapter->Stop(), 0) << adapter->Log();
 }
