@@ -130,14 +130,18 @@ void WorkerPool::IoLoop() {
       TAXHUB_LOG(kWarn, kLog) << options_.service << ": send failed: " << e.what();
     }
   };
-  auto drop = [&](Connection& c, std::string_view why) {
-    TAXHUB_LOG(kInfo, kLog) << options_.service << ": connection to hub lost (" << why
-                            << "); reconnecting";
+  // Without its socket until a reconnection after the next, longer backoff.
+  auto retry_later = [&](Connection& c) {
     c.socket.reset();
     c.busy = false;
     c.backoff = c.backoff == 0 ? options_.reconnect_initial_ms
                                : std::min(options_.reconnect_max_ms, c.backoff * 2);
     c.reconnect_at = MonotonicMs() + c.backoff;
+  };
+  auto drop = [&](Connection& c, std::string_view why) {
+    TAXHUB_LOG(kInfo, kLog) << options_.service << ": connection to hub lost (" << why
+                            << "); reconnecting";
+    retry_later(c);
   };
   auto connect = [&](Connection& c) {
     try {
@@ -147,8 +151,9 @@ void WorkerPool::IoLoop() {
       if (options_.curve) security::ApplyCurveClient(*c.socket, *options_.curve);
       c.socket->connect(options_.endpoint);
     } catch (const zmq::error_t& e) {  // no socket to be had (the context's limit, the process's files)
-      TAXHUB_LOG(kWarn, kLog) << options_.service << ": cannot open a connection: " << e.what();
-      drop(c, e.what());
+      TAXHUB_LOG(kWarn, kLog) << options_.service << ": cannot open a connection (" << e.what()
+                              << "); trying again later";
+      retry_later(c);
       return;
     }
     ++c.epoch;
