@@ -14,6 +14,7 @@ packages=(
   libsqlite3-dev sqlite3
   libpoco-dev libyaml-cpp-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
+  libgoogle-perftools-dev
   python3 python3-zmq python3-thrift
   kannel kannel-extras
   chromium fonts-wqy-zenhei python3-websocket
