@@ -2,7 +2,8 @@
 //   taxhub-adapter-sample --endpoint tcp://127.0.0.1:5556 --service filing.accept
 //       [--service …] [--workers 2] [--delay 20] [--retry-rate 0] [--reject-rate 0]
 //       [--heartbeat 2500]
-// Runs until SIGTERM or SIGINT.
+// Runs until SIGTERM or SIGINT. With --delay 0 its answers are instant, and each service answers
+// on its own I/O thread (sdk::Handler::MayBlock()), without handler threads.
 
 #include <cstdio>
 #include <cstring>

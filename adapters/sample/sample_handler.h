@@ -29,6 +29,8 @@ class SampleHandler final : public sdk::Handler {
  public:
   explicit SampleHandler(SampleOptions options);
   wire::StageResult Handle(const wire::StageTask& task) override;
+  // Only the configured delay waits; without one the answer is computed at once.
+  bool MayBlock() const override { return options_.delay_ms > 0; }
 
   uint64_t handled() const { return handled_; }
 

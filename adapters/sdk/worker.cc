@@ -55,7 +55,8 @@ void WorkerPool::Start() {
   if (started_) return;
   started_ = true;
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  for (int i = 0; i < options_.concurrency; ++i) {
+  on_io_thread_ = !handler_.MayBlock();
+  for (int i = 0; !on_io_thread_ && i < options_.concurrency; ++i) {
     handler_threads_.emplace_back([this] { HandlerLoop(); });
   }
   io_thread_ = std::thread([this] { IoLoop(); });
@@ -204,6 +205,13 @@ void WorkerPool::IoLoop() {
         if (command == Command::kRequest && frames.size() >= 6 && frames[4].size() == 0) {
           std::string body;
           for (size_t i = 5; i < frames.size(); ++i) body += View(frames[i]);
+          if (on_io_thread_) {
+            const std::string result = RunHandler(body);
+            ++stats_.tasks;
+            send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), View(frames[3]), "",
+                                result}));
+            continue;
+          }
           c.busy = true;
           {
             std::lock_guard<std::mutex> lock(mutex_);

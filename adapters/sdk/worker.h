@@ -2,7 +2,8 @@
 //
 // `concurrency` worker connections each register the service with READY and handle one task
 // at a time, as MDP requires; together they run up to `concurrency` tasks at once on as many
-// handler threads. One I/O thread owns every socket: it sends heartbeats while handlers run,
+// handler threads (a handler that never blocks, Handler::MayBlock(), runs on the I/O thread
+// instead, one task after another). One I/O thread owns every socket: it sends heartbeats while handlers run,
 // notices a silent or restarted hub (heartbeat x liveness, or a DISCONNECT) and reconnects with
 // exponential backoff. A result finished after its connection was replaced is dropped; the hub
 // redelivers that task under a new fencing token.
@@ -95,6 +96,7 @@ class WorkerPool {
   Handler& handler_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+  bool on_io_thread_ = false;  // the handler never blocks: no handler threads
 
   std::mutex mutex_;
   std::condition_variable jobs_ready_;

@@ -109,6 +109,40 @@ TEST_P(HubTest, SubmitFlowsThroughEveryStageAndProgressShowsEachOne) {
   }
 }
 
+// A handler that may block runs on the pool's handler threads, several tasks at once; one that
+// never blocks runs on its service's I/O thread, one task after another, and the flow is the same.
+TEST_P(HubTest, AHandlerThatNeverBlocksRunsOnItsServicesIoThread) {
+  auto run = [&](ScriptedHandler& handler, const std::string& prefix) {
+    TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler, 4);
+    for (int i = 0; i < 12; ++i) {
+      auto reply = client_->Submit(Request(prefix + std::to_string(i)));
+      ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+    }
+    for (int i = 0; i < 12; ++i) {
+      EXPECT_EQ(WaitForEnd(prefix + std::to_string(i)).state, RequestState::COMPLETED) << prefix << i;
+    }
+  };
+  auto slow = [](const wire::StageTask&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return Succeeded();
+  };
+  ScriptedHandler blocking(slow, /*may_block=*/true);
+  run(blocking, "R-threads-");
+  EXPECT_EQ(blocking.TotalCalls(), 36);
+  EXPECT_GT(blocking.ThreadsByStage()["accept"].size(), 1u) << "tasks at once, on handler threads";
+
+  ScriptedHandler instant(nullptr, /*may_block=*/false);
+  run(instant, "R-inline-");
+  EXPECT_EQ(instant.TotalCalls(), 36);
+  std::set<std::thread::id> all;
+  for (const auto& [stage, threads] : instant.ThreadsByStage()) {
+    EXPECT_EQ(threads.size(), 1u) << stage << ": one thread, its service's I/O thread";
+    all.insert(threads.begin(), threads.end());
+  }
+  EXPECT_EQ(all.size(), 3u) << "a thread of its own for each service";
+  EXPECT_FALSE(all.contains(std::this_thread::get_id()));
+}
+
 TEST_P(HubTest, AStageWaitsInTheLedgerUntilAnAdapterRegisters) {
   auto reply = client_->Submit(Request("R-wait", "single"));
   ASSERT_TRUE(reply.has_value()) << reply.error().ToString();

@@ -88,9 +88,15 @@ wire::StageResult ScriptedHandler::Handle(const wire::StageTask& task) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++calls_[task.task_id];
     tasks_.push_back(task);
+    threads_[task.stage].insert(std::this_thread::get_id());
   }
   ++total_;
   return script_ ? script_(task) : Succeeded();
+}
+
+std::map<std::string, std::set<std::thread::id>> ScriptedHandler::ThreadsByStage() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return threads_;
 }
 
 int ScriptedHandler::CallsFor(const std::string& task_id) {

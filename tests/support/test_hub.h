@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,19 +56,26 @@ class TestHub {
   std::unique_ptr<app::Hub> hub_;
 };
 
-// A handler run by a function; counts calls per task id and remembers each task.
+// A handler run by a function; counts calls per task id and remembers each task, and the
+// threads it was called on. `may_block` is what it answers to MayBlock().
 class ScriptedHandler final : public sdk::Handler {
  public:
   using Script = std::function<wire::StageResult(const wire::StageTask&)>;
-  explicit ScriptedHandler(Script script = nullptr) : script_(std::move(script)) {}
+  explicit ScriptedHandler(Script script = nullptr, bool may_block = true)
+      : script_(std::move(script)), may_block_(may_block) {}
   wire::StageResult Handle(const wire::StageTask& task) override;
+  bool MayBlock() const override { return may_block_; }
 
   int CallsFor(const std::string& task_id);
   int TotalCalls() { return total_; }
   std::vector<wire::StageTask> Tasks();
+  // The threads Handle() ran on, for each stage name.
+  std::map<std::string, std::set<std::thread::id>> ThreadsByStage();
 
  private:
   Script script_;
+  const bool may_block_;
+  std::map<std::string, std::set<std::thread::id>> threads_;
   std::mutex mutex_;
   std::map<std::string, int> calls_;
   std::vector<wire::StageTask> tasks_;
