@@ -11,9 +11,11 @@ namespace taxhub::sdk {
 class Handler {
  public:
   virtual ~Handler() = default;
-  // Called on one of the runtime's handler threads, up to `concurrency` calls at once; may
-  // block on the legacy system. The runtime fills in task_id and fencing_token of the result.
-  // An exception counts as a RETRY outcome carrying its message.
+  // Called on one of the runtime's handler threads, up to `concurrency` calls at once per
+  // service; may block on the legacy system. (A handler that never blocks is called on the
+  // service's I/O thread instead, see MayBlock().) One handler may serve several services, each
+  // with its own threads, so it must be thread-safe either way. The runtime fills in task_id and
+  // fencing_token of the result. An exception counts as a RETRY outcome carrying its message.
   //
   // Delivery is at least once: the same task (same task_id, a newer fencing token) may come
   // again after a timeout or a lost worker, so side effects must be idempotent per task_id.
@@ -21,11 +23,12 @@ class Handler {
 
   // Whether Handle() may wait: on a legacy system, a sleep, a lock held for long. A handler
   // that never does (it computes its result from the task and returns) says false, and the
-  // runtime calls it on the I/O thread of its service, between two reads of its sockets,
+  // runtime calls it on the I/O thread of each service it serves, one task after another,
   // instead of handing each task to a handler thread and the result back. Those two hand-offs
   // cost such a handler more than its work: on make bench's target 4 (three instant
-  // services) they were 30% of the adapter's CPU. Heartbeats then wait while it runs, so it
-  // must return in well under the hub's heartbeat interval.
+  // services) they were 30% of the adapter's CPU. The service's heartbeats wait while it
+  // runs, and one turn of the I/O loop may run a task for each of the service's `concurrency`
+  // connections: together they must take well under the hub's heartbeat interval.
   virtual bool MayBlock() const { return true; }
 };
 

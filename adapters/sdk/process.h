@@ -19,7 +19,8 @@ namespace taxhub::sdk {
 struct AdapterProcess {
   std::string endpoint = "tcp://127.0.0.1:5556";
   std::vector<std::string> services;
-  int workers = 4;                 // tasks at once, per service
+  int workers = 4;                 // tasks at once, per service (connections to the hub; a handler
+                                   // that never blocks serves them one task after another)
   int64_t heartbeat_ms = 2500;     // must match the hub's broker.heartbeat
 };
 

@@ -181,7 +181,7 @@ void WorkerPool::IoLoop() {
       if (e.num() == EINTR) continue;
       break;
     }
-    const int64_t now = MonotonicMs();
+    int64_t now = MonotonicMs();
     for (size_t k = 0; k < owners.size(); ++k) {
       if (!(items[k].revents & ZMQ_POLLIN)) continue;
       Connection& c = connections[owners[k]];
@@ -207,6 +207,7 @@ void WorkerPool::IoLoop() {
           for (size_t i = 5; i < frames.size(); ++i) body += View(frames[i]);
           if (on_io_thread_) {
             const std::string result = RunHandler(body);
+            now = MonotonicMs();
             ++stats_.tasks;
             send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), View(frames[3]), "",
                                 result}));

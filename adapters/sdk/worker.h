@@ -2,10 +2,10 @@
 //
 // `concurrency` worker connections each register the service with READY and handle one task
 // at a time, as MDP requires; together they run up to `concurrency` tasks at once on as many
-// handler threads (a handler that never blocks, Handler::MayBlock(), runs on the I/O thread
-// instead, one task after another). One I/O thread owns every socket: it sends heartbeats while handlers run,
+// handler threads. One I/O thread owns every socket: it sends heartbeats while handlers run,
 // notices a silent or restarted hub (heartbeat x liveness, or a DISCONNECT) and reconnects with
-// exponential backoff. A result finished after its connection was replaced is dropped; the hub
+// exponential backoff. A handler that never blocks (Handler::MayBlock()) runs on the I/O thread
+// itself, one task after another, and the pool starts no handler threads. A result finished after its connection was replaced is dropped; the hub
 // redelivers that task under a new fencing token.
 #ifndef TAXHUB_ADAPTERS_SDK_WORKER_H_
 #define TAXHUB_ADAPTERS_SDK_WORKER_H_
@@ -72,6 +72,8 @@ class WorkerPool {
   void Stop();
 
   const WorkerStats& stats() const { return stats_; }
+  // The thread that owns the pool's sockets (after Start()).
+  std::thread::id io_thread() const { return io_thread_.get_id(); }
   const WorkerOptions& options() const { return options_; }
 
  private:

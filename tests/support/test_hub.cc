@@ -99,6 +99,12 @@ std::map<std::string, std::set<std::thread::id>> ScriptedHandler::ThreadsByStage
   return threads_;
 }
 
+std::set<std::thread::id> TestWorkers::IoThreads() const {
+  std::set<std::thread::id> threads;
+  for (const auto& pool : pools_) threads.insert(pool->io_thread());
+  return threads;
+}
+
 int ScriptedHandler::CallsFor(const std::string& task_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = calls_.find(task_id);

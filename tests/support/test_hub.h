@@ -92,6 +92,8 @@ class TestWorkers {
               std::optional<security::CurveClientKeys> curve = std::nullopt);
   ~TestWorkers();
   void Stop();
+  // The I/O threads of the pools, one per service.
+  std::set<std::thread::id> IoThreads() const;
 
  private:
   std::vector<std::unique_ptr<sdk::WorkerPool>> pools_;
