@@ -131,6 +131,12 @@ void WorkerPool::IoLoop() {
       TAXHUB_LOG(kWarn, kLog) << options_.service << ": send failed: " << e.what();
     }
   };
+  // A task's result, to the client that asked for it; the connection may take the next task.
+  auto reply = [&](Connection& c, std::string_view client, std::string_view result) {
+    c.busy = false;
+    ++stats_.tasks;
+    send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), client, "", result}));
+  };
   // Without its socket until a reconnection after the next, longer backoff.
   auto retry_later = [&](Connection& c) {
     c.socket.reset();
@@ -206,11 +212,8 @@ void WorkerPool::IoLoop() {
           std::string body;
           for (size_t i = 5; i < frames.size(); ++i) body += View(frames[i]);
           if (on_io_thread_) {
-            const std::string result = RunHandler(body);
+            reply(c, View(frames[3]), RunHandler(body));
             now = MonotonicMs();
-            ++stats_.tasks;
-            send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), View(frames[3]), "",
-                                result}));
             continue;
           }
           c.busy = true;
@@ -243,10 +246,7 @@ void WorkerPool::IoLoop() {
         ++stats_.dropped_results;
         continue;
       }
-      c.busy = false;
-      ++stats_.tasks;
-      send(c, MakeFrames({"", mdp::kWorkerHeader, CommandFrame(Command::kReply), d.client, "",
-                          d.result}));
+      reply(c, d.client, d.result);
     }
     // Heartbeats, liveness, reconnection.
     for (Connection& c : connections) {
