@@ -92,8 +92,7 @@ class RowCache {
     wrote_ = true;
     auto it = stages_.find(written.request_id);
     if (it == stages_.end()) return;
-    if (it->second.use_count() > 1) it->second = std::make_shared<std::vector<StageRecord>>(*it->second);
-    std::vector<StageRecord>& stages = *it->second;
+    std::vector<StageRecord>& stages = Writable(it->second);
     if (written.index < 0 || written.index >= static_cast<int>(stages.size()) ||
         stages[written.index].index != written.index) {
       stages_.erase(it);
@@ -138,8 +137,7 @@ class RowCache {
     wrote_ = true;
     auto it = requests_.find(id);
     if (it == requests_.end()) return;
-    if (it->second.use_count() > 1) it->second = std::make_shared<RequestRecord>(*it->second);
-    RequestRecord& r = *it->second;
+    RequestRecord& r = Writable(it->second);
     r.state = state;
     r.updated_at_ms = now_ms;
     r.finished_at_ms = finished_at_ms;
@@ -163,6 +161,12 @@ class RowCache {
   }
 
  private:
+  // A cached row to change in place: copied first while someone else shares it (copy on write).
+  template <typename Row>
+  static Row& Writable(std::shared_ptr<Row>& row) {
+    if (row.use_count() > 1) row = std::make_shared<Row>(*row);
+    return *row;
+  }
   static size_t Bytes(const std::vector<StageRecord>& stages) {
     size_t bytes = 0;
     for (const StageRecord& st : stages) {
