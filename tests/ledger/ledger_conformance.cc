@@ -642,6 +642,8 @@ TEST_P(LedgerConformance, ThePlanOfAStageIsKept) {
   s.backoff_multiplier = 3.0;
   s.max_backoff_ms = 60'000;
   s.attempt_timeout_ms = 45'000;
+  s.on_rejection = true;
+  s.outputs = {{"receipt", "回执 \"1\""}};
   Put(*txn, "R1", {s});
   ASSERT_TRUE(txn->Commit().ok());
   Reopen();
@@ -656,6 +658,8 @@ TEST_P(LedgerConformance, ThePlanOfAStageIsKept) {
   EXPECT_DOUBLE_EQ(got.backoff_multiplier, 3.0);
   EXPECT_EQ(got.max_backoff_ms, 60'000);
   EXPECT_EQ(got.attempt_timeout_ms, 45'000);
+  EXPECT_TRUE(got.on_rejection);
+  EXPECT_EQ(got.outputs, s.outputs);
   auto r = txn->GetRequest("R1");
   ASSERT_TRUE(r.has_value() && r->has_value());
   EXPECT_EQ((*r)->route, "vat-return");
