@@ -265,7 +265,8 @@ class Transaction {
   // Appends to this connection's chain; returns the global seq.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
   // The same, for a caller that does not need the seq: a ledger may hold the row back and write
-  // it with the transaction's other new rows in one statement, before any read and at commit.
+  // it with the transaction's other new rows in one statement, at commit or before a statement
+  // that could see it; what reads events or appends to the chain sees it in its place.
   virtual Status AddEvent(const EventRecord& event) {
     auto seq = AppendEvent(event);
     return seq ? Status::Ok() : seq.error();

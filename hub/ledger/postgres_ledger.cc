@@ -432,10 +432,21 @@ class PostgresTransaction final : public Transaction {
   }
 
   // New requests, stages and events are held back and written together by one statement
-  // (PutRows()), before anything else touches the database and at commit: a batch of new
-  // submits is then one round trip, not half a dozen each.
+  // (PutRows()) at commit, or before a statement that could see them: a batch of new submits is
+  // then one round trip, not half a dozen each. Run() writes them first when requests or stages
+  // are held back; events alone wait, as only statements on events or the chain see them
+  // (RunOnEvents()), and the engine adds an event with nearly every result it applies, between
+  // reads of stages and requests.
   template <typename F>
   auto Run(std::string_view what, F&& body) -> decltype(body()) {
+    const bool seen = !pending_requests_.empty() || !pending_stages_.empty();
+    if (Status flushed = seen ? Flush() : Status::Ok(); !flushed.ok()) {
+      return internal::Propagate{std::move(flushed)};
+    }
+    return Guard(what, std::forward<F>(body));
+  }
+  template <typename F>
+  auto RunOnEvents(std::string_view what, F&& body) -> decltype(body()) {
     if (Status flushed = Flush(); !flushed.ok()) return internal::Propagate{std::move(flushed)};
     return Guard(what, std::forward<F>(body));
   }
@@ -623,7 +634,7 @@ class PostgresTransaction final : public Transaction {
   Status AddEvent(const EventRecord& event) override;
 
   Result<std::vector<EventRecord>> GetEvents(std::string_view request_id) override {
-    return Run("get events", [&]() -> Result<std::vector<EventRecord>> {
+    return RunOnEvents("get events", [&]() -> Result<std::vector<EventRecord>> {
       return ReadEvents(Tx().exec_prepared("get_events", std::string(request_id)));
     });
   }
@@ -637,7 +648,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Status AppendCheckpoint(const CheckpointRecord& c) override {
-    return Run("append checkpoint", [&]() -> Status {
+    return RunOnEvents("append checkpoint", [&]() -> Status {
       Tx().exec_prepared("append_checkpoint", c.chain, c.chain_seq, c.hash, c.at_ms,
                            pqxx::binarystring(c.signature.data(), c.signature.size()),
                            pqxx::binarystring(c.certificate.data(), c.certificate.size()));
@@ -658,7 +669,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<EventRecord>> ScanChain(std::string_view chain, int64_t after_chain_seq,
                                              int limit) override {
-    return Run("scan chain", [&]() -> Result<std::vector<EventRecord>> {
+    return RunOnEvents("scan chain", [&]() -> Result<std::vector<EventRecord>> {
       return ReadEvents(
           Tx().exec_prepared("scan_chain", std::string(chain), after_chain_seq, limit));
     });
@@ -786,7 +797,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<int64_t> CountEventsOutsideChains() override {
-    return Run("events outside chains", [&]() -> Result<int64_t> {
+    return RunOnEvents("events outside chains", [&]() -> Result<int64_t> {
       return Tx()
           .exec1("SELECT count(*) FROM events WHERE chain NOT IN (SELECT chain FROM chains)")[0]
           .as<int64_t>();
@@ -1055,7 +1066,7 @@ Result<int64_t> PostgresTransaction::AppendEvent(const EventRecord& event) {
   EventRecord e = event;
   ChainHead next = head_;
   TAXHUB_RETURN_IF_ERROR(LinkEvent(ledger_.chain(), next, e));
-  return Run("append event", [&]() -> Result<int64_t> {
+  return RunOnEvents("append event", [&]() -> Result<int64_t> {
     pqxx::result r = Tx().exec_prepared("append_event", e.chain, e.chain_seq, e.request_id,
                                           e.stage, e.type, e.at_ms, e.detail, e.prev_hash, e.hash);
     head_ = next;

@@ -427,6 +427,53 @@ TEST_P(LedgerConformance, EventsKeepTheirOrder) {
   for (size_t i = 1; i < events->size(); ++i) EXPECT_GT((*events)[i].seq, (*events)[i - 1].seq);
 }
 
+// Events added without their seq (which PostgreSQL holds back, even past reads of stages and
+// requests) are read back in their transaction, and keep their place in the chain before an
+// event appended after them.
+TEST_P(LedgerConformance, AddedEventsKeepTheirPlaceAmongReadsAndAppends) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady)});
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  ASSERT_TRUE(txn->AddEvent(Event("R1", 0, "stage.dispatched", 1000, "")).ok());
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  StageRecord done = (*stages)[0];
+  done.state = StageState::kDone;
+  ASSERT_TRUE(txn->UpdateStage(done).ok());
+  ASSERT_TRUE(txn->AddEvent(Event("R1", 0, "stage.done", 1001, "")).ok());
+  auto events = txn->GetEvents("R1");
+  ASSERT_TRUE(events.has_value()) << events.error().ToString();
+  ASSERT_EQ(events->size(), 2u) << "added events are read back in their transaction";
+  ASSERT_TRUE(txn->AddEvent(Event("R1", -1, "request.noted", 1002, "")).ok());
+  ASSERT_TRUE(txn->GetRequest("R1").has_value());
+  auto appended = txn->AppendEvent(Event("R1", -1, "request.completed", 1003, ""));
+  ASSERT_TRUE(appended.has_value()) << appended.error().ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  ASSERT_TRUE(txn->AddEvent(Event("R1", -1, "rolled.back", 1004, "")).ok());
+  ASSERT_TRUE(txn->GetStages("R1").has_value());
+  txn.reset();
+
+  Reopen();
+  txn = Begin();
+  events = txn->GetEvents("R1");
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 4u);
+  const char* order[] = {"stage.dispatched", "stage.done", "request.noted", "request.completed"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*events)[i].type, order[i]);
+    if (i > 0) {
+      EXPECT_GT((*events)[i].seq, (*events)[i - 1].seq);
+      EXPECT_EQ((*events)[i].chain_seq, (*events)[i - 1].chain_seq + 1);
+      EXPECT_EQ((*events)[i].prev_hash, (*events)[i - 1].hash);
+    }
+  }
+  EXPECT_EQ((*events)[3].seq, *appended);
+}
+
 // Obligations: added once, met once, and each reminder claimed by exactly one transaction.
 TEST_P(LedgerConformance, ObligationsAreAddedOnceAndEachReminderClaimedOnce) {
   auto txn = Begin();
