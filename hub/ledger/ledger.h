@@ -211,8 +211,9 @@ class Transaction {
     if (!request->has_value()) return std::shared_ptr<const RequestRecord>();
     return std::make_shared<const RequestRecord>(std::move(**request));
   }
-  // A hint before a batch: these requests are about to be looked up. A ledger may find out in
-  // one query which of them exist, and answer GetRequest for the others without asking again.
+  // A hint: these requests are about to be looked up. A ledger may read them and their stages
+  // in a query or two, and answer GetRequest and GetStages for them without asking again (and
+  // GetRequest for those that do not exist), as they stand after this transaction's writes.
   virtual Status PrefetchRequests(const std::vector<std::string>& /*ids*/) { return Status::Ok(); }
   virtual Status InsertRequest(const RequestRecord& request) = 0;
   virtual Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,

@@ -2,9 +2,11 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <stdexcept>
 
 #include "hub/base/clock.h"
@@ -132,6 +134,32 @@ constexpr const char* kPutRows =
     "$51::text[], $52::text[], $53::text[])) "
     "SELECT pg_notify('taxhub_ready', service) FROM unnest($54::text[]) AS service";
 
+// The updates held back, of stages ($1-$16, each with the token read, $3) and of requests'
+// states ($17-$20) that the transaction read. It returns how many stages it updated: one whose
+// token is no longer the one read is left alone, and the transaction must fail. Not prepared,
+// so that it is planned for the rows it has: a prepared statement's generic plan, made while
+// the tables were small, stayed, and scanned the stages whole once they had grown.
+constexpr const char* kPutUpdates =
+    "WITH u AS (UPDATE stages s SET state = v.state, attempt = v.attempt, token = v.token, "
+    "ready_at = v.ready_at, started_at = v.started_at, finished_at = v.finished_at, "
+    "deadline_at = v.deadline_at, lease_until = v.lease_until, lease_owner = v.lease_owner, "
+    "handler = v.handler, code = v.code, message = v.message, outputs = v.outputs::jsonb "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
+    "$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], "
+    "$15::text[], $16::text[]) AS v(request_id, idx, token_read, state, attempt, token, ready_at, "
+    "started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, message, outputs) "
+    "WHERE s.request_id = v.request_id AND s.idx = v.idx AND s.token = v.token_read RETURNING 1), "
+    "q AS (UPDATE requests r SET state = v.state, updated_at = v.updated_at, finished_at = v.finished_at "
+    "FROM unnest($17::text[], $18::text[], $19::bigint[], $20::bigint[]) AS v(id, state, updated_at, "
+    "finished_at) WHERE r.id = v.id) "
+    "SELECT count(*) FROM u";
+
+// The rows of a batch's requests and their stages (PostgresTransaction::PrefetchRequests).
+const std::string kPrefetchRequests =
+    std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = ANY($1::text[])";
+const std::string kPrefetchStages = std::string("SELECT ") + kStageColumns +
+                                    " FROM stages WHERE request_id = ANY($1::text[]) ORDER BY request_id, idx";
+
 // Every other statement the ledger runs, prepared once per connection.
 const std::vector<std::pair<const char*, std::string>>& Statements() {
   static const std::vector<std::pair<const char*, std::string>> statements = {
@@ -147,7 +175,6 @@ const std::vector<std::pair<const char*, std::string>>& Statements() {
        "ON CONFLICT (digest) DO NOTHING RETURNING version"},
       {"find_route_table", "SELECT version FROM route_tables WHERE digest = $1"},
       {"put_rows", kPutRows},
-      {"absent_requests", "SELECT id FROM requests WHERE id = ANY($1::text[])"},
       {"get_route_table",
        "SELECT version, digest, source, text, loaded_at FROM route_tables WHERE version = $1"},
       {"update_request_content",
@@ -441,10 +468,17 @@ class PostgresTransaction final : public Transaction {
   // applies, between reads of stages and requests.
   template <typename F>
   auto Run(std::string_view what, F&& body) -> decltype(body()) {
-    const bool seen = !pending_requests_.empty() || !pending_stages_.empty();
+    const bool seen = !pending_requests_.empty() || !pending_stages_.empty() || !held_updates_.empty() ||
+                      !held_states_.empty();
     if (Status flushed = seen ? Flush() : Status::Ok(); !flushed.ok()) {
       return internal::Propagate{std::move(flushed)};
     }
+    return Guard(what, std::forward<F>(body));
+  }
+  // Statements on tables that nothing is held back for, and that refer to none that are
+  // (obligations, figures, alerts, route tables, keys), need nothing written first.
+  template <typename F>
+  auto RunBeside(std::string_view what, F&& body) -> decltype(body()) {
     return Guard(what, std::forward<F>(body));
   }
   template <typename F>
@@ -454,9 +488,11 @@ class PostgresTransaction final : public Transaction {
   }
   Status Flush();
   bool HoldsRows() const {
-    return !pending_requests_.empty() || !pending_stages_.empty() || !pending_events_.empty();
+    return !pending_requests_.empty() || !pending_stages_.empty() || !pending_events_.empty() ||
+           !held_updates_.empty() || !held_states_.empty();
   }
-  // Writes the rows held back, which it forgets, and sends the READY notices in `notify`.
+  // Writes the rows and updates held back, which it forgets, and sends the READY notices in
+  // `notify`; throws if a stage's token is no longer the one read.
   void PutRows(const std::set<std::string>& notify);
   void Abort();
   ~PostgresTransaction() override;
@@ -469,6 +505,9 @@ class PostgresTransaction final : public Transaction {
     // Absent when prefetched, and not inserted since (that would be held back, above): another
     // hub inserting it meanwhile meets the primary key at commit, and the batch is retried.
     if (absent_.contains(id)) return std::optional<RequestRecord>();
+    if (auto read = read_requests_.find(id); read != read_requests_.end()) {
+      return std::optional<RequestRecord>(read->second);
+    }
     return Guard("get request", [&]() -> Result<std::optional<RequestRecord>> {
       pqxx::result r = Tx().exec_prepared("get_request", std::string(id));
       if (r.empty()) return std::optional<RequestRecord>();
@@ -478,17 +517,38 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  // Reads the rows and stages of the requests not yet known to this transaction, a statement
+  // each, and answers GetRequest and GetStages for them from then on, following its own writes.
+  // They are read when the batch starts rather than just before use, but another hub's change
+  // to one of those stages in between is not overwritten: UpdateStage then finds the token
+  // changed, and fails the batch, which the engine applies again item by item.
   Status PrefetchRequests(const std::vector<std::string>& ids) override {
-    if (ids.empty()) return Status::Ok();
-    return Guard("prefetch requests", [&]() -> Status {
+    std::vector<std::string> wanted;
+    for (const std::string& id : ids) {
+      const bool known = absent_.contains(id) || read_requests_.contains(id) ||
+                         std::any_of(pending_requests_.begin(), pending_requests_.end(),
+                                     [&](const RequestRecord& r) { return r.id == id; });
+      if (!known) wanted.push_back(id);
+    }
+    if (wanted.empty()) return Status::Ok();
+    return Run("prefetch requests", [&]() -> Status {
       BinaryArray list(BinaryArray::kText);
-      for (const std::string& id : ids) list.Text(id);
-      pqxx::result r = Tx().exec_prepared("absent_requests", list.Done());
-      std::set<std::string, std::less<>> found;
-      for (const auto& row : r) found.insert(row[0].as<std::string>());
-      for (const std::string& id : ids) {
-        if (!found.contains(id)) absent_.insert(id);
+      for (const std::string& id : wanted) list.Text(id);
+      const pqxx::binarystring ids_array = list.Done();
+      // Not prepared: a plan made for the tables as they were (a prepared statement's generic
+      // plan, once made, stays) scanned them whole once they had grown, 3.5 ms a batch.
+      for (const auto& row : Tx().exec_params(kPrefetchRequests, ids_array)) {
+        auto request = ReadRequest(row);
+        if (!request) return request.error();
+        read_stages_[request->id];  // none, unless the stages below say otherwise
+        read_requests_.emplace(request->id, std::move(*request));
       }
+      for (const std::string& id : wanted) {
+        if (!read_requests_.contains(id)) absent_.insert(id);
+      }
+      auto stages = ReadStages(Tx().exec_params(kPrefetchStages, ids_array));
+      if (!stages) return stages.error();
+      for (StageRecord& stage : *stages) read_stages_[stage.request_id].push_back(std::move(stage));
       return Status::Ok();
     });
   }
@@ -509,7 +569,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<int64_t> RecordRouteTable(const RouteTableRecord& t) override {
-    return Run("record route table", [&]() -> Result<int64_t> {
+    return RunBeside("record route table", [&]() -> Result<int64_t> {
       pqxx::result r =
           Tx().exec_prepared("insert_route_table", t.digest, t.source, t.text, t.loaded_at_ms);
       // Another hub recorded the same table first: a new statement sees its committed row
@@ -521,7 +581,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<std::optional<RouteTableRecord>> GetRouteTable(int64_t version) override {
-    return Run("get route table", [&]() -> Result<std::optional<RouteTableRecord>> {
+    return RunBeside("get route table", [&]() -> Result<std::optional<RouteTableRecord>> {
       pqxx::result r = Tx().exec_prepared("get_route_table", version);
       if (r.empty()) return std::optional<RouteTableRecord>();
       return std::optional<RouteTableRecord>(RouteTableRecord{
@@ -539,8 +599,16 @@ class PostgresTransaction final : public Transaction {
     return Status::Ok();
   }
 
+  // A request read by this transaction is updated with its held-back rows; another at once.
   Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                             int64_t finished_at_ms) override {
+    if (auto read = read_requests_.find(id); read != read_requests_.end()) {
+      read->second.state = state;
+      read->second.updated_at_ms = now_ms;
+      read->second.finished_at_ms = finished_at_ms;
+      held_states_[read->first] = read->second;
+      return Status::Ok();
+    }
     return Run("update request", [&]() -> Status {
       Tx().exec_prepared("update_request", std::string(ToString(state)), now_ms,
                            finished_at_ms, std::string(id));
@@ -556,22 +624,48 @@ class PostgresTransaction final : public Transaction {
                            pqxx::binarystring(r.certificate.data(), r.certificate.size()),
                            r.signer, r.verified_at_ms, std::string(ToString(r.state)),
                            r.updated_at_ms, r.id);
+      read_requests_.erase(r.id);  // read again if wanted
       return Status::Ok();
     });
   }
 
   Status InsertStage(const StageRecord& s) override {
     pending_stages_.push_back(s);
+    read_stages_.erase(s.request_id);  // read again, with it, if wanted
     return Status::Ok();
   }
 
   Result<std::vector<StageRecord>> GetStages(std::string_view request_id) override {
+    if (auto read = read_stages_.find(request_id); read != read_stages_.end()) return read->second;
     return Run("get stages", [&]() -> Result<std::vector<StageRecord>> {
       return ReadStages(Tx().exec_prepared("get_stages", std::string(request_id)));
     });
   }
 
+  // A stage read by this transaction is updated with its held-back rows, and only if its token
+  // is still the one read (PutRows()); another at once.
   Status UpdateStage(const StageRecord& s) override {
+    if (StageRecord* read = ReadStage(s.request_id, s.index)) {
+      // The first update since the stage was read or written keeps the token read.
+      HeldUpdate& held =
+          held_updates_.try_emplace({s.request_id, s.index}, HeldUpdate{read->token, {}}).first->second;
+      // The mutable columns, as the update writes them.
+      read->state = s.state;
+      read->attempt = s.attempt;
+      read->token = s.token;
+      read->ready_at_ms = s.ready_at_ms;
+      read->started_at_ms = s.started_at_ms;
+      read->finished_at_ms = s.finished_at_ms;
+      read->deadline_ms = s.deadline_ms;
+      read->lease_until_ms = s.lease_until_ms;
+      read->lease_owner = s.lease_owner;
+      read->handler = s.handler;
+      read->code = s.code;
+      read->message = s.message;
+      read->outputs = s.outputs;
+      held.stage = *read;
+      return Status::Ok();
+    }
     return Run("update stage", [&]() -> Status {
       Tx().exec_prepared("update_stage", std::string(ToString(s.state)), s.attempt, s.token,
                            s.ready_at_ms, s.started_at_ms, s.finished_at_ms, s.deadline_ms,
@@ -584,8 +678,10 @@ class PostgresTransaction final : public Transaction {
   Result<std::vector<StageRecord>> ClaimReady(std::string_view service, int limit, int64_t now_ms,
                                               std::string_view owner) override {
     return Run("claim ready stages", [&]() -> Result<std::vector<StageRecord>> {
-      return ReadStages(Tx().exec_prepared("claim_ready", now_ms, std::string(owner),
-                                             std::string(service), limit));
+      auto claimed = ReadStages(Tx().exec_prepared("claim_ready", now_ms, std::string(owner),
+                                                    std::string(service), limit));
+      if (claimed) Follow(*claimed);
+      return claimed;
     });
   }
 
@@ -598,6 +694,7 @@ class PostgresTransaction final : public Transaction {
                                                     now_ms, std::string(request_id), index));
       if (!stages) return Error(stages.error());
       if (stages->empty()) return std::optional<StageRecord>();
+      Follow(*stages);
       return std::optional<StageRecord>(std::move(stages->front()));
     });
   }
@@ -691,7 +788,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<bool> AddObligation(const ObligationRecord& o) override {
-    return Run("add obligation", [&]() -> Result<bool> {
+    return RunBeside("add obligation", [&]() -> Result<bool> {
       auto r = Tx().exec_prepared("add_obligation", o.id, o.taxpayer_id, o.kind, o.period, o.due_date, o.met,
                                     EncodeJsonMap(o.attributes), o.created_at_ms, o.met_at_ms,
                                     o.due_reminded_at_ms, o.overdue_reminded_at_ms);
@@ -700,7 +797,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<bool> MeetObligation(const ObligationRecord& o, int64_t now_ms, bool keep_if_absent) override {
-    return Run("meet obligation", [&]() -> Result<bool> {
+    return RunBeside("meet obligation", [&]() -> Result<bool> {
       if (!keep_if_absent) return Tx().exec_prepared("meet_obligation", now_ms, o.id).affected_rows() == 1;
       pqxx::result r = Tx().exec_prepared("meet_or_keep_obligation", o.id, o.taxpayer_id, o.kind, o.period, now_ms);
       return !r.empty() && r[0][0].as<bool>();
@@ -709,14 +806,14 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<ObligationRecord>> ObligationsToRemind(Reminder which, std::string_view from_date,
                                                             std::string_view to_date, int limit) override {
-    return Run("obligations to remind", [&]() -> Result<std::vector<ObligationRecord>> {
+    return RunBeside("obligations to remind", [&]() -> Result<std::vector<ObligationRecord>> {
       return ReadObligations(Tx().exec_prepared(which == Reminder::kDue ? "obligations_due" : "obligations_overdue",
                                                   std::string(from_date), std::string(to_date), limit));
     });
   }
 
   Result<bool> MarkReminded(std::string_view id, Reminder which, int64_t now_ms) override {
-    return Run("mark reminded", [&]() -> Result<bool> {
+    return RunBeside("mark reminded", [&]() -> Result<bool> {
       return Tx().exec_prepared(which == Reminder::kDue ? "mark_due_reminded" : "mark_overdue_reminded", now_ms,
                                   std::string(id))
                  .affected_rows() == 1;
@@ -724,7 +821,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<std::vector<ObligationRecord>> ObligationsOf(std::string_view taxpayer_id) override {
-    return Run("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
+    return RunBeside("obligations of", [&]() -> Result<std::vector<ObligationRecord>> {
       return ReadObligations(Tx().exec_prepared("obligations_of", std::string(taxpayer_id)));
     });
   }
@@ -732,7 +829,7 @@ class PostgresTransaction final : public Transaction {
   // An advisory lock is held until the transaction ends: asked for again, it costs nothing.
   Status LockKey(std::string_view key) override {
     if (locked_keys_.contains(key)) return Status::Ok();
-    return Run("lock key", [&]() -> Status {
+    return RunBeside("lock key", [&]() -> Status {
       Tx().exec_prepared("lock_key", std::string(key));
       locked_keys_.insert(std::string(key));
       return Status::Ok();
@@ -740,7 +837,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Status PutFigure(const FigureRecord& f) override {
-    return Run("put figure", [&]() -> Status {
+    return RunBeside("put figure", [&]() -> Status {
       Tx().exec_prepared("put_figure", f.taxpayer_id, f.name, f.period, f.value, f.request_id, f.at_ms);
       return Status::Ok();
     });
@@ -748,7 +845,7 @@ class PostgresTransaction final : public Transaction {
 
   Result<std::vector<FigureRecord>> FiguresOf(std::string_view taxpayer_id, std::string_view name,
                                               std::string_view up_to_period, int limit) override {
-    return Run("figures", [&]() -> Result<std::vector<FigureRecord>> {
+    return RunBeside("figures", [&]() -> Result<std::vector<FigureRecord>> {
       std::vector<FigureRecord> out;
       for (const auto& row : Tx().exec_prepared("figures_of", std::string(taxpayer_id), std::string(name),
                                                   std::string(up_to_period), limit)) {
@@ -768,7 +865,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<bool> RaiseAlert(const AlertRecord& a) override {
-    return Run("raise alert", [&]() -> Result<bool> {
+    return RunBeside("raise alert", [&]() -> Result<bool> {
       return Tx().exec_prepared("raise_alert", a.id, a.taxpayer_id, a.rule, a.period, a.text, a.detail,
                                   a.raised_at_ms)
                  .affected_rows() == 1;
@@ -776,7 +873,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) override {
-    return Run("alerts", [&]() -> Result<std::vector<AlertRecord>> {
+    return RunBeside("alerts", [&]() -> Result<std::vector<AlertRecord>> {
       std::vector<AlertRecord> out;
       for (const auto& row : Tx().exec_prepared("alerts_of", std::string(taxpayer_id), limit)) {
         out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
@@ -841,7 +938,33 @@ class PostgresTransaction final : public Transaction {
   Status Commit() override;
 
  private:
+  // The stage of a prefetched request, or null.
+  StageRecord* ReadStage(const std::string& request_id, int index) {
+    auto read = read_stages_.find(request_id);
+    if (read == read_stages_.end()) return nullptr;
+    for (StageRecord& stage : read->second) {
+      if (stage.index == index) return &stage;
+    }
+    return nullptr;
+  }
+  // Stages as a claim returned them.
+  void Follow(const std::vector<StageRecord>& written) {
+    for (const StageRecord& stage : written) {
+      if (StageRecord* read = ReadStage(stage.request_id, stage.index)) *read = stage;
+    }
+  }
+
   std::set<std::string, std::less<>> absent_;  // prefetched ids with no row
+  // Prefetched rows and their stages, kept as this transaction writes them.
+  std::map<std::string, RequestRecord, std::less<>> read_requests_;
+  std::map<std::string, std::vector<StageRecord>, std::less<>> read_stages_;
+  // Updates of those held back: of stages, with the token read, and of requests' states.
+  struct HeldUpdate {
+    int64_t token_read;
+    StageRecord stage;
+  };
+  std::map<std::pair<std::string, int>, HeldUpdate> held_updates_;
+  std::map<std::string, RequestRecord> held_states_;
   std::set<std::string, std::less<>> locked_keys_;
   std::vector<RequestRecord> pending_requests_;
   std::vector<StageRecord> pending_stages_;
@@ -1096,6 +1219,50 @@ Status PostgresTransaction::Flush() {
 
 void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
   using A = BinaryArray;
+  if (!held_updates_.empty() || !held_states_.empty()) {
+    std::vector<BinaryArray> u = {
+        // stages: key, the token read, then the mutable columns
+        A(A::kText), A(A::kInt8), A(A::kInt8), A(A::kText), A(A::kInt8), A(A::kInt8), A(A::kInt8), A(A::kInt8),
+        A(A::kInt8), A(A::kInt8), A(A::kInt8), A(A::kText), A(A::kText), A(A::kText), A(A::kText), A(A::kText),
+        // requests' states
+        A(A::kText), A(A::kText), A(A::kInt8), A(A::kInt8)};
+    for (const auto& [key, held] : held_updates_) {
+      const StageRecord& st = held.stage;
+      u[0].Text(st.request_id);
+      u[1].Number(st.index);
+      u[2].Number(held.token_read);
+      u[3].Text(ToString(st.state));
+      u[4].Number(st.attempt);
+      u[5].Number(st.token);
+      u[6].Number(st.ready_at_ms);
+      u[7].Number(st.started_at_ms);
+      u[8].Number(st.finished_at_ms);
+      u[9].Number(st.deadline_ms);
+      u[10].Number(st.lease_until_ms);
+      u[11].Text(st.lease_owner);
+      u[12].Text(st.handler);
+      u[13].Text(st.code);
+      u[14].Text(st.message);
+      u[15].Text(EncodeJsonMap(st.outputs));
+    }
+    for (const auto& [id, r] : held_states_) {
+      u[16].Text(id);
+      u[17].Text(ToString(r.state));
+      u[18].Number(r.updated_at_ms);
+      u[19].Number(r.finished_at_ms);
+    }
+    std::vector<pqxx::binarystring> params;
+    for (const BinaryArray& column : u) params.push_back(column.Done());
+    const pqxx::row updated = work_->exec_params1(kPutUpdates, pqxx::prepare::make_dynamic_params(params));
+    if (updated[0].as<size_t>() != held_updates_.size()) {
+      throw std::runtime_error("a stage this batch read was changed meanwhile (its token moved on)");
+    }
+    held_updates_.clear();
+    held_states_.clear();
+  }
+  if (pending_requests_.empty() && pending_stages_.empty() && pending_events_.empty() && notify.empty()) {
+    return;
+  }
   // Each column an array with one element per row, in the order of kPutRows' parameters.
   std::vector<BinaryArray> c = {
       // requests

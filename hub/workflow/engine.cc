@@ -178,7 +178,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
     if (!txn) {
       status = txn.error();
     } else {
-      status = PrefetchSubmits(**txn, batch, presume);
+      status = PrefetchBatch(**txn, batch, presume);
       presumed = !presumed_new_.empty();
       for (Inbound& item : batch) {
         if (!status.ok()) break;
@@ -225,24 +225,30 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
   }
 }
 
-// The ids of the batch's submits, presumed new or looked up together (no query on PostgreSQL, or
-// one, instead of one each).
-Status Engine::PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume) {
+// The requests a batch will look up: its submits' ids, presumed new or looked up together, and
+// the requests its results and lost tasks belong to, read together with their stages (on
+// PostgreSQL two queries, or none, instead of a few per item).
+Status Engine::PrefetchBatch(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume) {
   presumed_new_.clear();
-  if (!ledger_.PrefetchesRequests() || (batch.size() < 2 && !presume)) return Status::Ok();
-  std::vector<std::string> ids;
+  if (!ledger_.PrefetchesRequests()) return Status::Ok();
+  std::vector<std::string> submits, ids;
   for (const Inbound& item : batch) {
     const link::Op op = OpOf(item);
+    if ((op == link::Op::kResult || op == link::Op::kLost) && item.size() >= 2) {
+      if (auto parsed = ledger::ParseTaskId(Str(item[1]))) ids.push_back(std::move(parsed->first));
+      continue;
+    }
     if ((op != link::Op::kCall && op != link::Op::kVerifiedCall) || item.size() < 4 ||
         mdp::View(item[2]) != kSubmitService) {
       continue;
     }
     auto request = wire::Decode<wire::SubmitRequest>(mdp::View(item[3]), options_.limits);
-    if (request && !request->request_id.empty()) ids.push_back(std::move(request->request_id));
+    if (request && !request->request_id.empty()) submits.push_back(std::move(request->request_id));
   }
   if (presume) {
-    presumed_new_.insert(ids.begin(), ids.end());
-    return Status::Ok();
+    presumed_new_.insert(submits.begin(), submits.end());
+  } else {
+    ids.insert(ids.end(), submits.begin(), submits.end());
   }
   return ids.size() > 1 ? txn.PrefetchRequests(ids) : Status::Ok();
 }
@@ -523,6 +529,11 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
     if (!claimed) return claimed.error();
     if (static_cast<int>(claimed->size()) < allowed) out.quiet.insert(service);
     if (!claimed->empty() && probe) out.probes.insert(service);
+    if (ledger_.PrefetchesRequests() && claimed->size() > 1) {  // the tasks' requests, read together
+      std::vector<std::string> ids;
+      for (const StageRecord& stage : *claimed) ids.push_back(stage.request_id);
+      TAXHUB_RETURN_IF_ERROR(txn.PrefetchRequests(ids));
+    }
     for (const StageRecord& stage : *claimed) {
       auto request = txn.ShareRequest(stage.request_id);
       if (!request) return request.error();

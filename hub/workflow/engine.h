@@ -295,7 +295,7 @@ class Engine {
   // Submit() — and is applied again with its submits looked up.
   void ProcessBatch(std::vector<Inbound>& batch, bool claim = true, bool presume = true);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
-  Status PrefetchSubmits(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);
+  Status PrefetchBatch(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
   void ApplyEffects(Effects& effects);
@@ -367,7 +367,7 @@ class Engine {
   EngineOptions options_;
 
   // Request ids of the batch being applied that its submits take as new without a lookup
-  // (PrefetchSubmits() sets them for each batch); a submit uses (and removes) its id's entry,
+  // (PrefetchBatch() sets them for each batch); a submit uses (and removes) its id's entry,
   // so a second submit of the id looks it up.
   std::set<std::string> presumed_new_;
 

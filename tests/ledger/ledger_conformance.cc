@@ -427,6 +427,75 @@ TEST_P(LedgerConformance, EventsKeepTheirOrder) {
   for (size_t i = 1; i < events->size(); ++i) EXPECT_GT((*events)[i].seq, (*events)[i - 1].seq);
 }
 
+// Requests read ahead (PostgreSQL keeps them, and holds back their updates until a statement
+// could see them or the commit) read back as the transaction wrote them, and are written.
+TEST_P(LedgerConformance, PrefetchedRowsFollowTheTransactionsWrites) {
+  auto txn = Begin();
+  Put(*txn, "R1", {Stage("R1", 0, "filing", StageState::kReady), Stage("R1", 1, "sms", StageState::kPending)});
+  Put(*txn, "R2", {Stage("R2", 0, "filing", StageState::kReady)});
+  ASSERT_TRUE(txn->Commit().ok());
+
+  txn = Begin();
+  ASSERT_TRUE(txn->PrefetchRequests({"R1", "R2", "R3"}).ok());
+  auto r3 = txn->GetRequest("R3");
+  ASSERT_TRUE(r3.has_value());
+  EXPECT_FALSE(r3->has_value());
+  auto stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  StageRecord first = (*stages)[0], second = (*stages)[1];
+  first.state = StageState::kDone;
+  first.outputs = {{"serial", "F001"}};
+  second.state = StageState::kReady;
+  second.ready_at_ms = 1500;
+  ASSERT_TRUE(txn->UpdateStage(first).ok());
+  ASSERT_TRUE(txn->UpdateStage(second).ok());
+  ASSERT_TRUE(txn->UpdateRequestState("R1", RequestState::kCompleted, 2000, 2000).ok());
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDone);
+  EXPECT_EQ((*stages)[0].outputs, first.outputs);
+  EXPECT_EQ((*stages)[1].state, StageState::kReady);
+  auto r1 = txn->GetRequest("R1");
+  ASSERT_TRUE(r1.has_value() && r1->has_value());
+  EXPECT_EQ((*r1)->state, RequestState::kCompleted);
+  EXPECT_EQ((*r1)->finished_at_ms, 2000);
+  // A claim sees the updates held back, and what it claims is read back claimed.
+  auto claimed = txn->ClaimReady("filing", 10, 5000, "hub-1");
+  ASSERT_TRUE(claimed.has_value());
+  ASSERT_EQ(claimed->size(), 1u) << "R1's first stage is done; only R2's is ready";
+  EXPECT_EQ((*claimed)[0].request_id, "R2");
+  stages = txn->GetStages("R2");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  EXPECT_EQ((*stages)[0].state, StageState::kDispatched);
+  EXPECT_EQ((*stages)[0].token, (*claimed)[0].token);
+  StageRecord done = (*stages)[0];
+  done.state = StageState::kDone;
+  ASSERT_TRUE(txn->UpdateStage(done).ok());
+  ASSERT_TRUE(txn->InsertStage(Stage("R2", 1, "sms", StageState::kPending)).ok());
+  stages = txn->GetStages("R2");
+  ASSERT_TRUE(stages.has_value());
+  ASSERT_EQ(stages->size(), 2u) << "a stage inserted is read back with the others";
+  EXPECT_EQ((*stages)[0].state, StageState::kDone);
+  ASSERT_TRUE(txn->Commit().ok());
+
+  Reopen();
+  txn = Begin();
+  stages = txn->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDone);
+  EXPECT_EQ((*stages)[0].outputs, first.outputs);
+  EXPECT_EQ((*stages)[1].state, StageState::kReady);
+  EXPECT_EQ((*stages)[1].ready_at_ms, 1500);
+  r1 = txn->GetRequest("R1");
+  ASSERT_TRUE(r1.has_value() && r1->has_value());
+  EXPECT_EQ((*r1)->state, RequestState::kCompleted);
+  EXPECT_EQ((*r1)->updated_at_ms, 2000);
+  stages = txn->GetStages("R2");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 2);
+  EXPECT_EQ((*stages)[0].state, StageState::kDone);
+  EXPECT_EQ((*stages)[0].token, (*claimed)[0].token);
+}
+
 // Events added without their seq (which PostgreSQL holds back, even past reads of stages and
 // requests) are read back in their transaction, and keep their place in the chain before an
 // event appended after them.

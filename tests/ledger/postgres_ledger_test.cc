@@ -107,6 +107,61 @@ TEST(PostgresLedger, OtherHubsHearOfReadyWorkOncePerServiceAndWindow) {
   EXPECT_EQ(later, (std::set<std::string>{"s", "t", "u"}));
 }
 
+// A batch reads its stages when it starts and writes its updates later: a stage another hub
+// claimed in between is not overwritten, and the batch fails whole.
+TEST(PostgresLedger, AStageAnotherHubChangedAfterABatchReadItFailsTheBatch) {
+  TAXHUB_REQUIRE_PG(server);
+  const std::string dsn = server->NewDatabase();
+  auto a = OpenPostgresLedger(PostgresOptions{dsn}, ChainOptions{"hub-a"});
+  auto b = OpenPostgresLedger(PostgresOptions{dsn}, ChainOptions{"hub-b"});
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  {
+    auto txn = (*a)->Begin();
+    ASSERT_TRUE(txn.has_value());
+    RequestRecord r;
+    r.id = "R1";
+    r.kind = "filing.vat";
+    r.state = RequestState::kInProgress;
+    ASSERT_TRUE((*txn)->InsertRequest(r).ok());
+    StageRecord s;
+    s.request_id = "R1";
+    s.name = "accept";
+    s.service = "filing";
+    s.state = StageState::kReady;
+    ASSERT_TRUE((*txn)->InsertStage(s).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto batch = (*a)->Begin();
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_TRUE((*batch)->PrefetchRequests({"R1"}).ok());
+  auto stages = (*batch)->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  {
+    auto other = (*b)->Begin();
+    ASSERT_TRUE(other.has_value());
+    auto claimed = (*other)->ClaimReady("filing", 1, 1000, "hub-b");
+    ASSERT_TRUE(claimed.has_value() && claimed->size() == 1);
+    ASSERT_TRUE((*other)->Commit().ok());
+  }
+  StageRecord skipped = (*stages)[0];
+  skipped.state = StageState::kSkipped;
+  ASSERT_TRUE((*batch)->UpdateStage(skipped).ok());  // held back
+  ASSERT_TRUE((*batch)->UpdateRequestState("R1", RequestState::kCompleted, 2000, 2000).ok());
+  const Status committed = (*batch)->Commit();
+  EXPECT_FALSE(committed.ok()) << "the update of a stage claimed meanwhile went through";
+  EXPECT_NE(committed.message().find("changed meanwhile"), std::string::npos) << committed.ToString();
+  batch->reset();
+  auto check = (*a)->Begin();
+  ASSERT_TRUE(check.has_value());
+  stages = (*check)->GetStages("R1");
+  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  EXPECT_EQ((*stages)[0].state, StageState::kDispatched);
+  EXPECT_EQ((*stages)[0].lease_owner, "hub-b");
+  auto request = (*check)->GetRequest("R1");
+  ASSERT_TRUE(request.has_value() && request->has_value());
+  EXPECT_EQ((*request)->state, RequestState::kInProgress) << "the failed batch wrote nothing";
+}
+
 TEST(PostgresLedger, EventsGoToTheirMonthsPartition) {
   TAXHUB_REQUIRE_PG(server);
   const std::string dsn = server->NewDatabase();
