@@ -134,11 +134,11 @@ constexpr const char* kPutRows =
     "$51::text[], $52::text[], $53::text[])) "
     "SELECT pg_notify('taxhub_ready', service) FROM unnest($54::text[]) AS service";
 
-// The updates held back, of stages ($1-$16, each with the token read, $3) and of requests'
-// states ($17-$20) that the transaction read. It returns how many stages it updated: one whose
-// token is no longer the one read is left alone, and the transaction must fail. Not prepared,
-// so that it is planned for the rows it has: a prepared statement's generic plan, made while
-// the tables were small, stayed, and scanned the stages whole once they had grown.
+// The updates held back, of stages ($1-$16, and $3 and $21-$26 as the transaction read them)
+// and of requests' states ($17-$20) that the transaction read. It returns how many stages it
+// updated: one that is no longer as read (another hub claimed it, or expired its lease and
+// retried or failed it) is left alone, and the transaction must fail. Not prepared, so that it is
+// planned for the rows it carries, as the read-ahead is (kPrefetchStages).
 constexpr const char* kPutUpdates =
     "WITH u AS (UPDATE stages s SET state = v.state, attempt = v.attempt, token = v.token, "
     "ready_at = v.ready_at, started_at = v.started_at, finished_at = v.finished_at, "
@@ -146,9 +146,14 @@ constexpr const char* kPutUpdates =
     "handler = v.handler, code = v.code, message = v.message, outputs = v.outputs::jsonb "
     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
     "$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], "
-    "$15::text[], $16::text[]) AS v(request_id, idx, token_read, state, attempt, token, ready_at, "
-    "started_at, finished_at, deadline_at, lease_until, lease_owner, handler, code, message, outputs) "
-    "WHERE s.request_id = v.request_id AND s.idx = v.idx AND s.token = v.token_read RETURNING 1), "
+    "$15::text[], $16::text[], $21::text[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], "
+    "$26::bigint[]) AS v(request_id, idx, token_read, state, attempt, token, ready_at, started_at, "
+    "finished_at, deadline_at, lease_until, lease_owner, handler, code, message, outputs, state_read, "
+    "attempt_read, ready_at_read, lease_until_read, lease_owner_read, finished_at_read) "
+    "WHERE s.request_id = v.request_id AND s.idx = v.idx AND s.token = v.token_read "
+    "AND s.state = v.state_read AND s.attempt = v.attempt_read AND s.ready_at = v.ready_at_read "
+    "AND s.lease_until = v.lease_until_read AND s.lease_owner = v.lease_owner_read "
+    "AND s.finished_at = v.finished_at_read RETURNING 1), "
     "q AS (UPDATE requests r SET state = v.state, updated_at = v.updated_at, finished_at = v.finished_at "
     "FROM unnest($17::text[], $18::text[], $19::bigint[], $20::bigint[]) AS v(id, state, updated_at, "
     "finished_at) WHERE r.id = v.id) "
@@ -492,7 +497,7 @@ class PostgresTransaction final : public Transaction {
            !held_updates_.empty() || !held_states_.empty();
   }
   // Writes the rows and updates held back, which it forgets, and sends the READY notices in
-  // `notify`; throws if a stage's token is no longer the one read.
+  // `notify`; throws if a stage to update is no longer as read.
   void PutRows(const std::set<std::string>& notify);
   void Abort();
   ~PostgresTransaction() override;
@@ -520,8 +525,8 @@ class PostgresTransaction final : public Transaction {
   // Reads the rows and stages of the requests not yet known to this transaction, a statement
   // each, and answers GetRequest and GetStages for them from then on, following its own writes.
   // They are read when the batch starts rather than just before use, but another hub's change
-  // to one of those stages in between is not overwritten: UpdateStage then finds the token
-  // changed, and fails the batch, which the engine applies again item by item.
+  // to one of those stages in between is not overwritten: its update, held back, then finds the
+  // stage no longer as read and fails the batch, which the engine applies again item by item.
   Status PrefetchRequests(const std::vector<std::string>& ids) override {
     std::vector<std::string> wanted;
     for (const std::string& id : ids) {
@@ -537,18 +542,24 @@ class PostgresTransaction final : public Transaction {
       const pqxx::binarystring ids_array = list.Done();
       // Not prepared: a plan made for the tables as they were (a prepared statement's generic
       // plan, once made, stays) scanned them whole once they had grown, 3.5 ms a batch.
+      std::map<std::string, std::vector<StageRecord>, std::less<>> found;  // the requests read
       for (const auto& row : Tx().exec_params(kPrefetchRequests, ids_array)) {
         auto request = ReadRequest(row);
         if (!request) return request.error();
-        read_stages_[request->id];  // none, unless the stages below say otherwise
-        read_requests_.emplace(request->id, std::move(*request));
+        found[request->id];
+        read_requests_.insert_or_assign(request->id, std::move(*request));
       }
       for (const std::string& id : wanted) {
-        if (!read_requests_.contains(id)) absent_.insert(id);
+        if (!found.contains(id)) absent_.insert(id);
       }
       auto stages = ReadStages(Tx().exec_params(kPrefetchStages, ids_array));
       if (!stages) return stages.error();
-      for (StageRecord& stage : *stages) read_stages_[stage.request_id].push_back(std::move(stage));
+      // Only the stages of requests read (one inserted by another hub between the two
+      // statements is absent here, and read afresh if looked at).
+      for (StageRecord& stage : *stages) {
+        if (auto of = found.find(stage.request_id); of != found.end()) of->second.push_back(std::move(stage));
+      }
+      for (auto& [id, of] : found) read_stages_.insert_or_assign(id, std::move(of));
       return Status::Ok();
     });
   }
@@ -599,7 +610,8 @@ class PostgresTransaction final : public Transaction {
     return Status::Ok();
   }
 
-  // A request read by this transaction is updated with its held-back rows; another at once.
+  // A request read by this transaction is updated with its held-back rows; another at once. (Its
+  // state changes with its stages', whose updates fail the batch if another hub got there first.)
   Status UpdateRequestState(std::string_view id, RequestState state, int64_t now_ms,
                             int64_t finished_at_ms) override {
     if (auto read = read_requests_.find(id); read != read_requests_.end()) {
@@ -624,7 +636,8 @@ class PostgresTransaction final : public Transaction {
                            pqxx::binarystring(r.certificate.data(), r.certificate.size()),
                            r.signer, r.verified_at_ms, std::string(ToString(r.state)),
                            r.updated_at_ms, r.id);
-      read_requests_.erase(r.id);  // read again if wanted
+      read_requests_.erase(r.id);  // read again if wanted, with its stages
+      read_stages_.erase(r.id);
       return Status::Ok();
     });
   }
@@ -642,13 +655,13 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  // A stage read by this transaction is updated with its held-back rows, and only if its token
-  // is still the one read (PutRows()); another at once.
+  // A stage read by this transaction is updated with its held-back rows, and only if it is still
+  // as read (PutRows()); another at once.
   Status UpdateStage(const StageRecord& s) override {
     if (StageRecord* read = ReadStage(s.request_id, s.index)) {
-      // The first update since the stage was read or written keeps the token read.
+      // The first update since the stage was read or written keeps the stage as read.
       HeldUpdate& held =
-          held_updates_.try_emplace({s.request_id, s.index}, HeldUpdate{read->token, {}}).first->second;
+          held_updates_.try_emplace({s.request_id, s.index}, HeldUpdate{*read, {}}).first->second;
       // The mutable columns, as the update writes them.
       read->state = s.state;
       read->attempt = s.attempt;
@@ -958,10 +971,10 @@ class PostgresTransaction final : public Transaction {
   // Prefetched rows and their stages, kept as this transaction writes them.
   std::map<std::string, RequestRecord, std::less<>> read_requests_;
   std::map<std::string, std::vector<StageRecord>, std::less<>> read_stages_;
-  // Updates of those held back: of stages, with the token read, and of requests' states.
+  // Updates of those held back: of stages, with each as read, and of requests' states.
   struct HeldUpdate {
-    int64_t token_read;
-    StageRecord stage;
+    StageRecord as_read;  // as the transaction read it (or claimed it)
+    StageRecord stage;    // as it is to be written
   };
   std::map<std::pair<std::string, int>, HeldUpdate> held_updates_;
   std::map<std::string, RequestRecord> held_states_;
@@ -1225,12 +1238,14 @@ void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
         A(A::kText), A(A::kInt8), A(A::kInt8), A(A::kText), A(A::kInt8), A(A::kInt8), A(A::kInt8), A(A::kInt8),
         A(A::kInt8), A(A::kInt8), A(A::kInt8), A(A::kText), A(A::kText), A(A::kText), A(A::kText), A(A::kText),
         // requests' states
-        A(A::kText), A(A::kText), A(A::kInt8), A(A::kInt8)};
+        A(A::kText), A(A::kText), A(A::kInt8), A(A::kInt8),
+        // stages as read
+        A(A::kText), A(A::kInt8), A(A::kInt8), A(A::kInt8), A(A::kText), A(A::kInt8)};
     for (const auto& [key, held] : held_updates_) {
       const StageRecord& st = held.stage;
       u[0].Text(st.request_id);
       u[1].Number(st.index);
-      u[2].Number(held.token_read);
+      u[2].Number(held.as_read.token);
       u[3].Text(ToString(st.state));
       u[4].Number(st.attempt);
       u[5].Number(st.token);
@@ -1244,6 +1259,12 @@ void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
       u[13].Text(st.code);
       u[14].Text(st.message);
       u[15].Text(EncodeJsonMap(st.outputs));
+      u[20].Text(ToString(held.as_read.state));
+      u[21].Number(held.as_read.attempt);
+      u[22].Number(held.as_read.ready_at_ms);
+      u[23].Number(held.as_read.lease_until_ms);
+      u[24].Text(held.as_read.lease_owner);
+      u[25].Number(held.as_read.finished_at_ms);
     }
     for (const auto& [id, r] : held_states_) {
       u[16].Text(id);
@@ -1255,7 +1276,7 @@ void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
     for (const BinaryArray& column : u) params.push_back(column.Done());
     const pqxx::row updated = work_->exec_params1(kPutUpdates, pqxx::prepare::make_dynamic_params(params));
     if (updated[0].as<size_t>() != held_updates_.size()) {
-      throw std::runtime_error("a stage this batch read was changed meanwhile (its token moved on)");
+      throw std::runtime_error("a stage this batch read was changed meanwhile by another hub");
     }
     held_updates_.clear();
     held_states_.clear();

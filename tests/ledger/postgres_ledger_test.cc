@@ -1,4 +1,5 @@
 #include "tests/ledger/ledger_conformance.h"
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <set>
@@ -108,7 +109,8 @@ TEST(PostgresLedger, OtherHubsHearOfReadyWorkOncePerServiceAndWindow) {
 }
 
 // A batch reads its stages when it starts and writes its updates later: a stage another hub
-// claimed in between is not overwritten, and the batch fails whole.
+// changed in between (claimed it, or retried it when its lease ran out, which keeps its token)
+// is not overwritten, and the batch fails whole.
 TEST(PostgresLedger, AStageAnotherHubChangedAfterABatchReadItFailsTheBatch) {
   TAXHUB_REQUIRE_PG(server);
   const std::string dsn = server->NewDatabase();
@@ -118,45 +120,88 @@ TEST(PostgresLedger, AStageAnotherHubChangedAfterABatchReadItFailsTheBatch) {
   {
     auto txn = (*a)->Begin();
     ASSERT_TRUE(txn.has_value());
-    RequestRecord r;
-    r.id = "R1";
-    r.kind = "filing.vat";
-    r.state = RequestState::kInProgress;
-    ASSERT_TRUE((*txn)->InsertRequest(r).ok());
-    StageRecord s;
-    s.request_id = "R1";
-    s.name = "accept";
-    s.service = "filing";
-    s.state = StageState::kReady;
-    ASSERT_TRUE((*txn)->InsertStage(s).ok());
+    for (const char* id : {"R1", "R2"}) {
+      RequestRecord r;
+      r.id = id;
+      r.kind = "filing.vat";
+      r.state = RequestState::kInProgress;
+      ASSERT_TRUE((*txn)->InsertRequest(r).ok());
+      StageRecord s;
+      s.request_id = id;
+      s.name = "accept";
+      s.service = id == std::string("R1") ? "filing" : "invoice";
+      s.state = StageState::kReady;
+      ASSERT_TRUE((*txn)->InsertStage(s).ok());
+    }
     ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  {
+    auto claim = (*a)->Begin();  // R2's stage out to a worker, under hub-a's lease
+    ASSERT_TRUE(claim.has_value());
+    auto claimed = (*claim)->ClaimReady("invoice", 1, 1000, "hub-a");
+    ASSERT_TRUE(claimed.has_value() && claimed->size() == 1);
+    ASSERT_TRUE((*claim)->Commit().ok());
   }
   auto batch = (*a)->Begin();
   ASSERT_TRUE(batch.has_value());
-  ASSERT_TRUE((*batch)->PrefetchRequests({"R1"}).ok());
-  auto stages = (*batch)->GetStages("R1");
-  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
+  ASSERT_TRUE((*batch)->PrefetchRequests({"R1", "R2"}).ok());
+  auto r1 = (*batch)->GetStages("R1");
+  auto r2 = (*batch)->GetStages("R2");
+  ASSERT_TRUE(r1.has_value() && r1->size() == 1 && r2.has_value() && r2->size() == 1);
   {
     auto other = (*b)->Begin();
     ASSERT_TRUE(other.has_value());
-    auto claimed = (*other)->ClaimReady("filing", 1, 1000, "hub-b");
+    auto claimed = (*other)->ClaimReady("filing", 1, 1000, "hub-b");  // R1: a new token
     ASSERT_TRUE(claimed.has_value() && claimed->size() == 1);
     ASSERT_TRUE((*other)->Commit().ok());
   }
-  StageRecord skipped = (*stages)[0];
-  skipped.state = StageState::kSkipped;
-  ASSERT_TRUE((*batch)->UpdateStage(skipped).ok());  // held back
+  StageRecord done = (*r1)[0];
+  done.state = StageState::kDone;
+  ASSERT_TRUE((*batch)->UpdateStage(done).ok());  // held back
   ASSERT_TRUE((*batch)->UpdateRequestState("R1", RequestState::kCompleted, 2000, 2000).ok());
-  const Status committed = (*batch)->Commit();
+  Status committed = (*batch)->Commit();
   EXPECT_FALSE(committed.ok()) << "the update of a stage claimed meanwhile went through";
   EXPECT_NE(committed.message().find("changed meanwhile"), std::string::npos) << committed.ToString();
   batch->reset();
+
+  // R2: hub-b finds hub-a's lease run out and puts the stage back to READY, token unchanged.
+  batch = (*a)->Begin();
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_TRUE((*batch)->PrefetchRequests({"R1", "R2"}).ok());
+  r2 = (*batch)->GetStages("R2");
+  ASSERT_TRUE(r2.has_value() && r2->size() == 1);
+  ASSERT_EQ((*r2)[0].state, StageState::kDispatched);
+  {
+    auto other = (*b)->Begin();
+    ASSERT_TRUE(other.has_value());
+    auto expired = (*other)->ExpiredLeases(int64_t{1} << 50, 10);  // long after the leases ended
+    ASSERT_TRUE(expired.has_value());
+    auto r2_lease = std::find_if(expired->begin(), expired->end(),
+                                 [](const StageRecord& s) { return s.request_id == "R2"; });
+    ASSERT_NE(r2_lease, expired->end());
+    StageRecord retried = *r2_lease;
+    retried.state = StageState::kReady;
+    retried.lease_owner.clear();
+    retried.lease_until_ms = 0;
+    ASSERT_TRUE((*other)->UpdateStage(retried).ok());
+    ASSERT_TRUE((*other)->Commit().ok());
+  }
+  done = (*r2)[0];
+  done.state = StageState::kDone;
+  ASSERT_TRUE((*batch)->UpdateStage(done).ok());
+  committed = (*batch)->Commit();
+  EXPECT_FALSE(committed.ok()) << "the update of a stage retried meanwhile went through";
+  batch->reset();
+
   auto check = (*a)->Begin();
   ASSERT_TRUE(check.has_value());
-  stages = (*check)->GetStages("R1");
-  ASSERT_TRUE(stages.has_value() && stages->size() == 1);
-  EXPECT_EQ((*stages)[0].state, StageState::kDispatched);
-  EXPECT_EQ((*stages)[0].lease_owner, "hub-b");
+  r1 = (*check)->GetStages("R1");
+  ASSERT_TRUE(r1.has_value() && r1->size() == 1);
+  EXPECT_EQ((*r1)[0].state, StageState::kDispatched);
+  EXPECT_EQ((*r1)[0].lease_owner, "hub-b");
+  r2 = (*check)->GetStages("R2");
+  ASSERT_TRUE(r2.has_value() && r2->size() == 1);
+  EXPECT_EQ((*r2)[0].state, StageState::kReady);
   auto request = (*check)->GetRequest("R1");
   ASSERT_TRUE(request.has_value() && request->has_value());
   EXPECT_EQ((*request)->state, RequestState::kInProgress) << "the failed batch wrote nothing";
