@@ -119,7 +119,8 @@ void WorkerPool::HandlerLoop() {
 }
 
 void WorkerPool::IoLoop() {
-  std::shared_ptr<zmq::context_t> context = options_.context ? options_.context : NewWorkerContext(options_.concurrency);
+  std::shared_ptr<zmq::context_t> context =
+      options_.context ? options_.context : NewWorkerContext(options_.concurrency);
   std::vector<Connection> connections(options_.concurrency);
   const int64_t expiry = options_.heartbeat_ms * options_.liveness;
 

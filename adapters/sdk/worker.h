@@ -5,8 +5,9 @@
 // handler threads. One I/O thread owns every socket: it sends heartbeats while handlers run,
 // notices a silent or restarted hub (heartbeat x liveness, or a DISCONNECT) and reconnects with
 // exponential backoff. A handler that never blocks (Handler::MayBlock()) runs on the I/O thread
-// itself, one task after another, and the pool starts no handler threads. A result finished after its connection was replaced is dropped; the hub
-// redelivers that task under a new fencing token.
+// itself, one task after another, and the pool starts no handler threads. A result finished
+// after its connection was replaced is dropped; the hub redelivers that task under a new
+// fencing token.
 #ifndef TAXHUB_ADAPTERS_SDK_WORKER_H_
 #define TAXHUB_ADAPTERS_SDK_WORKER_H_
 

@@ -100,6 +100,9 @@ struct StageRecord {
   StringMap outputs;
 
   std::string task_id() const { return request_id + "/" + std::to_string(index); }
+  // Takes the columns UpdateStage and the claims write (state to outputs) from `written`; the
+  // plan (name, service, limits, backoff) stays. For ledgers that keep rows they wrote.
+  void TakeWrittenColumns(const StageRecord& written);
   // Waiting or under way: the states in which its time limit still runs.
   bool running() const { return state == StageState::kReady || state == StageState::kDispatched; }
 };

@@ -3,7 +3,6 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -605,20 +604,7 @@ class PostgresTransaction final : public Transaction {
       // The first update since the stage was read or written keeps the stage as read.
       HeldUpdate& held =
           held_updates_.try_emplace({s.request_id, s.index}, HeldUpdate{*read, {}}).first->second;
-      // The mutable columns, as the update writes them.
-      read->state = s.state;
-      read->attempt = s.attempt;
-      read->token = s.token;
-      read->ready_at_ms = s.ready_at_ms;
-      read->started_at_ms = s.started_at_ms;
-      read->finished_at_ms = s.finished_at_ms;
-      read->deadline_ms = s.deadline_ms;
-      read->lease_until_ms = s.lease_until_ms;
-      read->lease_owner = s.lease_owner;
-      read->handler = s.handler;
-      read->code = s.code;
-      read->message = s.message;
-      read->outputs = s.outputs;
+      read->TakeWrittenColumns(s);
       held.stage = *read;
       return Status::Ok();
     }

@@ -47,6 +47,22 @@ Result<StageState> ParseStageState(std::string_view text) {
   return Error(ErrorCode::kInternal, "unknown stage state in ledger: " + std::string(text));
 }
 
+void StageRecord::TakeWrittenColumns(const StageRecord& written) {
+  state = written.state;
+  attempt = written.attempt;
+  token = written.token;
+  ready_at_ms = written.ready_at_ms;
+  started_at_ms = written.started_at_ms;
+  finished_at_ms = written.finished_at_ms;
+  deadline_ms = written.deadline_ms;
+  lease_until_ms = written.lease_until_ms;
+  lease_owner = written.lease_owner;
+  handler = written.handler;
+  code = written.code;
+  message = written.message;
+  outputs = written.outputs;
+}
+
 std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id) {
   size_t slash = task_id.rfind('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == task_id.size()) {

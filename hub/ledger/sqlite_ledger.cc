@@ -98,20 +98,7 @@ class RowCache {
       stages_.erase(it);
       return;
     }
-    StageRecord& s = stages[written.index];  // the columns UpdateStage and the claims write
-    s.state = written.state;
-    s.attempt = written.attempt;
-    s.token = written.token;
-    s.ready_at_ms = written.ready_at_ms;
-    s.started_at_ms = written.started_at_ms;
-    s.finished_at_ms = written.finished_at_ms;
-    s.deadline_ms = written.deadline_ms;
-    s.lease_until_ms = written.lease_until_ms;
-    s.lease_owner = written.lease_owner;
-    s.handler = written.handler;
-    s.code = written.code;
-    s.message = written.message;
-    s.outputs = written.outputs;
+    stages[written.index].TakeWrittenColumns(written);
     if (Bytes(stages) > kMaxEntryBytes) stages_.erase(it);  // grown past the bound
   }
   void DropStages(std::string_view request_id) {
