@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -141,17 +143,44 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms) {
   return result;
 }
 
-int FreePort() {
+namespace {
+
+// Whether nothing listens on 127.0.0.1:port (nor holds it bound).
+bool CanBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return free;
+}
+
+// The low end of the ports the kernel hands out to outgoing connections and to bind(0).
+int EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
+}  // namespace
+
+// From below the ephemeral range: a port bind(0) chose was sometimes taken by another test's
+// outgoing connection before the server that was to listen on it started (a stand-in then
+// failed with "Address already in use"). Ports down there are only ever taken by choice.
+int FreePort() {
+  static std::mutex mutex;
+  static std::mt19937 random(std::random_device{}());
+  const int high = EphemeralLow() - 1, low = std::max(1024, high - 12000);
+  std::lock_guard<std::mutex> lock(mutex);
+  std::uniform_int_distribution<int> pick(low, high);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = pick(random);
+    if (CanBind(port)) return port;
+  }
+  return high;  // every try was taken: the server's own bind will say so
 }
 
 std::string BinDir() {

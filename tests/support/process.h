@@ -48,7 +48,7 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms = 60'000);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, from below the kernel's ephemeral range.
 int FreePort();
 
 // The directory holding the project's binaries (build/bin), found next to the test binary.
