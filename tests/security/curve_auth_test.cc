@@ -150,7 +150,9 @@ TEST(CurveKeys, APeerFileHoldsOneKeyALine) {
   auto keys = ReadCurveKeys(path);
   ASSERT_TRUE(keys.has_value()) << keys.error().ToString();
   EXPECT_EQ(*keys, (std::vector<std::string>{a.public_z85, b.public_z85}));
-  std::ofstream(path, std::ios::trunc) << a.public_z85 << "\n# a comment\n" << b.public_z85.substr(1) << "\n";
+  // Not a key (39 characters), nor a comment: b's second character, which could be '#' (a key's
+  // first can never be), does not start the line.
+  std::ofstream(path, std::ios::trunc) << a.public_z85 << "\n# a comment\n" << "x" << b.public_z85.substr(2) << "\n";
   auto bad = ReadCurveKeys(path);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("adapter.pub:3:"), std::string::npos) << bad.error().ToString();
