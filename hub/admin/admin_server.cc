@@ -478,6 +478,10 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_ledger_commits_total", "Ledger commits.", e.commits);
     counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);
     counter("taxhub_circuits_opened_total", "Circuit breakers opened.", e.circuits_opened);
+    counter("taxhub_engine_gathers_total", "Batches that waited for more messages (engine.gather_window).",
+            e.gathers);
+    counter("taxhub_engine_gathers_timed_out_total",
+            "Batches whose wait ended before they held engine.gather_count messages.", e.gathers_timed_out);
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
     counter("taxhub_peers_refused_total", "Requests refused because the peer's CURVE role does not allow them.",
             hub.broker_counters().peers_refused);

@@ -157,6 +157,9 @@ void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
   e.tick_ms = node.DurationMs("tick", e.tick_ms);
   if (e.tick_ms < 10) node.Fail("tick", "must be at least 10ms");
   e.drain_timeout_ms = node.DurationMs("drain_timeout", e.drain_timeout_ms);
+  e.gather_window_us = node.DurationUs("gather_window", e.gather_window_us);
+  if (e.gather_window_us > 100'000) node.Fail("gather_window", "must be at most 100ms");
+  e.gather_count = static_cast<int>(node.Int("gather_count", e.gather_count, 2, 100'000));
   node.Finish();
 }
 

@@ -46,6 +46,10 @@ std::optional<int64_t> ParseDurationMs(const std::string& text) {
                             {"d", 86'400'000}});
 }
 
+std::optional<int64_t> ParseDurationUs(const std::string& text) {
+  return ParseScaled(text, {{"us", 1}, {"ms", 1000}, {"s", 1'000'000}});
+}
+
 std::optional<int64_t> ParseBytes(const std::string& text) {
   return ParseScaled(text, {{"", 1},
                             {"B", 1},
@@ -176,6 +180,10 @@ bool ConfigNode::Bool(const std::string& key, std::optional<bool> fallback) cons
 int64_t ConfigNode::DurationMs(const std::string& key, std::optional<int64_t> fallback) const {
   return Parsed<int64_t>(key, fallback, ParseDurationMs,
                          "a duration such as 250ms, 30s, 5m, 4h or 2d");
+}
+
+int64_t ConfigNode::DurationUs(const std::string& key, std::optional<int64_t> fallback) const {
+  return Parsed<int64_t>(key, fallback, ParseDurationUs, "a duration such as 300us, 2ms or 1s");
 }
 
 int64_t ConfigNode::Bytes(const std::string& key, std::optional<int64_t> fallback) const {

@@ -56,6 +56,8 @@ class ConfigNode {
                 double max) const;
   // "250ms", "30s", "5m", "4h", "2d" or a plain integer of milliseconds.
   int64_t DurationMs(const std::string& key, std::optional<int64_t> fallback = {}) const;
+  // "300us", "2ms" or "1s", in microseconds; the unit is required.
+  int64_t DurationUs(const std::string& key, std::optional<int64_t> fallback = {}) const;
   // 1048576, "512KiB", "4MiB", "1GiB".
   int64_t Bytes(const std::string& key, std::optional<int64_t> fallback = {}) const;
   std::vector<std::string> StringList(const std::string& key) const;
@@ -101,6 +103,7 @@ Status ReadConfigText(const std::string& name, const std::string& text,
 
 // Exposed for tests: parse the duration and size notations.
 std::optional<int64_t> ParseDurationMs(const std::string& text);
+std::optional<int64_t> ParseDurationUs(const std::string& text);
 std::optional<int64_t> ParseBytes(const std::string& text);
 
 }  // namespace taxhub

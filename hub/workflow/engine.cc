@@ -1,5 +1,6 @@
 #include "hub/workflow/engine.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -129,25 +130,8 @@ void Engine::Run() {
       break;
     }
     std::vector<Inbound> batch;
-    while (static_cast<int>(batch.size()) < options_.batch_max) {
-      Inbound frames;
-      if (!zmq::recv_multipart(*link_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-        break;
-      }
-      if (OpOf(frames) == link::Op::kCredit && frames.size() == 3) {
-        // Credit changes no ledger state: apply it at once.
-        credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
-        continue;
-      }
-      batch.push_back(std::move(frames));
-    }
-    while (verified_ && static_cast<int>(batch.size()) < options_.batch_max) {
-      Inbound frames;
-      if (!zmq::recv_multipart(*verified_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-        break;
-      }
-      batch.push_back(std::move(frames));
-    }
+    TakeWaiting(batch);
+    if (!batch.empty() && options_.gather_window_us > 0) GatherMore(batch);
     if (!batch.empty()) {
       last_message_ms = MonotonicMs();
       ProcessBatch(batch);
@@ -168,6 +152,59 @@ void Engine::Run() {
 }
 
 // ---- batches ---------------------------------------------------------------------------------
+
+void Engine::TakeWaiting(std::vector<Inbound>& batch) {
+  while (static_cast<int>(batch.size()) < options_.batch_max) {
+    Inbound frames;
+    if (!zmq::recv_multipart(*link_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      break;
+    }
+    if (OpOf(frames) == link::Op::kCredit && frames.size() == 3) {
+      // Credit changes no ledger state: apply it at once.
+      credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
+      continue;
+    }
+    batch.push_back(std::move(frames));
+  }
+  while (verified_ && static_cast<int>(batch.size()) < options_.batch_max) {
+    Inbound frames;
+    if (!zmq::recv_multipart(*verified_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      break;
+    }
+    batch.push_back(std::move(frames));
+  }
+}
+
+// Waits for more messages, up to the gather window from now, until the batch holds
+// gather_count. Waking on the sockets' ZMQ_FD: ZeroMQ signals that fd when a socket's state may
+// have changed, so every wake-up tries to receive, and a wait never exceeds kGatherStepUs (in case
+// a signal was taken by an earlier check).
+void Engine::GatherMore(std::vector<Inbound>& batch) {
+  constexpr int64_t kGatherStepUs = 50;
+  const int wanted = std::min(options_.gather_count, options_.batch_max);
+  if (static_cast<int>(batch.size()) >= wanted) return;
+  std::vector<pollfd> fds;
+  for (zmq::socket_t* socket : {link_.get(), verified_.get()}) {
+    if (!socket) continue;
+    int fd = -1;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt(socket->handle(), ZMQ_FD, &fd, &size) == 0) fds.push_back({fd, POLLIN, 0});
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(options_.gather_window_us);
+  ++counters_.gathers;
+  while (static_cast<int>(batch.size()) < wanted) {
+    const int64_t left_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now()).count();
+    if (left_us <= 0) {
+      ++counters_.gathers_timed_out;
+      return;
+    }
+    const int64_t step_us = std::min(left_us, kGatherStepUs);
+    const timespec step{0, static_cast<long>(step_us * 1000)};
+    ppoll(fds.data(), fds.size(), &step, nullptr);
+    TakeWaiting(batch);
+  }
+}
 
 void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume) {
   Outbox out;

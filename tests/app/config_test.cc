@@ -145,6 +145,20 @@ TEST(Config, Reminders) {
             "t.yaml:3: reminders.interval: must be at least 50ms (0: off)");
 }
 
+TEST(Config, GroupCommitsWaitOnlyWhenAskedTo) {
+  auto defaults = Parse(kMinimal);
+  ASSERT_TRUE(defaults.has_value()) << defaults.error().ToString();
+  EXPECT_EQ(defaults->engine.gather_window_us, 0);
+  auto config = Parse(std::string(kMinimal) + "engine:\n  gather_window: 300us\n  gather_count: 16\n");
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  EXPECT_EQ(config->engine.gather_window_us, 300);
+  EXPECT_EQ(config->engine.gather_count, 16);
+  EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  gather_window: 300\n"),
+            "t.yaml:3: engine.gather_window: expected a duration such as 300us, 2ms or 1s, got \"300\"");
+  EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  gather_window: 1s\n"),
+            "t.yaml:3: engine.gather_window: must be at most 100ms");
+}
+
 TEST(Config, PolicyNotices) {
   auto config = Parse(std::string(kMinimal) +
                       "notices:\n  - {name: relief, title: 减免, taxpayer_types: [small_scale], industries: [\"51\"],"

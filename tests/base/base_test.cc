@@ -186,6 +186,11 @@ TEST(YamlReader, DurationsAndSizes) {
   EXPECT_FALSE(ParseDurationMs("fast"));
   EXPECT_FALSE(ParseDurationMs("-1s"));
   EXPECT_FALSE(ParseDurationMs("3 weeks"));
+  EXPECT_EQ(ParseDurationUs("300us"), 300);
+  EXPECT_EQ(ParseDurationUs("2ms"), 2000);
+  EXPECT_EQ(ParseDurationUs("1s"), 1'000'000);
+  EXPECT_FALSE(ParseDurationUs("300"));  // no unit: too easily read as milliseconds
+  EXPECT_FALSE(ParseDurationUs("-5us"));
   EXPECT_EQ(ParseBytes("4MiB"), 4 << 20);
   EXPECT_EQ(ParseBytes("512KiB"), 512 << 10);
   EXPECT_FALSE(ParseBytes("4MB"));

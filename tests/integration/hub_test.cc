@@ -461,6 +461,52 @@ TEST_P(HubTest, AdaptersReconnectWhenTheHubRestarts) {
   EXPECT_EQ(WaitForEnd("R-before").state, RequestState::COMPLETED) << "still in the ledger";
 }
 
+// Group commit's wait (engine.gather_window): submits that arrive apart share one commit when
+// the batch waits for gather_count of them, and a batch that never fills goes when the window
+// ends.
+TEST_P(HubTest, AGatherWindowLetsSubmitsArrivingApartShareOneCommit) {
+  client_.reset();
+  hub_.reset();
+  config_.engine.gather_window_us = 100'000;
+  config_.engine.gather_count = 4;
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  auto& counters = hub_->hub().engine_counters();
+
+  constexpr int kSubmits = 4;
+  constexpr int kApartMs = 15;
+  const uint64_t commits_before = counters.commits;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<double> answered_ms(kSubmits, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSubmits; ++i) {
+    threads.emplace_back([&, i] {
+      client::HubClient client(context_, hub_->frontend());
+      std::this_thread::sleep_for(std::chrono::milliseconds(i * kApartMs));
+      auto reply = client.Submit(Request("R-gather-" + std::to_string(i)));
+      if (reply && !reply->duplicate) {
+        answered_ms[i] =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kSubmits; ++i) EXPECT_GE(answered_ms[i], 0) << "submit " << i << " not accepted";
+  EXPECT_EQ(counters.commits - commits_before, 1u) << "the four submits should share one commit";
+  // The first was answered only once the last had arrived.
+  EXPECT_GE(answered_ms[0], (kSubmits - 1) * kApartMs);
+  EXPECT_EQ(counters.gathers_timed_out, 0u);
+
+  // One submit alone waits out the window, then goes.
+  client::HubClient client(context_, hub_->frontend());
+  const auto alone = std::chrono::steady_clock::now();
+  auto reply = client.Submit(Request("R-gather-alone"));
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  const double waited_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - alone).count();
+  EXPECT_GE(waited_ms, 100);
+  EXPECT_EQ(counters.gathers_timed_out, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, HubTest, ::testing::ValuesIn(TestBackends()),
                          [](const auto& info) { return info.param; });
 
