@@ -160,6 +160,9 @@ void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
   e.gather_window_us = node.DurationUs("gather_window", e.gather_window_us);
   if (e.gather_window_us > 100'000) node.Fail("gather_window", "must be at most 100ms");
   e.gather_count = static_cast<int>(node.Int("gather_count", e.gather_count, 2, 100'000));
+  if (e.gather_window_us > 0 && e.gather_count > e.batch_max) {
+    node.Fail("gather_count", "must be at most batch_max, or a batch would always wait out the window");
+  }
   node.Finish();
 }
 

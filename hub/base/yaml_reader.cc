@@ -47,6 +47,7 @@ std::optional<int64_t> ParseDurationMs(const std::string& text) {
 }
 
 std::optional<int64_t> ParseDurationUs(const std::string& text) {
+  if (text == "0") return 0;  // off, in any unit
   return ParseScaled(text, {{"us", 1}, {"ms", 1000}, {"s", 1'000'000}});
 }
 

@@ -56,7 +56,7 @@ class ConfigNode {
                 double max) const;
   // "250ms", "30s", "5m", "4h", "2d" or a plain integer of milliseconds.
   int64_t DurationMs(const std::string& key, std::optional<int64_t> fallback = {}) const;
-  // "300us", "2ms" or "1s", in microseconds; the unit is required.
+  // "300us", "2ms", "1s" or 0, in microseconds; any other number needs its unit.
   int64_t DurationUs(const std::string& key, std::optional<int64_t> fallback = {}) const;
   // 1048576, "512KiB", "4MiB", "1GiB".
   int64_t Bytes(const std::string& key, std::optional<int64_t> fallback = {}) const;

@@ -131,7 +131,7 @@ void Engine::Run() {
     }
     std::vector<Inbound> batch;
     TakeWaiting(batch);
-    if (!batch.empty() && options_.gather_window_us > 0) GatherMore(batch);
+    if (!batch.empty()) GatherMore(batch);
     if (!batch.empty()) {
       last_message_ms = MonotonicMs();
       ProcessBatch(batch);
@@ -154,54 +154,43 @@ void Engine::Run() {
 // ---- batches ---------------------------------------------------------------------------------
 
 void Engine::TakeWaiting(std::vector<Inbound>& batch) {
-  while (static_cast<int>(batch.size()) < options_.batch_max) {
-    Inbound frames;
-    if (!zmq::recv_multipart(*link_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-      break;
+  for (zmq::socket_t* socket : {link_.get(), verified_.get()}) {
+    while (socket && static_cast<int>(batch.size()) < options_.batch_max) {
+      Inbound frames;
+      if (!zmq::recv_multipart(*socket, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      if (socket == link_.get() && OpOf(frames) == link::Op::kCredit && frames.size() == 3) {
+        // Credit changes no ledger state: apply it at once.
+        credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
+        continue;
+      }
+      batch.push_back(std::move(frames));
     }
-    if (OpOf(frames) == link::Op::kCredit && frames.size() == 3) {
-      // Credit changes no ledger state: apply it at once.
-      credit_[Str(frames[1])] += static_cast<int>(ParseInt(View(frames[2])).value_or(0));
-      continue;
-    }
-    batch.push_back(std::move(frames));
-  }
-  while (verified_ && static_cast<int>(batch.size()) < options_.batch_max) {
-    Inbound frames;
-    if (!zmq::recv_multipart(*verified_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-      break;
-    }
-    batch.push_back(std::move(frames));
   }
 }
 
-// Waits for more messages, up to the gather window from now, until the batch holds
-// gather_count. Waking on the sockets' ZMQ_FD: ZeroMQ signals that fd when a socket's state may
-// have changed, so every wake-up tries to receive, and a wait never exceeds kGatherStepUs (in case
-// a signal was taken by an earlier check).
+// Waits in ppoll on the sockets' ZMQ_FD, which ZeroMQ signals when a socket's state may have
+// changed: each wake-up receives until EAGAIN, which also clears the signal, so a message that
+// arrives later signals again. A command or stop (wake_fd_) ends the wait at once.
 void Engine::GatherMore(std::vector<Inbound>& batch) {
-  constexpr int64_t kGatherStepUs = 50;
   const int wanted = std::min(options_.gather_count, options_.batch_max);
-  if (static_cast<int>(batch.size()) >= wanted) return;
-  std::vector<pollfd> fds;
+  if (options_.gather_window_us <= 0 || static_cast<int>(batch.size()) >= wanted) return;
+  std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
   for (zmq::socket_t* socket : {link_.get(), verified_.get()}) {
-    if (!socket) continue;
     int fd = -1;
     size_t size = sizeof fd;
-    if (zmq_getsockopt(socket->handle(), ZMQ_FD, &fd, &size) == 0) fds.push_back({fd, POLLIN, 0});
+    if (socket && zmq_getsockopt(socket->handle(), ZMQ_FD, &fd, &size) == 0) fds.push_back({fd, POLLIN, 0});
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(options_.gather_window_us);
   ++counters_.gathers;
   while (static_cast<int>(batch.size()) < wanted) {
-    const int64_t left_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now()).count();
-    if (left_us <= 0) {
+    const int64_t left_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now()).count();
+    if (left_ns <= 0) {
       ++counters_.gathers_timed_out;
       return;
     }
-    const int64_t step_us = std::min(left_us, kGatherStepUs);
-    const timespec step{0, static_cast<long>(step_us * 1000)};
-    ppoll(fds.data(), fds.size(), &step, nullptr);
+    const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
+    if (ppoll(fds.data(), fds.size(), &left, nullptr) > 0 && (fds[0].revents & POLLIN)) return;
     TakeWaiting(batch);
   }
 }

@@ -5,7 +5,9 @@
 // Group commit: each wake, the engine takes every message waiting on the link (up to
 // batch_max), applies them all in one ledger transaction, commits once, and only then sends the
 // replies. A submit is thus acknowledged only after its commit, and concurrent submits share one
-// fsync. If one item fails inside a batch, the batch is rolled back and its items are applied
+// fsync. With a gather window, a batch first waits (at most the window) for gather_count
+// messages: for a hall with a known number of requests in flight, on a ledger whose commit
+// costs more than that wait. If one item fails inside a batch, the batch is rolled back and its items are applied
 // one transaction each, so that one bad item cannot take the others down with it.
 //
 // Dispatch is pulled by credit: the broker reports idle workers per service, and the engine
@@ -81,9 +83,10 @@ struct EngineOptions {
   std::shared_ptr<const security::CurveAllowList> peers;
   int batch_max = 512;
   // Group commit's wait: a batch whose first messages have arrived waits up to gather_window_us
-  // for more, until it holds gather_count, so that one commit serves them all. Worth it when a
-  // commit costs much more than the wait: on PostgreSQL, with a hall that keeps a known number of
-  // requests in flight (gather_count). 0: a batch takes what is waiting and goes.
+  // for more, until it holds gather_count (at most batch_max), so that one commit serves them
+  // all. Every message counts (submits, progress queries, results), and every batch waits: worth
+  // it when a commit costs much more than the wait and the hall keeps at least gather_count
+  // requests in flight; otherwise each batch waits out the window. 0: no wait.
   int64_t gather_window_us = 0;
   int gather_count = 16;
   int64_t tick_ms = 250;          // lease expiry and delayed-retry checks
@@ -304,7 +307,7 @@ class Engine {
   void ProcessBatch(std::vector<Inbound>& batch, bool claim = true, bool presume = true);
   // The messages waiting on the link and from the verify pool, up to batch_max.
   void TakeWaiting(std::vector<Inbound>& batch);
-  // More of them, waited for as the gather options say.
+  // More of them, waited for as the gather options say; a command or stop ends the wait.
   void GatherMore(std::vector<Inbound>& batch);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status PrefetchBatch(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);

@@ -157,6 +157,11 @@ TEST(Config, GroupCommitsWaitOnlyWhenAskedTo) {
             "t.yaml:3: engine.gather_window: expected a duration such as 300us, 2ms or 1s, got \"300\"");
   EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  gather_window: 1s\n"),
             "t.yaml:3: engine.gather_window: must be at most 100ms");
+  EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  gather_count: 1\n"),
+            "t.yaml:3: engine.gather_count: must be between 2 and 100000, got 1");
+  EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  batch_max: 8\n  gather_window: 1ms\n  gather_count: 16\n"),
+            "t.yaml:5: engine.gather_count: must be at most batch_max, or a batch would always wait out the window");
+  EXPECT_EQ(Error(std::string(kMinimal) + "engine:\n  batch_max: 8\n"), "") << "no wait, no limit";
 }
 
 TEST(Config, PolicyNotices) {

@@ -190,6 +190,7 @@ TEST(YamlReader, DurationsAndSizes) {
   EXPECT_EQ(ParseDurationUs("2ms"), 2000);
   EXPECT_EQ(ParseDurationUs("1s"), 1'000'000);
   EXPECT_FALSE(ParseDurationUs("300"));  // no unit: too easily read as milliseconds
+  EXPECT_EQ(ParseDurationUs("0"), 0);
   EXPECT_FALSE(ParseDurationUs("-5us"));
   EXPECT_EQ(ParseBytes("4MiB"), 4 << 20);
   EXPECT_EQ(ParseBytes("512KiB"), 512 << 10);

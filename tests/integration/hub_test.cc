@@ -482,7 +482,7 @@ TEST_P(HubTest, AGatherWindowLetsSubmitsArrivingApartShareOneCommit) {
   for (int i = 0; i < kSubmits; ++i) {
     threads.emplace_back([&, i] {
       client::HubClient client(context_, hub_->frontend());
-      std::this_thread::sleep_for(std::chrono::milliseconds(i * kApartMs));
+      std::this_thread::sleep_until(start + std::chrono::milliseconds(i * kApartMs));
       auto reply = client.Submit(Request("R-gather-" + std::to_string(i)));
       if (reply && !reply->duplicate) {
         answered_ms[i] =
@@ -504,6 +504,20 @@ TEST_P(HubTest, AGatherWindowLetsSubmitsArrivingApartShareOneCommit) {
   ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
   const double waited_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - alone).count();
   EXPECT_GE(waited_ms, 100);
+  EXPECT_EQ(counters.gathers_timed_out, 1u);
+
+  // A command for the engine (an operator's replay) ends the wait at once.
+  std::thread command([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(hub_->hub().engine().Replay("R-none", "operator-1").code(), ErrorCode::kNotFound);
+  });
+  const auto interrupted = std::chrono::steady_clock::now();
+  reply = client.Submit(Request("R-gather-interrupted"));
+  const double interrupted_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - interrupted).count();
+  command.join();
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  EXPECT_LT(interrupted_ms, 90) << "the command should have ended the 100 ms wait";
   EXPECT_EQ(counters.gathers_timed_out, 1u);
 }
 
