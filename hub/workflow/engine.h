@@ -7,8 +7,9 @@
 // replies. A submit is thus acknowledged only after its commit, and concurrent submits share one
 // fsync. With a gather window, a batch first waits (at most the window) for gather_count
 // messages: for a hall with a known number of requests in flight, on a ledger whose commit
-// costs more than that wait. If one item fails inside a batch, the batch is rolled back and its items are applied
-// one transaction each, so that one bad item cannot take the others down with it.
+// costs more than that wait. If one item fails inside a batch, the batch is rolled back and its
+// items are applied one transaction each, so that one bad item cannot take the others down with
+// it.
 //
 // Dispatch is pulled by credit: the broker reports idle workers per service, and the engine
 // claims at most that many READY stages from the ledger. Work for a service with no free worker,
