@@ -137,8 +137,10 @@ stop_hub
 raw_sqlite=$(field "each)" "$WORK/raw.txt")
 sqlite_ratio=$(calc "$intake_sqlite / $raw_sqlite")
 echo "durable intake on SQLite: $intake_sqlite/s = ${sqlite_ratio}x the raw batched writes"
-p99_ack=$(sed -n 's/.*p99 \([0-9.]*\).*/\1/p' "$WORK/latency.txt")
-target 5 ack-latency "$(calc "$p99_ack / 5")" 1.00 "<=" 1 "submit p99 ${p99_ack} ms at ${half}/s, goal <=5 ms"
+p99_ack=$(sed -n 's/^latency ms:.*p99 \([0-9.]*\).*/\1/p' "$WORK/latency.txt")
+late_ack=$(sed -n 's/^sends late ms:.*p99 \([0-9.]*\).*/\1/p' "$WORK/latency.txt")
+target 5 ack-latency "$(calc "$p99_ack / 5")" 1.00 "<=" 1 \
+  "submit p99 ${p99_ack} ms at ${half}/s, goal <=5 ms; the hall sent p99 ${late_ack} ms late, which the p99 includes"
 
 pg_ratio=""
 if "$BIN/taxhub-test-pg" start "$WORK/pg" > /dev/null; then

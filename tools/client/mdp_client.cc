@@ -1,5 +1,10 @@
 #include "tools/client/mdp_client.h"
 
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <zmq_addon.hpp>
 
 #include "hub/base/clock.h"
@@ -35,29 +40,42 @@ Status MdpClient::Send(std::string_view service, std::string_view body) {
 }
 
 Result<Reply> MdpClient::Recv(int64_t timeout_ms) {
-  const int64_t deadline = MonotonicMs() + timeout_ms;
+  auto reply = RecvUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms));
+  if (!reply && reply.error().code() == ErrorCode::kTimeout) {
+    return Error(ErrorCode::kTimeout, "no reply within " + std::to_string(timeout_ms) + " ms");
+  }
+  return reply;
+}
+
+// ppoll on the socket's ZMQ_FD, which signals when the socket's state may have changed; the
+// state itself is read from ZMQ_EVENTS before each wait, which also rearms the signal.
+Result<Reply> MdpClient::RecvUntil(std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    int64_t left = deadline - MonotonicMs();
-    if (left < 0) left = 0;
-    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(left));
+      if (!(socket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    deadline - std::chrono::steady_clock::now()).count();
+        if (left_ns <= 0) return Error(ErrorCode::kTimeout, "no reply in time");
+        pollfd fd{socket_->get(zmq::sockopt::fd), POLLIN, 0};
+        const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
+        if (ppoll(&fd, 1, &left, nullptr) < 0 && errno != EINTR) {
+          return Error(ErrorCode::kUnavailable, std::string("poll failed: ") + std::strerror(errno));
+        }
+        continue;
+      }
+      mdp::Frames frames;
+      if (!zmq::recv_multipart(*socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;
+      if (frames.size() < 4 || frames[0].size() != 0 || mdp::View(frames[1]) != mdp::kClientHeader) {
+        return Error(ErrorCode::kProtocolError, "malformed reply from the hub");
+      }
+      Reply reply;
+      reply.service = mdp::Str(frames[2]);
+      for (size_t i = 3; i < frames.size(); ++i) reply.body += mdp::View(frames[i]);
+      return reply;
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
-      return Error(ErrorCode::kUnavailable, std::string("poll failed: ") + e.what());
+      return Error(ErrorCode::kUnavailable, std::string("receive failed: ") + e.what());
     }
-    if (!(item.revents & ZMQ_POLLIN)) {
-      return Error(ErrorCode::kTimeout, "no reply within " + std::to_string(timeout_ms) + " ms");
-    }
-    mdp::Frames frames;
-    (void)zmq::recv_multipart(*socket_, std::back_inserter(frames));
-    if (frames.size() < 4 || frames[0].size() != 0 || mdp::View(frames[1]) != mdp::kClientHeader) {
-      return Error(ErrorCode::kProtocolError, "malformed reply from the hub");
-    }
-    Reply reply;
-    reply.service = mdp::Str(frames[2]);
-    for (size_t i = 3; i < frames.size(); ++i) reply.body += mdp::View(frames[i]);
-    return reply;
   }
 }
 

@@ -7,6 +7,7 @@
 #ifndef TAXHUB_TOOLS_CLIENT_MDP_CLIENT_H_
 #define TAXHUB_TOOLS_CLIENT_MDP_CLIENT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,9 @@ class MdpClient {
   // Asynchronous use (several requests in flight): Send, then Recv the replies in any order.
   Status Send(std::string_view service, std::string_view body);
   Result<Reply> Recv(int64_t timeout_ms);
+  // The same, waiting until `deadline` at most, to the microsecond: a paced load generator
+  // wakes on time for its next send (zmq_poll counts whole milliseconds).
+  Result<Reply> RecvUntil(std::chrono::steady_clock::time_point deadline);
 
   // One request, one reply, with resend on timeout.
   Result<std::string> Call(std::string_view service, std::string_view body,
