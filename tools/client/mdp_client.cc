@@ -47,6 +47,16 @@ Result<Reply> MdpClient::Recv(int64_t timeout_ms) {
   return reply;
 }
 
+bool MdpClient::Readable() {
+  try {
+    return (socket_->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+int MdpClient::Fd() { return socket_->get(zmq::sockopt::fd); }
+
 // ppoll on the socket's ZMQ_FD, which signals when the socket's state may have changed; the
 // state itself is read from ZMQ_EVENTS before each wait, which also rearms the signal.
 Result<Reply> MdpClient::RecvUntil(std::chrono::steady_clock::time_point deadline) {

@@ -39,6 +39,11 @@ class MdpClient {
   // The same, waiting until `deadline` at most, to the microsecond: a paced load generator
   // wakes on time for its next send (zmq_poll counts whole milliseconds).
   Result<Reply> RecvUntil(std::chrono::steady_clock::time_point deadline);
+  // For one thread driving several clients: whether a reply is waiting, and the file descriptor
+  // to poll for "look again" (ZMQ_FD). Readable() must be asked after the client's last send or
+  // receive and before polling, since asking is what rearms the descriptor.
+  bool Readable();
+  int Fd();
 
   // One request, one reply, with resend on timeout.
   Result<std::string> Call(std::string_view service, std::string_view body,

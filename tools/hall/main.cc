@@ -6,6 +6,7 @@
 //   taxhub-hall events --stream HUB_ID [--events EP] [--offset FILE] [--count N] [--topic PREFIX]
 // Every command takes --endpoint (default tcp://127.0.0.1:5555).
 
+#include <poll.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -248,69 +249,124 @@ int Load(const Args& args, zmq::context_t& context) {
   std::vector<std::vector<double>> lateness(clients);  // paced: how late each send went out
   // With a rate, each client sends on its own schedule of rate / clients per second.
   const auto interval = std::chrono::nanoseconds(rate > 0 ? 1'000'000'000LL * clients / rate : 0);
+  // Unpaced, each client has a thread of its own and sends as fast as replies come back. Paced,
+  // one thread drives all the clients (each still its own connection, on its own schedule):
+  // sixteen threads each waking twice a request cost the machine more CPU than the hub under
+  // test, and a generator starved of CPU sends late.
+  const int groups = rate > 0 ? 1 : clients;
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
+  for (int g = 0; g < groups; ++g) {
+    threads.emplace_back([&, g] {
       // Paced, wake-ups come on time rather than up to the default 50 us late.
       if (rate > 0) prctl(PR_SET_TIMERSLACK, 1000UL);
-      client::MdpClient mdp(context, endpoint);
-      std::map<std::string, std::chrono::steady_clock::time_point> sent;
-      auto next_send = start + interval * c / clients;
-      bool exhausted = false;
-      auto fill = [&] {
-        while (!exhausted && static_cast<int>(sent.size()) < inflight &&
-               (rate == 0 || std::chrono::steady_clock::now() >= next_send)) {
+      struct Client {
+        int index;
+        client::MdpClient mdp;
+        std::map<std::string, std::chrono::steady_clock::time_point> sent;
+        std::chrono::steady_clock::time_point next_send;
+        bool exhausted = false;
+        bool failed = false;
+        // Look at the socket before sleeping: it was used, or its descriptor fired. Asking a
+        // socket that neither happened to costs system calls and finds nothing.
+        bool look = true;
+      };
+      std::vector<std::unique_ptr<Client>> mine;
+      for (int c = g; c < clients; c += groups) {
+        mine.push_back(std::unique_ptr<Client>(
+            new Client{c, client::MdpClient(context, endpoint), {}, start + interval * c / clients}));
+      }
+      auto fill = [&](Client& cl) {
+        while (!cl.exhausted && static_cast<int>(cl.sent.size()) < inflight &&
+               (rate == 0 || std::chrono::steady_clock::now() >= cl.next_send)) {
           long long n = next++;
           if (n >= requests) {
-            exhausted = true;
+            cl.exhausted = true;
             return;
           }
           // Paced, a request's latency counts from when it was due, not from when a full window
           // let it go: a stall then shows in the figures instead of hiding in a late send.
           const auto now = std::chrono::steady_clock::now();
-          const auto due = rate > 0 ? next_send : now;
-          if (rate > 0) lateness[c].push_back(std::chrono::duration<double, std::milli>(now - due).count());
-          next_send += interval;
+          const auto due = rate > 0 ? cl.next_send : now;
+          if (rate > 0) lateness[cl.index].push_back(std::chrono::duration<double, std::milli>(now - due).count());
+          cl.next_send += interval;
           const std::string id = id_of(n);
           const std::string body = signer ? std::move(presigned[static_cast<size_t>(n)]) : wire::Encode(make(n));
-          if (!mdp.Send("taxhub.submit", body).ok()) {
+          cl.look = true;
+          if (!cl.mdp.Send("taxhub.submit", body).ok()) {
             ++errors;
             continue;
           }
-          sent[id] = due;
+          cl.sent[id] = due;
         }
       };
-      while (true) {
-        fill();
-        if (sent.empty()) {
-          if (exhausted) break;
-          std::this_thread::sleep_until(next_send);
-          continue;
-        }
-        // Paced, wake on time for the next send: a late send would count against the hub.
-        const bool paced = rate > 0 && !exhausted && static_cast<int>(sent.size()) < inflight;
-        auto reply = paced ? mdp.RecvUntil(next_send) : mdp.Recv(30'000);
-        if (!reply) {
-          if (paced && reply.error().code() == ErrorCode::kTimeout) continue;  // time to send
-          errors += static_cast<long long>(sent.size());
-          return;
-        }
-        auto decoded = client::DecodeReply<wire::SubmitReply>(reply->body);
+      auto take = [&](Client& cl, const client::Reply& reply) {
+        auto decoded = client::DecodeReply<wire::SubmitReply>(reply.body);
         if (!decoded) {
           ++errors;
           std::cerr << "error: " << decoded.error().ToString() << "\n";
           // An error reply carries no request id; retire the oldest request.
-          sent.erase(sent.begin());
-        } else {
-          auto it = sent.find(decoded->request_id);
-          if (it != sent.end()) {
-            latencies[c].push_back(
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          it->second)
-                    .count());
-            sent.erase(it);
-            ++accepted;
+          cl.sent.erase(cl.sent.begin());
+          return;
+        }
+        auto it = cl.sent.find(decoded->request_id);
+        if (it == cl.sent.end()) return;
+        latencies[cl.index].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second).count());
+        cl.sent.erase(it);
+        ++accepted;
+      };
+      constexpr auto kLost = std::chrono::seconds(30);  // no reply for this long: give up
+      auto last_reply = std::chrono::steady_clock::now();
+      while (true) {
+        bool busy = false;  // a client sent or received: look again before sleeping
+        auto wake = std::chrono::steady_clock::time_point::max();
+        std::vector<pollfd> fds;
+        std::vector<Client*> polled;
+        for (auto& cl : mine) {
+          if (cl->failed) continue;
+          fill(*cl);
+          // Replies waiting: take them all (RecvUntil a past deadline does not wait).
+          while (cl->look && cl->mdp.Readable()) {
+            auto reply = cl->mdp.RecvUntil(std::chrono::steady_clock::time_point::min());
+            busy = true;
+            if (!reply) {
+              if (reply.error().code() == ErrorCode::kTimeout) break;
+              ++errors;  // not a reply the hall can read: its request waits for the lost-reply limit
+              std::cerr << "error: " << reply.error().ToString() << "\n";
+              continue;
+            }
+            take(*cl, *reply);
+            last_reply = std::chrono::steady_clock::now();
+          }
+          cl->look = false;
+          if (busy) continue;
+          if (rate > 0 && !cl->exhausted && static_cast<int>(cl->sent.size()) < inflight) {
+            wake = std::min(wake, cl->next_send);
+          }
+          if (!cl->sent.empty()) {
+            fds.push_back({cl->mdp.Fd(), POLLIN, 0});
+            polled.push_back(cl.get());
+          }
+        }
+        if (busy) continue;
+        if (fds.empty() && wake == std::chrono::steady_clock::time_point::max()) break;  // all done
+        const auto now = std::chrono::steady_clock::now();
+        if (!fds.empty() && now - last_reply > kLost) {
+          for (auto& cl : mine) {
+            errors += static_cast<long long>(cl->sent.size());
+            cl->sent.clear();
+            cl->failed = true;
+          }
+          break;
+        }
+        wake = std::min(wake, now + kLost);
+        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count();
+        if (left_ns <= 0) continue;
+        const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
+        if (ppoll(fds.data(), fds.size(), &left, nullptr) > 0) {
+          for (size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents) polled[i]->look = true;
           }
         }
       }
