@@ -133,7 +133,7 @@ half=$(awk -v r="$intake_sqlite" 'BEGIN {printf "%d", r / 2}')
 echo "== 5. acknowledgement latency at half of that: --rate $half"
 hub_ticks_t5=$(process_ticks "$HUB_PID")
 TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
-{ time load "$WORK/latency.txt" --clients 16 --inflight 8 --requests "$((half * 5))" --rate "$half"; } 2> "$WORK/latency_cpu.txt"
+{ time load "$WORK/latency.txt" --clients 16 --inflight 8 --requests "$((half * 5))" --rate "$half" 2>&3; } 3>&2 2> "$WORK/latency_cpu.txt"
 # How much of the two cores the hub and the hall kept busy: at "half" load the machine may be full.
 t5_seconds=$(sed -n 's/^load: .* in \([0-9.]*\) s$/\1/p' "$WORK/latency.txt")
 t5_cores=$(awk -v hub="$(($(process_ticks "$HUB_PID") - hub_ticks_t5))" -v hz="$(getconf CLK_TCK)" -v s="$t5_seconds" \

@@ -55,7 +55,13 @@ bool MdpClient::Readable() {
   }
 }
 
-int MdpClient::Fd() { return socket_->get(zmq::sockopt::fd); }
+int MdpClient::Fd() {
+  try {
+    return socket_->get(zmq::sockopt::fd);
+  } catch (const zmq::error_t&) {
+    return -1;  // poll skips it
+  }
+}
 
 // ppoll on the socket's ZMQ_FD, which signals when the socket's state may have changed; the
 // state itself is read from ZMQ_EVENTS before each wait, which also rearms the signal.
@@ -63,9 +69,9 @@ Result<Reply> MdpClient::RecvUntil(std::chrono::steady_clock::time_point deadlin
   while (true) {
     try {
       if (!(socket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count();
-        if (left_ns <= 0) return Error(ErrorCode::kTimeout, "no reply in time");
+        const auto now = std::chrono::steady_clock::now();
+        if (deadline <= now) return Error(ErrorCode::kTimeout, "no reply in time");
+        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
         pollfd fd{socket_->get(zmq::sockopt::fd), POLLIN, 0};
         const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
         if (ppoll(&fd, 1, &left, nullptr) < 0 && errno != EINTR) {

@@ -37,11 +37,13 @@ class MdpClient {
   Status Send(std::string_view service, std::string_view body);
   Result<Reply> Recv(int64_t timeout_ms);
   // The same, waiting until `deadline` at most, to the microsecond: a paced load generator
-  // wakes on time for its next send (zmq_poll counts whole milliseconds).
+  // wakes on time for its next send (zmq_poll counts whole milliseconds). A deadline already
+  // past (time_point::min() too) only takes a reply that is waiting.
   Result<Reply> RecvUntil(std::chrono::steady_clock::time_point deadline);
   // For one thread driving several clients: whether a reply is waiting, and the file descriptor
-  // to poll for "look again" (ZMQ_FD). Readable() must be asked after the client's last send or
-  // receive and before polling, since asking is what rearms the descriptor.
+  // to poll for "look again" (ZMQ_FD; -1 if the socket is gone). Readable() must be asked after
+  // the client's last send or receive and before polling, since asking is what rearms the
+  // descriptor.
   bool Readable();
   int Fd();
 

@@ -254,7 +254,9 @@ int Load(const Args& args, zmq::context_t& context) {
   // sixteen threads each waking twice a request cost the machine more CPU than the hub under
   // test, and a generator starved of CPU sends late.
   const int groups = rate > 0 ? 1 : clients;
-  auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kLost = std::chrono::seconds(30);  // a client with no reply for this long gives up
+  auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int g = 0; g < groups; ++g) {
     threads.emplace_back([&, g] {
@@ -263,106 +265,128 @@ int Load(const Args& args, zmq::context_t& context) {
       struct Client {
         int index;
         client::MdpClient mdp;
-        std::map<std::string, std::chrono::steady_clock::time_point> sent;
-        std::chrono::steady_clock::time_point next_send;
-        bool exhausted = false;
-        bool failed = false;
+        std::map<long long, Clock::time_point> sent;  // by request number: the first is the oldest
+        Clock::time_point next_send;
+        Clock::time_point room_since;  // when the window last had room after being full
+        Clock::time_point waiting_since;  // the last reply, or the send into an empty window
+        bool done = false;  // all sent and answered, or given up
         // Look at the socket before sleeping: it was used, or its descriptor fired. Asking a
         // socket that neither happened to costs system calls and finds nothing.
         bool look = true;
       };
       std::vector<std::unique_ptr<Client>> mine;
       for (int c = g; c < clients; c += groups) {
+        const auto first = start + interval * c / clients;
         mine.push_back(std::unique_ptr<Client>(
-            new Client{c, client::MdpClient(context, endpoint), {}, start + interval * c / clients}));
+            new Client{c, client::MdpClient(context, endpoint), {}, first, first, first}));
       }
       auto fill = [&](Client& cl) {
-        while (!cl.exhausted && static_cast<int>(cl.sent.size()) < inflight &&
-               (rate == 0 || std::chrono::steady_clock::now() >= cl.next_send)) {
+        while (!cl.done && static_cast<int>(cl.sent.size()) < inflight &&
+               (rate == 0 || Clock::now() >= cl.next_send)) {
           long long n = next++;
           if (n >= requests) {
-            cl.exhausted = true;
+            cl.done = cl.sent.empty();
+            cl.next_send = Clock::time_point::max();
             return;
           }
           // Paced, a request's latency counts from when it was due, not from when a full window
-          // let it go: a stall then shows in the figures instead of hiding in a late send.
-          const auto now = std::chrono::steady_clock::now();
+          // let it go: a stall then shows in the figures instead of hiding in a late send. The
+          // hall's own lateness counts from when it could have sent: due, with room.
+          const auto now = Clock::now();
           const auto due = rate > 0 ? cl.next_send : now;
-          if (rate > 0) lateness[cl.index].push_back(std::chrono::duration<double, std::milli>(now - due).count());
+          if (rate > 0) {
+            lateness[cl.index].push_back(
+                std::chrono::duration<double, std::milli>(now - std::max(due, cl.room_since)).count());
+          }
           cl.next_send += interval;
-          const std::string id = id_of(n);
           const std::string body = signer ? std::move(presigned[static_cast<size_t>(n)]) : wire::Encode(make(n));
           cl.look = true;
           if (!cl.mdp.Send("taxhub.submit", body).ok()) {
             ++errors;
             continue;
           }
-          cl.sent[id] = due;
+          if (cl.sent.empty()) cl.waiting_since = now;
+          cl.sent[n] = due;
         }
       };
-      auto take = [&](Client& cl, const client::Reply& reply) {
-        auto decoded = client::DecodeReply<wire::SubmitReply>(reply.body);
-        if (!decoded) {
-          ++errors;
-          std::cerr << "error: " << decoded.error().ToString() << "\n";
-          // An error reply carries no request id; retire the oldest request.
-          cl.sent.erase(cl.sent.begin());
-          return;
-        }
-        auto it = cl.sent.find(decoded->request_id);
+      // Retires request `n` (the oldest when the reply does not say which) with its latency.
+      auto retire = [&](Client& cl, std::optional<long long> n, bool ok) {
+        auto it = n ? cl.sent.find(*n) : cl.sent.begin();
         if (it == cl.sent.end()) return;
-        latencies[cl.index].push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second).count());
+        const auto now = Clock::now();
+        if (ok) {
+          latencies[cl.index].push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+          ++accepted;
+        } else {
+          ++errors;
+        }
+        if (static_cast<int>(cl.sent.size()) == inflight) cl.room_since = now;
         cl.sent.erase(it);
-        ++accepted;
+        cl.waiting_since = now;
+        if (cl.sent.empty() && cl.next_send == Clock::time_point::max()) cl.done = true;
       };
-      constexpr auto kLost = std::chrono::seconds(30);  // no reply for this long: give up
-      auto last_reply = std::chrono::steady_clock::now();
+      auto number_of = [&](const std::string& request_id) -> std::optional<long long> {
+        if (request_id.size() <= prefix.size() || request_id.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+        try {
+          return std::stoll(request_id.substr(prefix.size()));
+        } catch (const std::exception&) {
+          return std::nullopt;
+        }
+      };
+      std::vector<pollfd> fds;
+      std::vector<Client*> polled;
       while (true) {
-        bool busy = false;  // a client sent or received: look again before sleeping
-        auto wake = std::chrono::steady_clock::time_point::max();
-        std::vector<pollfd> fds;
-        std::vector<Client*> polled;
+        bool busy = false;  // a client received: look again before sleeping
+        auto wake = Clock::time_point::max();
+        fds.clear();
+        polled.clear();
+        bool all_done = true;
         for (auto& cl : mine) {
-          if (cl->failed) continue;
           fill(*cl);
           // Replies waiting: take them all (RecvUntil a past deadline does not wait).
           while (cl->look && cl->mdp.Readable()) {
-            auto reply = cl->mdp.RecvUntil(std::chrono::steady_clock::time_point::min());
+            auto reply = cl->mdp.RecvUntil(Clock::time_point::min());
             busy = true;
             if (!reply) {
               if (reply.error().code() == ErrorCode::kTimeout) break;
-              ++errors;  // not a reply the hall can read: its request waits for the lost-reply limit
+              // Not a reply the hall can read: it answers one of the requests out, the oldest.
               std::cerr << "error: " << reply.error().ToString() << "\n";
+              retire(*cl, std::nullopt, false);
               continue;
             }
-            take(*cl, *reply);
-            last_reply = std::chrono::steady_clock::now();
+            auto decoded = client::DecodeReply<wire::SubmitReply>(reply->body);
+            if (!decoded) {
+              // An error reply carries no request id; retire the oldest request.
+              std::cerr << "error: " << decoded.error().ToString() << "\n";
+              retire(*cl, std::nullopt, false);
+            } else if (auto n = number_of(decoded->request_id)) {
+              retire(*cl, n, true);
+            }
           }
           cl->look = false;
-          if (busy) continue;
-          if (rate > 0 && !cl->exhausted && static_cast<int>(cl->sent.size()) < inflight) {
-            wake = std::min(wake, cl->next_send);
+          const auto now = Clock::now();
+          if (!cl->sent.empty() && now - cl->waiting_since > kLost) {
+            errors += static_cast<long long>(cl->sent.size());
+            cl->sent.clear();
+            cl->done = true;
           }
+          if (cl->done) continue;
+          all_done = false;
+          if (busy) continue;
+          if (static_cast<int>(cl->sent.size()) < inflight) wake = std::min(wake, cl->next_send);
           if (!cl->sent.empty()) {
+            wake = std::min(wake, cl->waiting_since + kLost + std::chrono::milliseconds(1));
             fds.push_back({cl->mdp.Fd(), POLLIN, 0});
             polled.push_back(cl.get());
           }
         }
+        if (all_done) break;
         if (busy) continue;
-        if (fds.empty() && wake == std::chrono::steady_clock::time_point::max()) break;  // all done
-        const auto now = std::chrono::steady_clock::now();
-        if (!fds.empty() && now - last_reply > kLost) {
-          for (auto& cl : mine) {
-            errors += static_cast<long long>(cl->sent.size());
-            cl->sent.clear();
-            cl->failed = true;
-          }
-          break;
-        }
-        wake = std::min(wake, now + kLost);
-        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count();
-        if (left_ns <= 0) continue;
+        const auto now = Clock::now();
+        if (wake <= now) continue;
+        const int64_t left_ns =
+            std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count(),
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(kLost).count());
         const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
         if (ppoll(fds.data(), fds.size(), &left, nullptr) > 0) {
           for (size_t i = 0; i < fds.size(); ++i) {
@@ -373,6 +397,8 @@ int Load(const Args& args, zmq::context_t& context) {
     });
   }
   for (auto& t : threads) t.join();
+  // Requests never sent, because their clients gave up, count as errors too.
+  if (accepted.load() + errors.load() < requests) errors = requests - accepted.load();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<double> all;
