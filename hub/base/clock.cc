@@ -30,4 +30,12 @@ std::string FormatTimeMs(int64_t epoch_ms) {
   return buf;
 }
 
+int PollUntil(pollfd* fds, size_t count, std::chrono::steady_clock::time_point deadline) {
+  const auto now = std::chrono::steady_clock::now();
+  if (deadline <= now) return 0;  // compared before subtracting: min() would overflow
+  const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+  const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
+  return ppoll(fds, count, &left, nullptr);
+}
+
 }  // namespace taxhub

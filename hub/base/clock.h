@@ -3,7 +3,11 @@
 #ifndef TAXHUB_HUB_BASE_CLOCK_H_
 #define TAXHUB_HUB_BASE_CLOCK_H_
 
+#include <poll.h>
+
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -34,6 +38,11 @@ class FakeClock final : public Clock {
 
 // Monotonic milliseconds for timeouts and heartbeats (never goes back when the wall clock does).
 int64_t MonotonicMs();
+
+// ppoll(2) on `fds` until `deadline`, to the nanosecond (poll and zmq_poll count whole
+// milliseconds). Returns ppoll's result: 0 at once when the deadline has passed (any
+// time_point, min() included), -1 with errno set on failure (EINTR included).
+int PollUntil(pollfd* fds, size_t count, std::chrono::steady_clock::time_point deadline);
 
 // "2026-11-30T08:15:02.123Z".
 std::string FormatTimeMs(int64_t epoch_ms);

@@ -183,14 +183,11 @@ void Engine::GatherMore(std::vector<Inbound>& batch) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(options_.gather_window_us);
   ++counters_.gathers;
   while (static_cast<int>(batch.size()) < wanted) {
-    const int64_t left_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now()).count();
-    if (left_ns <= 0) {
+    if (std::chrono::steady_clock::now() >= until) {
       ++counters_.gathers_timed_out;
       return;
     }
-    const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
-    if (ppoll(fds.data(), fds.size(), &left, nullptr) > 0 && (fds[0].revents & POLLIN)) return;
+    if (PollUntil(fds.data(), fds.size(), until) > 0 && (fds[0].revents & POLLIN)) return;
     TakeWaiting(batch);
   }
 }

@@ -69,12 +69,9 @@ Result<Reply> MdpClient::RecvUntil(std::chrono::steady_clock::time_point deadlin
   while (true) {
     try {
       if (!(socket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-        const auto now = std::chrono::steady_clock::now();
-        if (deadline <= now) return Error(ErrorCode::kTimeout, "no reply in time");
-        const int64_t left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+        if (deadline <= std::chrono::steady_clock::now()) return Error(ErrorCode::kTimeout, "no reply in time");
         pollfd fd{socket_->get(zmq::sockopt::fd), POLLIN, 0};
-        const timespec left{left_ns / 1'000'000'000, left_ns % 1'000'000'000};
-        if (ppoll(&fd, 1, &left, nullptr) < 0 && errno != EINTR) {
+        if (PollUntil(&fd, 1, deadline) < 0 && errno != EINTR) {
           return Error(ErrorCode::kUnavailable, std::string("poll failed: ") + std::strerror(errno));
         }
         continue;
