@@ -100,6 +100,9 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # "tid ticks" lines.
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 thread_ticks() { for t in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$t" 2>/dev/null || true; done; }
+# The whole machine's clock ticks so far: "idle steal total" (idle counts I/O wait; steal is CPU
+# time the hypervisor gave to other guests).
+machine_ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $5 + $6, $9, t}' /proc/stat; }
 all_completed() { [[ $(field "completed=" "$1") -ge $2 ]] && echo 1 || echo 0; }  # ledger_figures FILE N
 
 echo "== micro benchmarks"
@@ -132,6 +135,7 @@ intake_sqlite=$(field "accepted/s" "$WORK/intake.txt")
 half=$(awk -v r="$intake_sqlite" 'BEGIN {printf "%d", r / 2}')
 echo "== 5. acknowledgement latency at half of that: --rate $half"
 hub_ticks_t5=$(process_ticks "$HUB_PID")
+machine_t5=$(machine_ticks)
 TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
 { time load "$WORK/latency.txt" --clients 16 --inflight 8 --requests "$((half * 5))" --rate "$half" 2>&3; } 3>&2 2> "$WORK/latency_cpu.txt"
 # How much of the two cores the hub and the hall kept busy: at "half" load the machine may be full.
@@ -139,6 +143,8 @@ t5_seconds=$(sed -n 's/^load: .* in \([0-9.]*\) s$/\1/p' "$WORK/latency.txt")
 t5_cores=$(awk -v hub="$(($(process_ticks "$HUB_PID") - hub_ticks_t5))" -v hz="$(getconf CLK_TCK)" -v s="$t5_seconds" \
   -v hall="$(tail -1 "$WORK/latency_cpu.txt" | awk '{print $1 + $2}')" \
   'BEGIN {printf "the hub kept %.2f cores busy, the hall %.2f, of 2", hub / hz / s, hall / s}')
+t5_cores="$t5_cores; $(echo "$machine_t5 $(machine_ticks)" | awk '{t = $6 - $3; if (t <= 0) t = 1
+  printf "the machine idle %.0f%%, stolen by the hypervisor %.0f%%", 100 * ($4 - $1) / t, 100 * ($5 - $2) / t}')"
 echo "$t5_cores"
 stop_hub
 "$BIN/raw_baseline" --sqlite "$WORK/raw.db" --requests "$N_INTAKE" | tee "$WORK/raw.txt"
