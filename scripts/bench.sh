@@ -22,7 +22,9 @@ cleanup() {
   if [[ ${#TARGETS[@]} -gt 0 ]]; then printf '%s\n' "${TARGETS[@]}" | sort -s -k2,2n; fi
   for pid in $SAMPLER_PID $ADAPTER_PID $HUB_PID; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   [[ -d "$WORK/pg" ]] && "$BIN/taxhub-test-pg" stop "$WORK/pg" > /dev/null || true
-  [[ -f "$WORK/rabbit/rabbit.pid" ]] && scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
+  for dir in "$WORK"/rabbit*/; do
+    [[ -f "$dir/rabbit.pid" ]] && scripts/bench-rabbitmq.sh stop "$dir" > /dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,6 +37,7 @@ N_WORKFLOW=${WORKFLOW_REQUESTS:-20000}
 N_MEMORY=${MEMORY_REQUESTS:-1000000}
 N_EVENTS=${SCALE_EVENTS:-10000000}
 PEER_ROUNDS=${PEER_ROUNDS:-3}
+[[ $PEER_ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "PEER_ROUNDS must be a whole number of at least 1" >&2; exit 2; }
 
 # target N NAME RATIO GOAL OP [OTHER_OK] [DETAIL]: OP is >= or <=; OTHER_OK 0 fails the target
 # whatever the ratio (a second condition).
@@ -262,7 +265,7 @@ target 6 memory "$(calc "$drain / $workflows")" 0.50 ">=" \
   "drain $drain/s vs whole workflows $workflows/s; hub RSS at most $rss_max MB, goal <256 MB"
 
 # ---- 8. against the peer -----------------------------------------------------------------------
-# RabbitMQ and the hub take turns, PEER_ROUNDS rounds, each RabbitMQ on a fresh data directory:
+# RabbitMQ and the hub take turns, PEER_ROUNDS rounds, each RabbitMQ in a data directory of its own:
 # this machine drifts by tens of percent within minutes, and a drift then falls on both sides.
 # A target's ratio is the median of its rounds' ratios; the p99s and RSS compared are medians.
 median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -274,7 +277,7 @@ peer_run() {  # label ledger-yaml [engine-yaml]: one hub run; appends "rate p99 
   local rss; rss=$(rss_mb "$HUB_PID")
   stop_hub
   local rate p99; rate=$(field "accepted/s" "$WORK/peer.txt"); p99=$(sed -n 's/.*p99 \([0-9.]*\).*/\1/p' "$WORK/peer.txt")
-  local rabbit; rabbit=$(tail -1 "$WORK/peer_RabbitMQ.txt" | cut -d' ' -f1)
+  local rabbit; rabbit=$(tail -1 "$WORK/peer_RabbitMQ.txt" | cut -d' ' -f1)  # this round's
   echo "taxhub on $1, 16 in flight${3:+, $3}: $rate/s = $(calc "$rate / $rabbit")x the round's RabbitMQ, p99 $p99 ms, hub RSS $rss MB"
   echo "$rate $p99 $rss" >> "$WORK/peer_$1.txt"
 }
@@ -283,7 +286,7 @@ peer_target() {  # label goal [engine-yaml]: the target line from the rounds
   p99=$(cut -d' ' -f2 "$WORK/peer_$1.txt" | median); rss=$(cut -d' ' -f3 "$WORK/peer_$1.txt" | sort -n | tail -1)
   local ok; ok=$(awk -v p="$p99" -v rp="$rabbit_p99" -v m="$rss" -v rm="$rabbit_rss" 'BEGIN {print (p < rp && m * 4 <= rm) ? 1 : 0}')
   target 8 "against-RabbitMQ-$1" "$(calc "$ratio")" "$2" ">=" "$ok" \
-    "median of $(wc -l < "$WORK/peer_$1.txt") rounds: p99 $p99 vs $rabbit_p99 ms; RSS $rss vs $rabbit_rss MB${3:+; $3}"
+    "median of $(wc -l < "$WORK/peer_$1.txt") rounds${rabbit_failed:+ ($rabbit_failed)}: p99 $p99 vs $rabbit_p99 ms; RSS $rss vs $rabbit_rss MB${3:+; $3}"
 }
 # On PostgreSQL a commit costs more than the hall's round trip, so the hub is configured for its
 # hall: a batch waits (at most 500 us) for the 16 it keeps in flight.
@@ -292,31 +295,32 @@ rabbit_failed=""
 if [[ -x "$BIN/rabbitmq_bench" ]]; then
   echo "== 8. RabbitMQ (persistent 512 B publishes to a durable quorum queue, confirms, 16 unconfirmed) and the hub (16 in flight), in turn, $PEER_ROUNDS rounds"
   for round in $(seq "$PEER_ROUNDS"); do
-    rm -rf "$WORK/rabbit"
-    if ! scripts/bench-rabbitmq.sh start "$WORK/rabbit" > "$WORK/rabbit.log" 2>&1; then
-      rabbit_failed="RabbitMQ did not start: $(tail -1 "$WORK/rabbit.log" 2>/dev/null)"
+    rabbit_dir="$WORK/rabbit$round"
+    if ! scripts/bench-rabbitmq.sh start "$rabbit_dir" > "$WORK/rabbit.log" 2>&1; then
+      rabbit_failed="RabbitMQ did not start in round $round: $(tail -1 "$WORK/rabbit.log" 2>/dev/null)"
       break
     fi
-    "$BIN/rabbitmq_bench" --port "$(cat "$WORK/rabbit/port")" --messages "$N_INTAKE" > "$WORK/rabbit.txt"
-    rss=$(scripts/bench-rabbitmq.sh rss "$WORK/rabbit")
-    scripts/bench-rabbitmq.sh stop "$WORK/rabbit" > /dev/null 2>&1 || true
+    "$BIN/rabbitmq_bench" --port "$(cat "$rabbit_dir/port")" --messages "$N_INTAKE" > "$WORK/rabbit.txt"
+    rss=$(scripts/bench-rabbitmq.sh rss "$rabbit_dir")
+    scripts/bench-rabbitmq.sh stop "$rabbit_dir" > /dev/null 2>&1 || true
     echo "round $round: RabbitMQ $(field "rate" "$WORK/rabbit.txt") msgs/s, p99 $(field "p99_ms" "$WORK/rabbit.txt") ms, broker RSS $rss MB"
     echo "$(field "rate" "$WORK/rabbit.txt") $(field "p99_ms" "$WORK/rabbit.txt") $rss" >> "$WORK/peer_RabbitMQ.txt"
     peer_run SQLite "$sqlite_ledger"
-    if [[ -n ${pg_ledger:-} ]]; then peer_run PostgreSQL "$pg_ledger" "$pg_engine"; fi
+    if [[ -n ${pg_ledger:-} ]]; then
+      peer_run PostgreSQL "$pg_ledger" "$pg_engine"
+      # For comparison (no target), in the last round: PostgreSQL without the wait.
+      if [[ $round == "$PEER_ROUNDS" ]]; then peer_run PostgreSQL-without-the-wait "$pg_ledger"; fi
+    fi
   done
 else
   rabbit_failed="rabbitmq_bench was not built (librabbitmq)"
 fi
-if [[ -z $rabbit_failed ]]; then
+if [[ -s "$WORK/peer_RabbitMQ.txt" ]]; then  # at least one whole round
+  rounds=$(wc -l < "$WORK/peer_RabbitMQ.txt")
   rabbit_p99=$(cut -d' ' -f2 "$WORK/peer_RabbitMQ.txt" | median); rabbit_rss=$(cut -d' ' -f3 "$WORK/peer_RabbitMQ.txt" | median)
-  echo "RabbitMQ, median of $PEER_ROUNDS: $(cut -d' ' -f1 "$WORK/peer_RabbitMQ.txt" | median) msgs/s, p99 $rabbit_p99 ms, broker RSS $rabbit_rss MB"
+  echo "RabbitMQ, median of $rounds: $(cut -d' ' -f1 "$WORK/peer_RabbitMQ.txt" | median) msgs/s, p99 $rabbit_p99 ms, broker RSS $rabbit_rss MB"
   peer_target SQLite 1.00
-  if [[ -n ${pg_ledger:-} ]]; then
-    peer_target PostgreSQL 0.70 "$pg_engine"
-    # For comparison (no target), once: PostgreSQL without the wait.
-    peer_run PostgreSQL-without-the-wait "$pg_ledger"
-  fi
+  if [[ -n ${pg_ledger:-} ]]; then peer_target PostgreSQL 0.70 "$pg_engine"; fi
 else
   target 8 against-RabbitMQ 0 1.00 ">=" 0 "$rabbit_failed"
 fi
