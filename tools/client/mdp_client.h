@@ -41,9 +41,9 @@ class MdpClient {
   // past (time_point::min() too) only takes a reply that is waiting.
   Result<Reply> RecvUntil(std::chrono::steady_clock::time_point deadline);
   // For one thread driving several clients: whether a reply is waiting, and the file descriptor
-  // to poll for "look again" (ZMQ_FD; -1 if the socket is gone). Readable() must be asked after
-  // the client's last send or receive and before polling, since asking is what rearms the
-  // descriptor.
+  // to poll for "look again" (ZMQ_FD; -1 if the socket is gone). Readable(), or RecvUntil() with
+  // a past deadline, must be called after the client's last send or receive and before polling,
+  // since reading the socket's state is what rearms the descriptor.
   bool Readable();
   int Fd();
 

@@ -343,16 +343,19 @@ int Load(const Args& args, zmq::context_t& context) {
         bool all_done = true;
         for (auto& cl : mine) {
           fill(*cl);
-          // Replies waiting: take them all (RecvUntil a past deadline does not wait).
-          while (cl->look && cl->mdp.Readable()) {
+          // Replies waiting: take them all. A past deadline does not wait, and the socket's state
+          // it reads (nothing left) rearms the descriptor polled below.
+          while (cl->look) {
             auto reply = cl->mdp.RecvUntil(Clock::time_point::min());
+            if (!reply && reply.error().code() == ErrorCode::kTimeout) break;
             busy = true;
             if (!reply) {
-              if (reply.error().code() == ErrorCode::kTimeout) break;
               // Not a reply the hall can read: it answers one of the requests out, the oldest.
+              // A malformed reply was taken off the socket; any other failure is the socket's own.
               std::cerr << "error: " << reply.error().ToString() << "\n";
               retire(*cl, std::nullopt, false);
-              continue;
+              if (reply.error().code() == ErrorCode::kProtocolError) continue;
+              break;
             }
             auto decoded = client::DecodeReply<wire::SubmitReply>(reply->body);
             if (!decoded) {
