@@ -474,6 +474,8 @@ void AdminServer::Impl::AddEndpoints() {
     counter("taxhub_requests_refused_total", "Submits refused as bad input.", e.rejected_input);
     counter("taxhub_requests_completed_total", "Requests completed.", e.completed);
     counter("taxhub_stages_dispatched_total", "Stage deliveries to adapter workers.", e.dispatched);
+    counter("taxhub_stages_dispatched_at_once_total",
+            "Of those, stages handed to an idle worker as they came up, without a claim.", e.dispatched_at_once);
     counter("taxhub_results_stale_total", "Stage results refused as stale.", e.stale_results);
     counter("taxhub_ledger_commits_total", "Ledger commits.", e.commits);
     counter("taxhub_ledger_failed_commits_total", "Ledger commits that failed.", e.failed_commits);

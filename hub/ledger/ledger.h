@@ -103,6 +103,9 @@ struct StageRecord {
   // Takes the columns UpdateStage and the claims write (state to outputs) from `written`; the
   // plan (name, service, limits, backoff) stays. For ledgers that keep rows they wrote.
   void TakeWrittenColumns(const StageRecord& written);
+  // What a claim does to a READY stage: DISPATCHED, attempt + 1, a new fencing token, a lease
+  // held by `owner` until now + its attempt timeout; started now if it never was.
+  void Lease(int64_t now_ms, std::string_view owner);
   // Waiting or under way: the states in which its time limit still runs.
   bool running() const { return state == StageState::kReady || state == StageState::kDispatched; }
 };

@@ -63,6 +63,15 @@ void StageRecord::TakeWrittenColumns(const StageRecord& written) {
   outputs = written.outputs;
 }
 
+void StageRecord::Lease(int64_t now_ms, std::string_view owner) {
+  state = StageState::kDispatched;
+  ++attempt;
+  ++token;
+  lease_until_ms = now_ms + attempt_timeout_ms;
+  lease_owner = std::string(owner);
+  if (started_at_ms == 0) started_at_ms = now_ms;
+}
+
 std::optional<std::pair<std::string, int>> ParseTaskId(std::string_view task_id) {
   size_t slash = task_id.rfind('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == task_id.size()) {

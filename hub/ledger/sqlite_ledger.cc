@@ -729,12 +729,7 @@ Result<std::vector<StageRecord>> SqliteTransaction::ClaimReady(std::string_view 
     claimed = std::move(*ready);
   }
   for (StageRecord& s : claimed) {
-    s.state = StageState::kDispatched;
-    ++s.attempt;
-    ++s.token;
-    s.lease_until_ms = now_ms + s.attempt_timeout_ms;
-    s.lease_owner = std::string(owner);
-    if (s.started_at_ms == 0) s.started_at_ms = now_ms;
+    s.Lease(now_ms, owner);
     Statement update = ledger_.Prepare(
         "UPDATE stages SET state = 'DISPATCHED', attempt = ?1, token = ?2, lease_until = ?3, "
         "lease_owner = ?4, started_at = ?5 WHERE request_id = ?6 AND idx = ?7 AND state = 'READY'");

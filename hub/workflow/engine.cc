@@ -19,6 +19,7 @@ namespace {
 constexpr const char* kLog = "engine";
 constexpr int64_t kDrainQuietMs = 200;
 
+using ledger::RequestRecord;
 using ledger::RequestState;
 using ledger::StageRecord;
 using ledger::StageState;
@@ -203,11 +204,13 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
     } else {
       status = PrefetchBatch(**txn, batch, presume);
       presumed = !presumed_new_.empty();
+      dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
       for (Inbound& item : batch) {
         if (!status.ok()) break;
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
+      dispatching_ = nullptr;
       if (status.ok() && claim) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
@@ -316,6 +319,7 @@ void Engine::Deliver(Outbox& out) {
   for (const auto& [task, token] : out.dispatched) in_flight_[task] = token;
   for (const auto& [service, used] : out.credit_used) credit_[service] -= used;
   counters_.dispatched += out.dispatched.size();
+  counters_.dispatched_at_once += out.dispatched_at_once;
   ApplyEffects(out.effects);  // may end an undelivered probe: before this batch's own probes
   for (const auto& service : out.probes) circuits_[service].probing = true;
   quiet_.insert(out.quiet.begin(), out.quiet.end());  // after the effects' newly READY services
@@ -397,8 +401,11 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
     const int64_t sent_at = stages[index].lease_until_ms - stages[index].attempt_timeout_ms;
     effects.stage_ms.emplace_back(stages[index].name, static_cast<double>(std::max<int64_t>(0, clock_.NowMs() - sent_at)));
   }
+  const DispatchNow dispatch = [&](std::vector<StageRecord>& all, size_t i) {
+    return HandOver(txn, all, i, nullptr);
+  };
   TAXHUB_RETURN_IF_ERROR(
-      ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects));
+      ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects, &dispatch));
   if (!service.empty()) {
     if (outcome.kind == Outcome::Kind::kUndelivered) {
       effects.undelivered.insert(service);
@@ -570,30 +577,71 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
         if (!stages) return stages.error();
         inputs = StageInputs(**stages, stage.index);
       }
-      wire::StageTask task;
-      task.task_id = stage.task_id();
-      task.request_id = stage.request_id;
-      task.stage = stage.name;
-      task.attempt = stage.attempt;
-      task.fencing_token = stage.token;
-      task.kind = (*request)->kind;
-      task.taxpayer_id = (*request)->taxpayer_id;
-      task.attributes = (*request)->attributes;
-      task.payload = (*request)->body;
-      task.deadline_ms = stage.deadline_ms;
-      task.accepted_at_ms = (*request)->accepted_at_ms;
-      task.inputs = std::move(inputs);
-      TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.dispatched", now,
-                                    "attempt " + std::to_string(stage.attempt) + " to " + service));
-      out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service,
-                                         task.task_id, std::to_string(stage.token),
-                                         wire::Encode(task)}));
-      out.dispatched.emplace_back(task.task_id, stage.token);
-      ++out.credit_used[service];
-      out.effects.Note([&] { return task.task_id + " " + stage.name + " -> " + service +
-                                  " (attempt " + std::to_string(stage.attempt) + ")"; });
+      TAXHUB_RETURN_IF_ERROR(SendTask(txn, stage, **request, std::move(inputs), now, out));
     }
   }
+  return Status::Ok();
+}
+
+Result<bool> Engine::HandOver(ledger::Transaction& txn, std::vector<StageRecord>& stages,
+                                 size_t index, const RequestRecord* request) {
+  if (!dispatching_ || draining_) return false;
+  Outbox& out = *dispatching_;
+  StageRecord& stage = stages[index];
+  const std::string& service = stage.service;
+  // Older READY work of the service goes first: only when the last claim left none waiting,
+  // and no stage of this batch was left READY for want of a worker.
+  if (!quiet_.contains(service) || out.effects.ready_services.contains(service)) return false;
+  auto credit = credit_.find(service);
+  if (credit == credit_.end() || credit->second - out.credit_used[service] <= 0) return false;
+  // A failure in this batch may open the circuit once committed, and a half-open circuit's one
+  // probe is the claim's to send (ClaimAndBuild).
+  if (auto h = out.effects.service_health.find(service); h != out.effects.service_health.end() && !h->second) {
+    return false;
+  }
+  const int64_t now = clock_.NowMs();
+  bool probe = false;
+  if (CircuitAllows(service, 1, now, probe) <= 0 || probe) return false;
+  std::shared_ptr<const RequestRecord> shared;
+  if (!request) {
+    auto read = txn.ShareRequest(stage.request_id);
+    if (!read) return Error(read.error());
+    if (!*read) return Error(ErrorCode::kInternal, "stage " + stage.task_id() + " has no request row");
+    shared = std::move(*read);
+    request = shared.get();
+  }
+  stage.Lease(now, options_.hub_id);
+  if (Status sent = SendTask(txn, stage, *request, StageInputs(stages, index), now, out); !sent.ok()) {
+    return Error(sent);
+  }
+  ++out.dispatched_at_once;
+  return true;
+}
+
+Status Engine::SendTask(ledger::Transaction& txn, const StageRecord& stage, const RequestRecord& request,
+                        StringMap inputs, int64_t now, Outbox& out) {
+  const std::string& service = stage.service;
+  wire::StageTask task;
+  task.task_id = stage.task_id();
+  task.request_id = stage.request_id;
+  task.stage = stage.name;
+  task.attempt = stage.attempt;
+  task.fencing_token = stage.token;
+  task.kind = request.kind;
+  task.taxpayer_id = request.taxpayer_id;
+  task.attributes = request.attributes;
+  task.payload = request.body;
+  task.deadline_ms = stage.deadline_ms;
+  task.accepted_at_ms = request.accepted_at_ms;
+  task.inputs = std::move(inputs);
+  TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.dispatched", now,
+                                "attempt " + std::to_string(stage.attempt) + " to " + service));
+  out.messages.push_back(MakeFrames({link::OpFrame(link::Op::kDispatch), service, task.task_id,
+                                     std::to_string(stage.token), wire::Encode(task)}));
+  out.dispatched.emplace_back(task.task_id, stage.token);
+  ++out.credit_used[service];
+  out.effects.Note([&] { return task.task_id + " " + stage.name + " -> " + service +
+                              " (attempt " + std::to_string(stage.attempt) + ")"; });
   return Status::Ok();
 }
 

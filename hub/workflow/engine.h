@@ -13,7 +13,10 @@
 //
 // Dispatch is pulled by credit: the broker reports idle workers per service, and the engine
 // claims at most that many READY stages from the ledger. Work for a service with no free worker,
-// or whose circuit is open, stays in the ledger, not in memory.
+// or whose circuit is open, stays in the ledger, not in memory. A stage that comes up while its
+// service has an idle worker and nothing older waiting goes out at once instead: written as
+// DISPATCHED in the transaction that brought it up, with no READY row to claim.
+
 //
 // Circuit breaker, per service: after the route table's `failures` consecutive failed
 // deliveries (RETRY answers, bad results, lost workers, lapsed leases) the circuit opens for
@@ -155,6 +158,7 @@ struct EngineCounters {
   std::atomic<uint64_t> rejected_input{0};
   std::atomic<uint64_t> completed{0};
   std::atomic<uint64_t> dispatched{0};
+  std::atomic<uint64_t> dispatched_at_once{0};  // of which as they came up, without a claim
   std::atomic<uint64_t> stale_results{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> failed_commits{0};
@@ -282,6 +286,7 @@ class Engine {
     // the services with nothing READY left.
     std::map<std::string, int> credit_used;
     std::vector<std::pair<std::string, int64_t>> dispatched;
+    int dispatched_at_once = 0;         // of which handed over as they came up (HandOver)
     std::set<std::string> quiet;
   };
   // A caller that gives up waiting abandons its command if the engine has not started it; once
@@ -348,6 +353,15 @@ class Engine {
 
   void Dispatch();
   Status ClaimAndBuild(ledger::Transaction& txn, Outbox& out);
+  // A stage the batch being applied brings up goes straight to an idle worker of its service
+  // (see DispatchNow in transitions.h) when nothing older of that service waits, the circuit is
+  // closed and nothing in this batch failed there: written once, as DISPATCHED, and never
+  // claimed. `request`: the stage's request, or null to read it.
+  Result<bool> HandOver(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages,
+                           size_t index, const ledger::RequestRecord* request);
+  // Records stage.dispatched for a leased stage and queues its task in `out`.
+  Status SendTask(ledger::Transaction& txn, const ledger::StageRecord& stage,
+                  const ledger::RequestRecord& request, StringMap inputs, int64_t now, Outbox& out);
   // How many tasks the circuit of `service` lets out now (at most `credit`); `probe` is set
   // when the circuit is half-open and this is its one probe.
   int CircuitAllows(const std::string& service, int credit, int64_t now, bool& probe);
@@ -386,6 +400,9 @@ class Engine {
   // (PrefetchBatch() sets them for each batch); a submit uses (and removes) its id's entry,
   // so a second submit of the id looks it up.
   std::set<std::string> presumed_new_;
+  // The outbox of the batch being applied while its stages may be dispatched as they come up
+  // (ProcessBatch() with a claim); null otherwise.
+  Outbox* dispatching_ = nullptr;
 
   std::map<std::string, int> credit_;       // service -> idle workers not yet given work
   std::set<std::string> quiet_;             // services found with no READY work since last tick

@@ -92,7 +92,8 @@ StringMap StageInputs(const std::vector<StageRecord>& stages, size_t index) {
 }
 
 Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t from,
-               const AttributesLoader& attributes, int64_t now_ms, Effects& effects, bool stored) {
+               const AttributesLoader& attributes, int64_t now_ms, Effects& effects, bool stored,
+               const DispatchNow* dispatch) {
   auto update = [&](const StageRecord& stage) { return stored ? txn.UpdateStage(stage) : Status::Ok(); };
   const StageRecord* refusal = Refusal(stages);
   for (size_t i = from; i < stages.size(); ++i) {
@@ -117,13 +118,21 @@ Status Advance(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_
     stage.state = StageState::kReady;
     stage.ready_at_ms = now_ms;
     if (stage.deadline_ms == 0) stage.deadline_ms = now_ms + stage.time_limit_ms;
-    TAXHUB_RETURN_IF_ERROR(update(stage));
-    if (!stage.service.empty()) effects.ready_services.insert(stage.service);
     const std::string where =
         stage.queue.empty() ? "service " + stage.service : "staff queue " + stage.queue;
     if (!stage.queue.empty()) effects.Note([&] { return stage.task_id() + " " + stage.name + " waits in " + where; });
-    return Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
-                  stage.name + " waits for " + where);
+    TAXHUB_RETURN_IF_ERROR(Record(txn, stage.request_id, stage.index, "stage.ready", now_ms,
+                                  stage.name + " waits for " + where));
+    if (!stage.service.empty()) {
+      bool taken = false;
+      if (dispatch && *dispatch) {
+        auto took = (*dispatch)(stages, i);
+        if (!took) return took.error();
+        taken = *took;
+      }
+      if (!taken) effects.ready_services.insert(stage.service);
+    }
+    return update(stages[i]);
   }
   if (refusal) {
     return Finish(txn, stages, stages.size() - 1, RequestState::kRejected, now_ms, effects,
@@ -172,7 +181,7 @@ Status ResumeAfterCorrection(ledger::Transaction& txn, std::vector<StageRecord>&
 
 Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, int index,
                     const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
-                    Effects& effects) {
+                    Effects& effects, const DispatchNow* dispatch) {
   StageRecord& stage = stages[index];
   stage.lease_until_ms = 0;
   stage.lease_owner.clear();
@@ -191,7 +200,7 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
                                     stage.name + " done by " + stage.handler));
       effects.Note([&] { return task() + " done by " + stage.handler + " in " +
                               std::to_string(now_ms - stage.started_at_ms) + " ms"; });
-      return Advance(txn, stages, index + 1, attributes, now_ms, effects);
+      return Advance(txn, stages, index + 1, attributes, now_ms, effects, true, dispatch);
     }
     case Outcome::Kind::kRejected: {
       stage.state = StageState::kRejected;
@@ -203,7 +212,7 @@ Status ApplyOutcome(ledger::Transaction& txn, std::vector<StageRecord>& stages, 
       // Stages that tell the taxpayer why still run; without any, the request ends here.
       const bool notices = std::any_of(stages.begin() + index + 1, stages.end(),
                                        [](const StageRecord& s) { return s.on_rejection; });
-      if (notices) return Advance(txn, stages, index + 1, attributes, now_ms, effects);
+      if (notices) return Advance(txn, stages, index + 1, attributes, now_ms, effects, true, dispatch);
       return Finish(txn, stages, index, RequestState::kRejected, now_ms, effects,
                     RefusalText(*Refusal(stages)));
     }

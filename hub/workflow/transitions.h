@@ -67,11 +67,18 @@ struct Effects {
 // The request's envelope attributes, loaded only when a `when` needs them.
 using AttributesLoader = std::function<Result<StringMap>()>;
 
+// Offered each adapter stage that Advance brings up, before the stage is written: either hands
+// it straight to an idle worker — leases it (StageRecord::Lease), records stage.dispatched and
+// queues its task — and returns true, or returns false and leaves it READY for a later claim.
+// Either way the stage is written once, as it then stands.
+using DispatchNow = std::function<Result<bool>(std::vector<ledger::StageRecord>& stages, size_t index)>;
+
 // Applies `outcome` to stages[index] (which the caller has checked is the live delivery) and
-// updates `stages` in memory to match what was written.
+// updates `stages` in memory to match what was written. A stage it brings up is offered to
+// `dispatch` when given.
 Status ApplyOutcome(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, int index,
                     const Outcome& outcome, const AttributesLoader& attributes, int64_t now_ms,
-                    Effects& effects);
+                    Effects& effects, const DispatchNow* dispatch = nullptr);
 
 // What stages[index] sees of the stages before it: the outputs of those done (and of a
 // rejecting one), in stage order; after a rejection also rejected_stage, rejected_code and
@@ -84,9 +91,11 @@ StringMap StageInputs(const std::vector<ledger::StageRecord>& stages, size_t ind
 // stage left, the request is COMPLETED, or REJECTED after a rejection.
 // `stored` false: the stages are not in the ledger yet (a new request's plan), so only their
 // copies in memory change and the caller inserts them afterwards, each in its final state.
+// An adapter stage that comes up is offered to `dispatch` when given; one it does not take is
+// among effects.ready_services.
 Status Advance(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages, size_t from,
                const AttributesLoader& attributes, int64_t now_ms, Effects& effects,
-               bool stored = true);
+               bool stored = true, const DispatchNow* dispatch = nullptr);
 
 // Staff send the application back to the taxpayer from stages[index]: the stage RETURNED, the
 // request RETURNED until a corrected submit with the same request id arrives.

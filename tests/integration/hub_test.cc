@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <functional>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -163,6 +164,57 @@ TEST_P(HubTest, AStageWaitsInTheLedgerUntilAnAdapterRegisters) {
   TestWorkers workers(hub_->backend(), {"t.one"}, handler);
   EXPECT_EQ(WaitForEnd("R-wait").state, RequestState::COMPLETED);
   EXPECT_EQ(handler.CallsFor("R-wait/0"), 1);
+}
+
+// A stage that comes up while a worker of its service is idle, and nothing older of that service
+// waits, goes out in the transaction that brought it up: written once, as DISPATCHED, never
+// READY for a claim. Its events still say that it came up and then that it went out.
+TEST_P(HubTest, AStageThatComesUpWhileAWorkerIsIdleGoesOutAtOnce) {
+  ScriptedHandler handler;
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, handler);
+  // By the end of the first request the engine has heard of the idle workers and found that
+  // nothing waits for them.
+  ASSERT_TRUE(client_->Submit(Request("R-first")).has_value());
+  ASSERT_EQ(WaitForEnd("R-first").state, RequestState::COMPLETED);
+  const workflow::EngineCounters& counters = hub_->hub().engine_counters();
+  const uint64_t dispatched = counters.dispatched, at_once = counters.dispatched_at_once;
+
+  ASSERT_TRUE(client_->Submit(Request("R-at-once")).has_value());
+  ASSERT_EQ(WaitForEnd("R-at-once").state, RequestState::COMPLETED);
+  EXPECT_EQ(counters.dispatched - dispatched, 3u);
+  EXPECT_EQ(counters.dispatched_at_once - at_once, 3u) << "no stage waited to be claimed";
+  auto stream = client_->Events("", 0, 1000);
+  ASSERT_TRUE(stream.has_value()) << stream.error().ToString();
+  std::vector<std::string> events;
+  for (const auto& e : stream->events) {
+    if (e.request_id == "R-at-once") events.push_back(e.type + (e.stage >= 0 ? " " + std::to_string(e.stage) : ""));
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        "request.accepted", "stage.ready 0", "stage.dispatched 0", "stage.done 0",
+                        "stage.ready 1", "stage.dispatched 1", "stage.done 1", "stage.ready 2",
+                        "stage.dispatched 2", "stage.done 2", "request.completed"}));
+}
+
+// Older work of a service goes before a stage that comes up later, worker or no worker: the
+// second stage of the first request waits behind the first stage of the second.
+TEST_P(HubTest, AStageThatComesUpWaitsBehindOlderWorkOfItsService) {
+  std::mutex order_mutex;
+  std::vector<std::string> order;
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard<std::mutex> lock(order_mutex);
+    order.push_back(task.task_id);
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"t.one"}, handler, 1);
+  ASSERT_TRUE(client_->Submit(Request("R-older", "twice")).has_value());
+  ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() == 1; }));
+  // The one worker is busy: the second request's first stage waits READY.
+  ASSERT_TRUE(client_->Submit(Request("R-younger", "twice")).has_value());
+  EXPECT_EQ(WaitForEnd("R-older").state, RequestState::COMPLETED);
+  EXPECT_EQ(WaitForEnd("R-younger").state, RequestState::COMPLETED);
+  std::lock_guard<std::mutex> lock(order_mutex);
+  EXPECT_EQ(order, (std::vector<std::string>{"R-older/0", "R-younger/0", "R-older/1", "R-younger/1"}));
 }
 
 TEST_P(HubTest, SameIdAndBodyGetsTheOriginalReply) {

@@ -224,11 +224,13 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
   ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() >= 3; }, 5000));
   ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().circuits_opened == 1; }, 2000));
   const int calls_when_opened = handler.TotalCalls();
+  // A request that arrives meanwhile waits too, though three workers are idle.
+  ASSERT_TRUE(client_->Submit(Request("R-flaky-3", "flaky")).has_value());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(handler.TotalCalls(), calls_when_opened) << "work waits while the circuit is open";
   // The service recovers: the probe succeeds, the circuit closes, the backlog drains.
   healthy = true;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(WaitForEnd("R-flaky-" + std::to_string(i)).state, RequestState::COMPLETED);
   }
   std::lock_guard<std::mutex> lock(times_mutex);

@@ -25,6 +25,11 @@ routes:
     match: {kind: single}
     stages:
       - {name: one, label: 受理, service: t.one, time_limit: 1m, retry: {max_attempts: 2}}
+  - name: twice
+    match: {kind: twice}
+    stages:
+      - {name: first, label: 受理, service: t.one, time_limit: 1m}
+      - {name: second, label: 核查, service: t.one, time_limit: 1m}
 )";
 
 const char* const kE2eRoutes = R"(
