@@ -130,6 +130,8 @@ void Engine::Run() {
       TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
       break;
     }
+    // Other hubs' READY work first, so that a stage this batch brings up does not pass it.
+    for (const auto& service : ledger_.TakeNotifications()) quiet_.erase(service);
     std::vector<Inbound> batch;
     TakeWaiting(batch);
     if (!batch.empty()) GatherMore(batch);
@@ -138,7 +140,6 @@ void Engine::Run() {
       ProcessBatch(batch);
     }
     ProcessCommands();
-    for (const auto& service : ledger_.TakeNotifications()) quiet_.erase(service);
     if (clock_.NowMs() >= next_tick_ms_) Tick();
     if (options_.checkpoint_key && clock_.NowMs() >= next_checkpoint_ms_) WriteCheckpoint();
     Dispatch();
@@ -204,13 +205,18 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
     } else {
       status = PrefetchBatch(**txn, batch, presume);
       presumed = !presumed_new_.empty();
-      dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
-      for (Inbound& item : batch) {
-        if (!status.ok()) break;
-        status = ApplyItem(**txn, item, out);
-        if (!status.ok()) break;
+      {
+        dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
+        struct Reset {
+          Outbox*& pointer;
+          ~Reset() { pointer = nullptr; }
+        } reset{dispatching_};
+        for (Inbound& item : batch) {
+          if (!status.ok()) break;
+          status = ApplyItem(**txn, item, out);
+          if (!status.ok()) break;
+        }
       }
-      dispatching_ = nullptr;
       if (status.ok() && claim) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
@@ -402,7 +408,7 @@ Status Engine::Resolve(ledger::Transaction& txn, const std::string& task_id, int
     effects.stage_ms.emplace_back(stages[index].name, static_cast<double>(std::max<int64_t>(0, clock_.NowMs() - sent_at)));
   }
   const DispatchNow dispatch = [&](std::vector<StageRecord>& all, size_t i) {
-    return HandOver(txn, all, i, nullptr);
+    return HandOver(txn, all, i, nullptr, effects);
   };
   TAXHUB_RETURN_IF_ERROR(
       ApplyOutcome(txn, stages, index, outcome, attributes, clock_.NowMs(), effects, &dispatch));
@@ -547,11 +553,9 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
   if (draining_) return Status::Ok();
   const int64_t now = clock_.NowMs();
   for (const auto& [service, credit] : credit_) {
-    const int idle = credit - out.credit_used[service];
+    const int idle = FreeWorkers(service, out, out.effects);
     if (idle <= 0) continue;
     if (quiet_.contains(service) && !out.effects.ready_services.contains(service)) continue;
-    // A failure in this batch may open the circuit once committed: let Dispatch() decide then.
-    if (auto h = out.effects.service_health.find(service); h != out.effects.service_health.end() && !h->second) continue;
     bool probe = false;
     const int allowed = CircuitAllows(service, idle, now, probe);
     if (allowed <= 0) continue;
@@ -577,31 +581,35 @@ Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
         if (!stages) return stages.error();
         inputs = StageInputs(**stages, stage.index);
       }
-      TAXHUB_RETURN_IF_ERROR(SendTask(txn, stage, **request, std::move(inputs), now, out));
+      TAXHUB_RETURN_IF_ERROR(BuildTask(txn, stage, **request, std::move(inputs), now, out));
     }
   }
   return Status::Ok();
 }
 
-Result<bool> Engine::HandOver(ledger::Transaction& txn, std::vector<StageRecord>& stages,
-                                 size_t index, const RequestRecord* request) {
+int Engine::FreeWorkers(const std::string& service, Outbox& out, const Effects& effects) {
+  auto credit = credit_.find(service);
+  if (credit == credit_.end()) return 0;
+  if (auto h = effects.service_health.find(service); h != effects.service_health.end() && !h->second) return 0;
+  return credit->second - out.credit_used[service];
+}
+
+// Claims take READY stages oldest first; a stage handed over as it comes up skips that queue,
+// so it is handed over only when nothing older waits. quiet_ says the last claim found nothing
+// due; it is renewed at every tick, so a delayed retry that comes due between ticks may be passed
+// by stages that come up before the next one (engine.tick_ms at most), as other hubs' READY work
+// may until their notice arrives.
+Result<bool> Engine::HandOver(ledger::Transaction& txn, std::vector<StageRecord>& stages, size_t index,
+                              const RequestRecord* request, const Effects& effects) {
   if (!dispatching_ || draining_) return false;
   Outbox& out = *dispatching_;
   StageRecord& stage = stages[index];
   const std::string& service = stage.service;
-  // Older READY work of the service goes first: only when the last claim left none waiting,
-  // and no stage of this batch was left READY for want of a worker.
-  if (!quiet_.contains(service) || out.effects.ready_services.contains(service)) return false;
-  auto credit = credit_.find(service);
-  if (credit == credit_.end() || credit->second - out.credit_used[service] <= 0) return false;
-  // A failure in this batch may open the circuit once committed, and a half-open circuit's one
-  // probe is the claim's to send (ClaimAndBuild).
-  if (auto h = out.effects.service_health.find(service); h != out.effects.service_health.end() && !h->second) {
-    return false;
-  }
-  const int64_t now = clock_.NowMs();
-  bool probe = false;
-  if (CircuitAllows(service, 1, now, probe) <= 0 || probe) return false;
+  if (!quiet_.contains(service) || effects.ready_services.contains(service)) return false;
+  if (FreeWorkers(service, out, effects) <= 0) return false;
+  // After a failed delivery, whether the circuit is closed, open or half-open, the service's
+  // work goes through claims, which send a half-open circuit's one probe.
+  if (auto c = circuits_.find(service); c != circuits_.end() && c->second.failures > 0) return false;
   std::shared_ptr<const RequestRecord> shared;
   if (!request) {
     auto read = txn.ShareRequest(stage.request_id);
@@ -610,16 +618,17 @@ Result<bool> Engine::HandOver(ledger::Transaction& txn, std::vector<StageRecord>
     shared = std::move(*read);
     request = shared.get();
   }
+  const int64_t now = clock_.NowMs();
   stage.Lease(now, options_.hub_id);
-  if (Status sent = SendTask(txn, stage, *request, StageInputs(stages, index), now, out); !sent.ok()) {
-    return Error(sent);
+  if (Status queued = BuildTask(txn, stage, *request, StageInputs(stages, index), now, out); !queued.ok()) {
+    return Error(queued);
   }
   ++out.dispatched_at_once;
   return true;
 }
 
-Status Engine::SendTask(ledger::Transaction& txn, const StageRecord& stage, const RequestRecord& request,
-                        StringMap inputs, int64_t now, Outbox& out) {
+Status Engine::BuildTask(ledger::Transaction& txn, const StageRecord& stage, const RequestRecord& request,
+                         StringMap inputs, int64_t now, Outbox& out) {
   const std::string& service = stage.service;
   wire::StageTask task;
   task.task_id = stage.task_id();

@@ -16,7 +16,6 @@
 // or whose circuit is open, stays in the ledger, not in memory. A stage that comes up while its
 // service has an idle worker and nothing older waiting goes out at once instead: written as
 // DISPATCHED in the transaction that brought it up, with no READY row to claim.
-
 //
 // Circuit breaker, per service: after the route table's `failures` consecutive failed
 // deliveries (RETRY answers, bad results, lost workers, lapsed leases) the circuit opens for
@@ -282,8 +281,8 @@ class Engine {
     Effects effects;
     std::vector<std::pair<std::string, int64_t>> resolved;  // deliveries (task, token) answered
     std::set<std::string> probes;       // services whose half-open circuit sent its probe
-    // Stage tasks claimed for dispatch: idle workers used per service, (task, token) sent, and
-    // the services with nothing READY left.
+    // Stage tasks claimed or handed over for dispatch: idle workers used per service, (task,
+    // token) sent, and the services with nothing READY left.
     std::map<std::string, int> credit_used;
     std::vector<std::pair<std::string, int64_t>> dispatched;
     int dispatched_at_once = 0;         // of which handed over as they came up (HandOver)
@@ -353,15 +352,18 @@ class Engine {
 
   void Dispatch();
   Status ClaimAndBuild(ledger::Transaction& txn, Outbox& out);
+  // Idle workers of `service` not yet given work by this batch; none while a failure in the
+  // batch (`effects`) may open its circuit once committed: Dispatch() decides then.
+  int FreeWorkers(const std::string& service, Outbox& out, const Effects& effects);
   // A stage the batch being applied brings up goes straight to an idle worker of its service
-  // (see DispatchNow in transitions.h) when nothing older of that service waits, the circuit is
-  // closed and nothing in this batch failed there: written once, as DISPATCHED, and never
-  // claimed. `request`: the stage's request, or null to read it.
+  // (see DispatchNow in transitions.h) when nothing older of that service waits and its last
+  // delivery did not fail: written once, as DISPATCHED, and never claimed. `request`: the
+  // stage's request, or null to read it; `effects`: what the batch has done so far.
   Result<bool> HandOver(ledger::Transaction& txn, std::vector<ledger::StageRecord>& stages,
-                           size_t index, const ledger::RequestRecord* request);
+                        size_t index, const ledger::RequestRecord* request, const Effects& effects);
   // Records stage.dispatched for a leased stage and queues its task in `out`.
-  Status SendTask(ledger::Transaction& txn, const ledger::StageRecord& stage,
-                  const ledger::RequestRecord& request, StringMap inputs, int64_t now, Outbox& out);
+  Status BuildTask(ledger::Transaction& txn, const ledger::StageRecord& stage,
+                   const ledger::RequestRecord& request, StringMap inputs, int64_t now, Outbox& out);
   // How many tasks the circuit of `service` lets out now (at most `credit`); `probe` is set
   // when the circuit is half-open and this is its one probe.
   int CircuitAllows(const std::string& service, int credit, int64_t now, bool& probe);

@@ -230,7 +230,7 @@ Status Engine::Submit(ledger::Transaction& txn, std::string_view body,
   // Planned and brought up in memory, then each stage inserted once, as it stands.
   const StringMap& attributes = record.attributes;
   const DispatchNow dispatch = [&](std::vector<StageRecord>& all, size_t i) {
-    return HandOver(txn, all, i, &record);
+    return HandOver(txn, all, i, &record, effects);
   };
   TAXHUB_RETURN_IF_ERROR(Advance(
       txn, stages, 0, [&]() -> Result<StringMap> { return attributes; }, now, effects,

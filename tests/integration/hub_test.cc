@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <functional>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -198,10 +199,12 @@ TEST_P(HubTest, AStageThatComesUpWhileAWorkerIsIdleGoesOutAtOnce) {
 // Older work of a service goes before a stage that comes up later, worker or no worker: the
 // second stage of the first request waits behind the first stage of the second.
 TEST_P(HubTest, AStageThatComesUpWaitsBehindOlderWorkOfItsService) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
   std::mutex order_mutex;
   std::vector<std::string> order;
   ScriptedHandler handler([&](const wire::StageTask& task) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (task.task_id == "R-older/0") released.wait();
     std::lock_guard<std::mutex> lock(order_mutex);
     order.push_back(task.task_id);
     return Succeeded();
@@ -210,7 +213,9 @@ TEST_P(HubTest, AStageThatComesUpWaitsBehindOlderWorkOfItsService) {
   ASSERT_TRUE(client_->Submit(Request("R-older", "twice")).has_value());
   ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() == 1; }));
   // The one worker is busy: the second request's first stage waits READY.
-  ASSERT_TRUE(client_->Submit(Request("R-younger", "twice")).has_value());
+  auto younger = client_->Submit(Request("R-younger", "twice"));
+  release.set_value();
+  ASSERT_TRUE(younger.has_value()) << younger.error().ToString();
   EXPECT_EQ(WaitForEnd("R-older").state, RequestState::COMPLETED);
   EXPECT_EQ(WaitForEnd("R-younger").state, RequestState::COMPLETED);
   std::lock_guard<std::mutex> lock(order_mutex);

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -36,6 +38,9 @@ routes:
   - name: flaky
     match: {kind: flaky}
     stages: [{name: call, service: c.flaky, time_limit: 1m, retry: {max_attempts: 10, initial_backoff: 20ms, max_backoff: 20ms}}]
+  - name: brittle
+    match: {kind: brittle}
+    stages: [{name: call, service: c.flaky, time_limit: 1m, retry: {max_attempts: 1}}]
   - name: vat
     match: {kind: filing.vat}
     stages:
@@ -224,13 +229,11 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
   ASSERT_TRUE(Eventually([&] { return handler.TotalCalls() >= 3; }, 5000));
   ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().circuits_opened == 1; }, 2000));
   const int calls_when_opened = handler.TotalCalls();
-  // A request that arrives meanwhile waits too, though three workers are idle.
-  ASSERT_TRUE(client_->Submit(Request("R-flaky-3", "flaky")).has_value());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(handler.TotalCalls(), calls_when_opened) << "work waits while the circuit is open";
   // The service recovers: the probe succeeds, the circuit closes, the backlog drains.
   healthy = true;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(WaitForEnd("R-flaky-" + std::to_string(i)).state, RequestState::COMPLETED);
   }
   std::lock_guard<std::mutex> lock(times_mutex);
@@ -239,6 +242,38 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
   EXPECT_GE(probe - call_times[calls_when_opened - 1], 700) << "no call while open";
   // While the probe is out (300 ms), nothing else goes, though three workers are idle.
   EXPECT_GE(call_times[calls_when_opened + 1] - probe, 250) << "only one probe at a time";
+}
+
+// Requests that arrive while a circuit is half-open, with idle workers and nothing else waiting,
+// still go one probe at a time: the first is the probe, the second waits for its answer.
+TEST_F(RoutingTest, WorkArrivingAtAHalfOpenCircuitWaitsForTheProbe) {
+  std::atomic<bool> healthy{false};
+  std::mutex times_mutex;
+  std::map<std::string, int64_t> called_at;
+  ScriptedHandler handler([&](const wire::StageTask& task) {
+    {
+      std::lock_guard<std::mutex> lock(times_mutex);
+      called_at[task.request_id] = MonotonicMs();
+    }
+    if (!healthy) return Retry("down");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a slow probe
+    return Succeeded();
+  });
+  TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 3);
+  // Three requests fail for good (one attempt each) and open the circuit; nothing is left READY.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client_->Submit(Request("R-brittle-" + std::to_string(i), "brittle")).has_value());
+  }
+  ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().circuits_opened == 1; }, 5000));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(WaitForEnd("R-brittle-" + std::to_string(i)).state, RequestState::FAILED);
+  healthy = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // past open_for: half-open
+  ASSERT_TRUE(client_->Submit(Request("R-probe", "brittle")).has_value());
+  ASSERT_TRUE(client_->Submit(Request("R-after", "brittle")).has_value());
+  EXPECT_EQ(WaitForEnd("R-probe").state, RequestState::COMPLETED);
+  EXPECT_EQ(WaitForEnd("R-after").state, RequestState::COMPLETED);
+  std::lock_guard<std::mutex> lock(times_mutex);
+  EXPECT_GE(called_at.at("R-after") - called_at.at("R-probe"), 250) << "one probe at a time";
 }
 
 TEST_F(RoutingTest, ConditionalStagesRunOnlyWhenTheirConditionHolds) {
