@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -112,6 +113,17 @@ class RoutingTest : public ::testing::Test {
     r.message = why;
     return r;
   }
+  // c.flaky's adapter: RETRY while the service is down, then a slow (300 ms) success; `seen`
+  // hears of each task first.
+  static ScriptedHandler::Script Flaky(const std::atomic<bool>& healthy,
+                                       std::function<void(const wire::StageTask&)> seen) {
+    return [&healthy, seen](const wire::StageTask& task) {
+      seen(task);
+      if (!healthy) return Retry("down");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return Succeeded();
+    };
+  }
 
   TempDir dir_;
   app::HubConfig config_;
@@ -212,15 +224,10 @@ TEST_F(RoutingTest, ACircuitOpensAfterConsecutiveFailuresAndAProbeClosesIt) {
   std::atomic<bool> healthy{false};
   std::mutex times_mutex;
   std::vector<int64_t> call_times;
-  ScriptedHandler handler([&](const wire::StageTask&) {
-    {
-      std::lock_guard<std::mutex> lock(times_mutex);
-      call_times.push_back(MonotonicMs());
-    }
-    if (!healthy) return Retry("down");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a slow probe
-    return Succeeded();
-  });
+  ScriptedHandler handler(Flaky(healthy, [&](const wire::StageTask&) {
+    std::lock_guard<std::mutex> lock(times_mutex);
+    call_times.push_back(MonotonicMs());
+  }));
   TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 3);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(client_->Submit(Request("R-flaky-" + std::to_string(i), "flaky")).has_value());
@@ -250,15 +257,10 @@ TEST_F(RoutingTest, WorkArrivingAtAHalfOpenCircuitWaitsForTheProbe) {
   std::atomic<bool> healthy{false};
   std::mutex times_mutex;
   std::map<std::string, int64_t> called_at;
-  ScriptedHandler handler([&](const wire::StageTask& task) {
-    {
-      std::lock_guard<std::mutex> lock(times_mutex);
-      called_at[task.request_id] = MonotonicMs();
-    }
-    if (!healthy) return Retry("down");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a slow probe
-    return Succeeded();
-  });
+  ScriptedHandler handler(Flaky(healthy, [&](const wire::StageTask& task) {
+    std::lock_guard<std::mutex> lock(times_mutex);
+    called_at[task.request_id] = MonotonicMs();
+  }));
   TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 3);
   // Three requests fail for good (one attempt each) and open the circuit; nothing is left READY.
   for (int i = 0; i < 3; ++i) {
