@@ -552,7 +552,8 @@ void Engine::Dispatch() {
 Status Engine::ClaimAndBuild(ledger::Transaction& txn, Outbox& out) {
   if (draining_) return Status::Ok();
   const int64_t now = clock_.NowMs();
-  for (const auto& [service, credit] : credit_) {
+  for (const auto& entry : credit_) {
+    const std::string& service = entry.first;
     const int idle = FreeWorkers(service, out, out.effects);
     if (idle <= 0) continue;
     if (quiet_.contains(service) && !out.effects.ready_services.contains(service)) continue;
