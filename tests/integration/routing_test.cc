@@ -263,11 +263,12 @@ TEST_F(RoutingTest, WorkArrivingAtAHalfOpenCircuitWaitsForTheProbe) {
   }));
   TestWorkers workers(hub_->backend(), {"c.flaky"}, handler, 3);
   // Three requests fail for good (one attempt each) and open the circuit; nothing is left READY.
+  // One after another: failures answered in one batch count once.
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(client_->Submit(Request("R-brittle-" + std::to_string(i), "brittle")).has_value());
+    EXPECT_EQ(WaitForEnd("R-brittle-" + std::to_string(i)).state, RequestState::FAILED);
   }
   ASSERT_TRUE(Eventually([&] { return hub_->hub().engine_counters().circuits_opened == 1; }, 5000));
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(WaitForEnd("R-brittle-" + std::to_string(i)).state, RequestState::FAILED);
   healthy = true;
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // past open_for: half-open
   ASSERT_TRUE(client_->Submit(Request("R-probe", "brittle")).has_value());
