@@ -205,18 +205,13 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
     } else {
       status = PrefetchBatch(**txn, batch, presume);
       presumed = !presumed_new_.empty();
-      {
-        dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
-        struct Reset {
-          Outbox*& pointer;
-          ~Reset() { pointer = nullptr; }
-        } reset{dispatching_};
-        for (Inbound& item : batch) {
-          if (!status.ok()) break;
-          status = ApplyItem(**txn, item, out);
-          if (!status.ok()) break;
-        }
+      dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
+      for (Inbound& item : batch) {
+        if (!status.ok()) break;
+        status = ApplyItem(**txn, item, out);
+        if (!status.ok()) break;
       }
+      dispatching_ = nullptr;
       if (status.ok() && claim) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
       if (status.ok()) {
