@@ -332,6 +332,16 @@ class Transaction {
   virtual Result<std::vector<AlertRecord>> AlertsOf(std::string_view taxpayer_id, int limit) = 0;
 
   virtual Status Commit() = 0;
+  // Starts the commit and returns, where the ledger commits behind (Ledger::CommitsBehind());
+  // AwaitCommit() then gives its outcome. In between, the ledger's next Begin() may open a
+  // transaction that follows this one: its first statement, and its commit, wait for this
+  // commit, and fail if it failed (its events are chained on this one's). Elsewhere it commits
+  // at once.
+  virtual void CommitBehind() { behind_status_ = Commit(); }
+  virtual Status AwaitCommit() { return behind_status_; }
+
+ private:
+  Status behind_status_;
 };
 
 // Every request in id order, read a page at a time; stops at the first error of `visit`.
@@ -355,6 +365,12 @@ class Ledger {
   virtual bool PrefetchesRequests() const { return false; }
   // The services other hubs have notified since the last call (never blocks).
   virtual std::vector<std::string> TakeNotifications() { return {}; }
+  // Whether Transaction::CommitBehind() returns before the commit is done (PostgreSQL: a
+  // commit's round trip and the server's sync are spent on a thread of the ledger's own).
+  virtual bool CommitsBehind() const { return false; }
+  // A file descriptor that becomes readable when a commit behind has finished, or -1 when none
+  // is under way.
+  virtual int CommitFd() { return -1; }
 
   // Called on the committing thread after each commit that grew this hub's chain, with the
   // new head: how the event publisher learns there is something to publish. Set it before the

@@ -2,11 +2,17 @@
 
 #include <pqxx/pqxx>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "hub/base/clock.h"
 #include "hub/base/digest.h"
@@ -378,6 +384,70 @@ Result<std::vector<StageRecord>> ReadStages(const pqxx::result& result) {
 
 class PostgresLedger;
 
+// One thread that runs one job at a time: the commits that go behind (CommitBehind()). Its
+// eventfd becomes readable when a job is done.
+class Committer {
+ public:
+  Committer() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] { Loop(); }) {}
+  ~Committer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  void Start(std::function<Status()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = std::move(job);
+      done_ = false;
+    }
+    changed_.notify_all();
+  }
+  Status Wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return done_; });
+    uint64_t count;
+    if (read(fd_, &count, sizeof count) < 0) {
+      // Not signalled yet, or already read: nothing to clear.
+    }
+    return result_;
+  }
+  int fd() const { return fd_; }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      changed_.wait(lock, [&] { return stopping_ || job_; });
+      if (!job_) return;  // stopping, with nothing to finish
+      std::function<Status()> job = std::move(job_);
+      job_ = nullptr;
+      lock.unlock();
+      Status result = job();
+      lock.lock();
+      result_ = std::move(result);
+      done_ = true;
+      const uint64_t one = 1;
+      if (write(fd_, &one, sizeof one) < 0) {
+        // The eventfd cannot overflow at one write per job; Wait() does not depend on it.
+      }
+      changed_.notify_all();
+    }
+  }
+
+  const int fd_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::function<Status()> job_;
+  Status result_;
+  bool done_ = true;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
 // Collects the services other hubs announce on channel taxhub_ready.
 class ReadyReceiver final : public pqxx::notification_receiver {
  public:
@@ -393,19 +463,37 @@ class ReadyReceiver final : public pqxx::notification_receiver {
 
 class PostgresTransaction final : public Transaction {
  public:
-  PostgresTransaction(PostgresLedger& ledger, std::unique_ptr<pqxx::nontransaction> work, ChainHead head)
-      : ledger_(ledger), work_(std::move(work)), head_(std::move(head)) {}
+  // `epoch`: the ledger's count of failed commits at Begin() (see Work()).
+  PostgresTransaction(PostgresLedger& ledger, ChainHead head, uint64_t epoch)
+      : ledger_(ledger), head_(std::move(head)), epoch_(epoch) {}
 
   // BEGIN and COMMIT are the transaction's own statements, not libpqxx's. A transaction that
   // only writes new rows never sends BEGIN: its rows go out at commit as one statement, which
   // commits on its own (PutRows()). One that ends without a statement never began.
   pqxx::nontransaction& Tx() {
+    pqxx::nontransaction& work = Work();
     if (!begun_) {
       begun_ = true;  // set first: if BEGIN fails halfway, the destructor still rolls back
-      work_->exec0("BEGIN");
+      work.exec0("BEGIN");
     }
-    return *work_;
+    return work;
   }
+  // libpqxx's handle on the connection, made at the first statement: libpqxx allows one per
+  // connection, and the transaction before this one may still be committing on it (behind).
+  // That commit is waited for first; if it failed, so does this transaction, whose events are
+  // chained on rows that were never written.
+  pqxx::nontransaction& Work();
+
+  void CommitBehind() override;
+  Status AwaitCommit() override;
+  // Settles the commit before this one and gets the connection ready for this one's: true when
+  // its rows are to be sent, false when its outcome is settled already (nothing to write, or
+  // the commit before failed).
+  bool ReadyToCommit();
+  // Where a commit behind ends, on the ledger's committing thread: the rows, then COMMIT.
+  Status CommitOnWire();
+  // Back on the engine's thread: what the ledger remembers of a commit's outcome.
+  void Settle(const Status& status);
 
   // New requests, stages and events are held back and written together by one statement
   // (PutRows()) at commit, or before a statement that could see them: a batch of new submits and
@@ -916,6 +1004,10 @@ class PostgresTransaction final : public Transaction {
   std::unique_ptr<pqxx::nontransaction> work_;
   bool begun_ = false;
   ChainHead head_;
+  const uint64_t epoch_;
+  std::set<std::string> due_;  // the READY notices its commit sends (NotifiesDue())
+  bool ended_ = false;         // committed, or its commit started
+  std::optional<Status> outcome_;  // once its commit is settled
 };
 
 class PostgresLedger final : public Ledger {
@@ -927,6 +1019,7 @@ class PostgresLedger final : public Ledger {
   // locks only once its backend process has exited, after the client has moved on: a hub (or a
   // test) that opens the ledger again at once would find its own id still taken.
   ~PostgresLedger() override {
+    SettleBehind();
     if (!locked_ || !connection_ || !connection_->is_open()) return;
     try {
       pqxx::nontransaction tx(*connection_);
@@ -1006,11 +1099,12 @@ class PostgresLedger final : public Ledger {
   bool PrefetchesRequests() const override { return true; }
 
   int NotificationFd() override {
+    if (behind_) return -1;  // the committing thread has the connection
     return connection_ && connection_->is_open() && receiver_ ? connection_->sock() : -1;
   }
 
   std::vector<std::string> TakeNotifications() override {
-    if (in_transaction_ || !connection_ || !receiver_) return {};
+    if (in_transaction_ || behind_ || !connection_ || !receiver_) return {};
     try {
       connection_->get_notifs();
     } catch (const std::exception&) {
@@ -1023,6 +1117,7 @@ class PostgresLedger final : public Ledger {
 
   Status Maintain() override {
     if (in_transaction_) return Status(ErrorCode::kInternal, "maintenance inside a transaction");
+    SettleBehind();
     if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
     return Guard("event partitions", [&]() -> Status {
       pqxx::work tx(*connection_);
@@ -1038,24 +1133,55 @@ class PostgresLedger final : public Ledger {
     head_ = head;
     NotifyCommitted(before, head_);
   }
-  void CommitFailed() { head_valid_ = false; }
+  // A failed commit leaves the head unknown (the database is read again at the next Begin()),
+  // and fails any transaction begun on top of it.
+  void CommitFailed() {
+    head_valid_ = false;
+    ++epoch_;
+  }
+  uint64_t epoch() const { return epoch_; }
 
   Result<std::unique_ptr<Transaction>> Begin() override {
     if (in_transaction_) {
       return Error(ErrorCode::kInternal, "a transaction is already open on this ledger");
+    }
+    if (behind_) {
+      // Follows the commit under way, on its head; the connection is checked once that is done.
+      in_transaction_ = true;
+      return std::unique_ptr<Transaction>(std::make_unique<PostgresTransaction>(*this, behind_head_, epoch_));
     }
     if (!connection_ || !connection_->is_open()) {
       locked_ = false;  // a new session holds no advisory lock
       TAXHUB_RETURN_IF_ERROR(Connect());
     }
     if (!head_valid_) TAXHUB_RETURN_IF_ERROR(LoadChain());
-    return Guard("begin", [&]() -> Result<std::unique_ptr<Transaction>> {
-      auto work = std::make_unique<pqxx::nontransaction>(*connection_);
-      in_transaction_ = true;
-      return std::unique_ptr<Transaction>(
-          std::make_unique<PostgresTransaction>(*this, std::move(work), head_));
-    });
+    in_transaction_ = true;
+    return std::unique_ptr<Transaction>(std::make_unique<PostgresTransaction>(*this, head_, epoch_));
   }
+
+  bool CommitsBehind() const override { return true; }
+  int CommitFd() override { return behind_ && committer_ ? committer_->fd() : -1; }
+
+  std::unique_ptr<pqxx::nontransaction> NewWork() {
+    return std::make_unique<pqxx::nontransaction>(*connection_);
+  }
+  // Hands `txn`'s commit to the committing thread; the next transaction may begin at once.
+  void StartBehind(PostgresTransaction& txn, const ChainHead& head) {
+    if (!committer_) committer_ = std::make_unique<Committer>();
+    behind_ = &txn;
+    behind_head_ = head;
+    in_transaction_ = false;
+    committer_->Start([&txn] { return txn.CommitOnWire(); });
+  }
+  // Waits for the commit behind, if any, and settles it.
+  void SettleBehind() {
+    if (!behind_) return;
+    PostgresTransaction* txn = behind_;
+    const Status status = committer_->Wait();
+    behind_ = nullptr;
+    txn->Settle(status);
+  }
+  bool IsBehind(const PostgresTransaction* txn) const { return behind_ == txn; }
 
   Result<int> SchemaVersion() override {
     if (!connection_ || !connection_->is_open()) TAXHUB_RETURN_IF_ERROR(Connect());
@@ -1127,6 +1253,11 @@ class PostgresLedger final : public Ledger {
   std::vector<std::string> notifications_;
   std::unique_ptr<ReadyReceiver> receiver_;  // destroyed before connection_ (declared after)
   bool in_transaction_ = false;
+  uint64_t epoch_ = 0;  // commits failed so far
+  // The transaction whose commit the committing thread is running, and its head.
+  PostgresTransaction* behind_ = nullptr;
+  ChainHead behind_head_;
+  std::unique_ptr<Committer> committer_;  // made at the first commit behind; goes before connection_
 };
 
 Result<int64_t> PostgresTransaction::AppendEvent(const EventRecord& event) {
@@ -1203,7 +1334,7 @@ void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
     }
     std::vector<pqxx::binarystring> params;
     for (const BinaryArray& column : u) params.push_back(column.Done());
-    const pqxx::row updated = work_->exec_params1(kPutUpdates, pqxx::prepare::make_dynamic_params(params));
+    const pqxx::row updated = Work().exec_params1(kPutUpdates, pqxx::prepare::make_dynamic_params(params));
     if (updated[0].as<size_t>() != held_updates_.size()) {
       throw std::runtime_error("a stage this batch read was changed meanwhile by another hub");
     }
@@ -1291,22 +1422,36 @@ void PostgresTransaction::PutRows(const std::set<std::string>& notify) {
   std::vector<pqxx::binarystring> params;
   params.reserve(c.size());
   for (const BinaryArray& column : c) params.push_back(column.Done());
-  work_->exec_prepared("put_rows", pqxx::prepare::make_dynamic_params(params));
+  Work().exec_prepared("put_rows", pqxx::prepare::make_dynamic_params(params));
   pending_requests_.clear();
   pending_stages_.clear();
   pending_events_.clear();
 }
 
 PostgresTransaction::~PostgresTransaction() {
-  if (work_) {
-    Abort();
-    work_.reset();
-    ledger_.EndTransaction();
+  if (ledger_.IsBehind(this)) {
+    ledger_.SettleBehind();  // the committing thread holds a reference to this transaction
+    return;
   }
+  if (ended_) return;
+  Abort();
+  work_.reset();
+  ledger_.EndTransaction();
+}
+
+pqxx::nontransaction& PostgresTransaction::Work() {
+  if (!work_) {
+    ledger_.SettleBehind();
+    if (ledger_.epoch() != epoch_) {
+      throw std::runtime_error("the commit of the transaction before this one failed");
+    }
+    work_ = ledger_.NewWork();
+  }
+  return *work_;
 }
 
 void PostgresTransaction::Abort() {
-  if (!begun_) return;
+  if (!begun_ || !work_) return;
   try {
     work_->exec0("ROLLBACK");
   } catch (...) {
@@ -1315,19 +1460,57 @@ void PostgresTransaction::Abort() {
 }
 
 Status PostgresTransaction::Commit() {
+  if (ReadyToCommit()) {
+    ledger_.EndTransaction();
+    Settle(CommitOnWire());
+  }
+  return *outcome_;
+}
+
+void PostgresTransaction::CommitBehind() {
+  if (ReadyToCommit()) ledger_.StartBehind(*this, head_);
+}
+
+bool PostgresTransaction::ReadyToCommit() {
+  ended_ = true;
+  ledger_.SettleBehind();  // the commit before this one, if the caller has not settled it
+  due_ = ledger_.NotifiesDue(pending_notifies_);
+  Status ready;
+  if (ledger_.epoch() != epoch_) {
+    ready = Status(ErrorCode::kUnavailable, "postgres commit: the commit of the transaction before this one failed");
+  } else if (begun_ || HoldsRows() || !due_.empty()) {
+    // What needs the connection on this thread happens here: libpqxx's handle is made.
+    ready = Guard("commit", [&]() -> Status {
+      Work();
+      return Status::Ok();
+    });
+    if (ready.ok()) return true;
+  }
+  // Settled already: nothing to write, or it cannot be written.
+  Abort();
+  work_.reset();
+  ledger_.EndTransaction();
+  Settle(ready);
+  return false;
+}
+
+Status PostgresTransaction::AwaitCommit() {
+  if (ledger_.IsBehind(this)) ledger_.SettleBehind();
+  return outcome_.value_or(Status(ErrorCode::kInternal, "await of a commit that was never started"));
+}
+
+Status PostgresTransaction::CommitOnWire() {
   // A transaction that only wrote new rows commits in one round trip: its rows' statement, sent
   // outside BEGIN. One that began sends its rows, then COMMIT.
-  const std::set<std::string> due = ledger_.NotifiesDue(pending_notifies_);
   Status status = Guard("commit", [&]() -> Status {
-    if (!begun_ && !HoldsRows() && due.empty()) return Status::Ok();  // nothing to do
     // NOTIFY is delivered at commit. Outside BEGIN, the rows' statement is the commit; inside,
     // COMMIT follows it.
-    if (begun_ && (HoldsRows() || !due.empty())) PutRows(due);
+    if (begun_ && (HoldsRows() || !due_.empty())) PutRows(due_);
     try {
       if (begun_) {
         work_->exec0("COMMIT");
       } else {
-        PutRows(due);
+        PutRows(due_);
       }
     } catch (const pqxx::broken_connection& e) {
       // Cut while committing: the server may have committed.
@@ -1337,14 +1520,17 @@ Status PostgresTransaction::Commit() {
   });
   if (!status.ok()) Abort();  // a failed statement before COMMIT leaves the transaction open
   work_.reset();
+  return status;
+}
+
+void PostgresTransaction::Settle(const Status& status) {
   if (status.ok()) {
     ledger_.Committed(head_);
-    ledger_.Announced(pending_notifies_, due);
+    ledger_.Announced(pending_notifies_, due_);
   } else {
     ledger_.CommitFailed();
   }
-  ledger_.EndTransaction();
-  return status;
+  outcome_ = status;
 }
 
 }  // namespace

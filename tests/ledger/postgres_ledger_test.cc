@@ -207,6 +207,91 @@ TEST(PostgresLedger, AStageAnotherHubChangedAfterABatchReadItFailsTheBatch) {
   EXPECT_EQ((*request)->state, RequestState::kInProgress) << "the failed batch wrote nothing";
 }
 
+// A commit behind (CommitBehind()) lets the next transaction begin and be built while it is on
+// the wire; that one's statements and commit wait for it, and fail if it failed, since its
+// events are chained on rows that were never written.
+TEST(PostgresLedger, ATransactionBuiltOnACommitBehindThatFailsFailsWithIt) {
+  TAXHUB_REQUIRE_PG(server);
+  auto ledger = OpenPostgresLedger(PostgresOptions{server->NewDatabase()}, ChainOptions{"hub-b"});
+  ASSERT_TRUE(ledger.has_value());
+  ASSERT_TRUE((*ledger)->CommitsBehind());
+  auto submit = [&](Transaction& txn, const std::string& id) {
+    RequestRecord r;
+    r.id = id;
+    r.kind = "filing.vat";
+    ASSERT_TRUE(txn.InsertRequest(r).ok());
+    ASSERT_TRUE(txn.AddEvent(Event(id, -1, "request.accepted", 1000, "")).ok());
+  };
+  {
+    auto first = (*ledger)->Begin();
+    ASSERT_TRUE(first.has_value());
+    submit(**first, "R1");
+    (*first)->CommitBehind();
+    EXPECT_GE((*ledger)->CommitFd(), 0);
+    auto second = (*ledger)->Begin();  // while R1 may still be on the wire
+    ASSERT_TRUE(second.has_value()) << second.error().ToString();
+    EXPECT_EQ((*second)->Head().seq, 1) << "chained on the commit behind";
+    submit(**second, "R2");
+    EXPECT_TRUE((*first)->AwaitCommit().ok());
+    ASSERT_TRUE((*second)->Commit().ok());
+  }
+  EXPECT_EQ((*ledger)->CommitFd(), -1);
+
+  auto failing = (*ledger)->Begin();
+  ASSERT_TRUE(failing.has_value());
+  submit(**failing, "R1");  // already there: the primary key refuses it at commit
+  (*failing)->CommitBehind();
+  auto follower = (*ledger)->Begin();
+  ASSERT_TRUE(follower.has_value());
+  EXPECT_EQ((*follower)->Head().seq, 3);
+  submit(**follower, "R3");
+  Status followed = (*follower)->Commit();
+  EXPECT_FALSE(followed.ok()) << "committed on top of a commit that failed";
+  EXPECT_NE(followed.message().find("before this one failed"), std::string::npos) << followed.ToString();
+  Status failed = (*failing)->AwaitCommit();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("23505"), std::string::npos) << failed.ToString();  // unique_violation
+  follower->reset();
+  failing->reset();
+
+  // A reader that follows a failed commit fails at its first statement.
+  auto again = (*ledger)->Begin();
+  ASSERT_TRUE(again.has_value());
+  submit(**again, "R1");
+  (*again)->CommitBehind();
+  auto reader = (*ledger)->Begin();
+  ASSERT_TRUE(reader.has_value());
+  auto read = (*reader)->GetRequest("R2");
+  EXPECT_FALSE(read.has_value());
+  EXPECT_FALSE((*again)->AwaitCommit().ok());
+  reader->reset();
+  again->reset();
+
+  // The chain goes on from what was written: R3 was not.
+  auto check = (*ledger)->Begin();
+  ASSERT_TRUE(check.has_value());
+  EXPECT_EQ((*check)->Head().seq, 2);
+  auto r3 = (*check)->GetRequest("R3");
+  ASSERT_TRUE(r3.has_value());
+  EXPECT_FALSE(r3->has_value());
+  submit(**check, "R3");
+  ASSERT_TRUE((*check)->Commit().ok());
+  auto verify = (*ledger)->Begin();
+  ASSERT_TRUE(verify.has_value());
+  auto events = (*verify)->ScanChain("hub-b", 0, 10);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 3u);
+  std::string prev;
+  for (size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].chain_seq, static_cast<int64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_EQ((*events)[i].prev_hash, prev);
+    }
+    prev = (*events)[i].hash;
+  }
+  EXPECT_EQ((*events)[2].request_id, "R3");
+}
+
 TEST(PostgresLedger, EventsGoToTheirMonthsPartition) {
   TAXHUB_REQUIRE_PG(server);
   const std::string dsn = server->NewDatabase();
