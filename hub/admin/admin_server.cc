@@ -484,6 +484,8 @@ void AdminServer::Impl::AddEndpoints() {
             e.gathers);
     counter("taxhub_engine_gathers_timed_out_total",
             "Batches whose wait ended before they held engine.gather_count messages.", e.gathers_timed_out);
+    counter("taxhub_engine_overlapped_total",
+            "Batches applied while the batch before them committed (engine.commit_behind).", e.overlapped);
     counter("taxhub_admin_requests_total", "Admin endpoint requests served.", served);
     counter("taxhub_peers_refused_total", "Requests refused because the peer's CURVE role does not allow them.",
             hub.broker_counters().peers_refused);

@@ -163,6 +163,7 @@ void ParseEngine(const ConfigNode& node, workflow::EngineOptions& e) {
   if (e.gather_window_us > 0 && e.gather_count > e.batch_max) {
     node.Fail("gather_count", "must be at most batch_max, or a batch would always wait out the window");
   }
+  e.commit_behind = node.Bool("commit_behind", e.commit_behind);
   node.Finish();
 }
 

@@ -6,6 +6,7 @@
 
 #include <zmq_addon.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "hub/base/failpoint.h"
@@ -120,11 +121,13 @@ void Engine::Run() {
     std::vector<zmq::pollitem_t> items = {{link_->handle(), 0, ZMQ_POLLIN, 0},
                                           {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     if (verified_) items.push_back({verified_->handle(), 0, ZMQ_POLLIN, 0});
-    // Other hubs' NOTIFY arrives on the ledger connection's socket.
+    // Other hubs' NOTIFY arrives on the ledger connection's socket; the end of a commit behind
+    // on a file descriptor of the ledger's own.
     if (const int fd = ledger_.NotificationFd(); fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    if (const int fd = behind_ ? ledger_.CommitFd() : -1; fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(),
-                std::chrono::milliseconds(std::min<int64_t>(options_.tick_ms, 100)));
+                std::chrono::milliseconds(deferred_.empty() ? std::min<int64_t>(options_.tick_ms, 100) : 0));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
@@ -133,24 +136,31 @@ void Engine::Run() {
     // Other hubs' READY work first, so that a stage this batch brings up does not pass it.
     for (const auto& service : ledger_.TakeNotifications()) quiet_.erase(service);
     std::vector<Inbound> batch;
+    batch.swap(deferred_);  // what arrived while a batch of calls was gathered behind a commit
     TakeWaiting(batch);
-    if (!batch.empty()) GatherMore(batch);
+    if (!batch.empty() && !behind_) GatherMore(batch);
     if (!batch.empty()) {
       last_message_ms = MonotonicMs();
-      ProcessBatch(batch);
+      ProcessBatch(batch);  // while a batch commits behind, this one may be applied meanwhile
+    } else {
+      Settle();  // nothing to apply meanwhile: the batch behind is answered once committed
     }
     ProcessCommands();
     if (clock_.NowMs() >= next_tick_ms_) Tick();
     if (options_.checkpoint_key && clock_.NowMs() >= next_checkpoint_ms_) WriteCheckpoint();
     Dispatch();
   }
+  Settle();
   if (options_.checkpoint_key) WriteCheckpoint();
   running_ = false;
   ProcessCommands();  // fail what is left
   // The link stays open until the engine is destroyed, so that the broker, still running,
   // never blocks on a peer that has gone.
   TAXHUB_LOG(kInfo, kLog) << "stopped with " << in_flight_.size() << " tasks out, after "
-                          << counters_.commits << " commits (" << counters_.failed_commits << " failed)";
+                          << counters_.commits << " commits (" << counters_.failed_commits << " failed) of "
+                          << counters_.commit_ms.sum_ms() / std::max<uint64_t>(1, counters_.commits + counters_.failed_commits)
+                          << " ms on average; " << counters_.overlapped
+                          << " batches applied while the one before committed";
 }
 
 // ---- batches ---------------------------------------------------------------------------------
@@ -195,6 +205,9 @@ void Engine::GatherMore(std::vector<Inbound>& batch) {
 }
 
 void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume) {
+  const bool overlap = behind_ && claim && presume && Overlaps(batch);
+  if (!overlap) Settle();
+  if (overlap) ++counters_.overlapped;
   Outbox out;
   Status status;
   bool presumed = false;
@@ -205,15 +218,35 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
     } else {
       status = PrefetchBatch(**txn, batch, presume);
       presumed = !presumed_new_.empty();
-      dispatching_ = claim ? &out : nullptr;  // stages that come up may go out at once
+      dispatching_ = claim && !overlap ? &out : nullptr;  // stages that come up may go out at once
       for (Inbound& item : batch) {
         if (!status.ok()) break;
         status = ApplyItem(**txn, item, out);
         if (!status.ok()) break;
       }
+      if (overlap) GatherBehind(**txn, batch, out, status);
       dispatching_ = nullptr;
-      if (status.ok() && claim) status = ClaimAndBuild(**txn, out);
+      if (status.ok() && claim && !overlap) status = ClaimAndBuild(**txn, out);
       if (status.ok()) status = Announce(**txn, out.effects);
+      if (overlap && !behind_->txn->AwaitCommit().ok()) {
+        // This batch followed a commit that failed: it is dropped, unanswered, and applied
+        // again once the batch behind has been through the failed-batch path.
+        txn->reset();
+        Settle();
+        ProcessBatch(batch, claim, presume);
+        return;
+      }
+      Settle();  // the batch behind is answered first
+      if (status.ok() && claim && presume && options_.commit_behind && ledger_.CommitsBehind()) {
+        behind_ = std::make_unique<Behind>();
+        behind_->commit_start = std::chrono::steady_clock::now();
+        (*txn)->CommitBehind();
+        behind_->txn = std::move(*txn);
+        behind_->out = std::move(out);
+        behind_->batch = std::move(batch);
+        behind_->presumed = presumed;
+        return;
+      }
       if (status.ok()) {
         const auto commit_start = std::chrono::steady_clock::now();
         status = (*txn)->Commit();
@@ -229,6 +262,69 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
       }
     }
   }
+  BatchFailed(batch, claim, presumed, status);
+}
+
+// Until the commit behind is done, the calls that arrive join the batch applied meanwhile, so
+// that its commit, which goes behind next, serves all of them; anything else waits for the next
+// batch (deferred_). A command waiting ends the wait.
+void Engine::GatherBehind(ledger::Transaction& txn, std::vector<Inbound>& batch, Outbox& out, Status& status) {
+  while (status.ok() && deferred_.empty() && !stopping_ && static_cast<int>(batch.size()) < options_.batch_max) {
+    const int commit_fd = ledger_.CommitFd();
+    if (commit_fd < 0) return;  // settled already, by a statement of this batch
+    std::vector<zmq::pollitem_t> items = {{nullptr, commit_fd, ZMQ_POLLIN, 0},
+                                          {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                                          {link_->handle(), 0, ZMQ_POLLIN, 0}};
+    if (verified_) items.push_back({verified_->handle(), 0, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    } catch (const zmq::error_t&) {
+      return;  // EINTR or worse: the batch goes as it is
+    }
+    if ((items[0].revents | items[1].revents) & ZMQ_POLLIN) return;
+    std::vector<Inbound> more;
+    TakeWaiting(more);
+    const size_t from = batch.size();
+    for (Inbound& item : more) {
+      // In the order they came: once one waits, so do those after it.
+      if (deferred_.empty() && IsCall(item) && static_cast<int>(batch.size()) < options_.batch_max) {
+        batch.push_back(std::move(item));
+      } else {
+        deferred_.push_back(std::move(item));
+      }
+    }
+    PresumeNew(batch, from);
+    for (size_t i = from; i < batch.size() && status.ok(); ++i) status = ApplyItem(txn, batch[i], out);
+  }
+}
+
+bool Engine::IsCall(const Inbound& item) {
+  const link::Op op = OpOf(item);
+  return op == link::Op::kCall || op == link::Op::kVerifiedCall;
+}
+
+bool Engine::Overlaps(const std::vector<Inbound>& batch) const {
+  return !batch.empty() && std::all_of(batch.begin(), batch.end(), IsCall);
+}
+
+bool Engine::Settle() {
+  if (!behind_) return true;
+  std::unique_ptr<Behind> behind = std::move(behind_);
+  const Status status = behind->txn->AwaitCommit();
+  behind->txn.reset();
+  counters_.commit_ms.Observe(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - behind->commit_start).count());
+  ++(status.ok() ? counters_.commits : counters_.failed_commits);
+  if (status.ok()) {
+    if (behind->out.replies > 0) CrashPoint("engine.replies_owed");
+    Deliver(behind->out);
+    return true;
+  }
+  BatchFailed(behind->batch, /*claim=*/true, behind->presumed, status);
+  return false;
+}
+
+void Engine::BatchFailed(std::vector<Inbound>& batch, bool claim, bool presumed, const Status& status) {
   if (presumed) {
     // Most likely a request id already in the ledger (a client's retry): the same batch again,
     // this time looking its submits up.
@@ -258,26 +354,30 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
 Status Engine::PrefetchBatch(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume) {
   presumed_new_.clear();
   if (!ledger_.PrefetchesRequests()) return Status::Ok();
-  std::vector<std::string> submits, ids;
+  if (presume) PresumeNew(batch, 0);
+  std::vector<std::string> ids;
   for (const Inbound& item : batch) {
     const link::Op op = OpOf(item);
     if ((op == link::Op::kResult || op == link::Op::kLost) && item.size() >= 2) {
       if (auto parsed = ledger::ParseTaskId(Str(item[1]))) ids.push_back(std::move(parsed->first));
-      continue;
+    } else if (!presume) {
+      if (std::string id = SubmitId(item); !id.empty()) ids.push_back(std::move(id));
     }
-    if ((op != link::Op::kCall && op != link::Op::kVerifiedCall) || item.size() < 4 ||
-        mdp::View(item[2]) != kSubmitService) {
-      continue;
-    }
-    auto request = wire::Decode<wire::SubmitRequest>(mdp::View(item[3]), options_.limits);
-    if (request && !request->request_id.empty()) submits.push_back(std::move(request->request_id));
-  }
-  if (presume) {
-    presumed_new_.insert(submits.begin(), submits.end());
-  } else {
-    ids.insert(ids.end(), submits.begin(), submits.end());
   }
   return ids.size() > 1 ? txn.PrefetchRequests(ids) : Status::Ok();
+}
+
+void Engine::PresumeNew(const std::vector<Inbound>& batch, size_t from) {
+  if (!ledger_.PrefetchesRequests()) return;
+  for (size_t i = from; i < batch.size(); ++i) {
+    if (std::string id = SubmitId(batch[i]); !id.empty()) presumed_new_.insert(std::move(id));
+  }
+}
+
+std::string Engine::SubmitId(const Inbound& item) const {
+  if (!IsCall(item) || item.size() < 4 || mdp::View(item[2]) != kSubmitService) return "";
+  auto request = wire::Decode<wire::SubmitRequest>(mdp::View(item[3]), options_.limits);
+  return request ? std::move(request->request_id) : "";
 }
 
 Status Engine::ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out) {
@@ -525,11 +625,17 @@ void Engine::ObserveHealth(const std::string& service, bool healthy, int64_t now
 // transaction of its own.
 void Engine::Dispatch() {
   if (draining_) return;
-  bool any = false;
-  for (const auto& [service, credit] : credit_) {
-    if (credit > 0 && !quiet_.contains(service)) any = true;
+  auto wanted = [&] {
+    for (const auto& [service, credit] : credit_) {
+      if (credit > 0 && !quiet_.contains(service)) return true;
+    }
+    return false;
+  };
+  if (!wanted()) return;
+  if (behind_) {
+    Settle();  // its answers and dispatches change what is wanted
+    if (!wanted()) return;
   }
-  if (!any) return;
   Outbox out;
   auto txn = ledger_.Begin();
   Status status = txn ? ClaimAndBuild(**txn, out) : txn.error();
@@ -658,6 +764,7 @@ std::map<std::string, CircuitView> Engine::Circuits() const {
 }
 
 void Engine::Tick() {
+  Settle();  // circuits, leases and maintenance as of the last commit
   const int64_t now = clock_.NowMs();
   next_tick_ms_ = now + options_.tick_ms;
   {
@@ -682,14 +789,14 @@ void Engine::Tick() {
   quiet_.clear();  // delayed retries may have come due
   // Overdue stages and lapsed leases, in one transaction (committed only if either is found).
   Outbox out;
-  auto txn = ledger_.Begin();
+  auto txn = BeginSettled();
   if (!txn) return;
   auto overdue = ReportOverdueStages(**txn, now);
   if (!overdue) {
     // Lapsed leases must not wait on the overdue report: on in a transaction of their own.
     TAXHUB_LOG(kWarn, kLog) << "overdue stages not reported: " << overdue.error().ToString();
     txn->reset();  // rolled back before the next Begin()
-    txn = ledger_.Begin();
+    txn = BeginSettled();
     if (!txn) return;
     overdue = 0;
   }
@@ -729,7 +836,7 @@ Result<int> Engine::ReportOverdueStages(ledger::Transaction& txn, int64_t now) {
 
 void Engine::WriteCheckpoint() {
   next_checkpoint_ms_ = clock_.NowMs() + options_.checkpoint_interval_ms;
-  auto txn = ledger_.Begin();
+  auto txn = BeginSettled();
   if (!txn) return;
   const ledger::ChainHead head = (*txn)->Head();
   if (head.seq == 0 || head.seq == checkpointed_seq_) return;
@@ -791,7 +898,7 @@ void Engine::ProcessCommands() {
       continue;
     }
     Effects effects;
-    auto txn = ledger_.Begin();
+    auto txn = BeginSettled();
     Status status = txn ? command->work(**txn, effects) : txn.error();
     if (status.ok()) status = Announce(**txn, effects);
     if (status.ok()) status = (*txn)->Commit();

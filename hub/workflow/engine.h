@@ -33,6 +33,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -92,6 +93,9 @@ struct EngineOptions {
   // requests in flight; otherwise each batch waits out the window. 0: no wait.
   int64_t gather_window_us = 0;
   int gather_count = 16;
+  // Where the ledger commits behind (PostgreSQL), the next batch of calls is applied while the
+  // batch before it commits, and answered after it; see ProcessBatch().
+  bool commit_behind = true;
   int64_t tick_ms = 250;          // lease expiry and delayed-retry checks
   int64_t drain_timeout_ms = 5000;
   wire::CodecLimits limits;
@@ -164,6 +168,7 @@ struct EngineCounters {
   std::atomic<uint64_t> circuits_opened{0};
   std::atomic<uint64_t> gathers{0};            // batches that waited for more (gather_window)
   std::atomic<uint64_t> gathers_timed_out{0};  // … and went with fewer than gather_count
+  std::atomic<uint64_t> overlapped{0};  // batches applied while the batch before them committed
   LatencyHistogram commit_ms;  // ledger commits of the engine's batches
   // Adapter stages, delivery to result, by stage name ("file", "pay" …).
   void ObserveStage(const std::string& stage, double ms) {
@@ -304,18 +309,51 @@ class Engine {
     bool probing = false;
   };
   using Inbound = mdp::Frames;
+  // A batch whose commit is under way behind the engine (Ledger::CommitsBehind()): answered,
+  // and its effects applied, once the commit is done (Settle()).
+  struct Behind {
+    std::unique_ptr<ledger::Transaction> txn;
+    Outbox out;
+    std::vector<Inbound> batch;
+    bool presumed = false;
+    std::chrono::steady_clock::time_point commit_start;
+  };
 
   // Applies `batch` in one transaction and, with `claim`, dispatches in it too.
   // `presume`: where a lookup is a round trip (PostgreSQL), the batch's submits are presumed new
   // (presumed_new_): if one is not, the batch fails — on the primary key at commit, or in
   // Submit() — and is applied again with its submits looked up.
+  // Where the ledger commits behind, a first attempt (claim and presume) leaves its commit
+  // behind (behind_) and returns; a batch of calls only is applied while the one behind
+  // commits (Overlaps()), without claiming or handing stages over, since those depend on what
+  // the batch behind changes in memory once committed.
   void ProcessBatch(std::vector<Inbound>& batch, bool claim = true, bool presume = true);
+  // Whether `batch` may be applied while the batch behind commits: calls only.
+  bool Overlaps(const std::vector<Inbound>& batch) const;
+  // Waits for the batch behind, if any, and answers it; or, if its commit failed, takes it
+  // through BatchFailed(). False when it failed.
+  bool Settle();
+  // A transaction once nothing is behind.
+  Result<std::unique_ptr<ledger::Transaction>> BeginSettled() {
+    Settle();
+    return ledger_.Begin();
+  }
+  // The batch could not be committed: again with lookups (if its submits were presumed new), or
+  // item by item.
+  void BatchFailed(std::vector<Inbound>& batch, bool claim, bool presumed, const Status& status);
   // The messages waiting on the link and from the verify pool, up to batch_max.
   void TakeWaiting(std::vector<Inbound>& batch);
   // More of them, waited for as the gather options say; a command or stop ends the wait.
   void GatherMore(std::vector<Inbound>& batch);
   Status ApplyItem(ledger::Transaction& txn, Inbound& item, Outbox& out);
   Status PrefetchBatch(ledger::Transaction& txn, const std::vector<Inbound>& batch, bool presume);
+  // Adds the request ids of batch[from…]'s submits to presumed_new_ (where a lookup costs).
+  void PresumeNew(const std::vector<Inbound>& batch, size_t from);
+  // The request id a submit call names, or "".
+  std::string SubmitId(const Inbound& item) const;
+  static bool IsCall(const Inbound& item);
+  // Applies to `txn` the calls that arrive while the batch behind commits (see ProcessBatch()).
+  void GatherBehind(ledger::Transaction& txn, std::vector<Inbound>& batch, Outbox& out, Status& status);
   void FailItem(Inbound& item, const Status& status);
   void Deliver(Outbox& out);
   void ApplyEffects(Effects& effects);
@@ -405,6 +443,8 @@ class Engine {
   // The outbox of the batch being applied while its stages may be dispatched as they come up
   // (ProcessBatch() with a claim); null otherwise.
   Outbox* dispatching_ = nullptr;
+  std::unique_ptr<Behind> behind_;
+  std::vector<Inbound> deferred_;  // taken while gathering behind a commit, for the next batch
 
   std::map<std::string, int> credit_;       // service -> idle workers not yet given work
   std::set<std::string> quiet_;             // services found with no READY work since last tick
