@@ -124,6 +124,7 @@ void Engine::Run() {
     // Other hubs' NOTIFY arrives on the ledger connection's socket; the end of a commit behind
     // on a file descriptor of the ledger's own.
     if (const int fd = ledger_.NotificationFd(); fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const size_t commit_item = items.size();
     if (const int fd = behind_ ? ledger_.CommitFd() : -1; fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(),
@@ -142,8 +143,8 @@ void Engine::Run() {
     if (!batch.empty()) {
       last_message_ms = MonotonicMs();
       ProcessBatch(batch);  // while a batch commits behind, this one may be applied meanwhile
-    } else {
-      Settle();  // nothing to apply meanwhile: the batch behind is answered once committed
+    } else if (commit_item < items.size() && (items[commit_item].revents & ZMQ_POLLIN)) {
+      Settle();  // committed, with nothing to apply meanwhile: its answers go out now
     }
     ProcessCommands();
     if (clock_.NowMs() >= next_tick_ms_) Tick();

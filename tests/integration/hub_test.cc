@@ -433,6 +433,62 @@ TEST_P(HubTest, TwoHundredConcurrentSubmitsAreEachAcceptedExactlyOnce) {
   }
 }
 
+// PostgreSQL: while a batch commits behind, the calls that arrive are applied in the next
+// transaction. Here the first batch holds a retry presumed new, and its commit waits on a table
+// lock: the submits sent meanwhile are applied over it; when the lock goes, its commit fails on
+// the primary key, the batch over it is dropped, and both are done again, each answered right.
+TEST_P(HubTest, ABatchAppliedOverACommitThatFailsIsDoneAgain) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "SQLite commits at once";
+  const std::string dsn = config_.ledger.postgres.dsn;
+  hub_.reset();
+  config_.engine.tick_ms = 60'000;  // a tick settles the commit behind first
+  hub_ = std::make_unique<TestHub>(config_);
+  ASSERT_TRUE(hub_->ok()) << hub_->status().ToString();
+  client_ = std::make_unique<client::HubClient>(context_, hub_->frontend());
+  ASSERT_TRUE(client_->Submit(Request("R-first")).has_value());
+
+  auto locker = Process::Start({"/usr/bin/psql", "-q", "-d", dsn, "-c",
+                                "BEGIN; LOCK TABLE requests IN SHARE MODE; SELECT pg_sleep(2); COMMIT;"},
+                               dir_.File("locker.log"));
+  ASSERT_TRUE(locker.has_value());
+  ASSERT_TRUE(Eventually([&] {
+    CommandResult held = RunCommand({"/usr/bin/psql", "-Atq", "-d", dsn, "-c",
+                                     "SELECT count(*) FROM pg_locks WHERE relation = 'requests'::regclass "
+                                     "AND mode = 'ShareLock' AND granted"});
+    return held.exit_code == 0 && held.output.find('1') == 0;
+  }));
+  std::future<Result<wire::SubmitReply>> retry = std::async(std::launch::async, [&] {
+    client::HubClient client(context_, hub_->frontend());
+    return client.Submit(Request("R-first"));  // presumed new: its batch's commit will fail
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // its commit is waiting on the lock
+  const uint64_t overlapped = hub_->hub().engine_counters().overlapped;
+  std::vector<std::future<Result<wire::SubmitReply>>> over;
+  for (int i = 0; i < 5; ++i) {
+    over.push_back(std::async(std::launch::async, [&, i] {
+      client::HubClient client(context_, hub_->frontend());
+      return client.Submit(Request("R-over-" + std::to_string(i)));
+    }));
+  }
+  auto again = retry.get();
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->request_id, "R-first");
+  for (int i = 0; i < 5; ++i) {
+    auto reply = over[i].get();
+    ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+    EXPECT_FALSE(reply->duplicate);
+    EXPECT_EQ(reply->request_id, "R-over-" + std::to_string(i));
+    auto progress = client_->Progress(reply->request_id, kTaxpayer);
+    ASSERT_TRUE(progress.has_value()) << progress.error().ToString();
+  }
+  EXPECT_EQ(locker->Wait(10'000), 0) << locker->Log();
+  EXPECT_GT(hub_->hub().engine_counters().overlapped, overlapped) << "nothing was applied over the commit";
+  EXPECT_GE(hub_->hub().engine_counters().failed_commits, 1u);
+  EXPECT_EQ(hub_->hub().engine_counters().accepted, 6u);
+  EXPECT_EQ(hub_->hub().engine_counters().duplicates, 1u);
+}
+
 // A hall that retries a request accepted before a route reload removed its kind is told it is a
 // duplicate (PostgreSQL presumes a batch's submits new: the refusal that presumption would give
 // sends the batch back for a lookup), and a new request of that kind is refused.
