@@ -9,7 +9,10 @@
 // messages: for a hall with a known number of requests in flight, on a ledger whose commit
 // costs more than that wait. If one item fails inside a batch, the batch is rolled back and its
 // items are applied one transaction each, so that one bad item cannot take the others down with
-// it.
+// it. On a ledger that commits behind (PostgreSQL, engine.commit_behind), a batch's commit runs
+// on the ledger's own thread while the calls that arrive meanwhile are applied in the next
+// transaction; the first batch is answered once its commit is done, and if it failed, the
+// batch applied over it is applied again.
 //
 // Dispatch is pulled by credit: the broker reports idle workers per service, and the engine
 // claims at most that many READY stages from the ledger. Work for a service with no free worker,
