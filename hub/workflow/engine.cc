@@ -251,15 +251,7 @@ void Engine::ProcessBatch(std::vector<Inbound>& batch, bool claim, bool presume)
       if (status.ok()) {
         const auto commit_start = std::chrono::steady_clock::now();
         status = (*txn)->Commit();
-        counters_.commit_ms.Observe(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
-        ++(status.ok() ? counters_.commits : counters_.failed_commits);
-        if (status.ok()) {
-          // Committed, and clients are owed answers that have not gone out.
-          if (out.replies > 0) CrashPoint("engine.replies_owed");
-          Deliver(out);
-          return;
-        }
+        if (Committed(status, commit_start, out)) return;
       }
     }
   }
@@ -313,16 +305,20 @@ bool Engine::Settle() {
   std::unique_ptr<Behind> behind = std::move(behind_);
   const Status status = behind->txn->AwaitCommit();
   behind->txn.reset();
-  counters_.commit_ms.Observe(
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - behind->commit_start).count());
-  ++(status.ok() ? counters_.commits : counters_.failed_commits);
-  if (status.ok()) {
-    if (behind->out.replies > 0) CrashPoint("engine.replies_owed");
-    Deliver(behind->out);
-    return true;
-  }
+  if (Committed(status, behind->commit_start, behind->out)) return true;
   BatchFailed(behind->batch, /*claim=*/true, behind->presumed, status);
   return false;
+}
+
+bool Engine::Committed(const Status& status, std::chrono::steady_clock::time_point start, Outbox& out) {
+  counters_.commit_ms.Observe(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  ++(status.ok() ? counters_.commits : counters_.failed_commits);
+  if (!status.ok()) return false;
+  // Committed, and clients are owed answers that have not gone out.
+  if (out.replies > 0) CrashPoint("engine.replies_owed");
+  Deliver(out);
+  return true;
 }
 
 void Engine::BatchFailed(std::vector<Inbound>& batch, bool claim, bool presumed, const Status& status) {
@@ -790,14 +786,14 @@ void Engine::Tick() {
   quiet_.clear();  // delayed retries may have come due
   // Overdue stages and lapsed leases, in one transaction (committed only if either is found).
   Outbox out;
-  auto txn = BeginSettled();
+  auto txn = ledger_.Begin();
   if (!txn) return;
   auto overdue = ReportOverdueStages(**txn, now);
   if (!overdue) {
     // Lapsed leases must not wait on the overdue report: on in a transaction of their own.
     TAXHUB_LOG(kWarn, kLog) << "overdue stages not reported: " << overdue.error().ToString();
     txn->reset();  // rolled back before the next Begin()
-    txn = BeginSettled();
+    txn = ledger_.Begin();
     if (!txn) return;
     overdue = 0;
   }

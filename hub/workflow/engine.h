@@ -341,6 +341,8 @@ class Engine {
     Settle();
     return ledger_.Begin();
   }
+  // After a batch's commit: counts it and, if it committed, answers the batch (Deliver()).
+  bool Committed(const Status& status, std::chrono::steady_clock::time_point start, Outbox& out);
   // The batch could not be committed: again with lookups (if its submits were presumed new), or
   // item by item.
   void BatchFailed(std::vector<Inbound>& batch, bool claim, bool presumed, const Status& status);

@@ -199,7 +199,7 @@ Status Engine::Items(ledger::Transaction& txn, std::string_view body, wire::Item
 void Engine::SendReminders() {
   const int64_t now = clock_.NowMs();
   const obligations::Date today = obligations::ChinaDate(now);
-  auto txn = BeginSettled();
+  auto txn = ledger_.Begin();  // Tick() has settled the commit behind
   if (!txn) return;
   int sent = 0;
   auto remind = [&](ledger::Reminder which, const std::string& from, const std::string& to) -> Status {
