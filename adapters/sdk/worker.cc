@@ -10,6 +10,7 @@
 
 #include "hub/base/clock.h"
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/broker/mdp.h"
 
 namespace taxhub::sdk {
@@ -57,9 +58,15 @@ void WorkerPool::Start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   on_io_thread_ = !handler_.MayBlock();
   for (int i = 0; !on_io_thread_ && i < options_.concurrency; ++i) {
-    handler_threads_.emplace_back([this] { HandlerLoop(); });
+    handler_threads_.emplace_back([this, i] {
+      NameThisThread(NumberedThreadName("handler", i));
+      HandlerLoop();
+    });
   }
-  io_thread_ = std::thread([this] { IoLoop(); });
+  io_thread_ = std::thread([this] {
+    NameThisThread("worker-io");
+    IoLoop();
+  });
 }
 
 void WorkerPool::Stop() {

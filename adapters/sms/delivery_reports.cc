@@ -15,6 +15,7 @@
 
 #include "adapters/sms/sms_handler.h"
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "tools/client/mdp_client.h"
 
 namespace taxhub::sms {
@@ -137,7 +138,10 @@ Status DeliveryReports::Start() {
                       std::to_string(options_.listen_port) + ": " + e.displayText(),
                   "dlr-listen");
   }
-  if (!options_.hub_endpoint.empty()) forwarder_ = std::thread([this] { Forward(); });
+  if (!options_.hub_endpoint.empty()) forwarder_ = std::thread([this] {
+      NameThisThread("dlr-forward");
+      Forward();
+    });
   return Status::Ok();
 }
 

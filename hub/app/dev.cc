@@ -17,6 +17,7 @@
 #include <set>
 
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/security/crypto.h"
 
 namespace taxhub::app {
@@ -276,7 +277,10 @@ Status DevProcesses::Start() {
   }
   if (!children_.empty()) {
     watching_ = true;
-    watcher_ = std::thread([this] { Watch(); });
+    watcher_ = std::thread([this] {
+      NameThisThread("dev-watch");
+      Watch();
+    });
   }
   return Status::Ok();
 }
@@ -322,7 +326,10 @@ void DevProcesses::Stop() {
 
 void DevClerk::Start() {
   if (!config_.enabled || thread_.joinable()) return;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("dev-clerk");
+    Run();
+  });
 }
 
 void DevClerk::Stop() {

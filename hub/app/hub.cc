@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/security/curve_keys.h"
 
 namespace taxhub::app {
@@ -157,8 +158,14 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
 }
 
 void Hub::Start() {
-  engine_thread_ = std::thread([this] { engine_->Run(); });
-  broker_thread_ = std::thread([this] { broker_->Run(); });
+  engine_thread_ = std::thread([this] {
+    NameThisThread("engine");
+    engine_->Run();
+  });
+  broker_thread_ = std::thread([this] {
+    NameThisThread("broker");
+    broker_->Run();
+  });
   if (verify_pool_) verify_pool_->Start();
   if (publisher_) publisher_->Start();
 }

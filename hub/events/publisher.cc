@@ -1,3 +1,4 @@
+#include "hub/base/thread_name.h"
 #include "hub/events/publisher.h"
 
 #include <chrono>
@@ -35,7 +36,10 @@ Status Publisher::Bind() {
 }
 
 void Publisher::Start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (!thread_.joinable()) thread_ = std::thread([this] {
+    NameThisThread("publisher");
+    Run();
+  });
 }
 
 void Publisher::Stop() {

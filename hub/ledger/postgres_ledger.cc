@@ -16,6 +16,7 @@
 
 #include "hub/base/clock.h"
 #include "hub/base/digest.h"
+#include "hub/base/thread_name.h"
 #include "hub/ledger/ledger.h"
 #include "hub/ledger/migrations.h"
 #include "hub/ledger/pg_binary.h"
@@ -388,7 +389,10 @@ class PostgresLedger;
 // eventfd becomes readable when a job is done.
 class Committer {
  public:
-  Committer() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] { Loop(); }) {}
+  Committer() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] {
+        NameThisThread("pg-commit");
+        Loop();
+      }) {}
   ~Committer() {
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -1,3 +1,4 @@
+#include "hub/base/thread_name.h"
 #include "hub/security/curve_auth.h"
 
 #include <zmq_addon.hpp>
@@ -166,7 +167,10 @@ Status ZapHandler::Bind() {
 }
 
 void ZapHandler::Start() {
-  if (socket_ && !thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (socket_ && !thread_.joinable()) thread_ = std::thread([this] {
+    NameThisThread("zap");
+    Run();
+  });
 }
 
 void ZapHandler::Stop() {

@@ -1,3 +1,4 @@
+#include "hub/base/thread_name.h"
 #include "hub/security/verify_pool.h"
 
 #include <zmq_addon.hpp>
@@ -24,7 +25,12 @@ VerifyPool::VerifyPool(zmq::context_t& context, const SignatureVerifier* verifie
 VerifyPool::~VerifyPool() { Stop(); }
 
 void VerifyPool::Start() {
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this, i] {
+      NameThisThread(NumberedThreadName("verify", i));
+      Run();
+    });
+  }
   std::unique_lock<std::mutex> lock(ready_mutex_);
   ready_.wait(lock, [&] { return connected_ == options_.threads; });
 }

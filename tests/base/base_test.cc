@@ -5,15 +5,18 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "hub/base/digest.h"
 #include "hub/base/json_map.h"
 #include "hub/base/log.h"
 #include "hub/base/status.h"
 #include "hub/base/text.h"
+#include "hub/base/thread_name.h"
 #include "hub/base/yaml_reader.h"
 
 namespace taxhub {
@@ -170,6 +173,30 @@ TEST(JsonMap, DecodesAsPocoDoes) {
       ASSERT_EQ(*decoded, *theirs) << json;
     }
   }
+}
+
+TEST(ThreadName, NamesTheCallingThreadAsTheKernelShowsIt) {
+  std::string seen, in_proc, numbered;
+  std::thread([&] {
+    NameThisThread("engine");
+    seen = ThisThreadName();
+    std::ifstream(std::string("/proc/self/task/") + std::to_string(gettid()) + "/comm") >> in_proc;
+    NameThisThread(NumberedThreadName("verify", 12));
+    numbered = ThisThreadName();
+  }).join();
+  EXPECT_EQ(seen, "engine");
+  EXPECT_EQ(in_proc, "engine");
+  EXPECT_EQ(numbered, "verify/12");
+  EXPECT_NE(ThisThreadName(), "engine") << "only the thread that asked";
+}
+
+TEST(ThreadName, ALongNameIsCutToTheKernelsFifteenBytes) {
+  std::string seen;
+  std::thread([&] {
+    NameThisThread("a-name-much-longer-than-fifteen");
+    seen = ThisThreadName();
+  }).join();
+  EXPECT_EQ(seen, "a-name-much-lon");
 }
 
 TEST(Digest, LengthPrefixKeepsPartsApart) {

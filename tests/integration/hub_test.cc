@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <functional>
@@ -150,6 +151,35 @@ TEST_P(HubTest, AHandlerThatNeverBlocksRunsOnItsServicesIoThread) {
     used.insert(threads.begin(), threads.end());
   }
   EXPECT_EQ(used, instant_io) << "each service's I/O thread";
+}
+
+// The names `top -H`, perf and gdb show: the kernel's, read back from /proc.
+std::multiset<std::string> ThreadNamesOfThisProcess() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    names.insert(name);
+  }
+  return names;
+}
+
+TEST_P(HubTest, TheHubsAndAdaptersThreadsAreNamedForTheirWork) {
+  ScriptedHandler blocking(nullptr, /*may_block=*/true);
+  TestWorkers workers(hub_->backend(), {"t.accept", "t.verify", "t.notify"}, blocking, 2);
+  auto reply = client_->Submit(Request("R-named"));
+  ASSERT_TRUE(reply.has_value()) << reply.error().ToString();
+  EXPECT_EQ(WaitForEnd("R-named").state, RequestState::COMPLETED);
+  const std::multiset<std::string> names = ThreadNamesOfThisProcess();
+  std::string all;
+  for (const std::string& name : names) all += name + " ";
+  EXPECT_EQ(names.count("engine"), 1u) << all;
+  EXPECT_EQ(names.count("broker"), 1u) << all;
+  EXPECT_EQ(names.count("worker-io"), 3u) << all << "(one a service)";
+  EXPECT_EQ(names.count("handler/0"), 3u) << all;
+  EXPECT_EQ(names.count("handler/1"), 3u) << all;
+  // Each PostgreSQL connection that commits behind has its committer.
+  EXPECT_EQ(names.contains("pg-commit"), GetParam() == "postgres") << all;
 }
 
 TEST_P(HubTest, AStageWaitsInTheLedgerUntilAnAdapterRegisters) {

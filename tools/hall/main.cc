@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hub/base/clock.h"
+#include "hub/base/thread_name.h"
 #include "tools/client/mdp_client.h"
 #include "tools/client/subscriber.h"
 #include "tools/hall/samples.h"
@@ -260,6 +261,7 @@ int Load(const Args& args, zmq::context_t& context) {
   std::vector<std::thread> threads;
   for (int g = 0; g < groups; ++g) {
     threads.emplace_back([&, g] {
+      NameThisThread(NumberedThreadName("hall", g));
       // Paced, wake-ups come on time rather than up to the default 50 us late.
       if (rate > 0) prctl(PR_SET_TIMERSLACK, 1000UL);
       struct Client {
