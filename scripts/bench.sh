@@ -101,10 +101,10 @@ load() {  # output-file load-arguments…
   sed 's/^/    /' "$out"
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-# CPU clock ticks used so far by process PID, all its threads; and by each of its threads, as
-# "tid ticks" lines.
+# CPU clock ticks used so far by process PID, all its threads; and by its thread named NAME
+# (hub/base/thread_name.h; names hold no spaces, so stat's second field is "(NAME)").
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-thread_ticks() { for t in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$t" 2>/dev/null || true; done; }
+thread_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk -v name="($2)" '$2 == name {t += $14 + $15} END {print t + 0}'; }
 # The whole machine's clock ticks so far: "idle steal total" (idle counts I/O wait; steal is CPU
 # time the hypervisor gave to other guests).
 machine_ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $5 + $6, $9, t}' /proc/stat; }
@@ -207,7 +207,7 @@ target 3 signed-intake "$signed_worst" 0.70 ">=" 1 "$signed_detail of min(verify
 echo "== 4. whole workflows: three automated stages on instant adapters, $N_WORKFLOW requests"
 start_hub "$sqlite_ledger"
 start_adapter
-thread_ticks "$HUB_PID" > "$WORK/hub_ticks0.txt"
+engine_ticks0=$(thread_ticks "$HUB_PID" engine)
 hub_ticks0=$(process_ticks "$HUB_PID"); adapter_ticks0=$(process_ticks "$ADAPTER_PID")
 machine_t4=$(machine_ticks); t4_start_ms=$(date +%s%3N)
 TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
@@ -216,15 +216,13 @@ TIMEFORMAT="%U %S"  # bash's own time: the hall's CPU seconds, user and system
 cat "$WORK/hall_errors.txt" >&2
 sed 's/^/    /' "$WORK/workflow_intake.txt"
 /usr/bin/python3 bench/ledger_figures.py "$WORK/data/ledger.db" "$N_WORKFLOW" 600 | tee "$WORK/workflow.txt" || true
-thread_ticks "$HUB_PID" > "$WORK/hub_ticks1.txt"
+engine_ticks=$(($(thread_ticks "$HUB_PID" engine) - engine_ticks0))
 t4_ms=$(($(date +%s%3N) - t4_start_ms)); t4_machine=$(machine_share "$machine_t4")
 hub_ticks=$(($(process_ticks "$HUB_PID") - hub_ticks0)); adapter_ticks=$(($(process_ticks "$ADAPTER_PID") - adapter_ticks0))
 stop_adapter
 stop_hub
 # Where the CPU goes, per completed request: what bounds this target on two cores.
 hz=$(getconf CLK_TCK)
-engine_ticks=$(LC_ALL=C join <(LC_ALL=C sort -k1,1 "$WORK/hub_ticks0.txt") <(LC_ALL=C sort -k1,1 "$WORK/hub_ticks1.txt") |
-  awk '{print $3 - $2}' | sort -n | tail -1)
 awk -v hz="$hz" -v n="$(field "completed=" "$WORK/workflow.txt")" -v hub="$hub_ticks" -v engine_ticks="$engine_ticks" -v adapter="$adapter_ticks" \
     -v hall="$(awk '{print $1 + $2}' "$WORK/hall_cpu.txt")" '
   BEGIN {
