@@ -58,15 +58,10 @@ void WorkerPool::Start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   on_io_thread_ = !handler_.MayBlock();
   for (int i = 0; !on_io_thread_ && i < options_.concurrency; ++i) {
-    handler_threads_.emplace_back([this, i] {
-      NameThisThread(NumberedThreadName("handler", i));
-      HandlerLoop();
-    });
+    handler_threads_.push_back(
+        NamedThread(NumberedThreadName("handler", i), [this] { HandlerLoop(); }));
   }
-  io_thread_ = std::thread([this] {
-    NameThisThread("worker-io");
-    IoLoop();
-  });
+  io_thread_ = NamedThread("worker-io", [this] { IoLoop(); });
 }
 
 void WorkerPool::Stop() {

@@ -138,10 +138,9 @@ Status DeliveryReports::Start() {
                       std::to_string(options_.listen_port) + ": " + e.displayText(),
                   "dlr-listen");
   }
-  if (!options_.hub_endpoint.empty()) forwarder_ = std::thread([this] {
-      NameThisThread("dlr-forward");
-      Forward();
-    });
+  if (!options_.hub_endpoint.empty()) {
+    forwarder_ = NamedThread("dlr-forward", [this] { Forward(); });
+  }
   return Status::Ok();
 }
 

@@ -277,10 +277,7 @@ Status DevProcesses::Start() {
   }
   if (!children_.empty()) {
     watching_ = true;
-    watcher_ = std::thread([this] {
-      NameThisThread("dev-watch");
-      Watch();
-    });
+    watcher_ = NamedThread("dev-watch", [this] { Watch(); });
   }
   return Status::Ok();
 }
@@ -326,10 +323,7 @@ void DevProcesses::Stop() {
 
 void DevClerk::Start() {
   if (!config_.enabled || thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    NameThisThread("dev-clerk");
-    Run();
-  });
+  thread_ = NamedThread("dev-clerk", [this] { Run(); });
 }
 
 void DevClerk::Stop() {

@@ -158,14 +158,8 @@ Result<std::unique_ptr<Hub>> Hub::Open(HubConfig config, const Clock& clock) {
 }
 
 void Hub::Start() {
-  engine_thread_ = std::thread([this] {
-    NameThisThread("engine");
-    engine_->Run();
-  });
-  broker_thread_ = std::thread([this] {
-    NameThisThread("broker");
-    broker_->Run();
-  });
+  engine_thread_ = NamedThread("engine", [this] { engine_->Run(); });
+  broker_thread_ = NamedThread("broker", [this] { broker_->Run(); });
   if (verify_pool_) verify_pool_->Start();
   if (publisher_) publisher_->Start();
 }

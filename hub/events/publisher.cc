@@ -1,9 +1,9 @@
-#include "hub/base/thread_name.h"
 #include "hub/events/publisher.h"
 
 #include <chrono>
 
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/events/event_wire.h"
 #include "hub/security/curve_auth.h"
 #include "hub/wire/codec.h"
@@ -36,10 +36,7 @@ Status Publisher::Bind() {
 }
 
 void Publisher::Start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] {
-    NameThisThread("publisher");
-    Run();
-  });
+  if (!thread_.joinable()) thread_ = NamedThread("publisher", [this] { Run(); });
 }
 
 void Publisher::Stop() {

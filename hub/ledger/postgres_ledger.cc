@@ -389,10 +389,9 @@ class PostgresLedger;
 // eventfd becomes readable when a job is done.
 class Committer {
  public:
-  Committer() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] {
-        NameThisThread("pg-commit");
-        Loop();
-      }) {}
+  Committer()
+      : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        thread_(NamedThread("pg-commit", [this] { Loop(); })) {}
   ~Committer() {
     {
       std::lock_guard<std::mutex> lock(mutex_);

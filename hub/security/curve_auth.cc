@@ -1,4 +1,3 @@
-#include "hub/base/thread_name.h"
 #include "hub/security/curve_auth.h"
 
 #include <zmq_addon.hpp>
@@ -8,6 +7,7 @@
 
 #include "hub/base/clock.h"
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/security/curve_keys.h"
 
 namespace taxhub::security {
@@ -167,10 +167,7 @@ Status ZapHandler::Bind() {
 }
 
 void ZapHandler::Start() {
-  if (socket_ && !thread_.joinable()) thread_ = std::thread([this] {
-    NameThisThread("zap");
-    Run();
-  });
+  if (socket_ && !thread_.joinable()) thread_ = NamedThread("zap", [this] { Run(); });
 }
 
 void ZapHandler::Stop() {

@@ -1,9 +1,9 @@
-#include "hub/base/thread_name.h"
 #include "hub/security/verify_pool.h"
 
 #include <zmq_addon.hpp>
 
 #include "hub/base/log.h"
+#include "hub/base/thread_name.h"
 #include "hub/broker/link.h"
 #include "hub/broker/mdp.h"
 #include "hub/security/taxpayer_id.h"
@@ -26,10 +26,7 @@ VerifyPool::~VerifyPool() { Stop(); }
 
 void VerifyPool::Start() {
   for (int i = 0; i < options_.threads; ++i) {
-    threads_.emplace_back([this, i] {
-      NameThisThread(NumberedThreadName("verify", i));
-      Run();
-    });
+    threads_.push_back(NamedThread(NumberedThreadName("verify", i), [this] { Run(); }));
   }
   std::unique_lock<std::mutex> lock(ready_mutex_);
   ready_.wait(lock, [&] { return connected_ == options_.threads; });
