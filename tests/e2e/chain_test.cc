@@ -127,8 +127,8 @@ TEST_F(ChainTest, VerifyLedgerExitsNonZeroNamingTheTamperedRow) {
   EXPECT_NE(live.output.find("ledger OK"), std::string::npos) << live.output;
   EXPECT_EQ(hub->Stop(10'000), 0);
   adapter->Stop(5000);
-  auto tampered = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
-                              "DROP TRIGGER events_no_delete; DELETE FROM events WHERE chain_seq = 3;"});
+  auto tampered = RunSqlite(dir_.File("ledger.db"),
+                            "DROP TRIGGER events_no_delete; DELETE FROM events WHERE chain_seq = 3;");
   ASSERT_EQ(tampered.exit_code, 0) << tampered.output;
   auto result = RunCommand({BinDir() + "/taxhub", "verify-ledger", "--config", config_});
   EXPECT_EQ(result.exit_code, 1) << result.output;

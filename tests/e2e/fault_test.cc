@@ -298,8 +298,7 @@ class FaultTest : public ::testing::Test {
   }
 
   int CountEvents(const std::string& type) {
-    auto rows = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"),
-                            "SELECT count(*) FROM events WHERE type = '" + type + "'"});
+    auto rows = RunSqlite(dir_.File("ledger.db"), "SELECT count(*) FROM events WHERE type = '" + type + "'");
     return rows.exit_code == 0 ? std::atoi(rows.output.c_str()) : -1;
   }
 
@@ -324,7 +323,7 @@ class FaultTest : public ::testing::Test {
 
   // id -> (state, request.accepted events) from the ledger file.
   LedgerRows LedgerRequests() {
-    auto rows = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"), kLedgerRowsSql});
+    auto rows = RunSqlite(dir_.File("ledger.db"), kLedgerRowsSql);
     EXPECT_EQ(rows.exit_code, 0) << rows.output;
     LedgerRows out;
     std::istringstream in(rows.output);
@@ -337,7 +336,7 @@ class FaultTest : public ::testing::Test {
   }
 
   int NotCompleted() {
-    auto rows = RunCommand({"/usr/bin/sqlite3", dir_.File("ledger.db"), kNotCompletedSql});
+    auto rows = RunSqlite(dir_.File("ledger.db"), kNotCompletedSql);
     return rows.exit_code == 0 ? std::atoi(rows.output.c_str()) : -1;
   }
 

@@ -313,11 +313,11 @@ TEST_F(MonthTest, InvoicesCopyReportReturnPaymentAndAnSmsWithTheVoucher) {
   EXPECT_NE(agreed.output.find("1 debits at the bank, 1 payments in the ledger, 0 mismatches"), std::string::npos)
       << agreed.output;
   // Someone changes the voucher the ledger holds: the next reconciliation raises it, on the
-  // request's pay stage where operators look. (The hub is running and commits now and then:
-  // without a busy timeout the CLI gives up at once with "database is locked".)
-  auto forged = RunCommand({"/usr/bin/sqlite3", "-cmd", ".timeout 10000", dir_.File("ledger.db"),
-                            "UPDATE stages SET outputs = json_set(outputs, '$.voucher', 'V-FORGED') "
-                            "WHERE request_id = 'M-VAT' AND idx = 1;"});
+  // request's pay stage where operators look. (The hub is running: RunSqlite waits for its
+  // write lock.)
+  auto forged = RunSqlite(dir_.File("ledger.db"),
+                          "UPDATE stages SET outputs = json_set(outputs, '$.voucher', 'V-FORGED') "
+                          "WHERE request_id = 'M-VAT' AND idx = 1;");
   ASSERT_EQ(forged.exit_code, 0) << forged.output;
   auto raised = reconcile();
   EXPECT_EQ(raised.exit_code, 1) << raised.output;

@@ -103,7 +103,7 @@ class TamperTest : public ::testing::TestWithParam<std::tuple<std::string, Tampe
   void Exec(const std::string& sql) {
     CommandResult result =
         backend_ == "sqlite"
-            ? RunCommand({"/usr/bin/sqlite3", "-cmd", ".timeout 10000", config_.ledger.sqlite.path, sql})
+            ? RunSqlite(config_.ledger.sqlite.path, sql)
             : RunCommand({"/usr/bin/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", dsn_, "-c", sql});
     ASSERT_EQ(result.exit_code, 0) << result.output;
   }

@@ -143,6 +143,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms) {
   return result;
 }
 
+CommandResult RunSqlite(const std::string& database, const std::string& sql) {
+  return RunCommand({"/usr/bin/sqlite3", "-cmd", ".timeout 10000", database, sql});
+}
+
 namespace {
 
 // Whether nothing listens on 127.0.0.1:port (nor holds it bound).

@@ -48,6 +48,12 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms = 60'000);
 
+// Runs SQL on a SQLite database with the sqlite3 shell, as an operator would. It waits up to
+// 10 s for a lock: a hub running on the file commits now and then, and without a busy timeout
+// the shell gives up at once with "database is locked" (a write whenever the hub holds the
+// write lock; a read, rarely, while the WAL index is being rebuilt).
+CommandResult RunSqlite(const std::string& database, const std::string& sql);
+
 // A TCP port on 127.0.0.1 that was free a moment ago, from below the kernel's ephemeral range.
 int FreePort();
 
