@@ -1,8 +1,12 @@
 #include "hub/broker/broker.h"
 
+#include <poll.h>
+
 #include <zmq_addon.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "hub/base/clock.h"
 #include "hub/base/log.h"
@@ -85,33 +89,49 @@ Status Broker::Bind() {
 }
 
 void Broker::Run() {
-  // Sources in priority order; the frontend comes last and is left out while draining.
-  enum Source { kBackend, kLink, kReplies, kFrontend };
+  // The loop waits in poll() on the sockets' ZMQ_FDs rather than in zmq_poll(), which asks every
+  // socket for its events before and after each wait, at two system calls an ask in libzmq
+  // (getpid for its fork check, then a poll of the socket's mailbox). A ZMQ_FD signals only
+  // that a socket's state changed, and any call on a socket, a send included, may take that
+  // signal. So a socket is read until EAGAIN after its descriptor signals and after every send
+  // on it (unread_), and the loop does not sleep while one may still hold messages.
+  const std::array<zmq::socket_t*, kSources> sockets = {backend_.get(), link_.get(), replies_.get(),
+                                                        frontend_.get()};
+  std::array<int, kSources> fds{};
+  for (int i = 0; i < kSources; ++i) {
+    if (sockets[i]) fds[i] = sockets[i]->get(zmq::sockopt::fd);
+  }
+  std::vector<pollfd> items;
+  std::vector<int> polled;
   while (!stopping_) {
-    std::vector<std::pair<zmq::socket_t*, Source>> sources = {{backend_.get(), kBackend},
-                                                              {link_.get(), kLink}};
-    if (replies_) sources.emplace_back(replies_.get(), kReplies);
-    if (!draining_) sources.emplace_back(frontend_.get(), kFrontend);
-    std::vector<zmq::pollitem_t> items;
-    for (const auto& [socket, source] : sources) {
-      items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+    items.clear();
+    polled.clear();
+    bool unread = false;
+    for (int i = 0; i < kSources; ++i) {
+      if (!sockets[i] || (i == kFrontend && draining_)) continue;
+      items.push_back({fds[i], POLLIN, 0});
+      polled.push_back(i);
+      unread = unread || unread_[i];
     }
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      TAXHUB_LOG(kError, kLog) << "poll failed: " << e.what();
+    if (::poll(items.data(), items.size(), unread ? 0 : 100) < 0) {
+      if (errno == EINTR) continue;
+      TAXHUB_LOG(kError, kLog) << "poll failed: " << std::strerror(errno);
       break;
     }
     // Each socket is drained a bounded number of messages per wake so that none starves.
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+    for (size_t k = 0; k < items.size(); ++k) {
+      const int i = polled[k];
+      if (items[k].revents != 0) unread_[i] = true;
+      if (!unread_[i]) continue;
       for (int n = 0; n < kMaxMessagesPerWake; ++n) {
         Frames frames;
-        auto received = zmq::recv_multipart(*sources[i].first, std::back_inserter(frames),
+        auto received = zmq::recv_multipart(*sockets[i], std::back_inserter(frames),
                                             zmq::recv_flags::dontwait);
-        if (!received) break;
-        switch (sources[i].second) {
+        if (!received) {
+          unread_[i] = false;  // read to EAGAIN: the descriptor signals the next message
+          break;
+        }
+        switch (i) {
           case kBackend: HandleWorker(frames); break;
           case kLink:
           case kReplies: HandleEngine(frames); break;
@@ -524,6 +544,7 @@ void Broker::OnTimers(int64_t now) {
 // ---- sending ---------------------------------------------------------------------------------
 
 bool Broker::SendFrontend(Frames frames) {
+  unread_[kFrontend] = true;  // a send may take the socket's signal (Run())
   try {
     if (zmq::send_multipart(*frontend_, frames, zmq::send_flags::dontwait)) return true;
     TAXHUB_LOG(kWarn, kLog) << "client " << IdentityForLog(View(frames[0]))
@@ -536,6 +557,7 @@ bool Broker::SendFrontend(Frames frames) {
 }
 
 bool Broker::SendBackend(Frames frames) {
+  unread_[kBackend] = true;
   try {
     if (zmq::send_multipart(*backend_, frames, zmq::send_flags::dontwait)) return true;
   } catch (const zmq::error_t& e) {
@@ -546,6 +568,7 @@ bool Broker::SendBackend(Frames frames) {
 }
 
 bool Broker::SendLink(Frames frames, bool may_wait) {
+  unread_[kLink] = true;
   try {
     auto sent = zmq::send_multipart(*link_, frames,
                                     may_wait ? zmq::send_flags::none : zmq::send_flags::dontwait);

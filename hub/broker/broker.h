@@ -18,6 +18,7 @@
 #ifndef TAXHUB_HUB_BROKER_BROKER_H_
 #define TAXHUB_HUB_BROKER_BROKER_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -161,6 +162,11 @@ class Broker {
   std::unique_ptr<zmq::socket_t> link_;
   std::unique_ptr<zmq::socket_t> verify_;   // to the verification pool
   std::unique_ptr<zmq::socket_t> replies_;  // its error replies
+  // The sockets Run() reads, by priority; the frontend comes last and is left out while draining.
+  enum Source { kBackend, kLink, kReplies, kFrontend, kSources };
+  // Whether a socket may hold messages its ZMQ_FD will not signal again: until it has been read
+  // to EAGAIN since its descriptor signalled and since the last send on it (see Run()).
+  std::array<bool, kSources> unread_{true, true, true, true};
   std::string frontend_endpoint_;
   std::string backend_endpoint_;
   WorkerRegistry workers_;
