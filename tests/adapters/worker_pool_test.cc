@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -79,7 +78,6 @@ TEST_P(WorkerPoolTest, EveryRequestIsAnsweredWithoutWaitingForAHeartbeat) {
 
   int sent = 0;
   std::map<std::string, std::string> outstanding;  // client frame -> request id
-  std::map<std::string, int> busy;                  // worker -> requests it holds
   auto send_request = [&](const std::string& worker) {
     wire::StageTask task;
     task.request_id = "R" + std::to_string(sent);
@@ -89,7 +87,6 @@ TEST_P(WorkerPoolTest, EveryRequestIsAnsweredWithoutWaitingForAHeartbeat) {
     zmq::send_multipart(broker, mdp::MakeFrames({worker, "", mdp::kWorkerHeader, Code(Command::kRequest),
                                                  client, "", wire::Encode(task)}));
     outstanding[client] = task.request_id;
-    ++busy[worker];
     ++sent;
   };
   for (const auto& worker : workers) {
@@ -115,7 +112,6 @@ TEST_P(WorkerPoolTest, EveryRequestIsAnsweredWithoutWaitingForAHeartbeat) {
     EXPECT_EQ(result->message, "done " + it->second);
     EXPECT_EQ(result->task_id, it->second + "/0");
     outstanding.erase(it);
-    --busy[worker];
     ++answered;
     if (sent < kRequests) send_request(worker);
   }
